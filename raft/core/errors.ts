@@ -1,0 +1,131 @@
+/**
+ * Errors raised by the Raft core. Expected outcomes are typed so callers can
+ * catch them; a broken invariant throws {@link RaftInvariantError}.
+ *
+ * @module
+ */
+
+import type { NodeId } from "./types.ts";
+
+/**
+ * A proposal or request reached a node that is not the leader.
+ *
+ * @example
+ * ```ts
+ * import { NotLeaderError } from "./errors.ts";
+ * const err = new NotLeaderError("n2", "n1");
+ * console.assert(err.leaderHint === "n1");
+ * ```
+ */
+export class NotLeaderError extends Error {
+  /** The leader this node knows of, or "" when it knows none. */
+  readonly leaderHint: NodeId;
+  /** The node that refused. */
+  readonly nodeId: NodeId;
+  constructor(nodeId: NodeId, leaderHint: NodeId, options?: { url?: string }) {
+    super(
+      leaderHint === ""
+        ? `Node ${nodeId} is not the leader and knows no leader`
+        : `Node ${nodeId} is not the leader; the leader is ${leaderHint}${
+          options?.url ? ` at ${options.url}` : ""
+        }`,
+    );
+    this.name = "NotLeaderError";
+    this.nodeId = nodeId;
+    this.leaderHint = leaderHint;
+  }
+}
+
+/**
+ * A proposal was dropped: no leader is known, a leadership transfer is in
+ * progress, or the uncommitted-bytes limit was reached. Retrying later may succeed.
+ *
+ * @example
+ * ```ts
+ * import { ProposalDroppedError } from "./errors.ts";
+ * const err = new ProposalDroppedError("no leader");
+ * console.assert(err.message.includes("no leader"));
+ * ```
+ */
+export class ProposalDroppedError extends Error {
+  constructor(reason: string) {
+    super(`Proposal dropped: ${reason}`);
+    this.name = "ProposalDroppedError";
+  }
+}
+
+/**
+ * Entries below the storage's first index were requested: they were compacted
+ * into a snapshot.
+ *
+ * @example
+ * ```ts
+ * import { CompactedError } from "./errors.ts";
+ * const err = new CompactedError(5, 10);
+ * console.assert(err.firstIndex === 10);
+ * ```
+ */
+export class CompactedError extends Error {
+  readonly index: number;
+  readonly firstIndex: number;
+  constructor(index: number, firstIndex: number) {
+    super(`Log index ${index} is compacted; the first available index is ${firstIndex}`);
+    this.name = "CompactedError";
+    this.index = index;
+    this.firstIndex = firstIndex;
+  }
+}
+
+/**
+ * Entries above the storage's last index were requested.
+ *
+ * @example
+ * ```ts
+ * import { UnavailableError } from "./errors.ts";
+ * const err = new UnavailableError(12, 10);
+ * console.assert(err.lastIndex === 10);
+ * ```
+ */
+export class UnavailableError extends Error {
+  readonly index: number;
+  readonly lastIndex: number;
+  constructor(index: number, lastIndex: number) {
+    super(`Log index ${index} is unavailable; the last index is ${lastIndex}`);
+    this.name = "UnavailableError";
+    this.index = index;
+    this.lastIndex = lastIndex;
+  }
+}
+
+/**
+ * The storage cannot produce a snapshot right now; the leader retries later.
+ *
+ * @example
+ * ```ts
+ * import { SnapshotTemporarilyUnavailableError } from "./errors.ts";
+ * console.assert(new SnapshotTemporarilyUnavailableError().name === "SnapshotTemporarilyUnavailableError");
+ * ```
+ */
+export class SnapshotTemporarilyUnavailableError extends Error {
+  constructor() {
+    super("Snapshot is temporarily unavailable");
+    this.name = "SnapshotTemporarilyUnavailableError";
+  }
+}
+
+/**
+ * A Raft invariant does not hold. This is a bug (in raftlog or in the code
+ * driving it, e.g. storage that lost acknowledged entries), never an expected outcome.
+ *
+ * @example
+ * ```ts
+ * import { RaftInvariantError } from "./errors.ts";
+ * console.assert(new RaftInvariantError("applied > committed").message.includes("applied"));
+ * ```
+ */
+export class RaftInvariantError extends Error {
+  constructor(message: string) {
+    super(`Raft invariant violated: ${message}`);
+    this.name = "RaftInvariantError";
+  }
+}
