@@ -1,0 +1,314 @@
+/**
+ * The public, synchronous interface to one Raft node: feed it ticks, messages
+ * and proposals, and act on the `Ready` it returns.
+ *
+ * @module
+ */
+
+import type { Config } from "./config.ts";
+import { type ConfChange, encodeConfChange } from "./confchange.ts";
+import { RaftInvariantError } from "./errors.ts";
+import { Raft, reportSnapshot, reportUnreachable } from "./raft.ts";
+import type { ProgressState } from "./tracker/progress.ts";
+import { confStateFromConfig } from "./tracker/tracker.ts";
+import type { ConfState, HardState, Message, NodeId, Ready, SoftState } from "./types.ts";
+
+/** Replication progress of one member, as seen by the leader. */
+export interface PeerStatus {
+  readonly match: number;
+  readonly next: number;
+  readonly state: ProgressState;
+  readonly isLearner: boolean;
+  readonly recentActive: boolean;
+}
+
+/** A snapshot of a node's state, for monitoring and tests. */
+export interface Status {
+  readonly id: NodeId;
+  readonly hardState: HardState;
+  readonly softState: SoftState;
+  readonly applied: number;
+  readonly lastIndex: number;
+  readonly leadTransferee: NodeId;
+  readonly confState: ConfState;
+  /** Per-member progress; empty unless this node is the leader. */
+  readonly progress: ReadonlyMap<NodeId, PeerStatus>;
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+/**
+ * One Raft node, pure and synchronous: no I/O, no clock, no randomness
+ * beyond the seeded PRNG in its config.
+ *
+ * Inputs: {@link RawNode.tick}, {@link RawNode.step}, {@link RawNode.propose}
+ * (and conf changes, read-index requests, leadership transfer). Output:
+ * {@link RawNode.ready}, acknowledged with {@link RawNode.advance}; see
+ * {@link Ready} for what must be done with it and in which order.
+ *
+ * @example
+ * ```ts
+ * import { RawNode } from "./raw_node.ts";
+ * import { MemoryStorage } from "../storage/memory_storage.ts";
+ * const storage = MemoryStorage.withVoters(["n1"]);
+ * const node = new RawNode({ id: "n1", storage });
+ * node.campaign();
+ * node.propose(new TextEncoder().encode("hello"));
+ * const applied: string[] = [];
+ * while (node.hasReady()) {
+ *   const rd = node.ready();
+ *   storage.append(rd.entries);
+ *   if (rd.hardState) storage.setHardState(rd.hardState);
+ *   for (const e of rd.committedEntries) if (e.data.length > 0) applied.push(new TextDecoder().decode(e.data));
+ *   node.advance(rd);
+ * }
+ * console.assert(applied[0] === "hello");
+ * ```
+ */
+export class RawNode {
+  readonly #raft: Raft;
+  #prevSoft: SoftState;
+  #prevHard: HardState;
+  #outstanding: Ready | undefined = undefined;
+
+  constructor(config: Config) {
+    this.#raft = new Raft(config);
+    this.#prevSoft = this.#raft.softState();
+    this.#prevHard = this.#raft.hardState();
+  }
+
+  /** This node's id. */
+  get id(): NodeId {
+    return this.#raft.id;
+  }
+
+  /** Advances the logical clock by one tick (elections, heartbeats, check-quorum). */
+  tick(): void {
+    this.#raft.tick();
+  }
+
+  /** Starts an election now (pre-vote first when enabled). */
+  campaign(): void {
+    this.#raft.hup(false);
+  }
+
+  /**
+   * Proposes `data` for the log. On a follower it is forwarded to the leader
+   * (unless forwarding is disabled). Throws `NotLeaderError` (forwarding
+   * disabled) or `ProposalDroppedError` (no leader, transfer in progress,
+   * uncommitted-bytes limit). Being accepted is not being committed: watch
+   * `committedEntries`.
+   */
+  propose(data: Uint8Array): void {
+    this.#raft.step({
+      type: "prop",
+      from: this.#raft.id,
+      to: this.#raft.id,
+      term: 0,
+      entries: [{ term: 0, index: 0, type: "normal", data }],
+    });
+  }
+
+  /** Proposes several commands as one batch (one append for all). */
+  proposeBatch(datas: readonly Uint8Array[]): void {
+    if (datas.length === 0) return;
+    this.#raft.step({
+      type: "prop",
+      from: this.#raft.id,
+      to: this.#raft.id,
+      term: 0,
+      entries: datas.map((data) => ({ term: 0, index: 0, type: "normal" as const, data })),
+    });
+  }
+
+  /**
+   * Proposes a membership change. One change may be pending at a time;
+   * throws `ConfChangeError` if it is not allowed now.
+   */
+  proposeConfChange(cc: ConfChange): void {
+    this.#raft.step({
+      type: "prop",
+      from: this.#raft.id,
+      to: this.#raft.id,
+      term: 0,
+      entries: [{ term: 0, index: 0, type: "confChange", data: encodeConfChange(cc) }],
+    });
+  }
+
+  /**
+   * Applies a committed membership change. Call it when applying a
+   * `confChange` entry (decode it with `decodeConfChange`).
+   */
+  applyConfChange(cc: ConfChange): ConfState {
+    return this.#raft.applyConfChange(cc);
+  }
+
+  /** Handles a message from another node. Messages addressed to another node are a bug. */
+  step(m: Message): void {
+    if (m.to !== this.#raft.id) {
+      throw new RangeError(`Message for ${m.to} stepped into node ${this.#raft.id}`);
+    }
+    if (
+      m.term === 0 &&
+      (m.type === "prop" || m.type === "readIndex" || m.type === "transferLeader") &&
+      m.from === this.#raft.id
+    ) {
+      throw new RangeError("Local requests go through propose/readIndex/transferLeader");
+    }
+    this.#raft.step(m);
+  }
+
+  /**
+   * Requests a linearizable read point. The answer arrives as a `ReadState`
+   * with this `context` in a later Ready. Contexts must be unique across the
+   * cluster while in flight (include the node id).
+   */
+  readIndex(context: string): void {
+    this.#raft.step({
+      type: "readIndex",
+      from: this.#raft.id,
+      to: this.#raft.id,
+      term: 0,
+      context,
+    });
+  }
+
+  /** Asks the leader to hand leadership to `transferee` (Raft thesis §3.10). */
+  transferLeader(transferee: NodeId): void {
+    this.#raft.step({
+      type: "transferLeader",
+      from: this.#raft.id,
+      to: this.#raft.id,
+      term: 0,
+      transferee,
+    });
+  }
+
+  /** A message to `id` could not be delivered. */
+  reportUnreachable(id: NodeId): void {
+    reportUnreachable(this.#raft, id);
+  }
+
+  /** Sending a snapshot to `id` finished (`ok`) or failed. */
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    reportSnapshot(this.#raft, id, ok);
+  }
+
+  /** True if {@link RawNode.ready} would return something to act on. */
+  hasReady(): boolean {
+    const r = this.#raft;
+    const soft = r.softState();
+    if (soft.leader !== this.#prevSoft.leader || soft.role !== this.#prevSoft.role) return true;
+    const hs = r.hardState();
+    if (!sameHardState(hs, this.#prevHard)) return true;
+    if (r.raftLog.unstable.snapshot !== undefined) return true;
+    return r.msgs.length > 0 || r.raftLog.unstable.entries.length > 0 ||
+      r.raftLog.hasNextCommittedEntries() || r.readStates.length > 0;
+  }
+
+  /**
+   * Everything to persist, send and apply since the last Ready. Call
+   * {@link RawNode.advance} with it before asking for the next one.
+   */
+  ready(): Ready {
+    if (this.#outstanding !== undefined) {
+      throw new RaftInvariantError("ready() called again before advance() of the previous Ready");
+    }
+    const r = this.#raft;
+    const soft = r.softState();
+    const hs = r.hardState();
+    const softChanged = soft.leader !== this.#prevSoft.leader || soft.role !== this.#prevSoft.role;
+    const hardChanged = !sameHardState(hs, this.#prevHard);
+    const entries = r.raftLog.unstableEntries();
+    const snapshot = r.raftLog.unstable.snapshot;
+    const termOrVoteChanged = hs.term !== this.#prevHard.term || hs.vote !== this.#prevHard.vote;
+    const rd: Ready = {
+      ...(softChanged ? { softState: soft } : {}),
+      ...(hardChanged ? { hardState: hs } : {}),
+      ...(snapshot !== undefined ? { snapshot } : {}),
+      readStates: r.readStates,
+      entries,
+      committedEntries: r.raftLog.nextCommittedEntries(),
+      messages: r.msgs,
+      mustSync: termOrVoteChanged || entries.length > 0 || snapshot !== undefined,
+      // Thesis §10.2.1: a leader's messages never depend on its own pending write, as long as
+      // it was already leader of this term when the batch began.
+      canSendBeforePersist: soft.role === "leader" && !termOrVoteChanged &&
+        this.#prevSoft.role === "leader",
+    };
+    r.msgs = [];
+    r.readStates = [];
+    if (softChanged) this.#prevSoft = soft;
+    this.#outstanding = rd;
+    return rd;
+  }
+
+  /** Acknowledges a Ready: its writes are durable and its committed entries applied. */
+  advance(rd: Ready): void {
+    if (rd !== this.#outstanding) {
+      throw new RaftInvariantError("advance() with a Ready that is not outstanding");
+    }
+    this.#outstanding = undefined;
+    const r = this.#raft;
+    if (rd.hardState !== undefined) this.#prevHard = rd.hardState;
+    const last = rd.entries[rd.entries.length - 1];
+    if (last !== undefined) r.raftLog.stableTo(last.index, last.term);
+    if (rd.snapshot !== undefined) r.raftLog.stableSnapTo(rd.snapshot.metadata.index);
+    const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
+    if (lastApplied !== undefined) {
+      r.raftLog.appliedTo(lastApplied.index);
+      r.reduceUncommittedSize(rd.committedEntries);
+    } else if (rd.snapshot !== undefined) {
+      r.raftLog.applied = Math.max(r.raftLog.applied, rd.snapshot.metadata.index);
+    }
+    r.selfAck();
+    this.#maybeAutoLeave();
+  }
+
+  /** Leaves an auto-leave joint configuration once it is applied (thesis §4.3). */
+  #maybeAutoLeave(): void {
+    const r = this.#raft;
+    if (
+      r.role === "leader" && r.trk.config.autoLeave && r.isJoint() &&
+      r.raftLog.applied >= r.pendingConfIndex
+    ) {
+      try {
+        this.proposeConfChange({ changes: [] });
+      } catch (e) {
+        r.logger?.(
+          "warn",
+          `${r.id} could not propose leaving the joint configuration: ${String(e)}`,
+        );
+      }
+    }
+  }
+
+  /** The node's current state. */
+  status(): Status {
+    const r = this.#raft;
+    const progress = new Map<NodeId, PeerStatus>();
+    if (r.role === "leader") {
+      for (const [id, pr] of r.trk.progress) {
+        progress.set(id, {
+          match: pr.match,
+          next: pr.next,
+          state: pr.state,
+          isLearner: pr.isLearner,
+          recentActive: pr.recentActive,
+        });
+      }
+    }
+    return {
+      id: r.id,
+      hardState: r.hardState(),
+      softState: r.softState(),
+      applied: r.raftLog.applied,
+      lastIndex: r.raftLog.lastIndex(),
+      leadTransferee: r.leadTransferee,
+      confState: confStateFromConfig(r.trk.config),
+      progress,
+    };
+  }
+}
