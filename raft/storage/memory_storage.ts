@@ -10,6 +10,7 @@ import { limitSize } from "../core/storage.ts";
 import type { InitialState, Storage } from "../core/storage.ts";
 import type { ConfState, Entry, HardState, Snapshot } from "../core/types.ts";
 import { EMPTY_HARD_STATE } from "../core/types.ts";
+import type { SaveOptions, StorageUpdate, WritableStorage } from "./writable_storage.ts";
 
 const EMPTY_CONF: ConfState = {
   voters: [],
@@ -34,7 +35,7 @@ const EMPTY_CONF: ConfState = {
  * console.assert(s.lastIndex() === 1);
  * ```
  */
-export class MemoryStorage implements Storage {
+export class MemoryStorage implements Storage, WritableStorage {
   #hardState: HardState = EMPTY_HARD_STATE;
   #snapshot: Snapshot = {
     metadata: { index: 0, term: 0, confState: EMPTY_CONF },
@@ -131,9 +132,9 @@ export class MemoryStorage implements Storage {
 
   /**
    * Records a snapshot taken by the state machine at `index` (which must be
-   * applied) and returns it. Does not drop entries; call {@link compact} for that.
+   * applied) and returns it. Does not drop entries; call {@link compactSync} for that.
    */
-  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
+  createSnapshotSync(index: number, confState: ConfState, data: Uint8Array): Snapshot {
     if (index <= this.#snapshot.metadata.index) return this.#snapshot;
     if (index > this.lastIndex()) {
       throw new UnavailableError(index, this.lastIndex());
@@ -143,11 +144,50 @@ export class MemoryStorage implements Storage {
   }
 
   /** Drops entries up to and including `index`. */
-  compact(index: number): void {
+  compactSync(index: number): void {
     const offset = this.#ents[0]!.index;
     if (index <= offset) return;
     if (index > this.lastIndex()) throw new UnavailableError(index, this.lastIndex());
     const dummy: Entry = { term: this.term(index), index, type: "normal", data: new Uint8Array() };
     this.#ents = [dummy, ...this.#ents.slice(index - offset + 1)];
+  }
+
+  /**
+   * {@link WritableStorage.save}: applies the snapshot, then the entries, then
+   * the hard state, all at once. `options.sync` is accepted and ignored.
+   */
+  save(update: StorageUpdate, _options?: SaveOptions): Promise<void> {
+    try {
+      if (update.snapshot !== undefined) this.applySnapshot(update.snapshot);
+      this.append(update.entries);
+      if (update.hardState !== undefined) this.setHardState(update.hardState);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** {@link WritableStorage.createSnapshot}: the async form of {@link createSnapshotSync}. */
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+    try {
+      return Promise.resolve(this.createSnapshotSync(index, confState, data));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** {@link WritableStorage.compact}: the async form of {@link compactSync}. */
+  compact(index: number): Promise<void> {
+    try {
+      this.compactSync(index);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** {@link WritableStorage.close}: nothing to release in memory. */
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 }
