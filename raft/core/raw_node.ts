@@ -35,6 +35,16 @@ export interface Status {
   readonly progress: ReadonlyMap<NodeId, PeerStatus>;
 }
 
+/**
+ * Where a leader appended proposals. If the entry at `lastIndex` is later
+ * committed with another term, the proposals were lost to a new leader.
+ */
+export interface ProposeReceipt {
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly term: number;
+}
+
 function sameHardState(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }
@@ -101,26 +111,28 @@ export class RawNode {
    * uncommitted-bytes limit). Being accepted is not being committed: watch
    * `committedEntries`.
    */
-  propose(data: Uint8Array): void {
-    this.#raft.step({
-      type: "prop",
-      from: this.#raft.id,
-      to: this.#raft.id,
-      term: 0,
-      entries: [{ term: 0, index: 0, type: "normal", data }],
-    });
+  propose(data: Uint8Array): ProposeReceipt | undefined {
+    return this.proposeBatch([data]);
   }
 
-  /** Proposes several commands as one batch (one append for all). */
-  proposeBatch(datas: readonly Uint8Array[]): void {
-    if (datas.length === 0) return;
-    this.#raft.step({
+  /**
+   * Proposes several commands as one batch (one append for all). On the
+   * leader, returns where they were appended; on a follower (forwarded),
+   * undefined.
+   */
+  proposeBatch(datas: readonly Uint8Array[]): ProposeReceipt | undefined {
+    if (datas.length === 0) throw new RangeError("proposeBatch needs at least one command");
+    const r = this.#raft;
+    r.step({
       type: "prop",
-      from: this.#raft.id,
-      to: this.#raft.id,
+      from: r.id,
+      to: r.id,
       term: 0,
       entries: datas.map((data) => ({ term: 0, index: 0, type: "normal" as const, data })),
     });
+    if (r.role !== "leader") return undefined;
+    const lastIndex = r.raftLog.lastIndex();
+    return { firstIndex: lastIndex - datas.length + 1, lastIndex, term: r.term };
   }
 
   /**
