@@ -137,8 +137,11 @@ export class HistoryParseError extends Error {
 export interface EventDecoder<Input, Output> {
   /** The operation's input, from its invoke event. Throw `TypeError` if malformed. */
   input(invoke: HistoryEvent): Input;
-  /** The output of an `ok` completion. Throw `TypeError` if malformed. */
-  output(input: Input, completion: HistoryEvent): Output;
+  /**
+   * The output of an `ok` completion, or `undefined` if the operation has none
+   * worth checking. Throw `TypeError` if malformed.
+   */
+  output(input: Input, completion: HistoryEvent): Output | undefined;
 }
 
 /** Options of {@linkcode pairEvents}. */
@@ -248,9 +251,10 @@ export function pairEvents<Input, Output>(
       return: i,
       status: e.type,
     };
-    const withOutput = e.type === "ok"
-      ? { ...base, output: decode(e, i, () => decoder.output(pending.input, e)) }
-      : base;
+    const output = e.type === "ok"
+      ? decode(e, i, () => decoder.output(pending.input, e))
+      : undefined;
+    const withOutput = output === undefined ? base : { ...base, output };
     const line = pending.event.line;
     slots[pending.slot] = line === undefined ? withOutput : { ...withOutput, line };
   }

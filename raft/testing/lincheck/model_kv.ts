@@ -151,6 +151,6 @@ export const kvJson: JsonCodec<KvInput, KvOutput> = {
     }
   },
   output(input, value) {
-    return input.f === "get" ? text(value ?? "", "get result") : "";
+    return input.f === "get" ? text(value ?? "", "get result") : undefined;
   },
 };

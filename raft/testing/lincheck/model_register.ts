@@ -147,6 +147,6 @@ export const registerJson: JsonCodec<RegisterInput, RegisterOutput> = {
     }
   },
   output(input, value) {
-    return input.f === "read" ? scalar(value ?? null, "read result") : null;
+    return input.f === "read" ? scalar(value ?? null, "read result") : undefined;
   },
 };

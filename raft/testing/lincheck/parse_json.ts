@@ -76,8 +76,8 @@ export interface JsonCall {
 export interface JsonCodec<Input, Output> {
   /** The input, from the invoke's `f`, `key` and `value`. */
   input(call: JsonCall): Input;
-  /** The output of an `"ok"` completion, from its `value`. */
-  output(input: Input, value: unknown): Output;
+  /** The output of an `"ok"` completion, from its `value`; `undefined` if none to check. */
+  output(input: Input, value: unknown): Output | undefined;
 }
 
 /**
