@@ -1,0 +1,68 @@
+/**
+ * The envelope around every command in the log: a proposal id (so the node
+ * that proposed it can resolve its promise when the entry is applied) and a
+ * timestamp assigned by the proposer, followed by the command bytes.
+ *
+ * Layout: `u8 version (1) | u8 idLength | id (UTF-8) | f64 timestamp (ms, LE) | payload`.
+ *
+ * @module
+ */
+
+const VERSION = 1;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A decoded command entry. */
+export interface Envelope {
+  /** Unique id of the proposal, or "" for none. */
+  readonly id: string;
+  /** Milliseconds since the epoch, set when the command was proposed. */
+  readonly timestamp: number;
+  readonly payload: Uint8Array;
+}
+
+/**
+ * Wraps a command for the log.
+ *
+ * @example
+ * ```ts
+ * import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
+ * const e = decodeEnvelope(encodeEnvelope({ id: "n1:1", timestamp: 5, payload: new Uint8Array([9]) }));
+ * console.assert(e.id === "n1:1" && e.timestamp === 5 && e.payload[0] === 9);
+ * ```
+ */
+export function encodeEnvelope(e: Envelope): Uint8Array {
+  const id = encoder.encode(e.id);
+  if (id.length > 255) throw new RangeError(`Proposal id is longer than 255 bytes: ${e.id}`);
+  const out = new Uint8Array(2 + id.length + 8 + e.payload.length);
+  out[0] = VERSION;
+  out[1] = id.length;
+  out.set(id, 2);
+  new DataView(out.buffer).setFloat64(2 + id.length, e.timestamp, true);
+  out.set(e.payload, 2 + id.length + 8);
+  return out;
+}
+
+/**
+ * Unwraps a command entry; throws `TypeError` on data that is not an envelope.
+ *
+ * @example
+ * ```ts
+ * import { decodeEnvelope } from "./envelope.ts";
+ * let failed = false;
+ * try { decodeEnvelope(new Uint8Array([7])); } catch { failed = true; }
+ * console.assert(failed);
+ * ```
+ */
+export function decodeEnvelope(data: Uint8Array): Envelope {
+  if (data.length < 10 || data[0] !== VERSION) {
+    throw new TypeError(
+      `Log entry is not a command envelope (length ${data.length}, version ${data[0]})`,
+    );
+  }
+  const idLen = data[1]!;
+  if (data.length < 2 + idLen + 8) throw new TypeError("Log entry envelope is truncated");
+  const id = decoder.decode(data.subarray(2, 2 + idLen));
+  const timestamp = new DataView(data.buffer, data.byteOffset).getFloat64(2 + idLen, true);
+  return { id, timestamp, payload: data.subarray(2 + idLen + 8) };
+}

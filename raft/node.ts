@@ -1,0 +1,775 @@
+/**
+ * The async driver of one Raft node: a ticker, the Ready loop (persist ->
+ * send -> apply -> advance), proposals as promises, linearizable read
+ * barriers, snapshots, and events. Clock, storage and transport are injected,
+ * so the same driver runs in tests and in production.
+ *
+ * @module
+ */
+
+import { type Clock, systemClock } from "./clock.ts";
+import type { Config } from "./core/config.ts";
+import {
+  type ConfChange,
+  type ConfChangeSingle,
+  type ConfChangeTransition,
+  decodeConfChange,
+} from "./core/confchange.ts";
+import { NotLeaderError, ProposalDroppedError } from "./core/errors.ts";
+import { type ProposeReceipt, RawNode } from "./core/raw_node.ts";
+import type { ConfState, Entry, Message, NodeId, Ready, Role } from "./core/types.ts";
+import { NO_NODE } from "./core/types.ts";
+import { Emitter } from "./emitter.ts";
+import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
+import { StoppedError, TimeoutError } from "./node_errors.ts";
+import type { WritableStorage } from "./storage/writable_storage.ts";
+
+/** A committed command, as handed to the state machine. */
+export interface AppliedCommand {
+  readonly index: number;
+  readonly term: number;
+  /** Proposal id (unique per proposal), or "" when the entry carried none. */
+  readonly id: string;
+  /** When the command was proposed (ms since the epoch), as recorded in the log. */
+  readonly timestamp: number;
+  readonly payload: Uint8Array;
+}
+
+/**
+ * The application's state machine. `apply` gets committed commands in log
+ * order, each exactly once per process lifetime (after a restart, commands
+ * after the last snapshot are applied again: make `apply` idempotent by
+ * `index`, or restore from the snapshot first).
+ *
+ * @example
+ * ```ts
+ * import type { AppliedCommand, StateMachine } from "./node.ts";
+ * class Counter implements StateMachine<number> {
+ *   n = 0;
+ *   apply(cmds: readonly AppliedCommand[]): number[] { return cmds.map(() => ++this.n); }
+ *   snapshot(): Uint8Array { return new TextEncoder().encode(String(this.n)); }
+ *   restore(data: Uint8Array): void { this.n = Number(new TextDecoder().decode(data)); }
+ * }
+ * ```
+ */
+export interface StateMachine<R> {
+  /** Applies commands in order and returns one result per command. */
+  apply(commands: readonly AppliedCommand[]): R[] | Promise<R[]>;
+  /** Serializes the state after the last applied command. */
+  snapshot(): Uint8Array | Promise<Uint8Array>;
+  /** Replaces the state with a snapshot's. */
+  restore(data: Uint8Array): void | Promise<void>;
+  /** Lowest log index that must stay in the log (e.g. retention); compaction never goes past it. */
+  retainFrom?(): number;
+}
+
+/** How messages leave the node. Delivery is best effort; Raft retries. */
+export interface Transport {
+  /** Queues messages for their destinations. Must not throw for unreachable peers. */
+  send(messages: readonly Message[]): void;
+}
+
+/** Events a node emits (go-raft's set). */
+export interface NodeEvents {
+  stateChange: { readonly role: Role; readonly term: number };
+  leaderChange: { readonly leader: NodeId; readonly term: number };
+  termChange: { readonly term: number };
+  commit: { readonly index: number };
+  addPeer: { readonly id: NodeId; readonly context: string; readonly learner: boolean };
+  removePeer: { readonly id: NodeId };
+  /** This node was removed from the cluster. */
+  removed: { readonly id: NodeId };
+  /** Something an operator should know about, e.g. heartbeat round trips near the election timeout. */
+  warning: { readonly message: string };
+  /** The node stopped; `error` is set when it stopped because of a failure. */
+  stopped: { readonly error?: unknown };
+}
+
+/** Options of {@link RaftNode.start}. */
+export interface NodeOptions<R> {
+  readonly id: NodeId;
+  readonly storage: WritableStorage;
+  readonly transport: Transport;
+  readonly stateMachine: StateMachine<R>;
+  readonly clock?: Clock;
+  /** Milliseconds per Raft tick. Default 10. */
+  readonly tickMs?: number;
+  /** Core options (electionTick, heartbeatTick, preVote, checkQuorum, ...). Defaults: electionTick 10, heartbeatTick 1. */
+  readonly raft?: Omit<Config, "id" | "storage" | "applied">;
+  /** Default proposal/read timeout in ms. Default 10,000. */
+  readonly requestTimeoutMs?: number;
+  /** Take a snapshot every this many applied entries. Default 10,000; 0 disables. */
+  readonly snapshotEvery?: number;
+  /** Entries kept in the log behind a snapshot for slow followers. Default 5,000. */
+  readonly snapshotKeep?: number;
+  /** URL of each known peer, for leader hints in errors. */
+  readonly peerUrls?: Readonly<Record<NodeId, string>>;
+}
+
+/** A node's state for monitoring. */
+export interface NodeStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly leader: NodeId;
+  readonly commit: number;
+  readonly applied: number;
+  readonly lastIndex: number;
+  readonly firstIndex: number;
+  readonly confState: ConfState;
+  /** Per-member replication progress; only on the leader. */
+  readonly members: readonly {
+    id: NodeId;
+    match: number;
+    next: number;
+    state: string;
+    learner: boolean;
+  }[];
+}
+
+interface Pending<R> {
+  resolve(v: R): void;
+  reject(e: unknown): void;
+  cancelTimer(): void;
+}
+
+interface ReadRound {
+  index: number | undefined;
+  waiters: Pending<number>[];
+}
+
+function freshId(): string {
+  return crypto.randomUUID().slice(0, 8);
+}
+
+/**
+ * A running Raft node.
+ *
+ * @example
+ * ```ts
+ * import { RaftNode, type AppliedCommand } from "./node.ts";
+ * import { MemoryStorage } from "./storage/memory_storage.ts";
+ *
+ * const node = await RaftNode.start({
+ *   id: "n1",
+ *   storage: MemoryStorage.withVoters(["n1"]),
+ *   transport: { send() {} },
+ *   stateMachine: {
+ *     apply: (cmds: readonly AppliedCommand[]) => cmds.map((c) => c.payload.length),
+ *     snapshot: () => new Uint8Array(),
+ *     restore: () => {},
+ *   },
+ *   tickMs: 5,
+ * });
+ * await node.waitForLeader(2000);
+ * const len = await node.propose(new TextEncoder().encode("hello"));
+ * console.assert(len === 5);
+ * await node.stop();
+ * ```
+ */
+export class RaftNode<R = unknown> {
+  readonly id: NodeId;
+  readonly #raw: RawNode;
+  readonly #storage: WritableStorage;
+  readonly #transport: Transport;
+  readonly #sm: StateMachine<R>;
+  readonly #clock: Clock;
+  readonly #tickMs: number;
+  readonly #electionMs: number;
+  readonly #timeoutMs: number;
+  readonly #snapshotEvery: number;
+  readonly #snapshotKeep: number;
+  readonly #peerUrls: Map<NodeId, string>;
+  readonly #events = new Emitter<NodeEvents>();
+  readonly #boot = freshId();
+  #seq = 0;
+
+  readonly #proposals = new Map<string, Pending<R>>();
+  /** Proposals this node appended as leader, by index: lost if that index commits with another term. */
+  readonly #byIndex = new Map<number, { term: number; id: string }>();
+  readonly #confProposals = new Map<string, Pending<ConfState>>();
+  #readQueue: Pending<number>[] = [];
+  readonly #readRounds = new Map<string, ReadRound>();
+  #appliedWaiters: { index: number; p: Pending<void> }[] = [];
+
+  #applied: number;
+  #confState: ConfState;
+  #snapshotIndex: number;
+  #role: Role = "follower";
+  #leader: NodeId = NO_NODE;
+  #term: number;
+  #commit: number;
+
+  #stopped = false;
+  #stopError: unknown = undefined;
+  #stopTicker: () => void = () => {};
+  #wakeUp: (() => void) | undefined;
+  #woken = false;
+  #loopDone: Promise<void> = Promise.resolve();
+
+  private constructor(opts: NodeOptions<R>, applied: number) {
+    this.id = opts.id;
+    this.#storage = opts.storage;
+    this.#transport = opts.transport;
+    this.#sm = opts.stateMachine;
+    this.#clock = opts.clock ?? systemClock;
+    this.#tickMs = opts.tickMs ?? 10;
+    const electionTick = opts.raft?.electionTick ?? 10;
+    this.#electionMs = electionTick * this.#tickMs;
+    this.#timeoutMs = opts.requestTimeoutMs ?? 10_000;
+    this.#snapshotEvery = opts.snapshotEvery ?? 10_000;
+    this.#snapshotKeep = opts.snapshotKeep ?? 5_000;
+    this.#peerUrls = new Map(Object.entries(opts.peerUrls ?? {}));
+    this.#raw = new RawNode({
+      ...opts.raft,
+      electionTick,
+      id: opts.id,
+      storage: opts.storage,
+      applied,
+    });
+    this.#applied = applied;
+    this.#snapshotIndex = applied;
+    this.#confState = opts.storage.initialState().confState;
+    const hs = opts.storage.initialState().hardState;
+    this.#term = hs.term;
+    this.#commit = hs.commit;
+  }
+
+  /** Restores the state machine from the latest snapshot and starts the node. */
+  static async start<R>(opts: NodeOptions<R>): Promise<RaftNode<R>> {
+    const snap = opts.storage.snapshot();
+    if (snap.metadata.index > 0) await opts.stateMachine.restore(snap.data);
+    const node = new RaftNode(opts, snap.metadata.index);
+    node.#stopTicker = node.#clock.every(node.#tickMs, () => node.#tick());
+    node.#loopDone = node.#loop();
+    return node;
+  }
+
+  /** Subscribes to an event; returns a function that unsubscribes. */
+  on<K extends keyof NodeEvents>(event: K, listener: (payload: NodeEvents[K]) => void): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /** True once {@link RaftNode.stop} was called or the node failed. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Current role. */
+  get role(): Role {
+    return this.#role;
+  }
+
+  /** Known leader, or "" when none. */
+  get leader(): NodeId {
+    return this.#leader;
+  }
+
+  /** Highest applied index. */
+  get applied(): number {
+    return this.#applied;
+  }
+
+  /** URL of a peer, if known. */
+  peerUrl(id: NodeId): string | undefined {
+    return this.#peerUrls.get(id);
+  }
+
+  /** Records a peer's URL (e.g. learned from a membership change). */
+  setPeerUrl(id: NodeId, url: string): void {
+    this.#peerUrls.set(id, url);
+  }
+
+  /**
+   * Proposes a command; resolves with the state machine's result once it is
+   * committed and applied on this node. Rejects with `NotLeaderError`
+   * (forwarding disabled), `ProposalDroppedError`, `TimeoutError` (outcome
+   * unknown) or `StoppedError`.
+   */
+  propose(command: Uint8Array, opts: { timeoutMs?: number } = {}): Promise<R> {
+    return this.proposeMany([command], opts).then((rs) => rs[0]!);
+  }
+
+  /** Proposes several commands in one batch; resolves with their results in order. */
+  proposeMany(commands: readonly Uint8Array[], opts: { timeoutMs?: number } = {}): Promise<R[]> {
+    if (this.#stopped) return Promise.reject(new StoppedError(this.id, this.#stopError));
+    if (commands.length === 0) return Promise.resolve([]);
+    const now = this.#clock.now();
+    const ids = commands.map(() => `${this.id}:${this.#boot}:${++this.#seq}`);
+    const datas = commands.map((payload, i) =>
+      encodeEnvelope({ id: ids[i]!, timestamp: now, payload })
+    );
+    const promises = ids.map((id) => this.#track(this.#proposals, id, opts.timeoutMs, "propose"));
+    let receipt: ProposeReceipt | undefined;
+    try {
+      receipt = this.#raw.proposeBatch(datas);
+    } catch (e) {
+      for (const id of ids) this.#settle(this.#proposals, id, undefined, this.#withUrl(e));
+      return Promise.all(promises);
+    }
+    if (receipt !== undefined) {
+      for (let i = 0; i < ids.length; i++) {
+        this.#byIndex.set(receipt.firstIndex + i, { term: receipt.term, id: ids[i]! });
+      }
+    }
+    this.#wake();
+    return Promise.all(promises);
+  }
+
+  /**
+   * Proposes a membership change; resolves with the new membership once it is
+   * applied on this node. `context` travels with the change (e.g. the new
+   * member's URL) and reaches `addPeer` listeners.
+   */
+  changeMembership(
+    changes: readonly ConfChangeSingle[],
+    opts: { transition?: ConfChangeTransition; context?: string; timeoutMs?: number } = {},
+  ): Promise<ConfState> {
+    if (this.#stopped) return Promise.reject(new StoppedError(this.id, this.#stopError));
+    const pid = `${this.id}:${this.#boot}:${++this.#seq}`;
+    const cc: ConfChange = {
+      changes,
+      context: JSON.stringify({ pid, context: opts.context ?? "" }),
+      ...(opts.transition !== undefined ? { transition: opts.transition } : {}),
+    };
+    const p = this.#track(this.#confProposals, pid, opts.timeoutMs, "membership change");
+    try {
+      this.#raw.proposeConfChange(cc);
+    } catch (e) {
+      this.#settle(this.#confProposals, pid, undefined, this.#withUrl(e));
+      return p;
+    }
+    this.#wake();
+    return p;
+  }
+
+  /**
+   * A linearizable read barrier (Raft thesis §6.4): resolves with a read
+   * index once this node has applied it; reading local state after that
+   * reflects every write committed before the call. Concurrent calls share
+   * one leadership confirmation round.
+   */
+  readIndex(opts: { timeoutMs?: number } = {}): Promise<number> {
+    if (this.#stopped) return Promise.reject(new StoppedError(this.id, this.#stopError));
+    return new Promise<number>((resolve, reject) => {
+      const cancelTimer = this.#clock.after(opts.timeoutMs ?? this.#timeoutMs, () => {
+        this.#readQueue = this.#readQueue.filter((p) => p !== pending);
+        for (const round of this.#readRounds.values()) {
+          round.waiters = round.waiters.filter((p) => p !== pending);
+        }
+        reject(new TimeoutError("read index", opts.timeoutMs ?? this.#timeoutMs));
+      });
+      const pending: Pending<number> = { resolve, reject, cancelTimer };
+      this.#readQueue.push(pending);
+      this.#wake();
+    });
+  }
+
+  /** Resolves once this node has applied `index` (read-your-writes on any node). */
+  waitForApplied(index: number, opts: { timeoutMs?: number } = {}): Promise<void> {
+    if (index <= this.#applied) return Promise.resolve();
+    if (this.#stopped) return Promise.reject(new StoppedError(this.id, this.#stopError));
+    return new Promise<void>((resolve, reject) => {
+      const ms = opts.timeoutMs ?? this.#timeoutMs;
+      const cancelTimer = this.#clock.after(ms, () => {
+        this.#appliedWaiters = this.#appliedWaiters.filter((w) => w.p !== p);
+        reject(new TimeoutError(`waiting for index ${index} to be applied`, ms));
+      });
+      const p: Pending<void> = { resolve, reject, cancelTimer };
+      this.#appliedWaiters.push({ index, p });
+    });
+  }
+
+  /** Resolves once a leader is known (this node or another). */
+  async waitForLeader(timeoutMs: number = this.#timeoutMs): Promise<NodeId> {
+    if (this.#leader !== NO_NODE) return this.#leader;
+    return await new Promise<NodeId>((resolve, reject) => {
+      const off = this.on("leaderChange", ({ leader }) => {
+        if (leader === NO_NODE) return;
+        off();
+        cancel();
+        resolve(leader);
+      });
+      const cancel = this.#clock.after(timeoutMs, () => {
+        off();
+        reject(new TimeoutError("waiting for a leader", timeoutMs));
+      });
+    });
+  }
+
+  /** Hands a message from a peer to Raft. Messages for other nodes are ignored. */
+  step(m: Message): void {
+    if (this.#stopped || m.to !== this.id) return;
+    this.#raw.step(m);
+    this.#wake();
+  }
+
+  /** Starts an election now. */
+  campaign(): void {
+    this.#raw.campaign();
+    this.#wake();
+  }
+
+  /** Asks the leader to hand leadership to `to` (Raft thesis §3.10). */
+  transferLeadership(to: NodeId): void {
+    this.#raw.transferLeader(to);
+    this.#wake();
+  }
+
+  /** A peer could not be reached; Raft probes it instead of pipelining. */
+  reportUnreachable(id: NodeId): void {
+    if (this.#stopped) return;
+    this.#raw.reportUnreachable(id);
+  }
+
+  /** Outcome of sending a snapshot to a peer. */
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    if (this.#stopped) return;
+    this.#raw.reportSnapshot(id, ok);
+    this.#wake();
+  }
+
+  /** Records a heartbeat round trip; warns when it exceeds 80% of the election timeout. */
+  observeRoundTrip(peer: NodeId, ms: number): void {
+    if (ms > 0.8 * this.#electionMs) {
+      this.#events.emit("warning", {
+        message: `Round trip to ${peer} took ${
+          Math.round(ms)
+        } ms, over 80% of the ${this.#electionMs} ms election timeout`,
+      });
+    }
+  }
+
+  /** The node's state. */
+  status(): NodeStatus {
+    const s = this.#raw.status();
+    return {
+      id: this.id,
+      role: s.softState.role,
+      term: s.hardState.term,
+      leader: s.softState.leader,
+      commit: s.hardState.commit,
+      applied: this.#applied,
+      lastIndex: s.lastIndex,
+      firstIndex: this.#storage.firstIndex(),
+      confState: this.#confState,
+      members: [...s.progress].map(([id, p]) => ({
+        id,
+        match: p.match,
+        next: p.next,
+        state: p.state,
+        learner: p.isLearner,
+      })),
+    };
+  }
+
+  /**
+   * Stops the node: finishes the write in flight, rejects every pending
+   * request with `StoppedError`, and closes storage.
+   */
+  async stop(): Promise<void> {
+    if (!this.#stopped) this.#halt(undefined);
+    await this.#loopDone;
+  }
+
+  // ---- internals ---------------------------------------------------------
+
+  #withUrl(e: unknown): unknown {
+    if (e instanceof NotLeaderError && e.leaderHint !== NO_NODE) {
+      const url = this.#peerUrls.get(e.leaderHint);
+      if (url !== undefined) {
+        return Object.assign(new NotLeaderError(this.id, e.leaderHint, { url }), { url });
+      }
+    }
+    return e;
+  }
+
+  #track<T>(
+    map: Map<string, Pending<T>>,
+    id: string,
+    timeoutMs: number | undefined,
+    what: string,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const ms = timeoutMs ?? this.#timeoutMs;
+      const cancelTimer = this.#clock.after(ms, () => {
+        if (map.delete(id)) reject(new TimeoutError(what, ms));
+      });
+      map.set(id, { resolve, reject, cancelTimer });
+    });
+  }
+
+  #settle<T>(
+    map: Map<string, Pending<T>>,
+    id: string,
+    value: T | undefined,
+    error?: unknown,
+  ): void {
+    const p = map.get(id);
+    if (p === undefined) return;
+    map.delete(id);
+    p.cancelTimer();
+    if (error !== undefined) p.reject(error);
+    else p.resolve(value as T);
+  }
+
+  #tick(): void {
+    if (this.#stopped) return;
+    this.#raw.tick();
+    this.#wake();
+  }
+
+  #wake(): void {
+    this.#woken = true;
+    const w = this.#wakeUp;
+    this.#wakeUp = undefined;
+    w?.();
+  }
+
+  async #loop(): Promise<void> {
+    try {
+      while (!this.#stopped) {
+        if (!this.#woken) await new Promise<void>((r) => (this.#wakeUp = r));
+        this.#woken = false;
+        if (this.#stopped) break;
+        this.#flushReads();
+        while (!this.#stopped && this.#raw.hasReady()) {
+          await this.#handleReady(this.#raw.ready());
+        }
+      }
+    } catch (e) {
+      this.#events.emit("warning", {
+        message: `Node ${this.id} failed: ${e instanceof Error ? e.message : e}`,
+      });
+      this.#halt(e);
+    }
+    try {
+      await this.#storage.close();
+    } catch (e) {
+      this.#stopError ??= e;
+    }
+    this.#events.emit("stopped", this.#stopError === undefined ? {} : { error: this.#stopError });
+  }
+
+  #halt(error: unknown): void {
+    this.#stopped = true;
+    this.#stopError = error;
+    this.#stopTicker();
+    const err = new StoppedError(this.id, error);
+    for (const p of this.#proposals.values()) (p.cancelTimer(), p.reject(err));
+    this.#proposals.clear();
+    for (const p of this.#confProposals.values()) (p.cancelTimer(), p.reject(err));
+    this.#confProposals.clear();
+    for (const p of this.#readQueue) (p.cancelTimer(), p.reject(err));
+    this.#readQueue = [];
+    for (const r of this.#readRounds.values()) {
+      for (const p of r.waiters) (p.cancelTimer(), p.reject(err));
+    }
+    this.#readRounds.clear();
+    for (const w of this.#appliedWaiters) (w.p.cancelTimer(), w.p.reject(err));
+    this.#appliedWaiters = [];
+    this.#wake();
+  }
+
+  #flushReads(): void {
+    if (this.#readQueue.length === 0) return;
+    const waiters = this.#readQueue;
+    this.#readQueue = [];
+    this.#startReadRound(waiters);
+  }
+
+  #startReadRound(waiters: Pending<number>[]): void {
+    const ctx = `${this.id}:${this.#boot}:r${++this.#seq}`;
+    try {
+      this.#raw.readIndex(ctx);
+    } catch (e) {
+      for (const p of waiters) (p.cancelTimer(), p.reject(this.#withUrl(e)));
+      return;
+    }
+    this.#readRounds.set(ctx, { index: undefined, waiters });
+  }
+
+  async #handleReady(rd: Ready): Promise<void> {
+    if (rd.canSendBeforePersist && rd.messages.length > 0) this.#transport.send(rd.messages);
+    if (rd.snapshot !== undefined || rd.entries.length > 0 || rd.hardState !== undefined) {
+      await this.#storage.save(
+        {
+          entries: rd.entries,
+          ...(rd.hardState !== undefined ? { hardState: rd.hardState } : {}),
+          ...(rd.snapshot !== undefined ? { snapshot: rd.snapshot } : {}),
+        },
+        { sync: rd.mustSync },
+      );
+    }
+    if (!rd.canSendBeforePersist && rd.messages.length > 0) this.#transport.send(rd.messages);
+    if (rd.snapshot !== undefined) {
+      await this.#sm.restore(rd.snapshot.data);
+      this.#applied = rd.snapshot.metadata.index;
+      this.#snapshotIndex = rd.snapshot.metadata.index;
+      this.#confState = rd.snapshot.metadata.confState;
+    }
+    this.#observeState(rd);
+    await this.#apply(rd.committedEntries);
+    for (const rs of rd.readStates) {
+      const round = this.#readRounds.get(rs.context);
+      if (round !== undefined) round.index = rs.index;
+    }
+    this.#raw.advance(rd);
+    this.#releaseReads();
+    this.#releaseAppliedWaiters();
+    await this.#maybeSnapshot();
+  }
+
+  #observeState(rd: Ready): void {
+    if (rd.hardState !== undefined) {
+      if (rd.hardState.term !== this.#term) {
+        this.#term = rd.hardState.term;
+        this.#events.emit("termChange", { term: this.#term });
+      }
+      if (rd.hardState.commit !== this.#commit) {
+        this.#commit = rd.hardState.commit;
+        this.#events.emit("commit", { index: this.#commit });
+      }
+    }
+    if (rd.softState !== undefined) {
+      if (rd.softState.role !== this.#role) {
+        this.#role = rd.softState.role;
+        this.#events.emit("stateChange", { role: this.#role, term: this.#term });
+      }
+      if (rd.softState.leader !== this.#leader) {
+        this.#leader = rd.softState.leader;
+        this.#events.emit("leaderChange", { leader: this.#leader, term: this.#term });
+        // Read rounds sent to the old leader will never be answered: ask the new one.
+        if (this.#leader !== NO_NODE) this.#retryReadRounds();
+      }
+    }
+  }
+
+  #retryReadRounds(): void {
+    const unanswered: Pending<number>[] = [];
+    for (const [ctx, round] of this.#readRounds) {
+      if (round.index === undefined) {
+        unanswered.push(...round.waiters);
+        this.#readRounds.delete(ctx);
+      }
+    }
+    if (unanswered.length > 0) this.#readQueue.push(...unanswered);
+  }
+
+  async #apply(entries: readonly Entry[]): Promise<void> {
+    let batch: AppliedCommand[] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const cmds = batch;
+      batch = [];
+      const results = await this.#sm.apply(cmds);
+      for (let i = 0; i < cmds.length; i++) {
+        const c = cmds[i]!;
+        if (c.id !== "") this.#settle(this.#proposals, c.id, results[i] as R);
+      }
+    };
+    for (const e of entries) {
+      const mine = this.#byIndex.get(e.index);
+      if (mine !== undefined) {
+        this.#byIndex.delete(e.index);
+        if (mine.term !== e.term) {
+          this.#settle(
+            this.#proposals,
+            mine.id,
+            undefined,
+            new ProposalDroppedError(
+              `entry ${e.index} was overwritten by a leader of term ${e.term}`,
+            ),
+          );
+        }
+      }
+      if (e.type === "confChange") {
+        await flush();
+        this.#applyConfChange(e);
+      } else if (e.data.length > 0) {
+        let env;
+        try {
+          env = decodeEnvelope(e.data);
+        } catch {
+          env = { id: "", timestamp: 0, payload: e.data };
+        }
+        batch.push({
+          index: e.index,
+          term: e.term,
+          id: env.id,
+          timestamp: env.timestamp,
+          payload: env.payload,
+        });
+      }
+      this.#applied = e.index;
+    }
+    await flush();
+  }
+
+  #applyConfChange(e: Entry): void {
+    const cc = decodeConfChange(e.data);
+    const before = new Set([
+      ...this.#confState.voters,
+      ...this.#confState.learners,
+      ...this.#confState.votersOutgoing,
+    ]);
+    this.#confState = this.#raw.applyConfChange(cc);
+    let pid = "", context = "";
+    try {
+      const c = JSON.parse(cc.context ?? "{}");
+      pid = typeof c.pid === "string" ? c.pid : "";
+      context = typeof c.context === "string" ? c.context : "";
+    } catch {
+      context = cc.context ?? "";
+    }
+    const after = new Set([
+      ...this.#confState.voters,
+      ...this.#confState.learners,
+      ...this.#confState.votersOutgoing,
+    ]);
+    for (const ch of cc.changes) {
+      if (ch.type !== "removeNode" && !before.has(ch.nodeId)) {
+        if (context !== "" && /^https?:\/\//.test(context)) this.#peerUrls.set(ch.nodeId, context);
+        this.#events.emit("addPeer", { id: ch.nodeId, context, learner: ch.type === "addLearner" });
+      }
+    }
+    for (const id of before) {
+      if (after.has(id)) continue;
+      this.#events.emit("removePeer", { id });
+      if (id === this.id) this.#events.emit("removed", { id });
+    }
+    if (pid !== "") this.#settle(this.#confProposals, pid, this.#confState);
+  }
+
+  #releaseReads(): void {
+    for (const [ctx, round] of this.#readRounds) {
+      if (round.index === undefined || round.index > this.#applied) continue;
+      this.#readRounds.delete(ctx);
+      for (const p of round.waiters) (p.cancelTimer(), p.resolve(round.index));
+    }
+  }
+
+  #releaseAppliedWaiters(): void {
+    if (this.#appliedWaiters.length === 0) return;
+    const keep: { index: number; p: Pending<void> }[] = [];
+    for (const w of this.#appliedWaiters) {
+      if (w.index <= this.#applied) (w.p.cancelTimer(), w.p.resolve());
+      else keep.push(w);
+    }
+    this.#appliedWaiters = keep;
+  }
+
+  async #maybeSnapshot(): Promise<void> {
+    if (this.#snapshotEvery <= 0 || this.#applied - this.#snapshotIndex < this.#snapshotEvery) {
+      return;
+    }
+    const index = this.#applied;
+    const data = await this.#sm.snapshot();
+    await this.#storage.createSnapshot(index, this.#confState, data);
+    this.#snapshotIndex = index;
+    let upTo = index - this.#snapshotKeep;
+    const retain = this.#sm.retainFrom?.();
+    if (retain !== undefined) upTo = Math.min(upTo, retain - 1);
+    if (upTo >= this.#storage.firstIndex()) await this.#storage.compact(upTo);
+  }
+}
