@@ -1,0 +1,534 @@
+/**
+ * A simulated Raft cluster: nodes with in-memory storage on a
+ * {@link SimNetwork}, driven one step at a time, following the `Ready`
+ * contract exactly, with crashes that lose everything not persisted. Every
+ * write, message and applied entry is reported to an {@link InvariantChecker}.
+ *
+ * @module
+ */
+
+import type { Config } from "../core/config.ts";
+import { type ConfChange, decodeConfChange } from "../core/confchange.ts";
+import { type ProposeReceipt, RawNode } from "../core/raw_node.ts";
+import type { ConfState, Message, NodeId, Ready, Role } from "../core/types.ts";
+import { MemoryStorage } from "../storage/memory_storage.ts";
+import { InvariantChecker, InvariantViolation } from "./invariants.ts";
+import { SimStateMachine } from "./sim_state_machine.ts";
+import { type NetworkFaults, RELIABLE, SimNetwork } from "./network.ts";
+import { SimRandom } from "./prng.ts";
+import { SimTrace } from "./trace.ts";
+
+/** Raft settings shared by every simulated node (id, storage, seed and applied are the cluster's). */
+export type SimRaftConfig = Omit<Config, "id" | "storage" | "seed" | "applied" | "logger">;
+
+/**
+ * Options of a {@link SimCluster}. Probabilities are per event.
+ *
+ * @example
+ * ```ts
+ * import type { SimClusterOptions } from "./sim_cluster.ts";
+ * const o: SimClusterOptions = { seed: 7, ids: ["n1", "n2", "n3"], snapshotEvery: 20 };
+ * ```
+ */
+export interface SimClusterOptions {
+  /** Seed of every random choice the cluster makes. */
+  readonly seed: number;
+  /** The bootstrap voters. */
+  readonly ids: readonly NodeId[];
+  /** Raft settings for every node. */
+  readonly raft?: SimRaftConfig;
+  /** Network faults at the start. Default {@link RELIABLE}. */
+  readonly faults?: NetworkFaults;
+  /** Probability that an up node ticks in a step. Default 1. */
+  readonly tickChance?: number;
+  /** Probability of handling a node's Ready right after each message it receives (else at the end of the step). Default 0.5. */
+  readonly eagerReady?: number;
+  /** When a Ready allows it, probability of sending before persisting (Raft thesis §10.2.1). Default 0.5. */
+  readonly sendBeforePersist?: number;
+  /** Probability of crashing between sending and persisting such a Ready. Default 0. */
+  readonly crashBeforePersist?: number;
+  /** Probability of crashing after persisting a Ready and before sending its messages. Default 0. */
+  readonly crashBeforeSend?: number;
+  /** Take a state machine snapshot once this many entries were applied since the last one; 0 = never. Default 0. */
+  readonly snapshotEvery?: number;
+  /** Entries kept before a new snapshot's index when compacting. Default 0. */
+  readonly compactLag?: number;
+  /** Probability of telling the sender that a lost (non-snapshot) message was unreachable. Default 0.5. */
+  readonly reportUnreachable?: number;
+  /** Retire (stop for good) nodes once their removal is applied. Default true. */
+  readonly retireRemoved?: boolean;
+  /** Events kept in the trace. Default 200. */
+  readonly traceSize?: number;
+}
+
+/**
+ * The outcome of a proposal, membership change, read or transfer request.
+ *
+ * @example
+ * ```ts
+ * import type { RequestResult } from "./sim_cluster.ts";
+ * const r: RequestResult = { status: "forwarded" };
+ * ```
+ */
+export type RequestResult =
+  | { readonly status: "appended"; readonly receipt: ProposeReceipt }
+  | { readonly status: "forwarded" }
+  | { readonly status: "refused"; readonly error: Error };
+
+/** What the cluster exposes about one node. */
+export interface SimNode {
+  readonly id: NodeId;
+  /** Stable storage: survives crashes. */
+  readonly storage: MemoryStorage;
+  /** The running Raft node, or undefined while down. */
+  readonly raw: RawNode | undefined;
+  /** The state machine, or undefined while down. */
+  readonly sm: SimStateMachine | undefined;
+  /** Role and term from the last Ready handled (follower while down). */
+  readonly role: Role;
+  readonly term: number;
+  /** Ticks since the cluster started. */
+  readonly ticks: number;
+  /** Stopped for good (removed from the cluster). */
+  readonly retired: boolean;
+}
+
+class NodeState implements SimNode {
+  raw: RawNode | undefined = undefined;
+  sm: SimStateMachine | undefined = undefined;
+  role: Role = "follower";
+  term = 0;
+  ticks = 0;
+  retired = false;
+  constructor(readonly id: NodeId, readonly storage: MemoryStorage) {}
+}
+
+function members(cs: ConfState): NodeId[] {
+  return [...cs.voters, ...cs.votersOutgoing, ...cs.learners, ...cs.learnersNext];
+}
+
+/**
+ * A deterministic simulated cluster. Call {@link SimCluster.step} to advance
+ * time by one step: up nodes tick, due messages are delivered, Readies are
+ * handled (persist, send, apply, advance), and invariants are checked. Any
+ * broken invariant, or an error thrown by the core, surfaces as an
+ * {@link InvariantViolation} from the call that caused it.
+ *
+ * @example
+ * ```ts
+ * import { SimCluster } from "./sim_cluster.ts";
+ * const c = new SimCluster({ seed: 1, ids: ["n1", "n2", "n3"] });
+ * while (c.leader() === undefined) c.step();
+ * const r = c.propose(c.leader()!, new TextEncoder().encode("x=1"));
+ * for (let i = 0; i < 10; i++) c.step();
+ * console.assert(r.status === "appended" && c.node("n3").sm?.get("x") === "1");
+ * ```
+ */
+export class SimCluster {
+  readonly network: SimNetwork;
+  readonly checker: InvariantChecker = new InvariantChecker();
+  readonly trace: SimTrace;
+  readonly #rng: SimRandom;
+  readonly #nodes = new Map<NodeId, NodeState>();
+  readonly #bootstrap: readonly NodeId[];
+  readonly #raft: SimRaftConfig;
+  readonly #o: Required<Omit<SimClusterOptions, "raft" | "faults" | "ids" | "seed">>;
+  readonly #toRetire = new Set<NodeId>();
+  #now = 0;
+
+  constructor(options: SimClusterOptions) {
+    if (options.ids.length === 0) throw new RangeError("A cluster needs at least one node");
+    this.#rng = new SimRandom(options.seed);
+    this.network = new SimNetwork(new SimRandom(this.#rng.seed()), options.faults ?? RELIABLE);
+    this.#bootstrap = [...options.ids];
+    this.#raft = options.raft ?? {};
+    this.#o = {
+      tickChance: options.tickChance ?? 1,
+      eagerReady: options.eagerReady ?? 0.5,
+      sendBeforePersist: options.sendBeforePersist ?? 0.5,
+      crashBeforePersist: options.crashBeforePersist ?? 0,
+      crashBeforeSend: options.crashBeforeSend ?? 0,
+      snapshotEvery: options.snapshotEvery ?? 0,
+      compactLag: options.compactLag ?? 0,
+      reportUnreachable: options.reportUnreachable ?? 0.5,
+      retireRemoved: options.retireRemoved ?? true,
+      traceSize: options.traceSize ?? 200,
+    };
+    this.trace = new SimTrace(this.#o.traceSize);
+    for (const id of options.ids) this.#spawn(id);
+  }
+
+  /** The current step. */
+  get now(): number {
+    return this.#now;
+  }
+
+  /** Every node ever started, in creation order. */
+  ids(): NodeId[] {
+    return [...this.#nodes.keys()];
+  }
+
+  /** A node; throws `RangeError` for an unknown id. */
+  node(id: NodeId): SimNode {
+    return this.#get(id);
+  }
+
+  #get(id: NodeId): NodeState {
+    const n = this.#nodes.get(id);
+    if (n === undefined) throw new RangeError(`Unknown node ${id}`);
+    return n;
+  }
+
+  /** True if `id` is running. */
+  isUp(id: NodeId): boolean {
+    return this.#nodes.get(id)?.raw !== undefined;
+  }
+
+  /** The running node that leads the highest term, if any. */
+  leader(): NodeId | undefined {
+    let best: NodeState | undefined;
+    for (const n of this.#nodes.values()) {
+      if (
+        n.raw !== undefined && n.role === "leader" && (best === undefined || n.term > best.term)
+      ) {
+        best = n;
+      }
+    }
+    return best?.id;
+  }
+
+  /** Membership as `id` currently sees it. */
+  confState(id: NodeId): ConfState {
+    const raw = this.#get(id).raw;
+    if (raw === undefined) throw new RangeError(`Node ${id} is down`);
+    return raw.status().confState;
+  }
+
+  /** Members (voters and learners, both halves when joint) as `id` sees them. */
+  members(id: NodeId): NodeId[] {
+    return members(this.confState(id));
+  }
+
+  /** Records a note in the trace. */
+  note(text: string): void {
+    this.trace.note(this.#now, text);
+  }
+
+  // ---- time -----------------------------------------------------------------
+
+  /** Advances one step: ticks, deliveries, Readies, invariant checks. */
+  step(): void {
+    this.#guard(() => {
+      this.#now++;
+      for (const n of this.#nodes.values()) {
+        if (n.raw !== undefined && this.#rng.chance(this.#o.tickChance)) {
+          n.raw.tick();
+          n.ticks++;
+        }
+      }
+      this.#drainAll();
+      const { delivered, lost } = this.network.take(this.#now);
+      for (const { message, reason } of lost) this.#lose(message, reason);
+      for (const m of delivered) this.#deliver(m);
+      this.#drainAll();
+      this.checker.checkLeaders();
+    });
+  }
+
+  #guard<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof InvariantViolation) throw e;
+      const err = e instanceof Error ? e : new Error(String(e));
+      throw new InvariantViolation("core-error", `${err.name}: ${err.message}\n${err.stack ?? ""}`);
+    }
+  }
+
+  #deliver(m: Message): void {
+    const to = this.#nodes.get(m.to);
+    if (to === undefined || to.raw === undefined) {
+      this.#lose(m, "down");
+      return;
+    }
+    this.trace.message(this.#now, "deliver", m);
+    to.raw.step(m);
+    if (m.type === "snap") this.#nodes.get(m.from)?.raw?.reportSnapshot(m.to, true);
+    if (this.#rng.chance(this.#o.eagerReady)) this.#drain(to);
+  }
+
+  #lose(m: Message, reason: string): void {
+    this.trace.message(this.#now, `lost (${reason})`, m);
+    const from = this.#nodes.get(m.from)?.raw;
+    if (from === undefined) return;
+    if (m.type === "snap") from.reportSnapshot(m.to, false);
+    else if (this.#rng.chance(this.#o.reportUnreachable)) from.reportUnreachable(m.to);
+  }
+
+  #drainAll(): void {
+    for (const n of this.#nodes.values()) this.#drain(n);
+    this.#retirePending();
+  }
+
+  #drain(n: NodeState): void {
+    while (n.raw !== undefined && n.raw.hasReady()) this.#handleReady(n, n.raw);
+  }
+
+  /** Handles one Ready in the order its contract demands (see `Ready` in the core). */
+  #handleReady(n: NodeState, raw: RawNode): void {
+    const rd = raw.ready();
+    if (rd.hardState !== undefined) n.term = rd.hardState.term;
+    if (rd.softState !== undefined) {
+      if (rd.softState.role !== n.role) {
+        this.trace.note(this.#now, `${n.id} is ${rd.softState.role} in term ${n.term}`);
+      }
+      n.role = rd.softState.role;
+      this.checker.onRole(n.id, n.role, n.term);
+    }
+    for (const m of rd.messages) this.checker.onSend(m);
+    const early = rd.canSendBeforePersist && rd.messages.length > 0 &&
+      this.#rng.chance(this.#o.sendBeforePersist);
+    if (early) {
+      this.#send(rd.messages);
+      if (this.#rng.chance(this.#o.crashBeforePersist)) {
+        this.#crash(n, "after sending, before persisting its Ready");
+        return;
+      }
+    }
+    this.#persist(n, rd);
+    if (!early) {
+      if (rd.messages.length > 0 && this.#rng.chance(this.#o.crashBeforeSend)) {
+        this.#crash(n, "after persisting, before sending its Ready");
+        return;
+      }
+      this.#send(rd.messages);
+    }
+    this.#apply(n, raw, rd);
+    raw.advance(rd);
+    this.#maybeSnapshot(n, raw);
+  }
+
+  #persist(n: NodeState, rd: Ready): void {
+    const s = n.storage;
+    if (rd.snapshot !== undefined) s.applySnapshot(rd.snapshot);
+    s.append(rd.entries);
+    if (rd.hardState !== undefined) s.setHardState(rd.hardState);
+    this.checker.afterPersist(n.id, {
+      entries: rd.entries,
+      ...(rd.hardState !== undefined ? { hardState: rd.hardState } : {}),
+      ...(rd.snapshot !== undefined ? { snapshotIndex: rd.snapshot.metadata.index } : {}),
+    });
+  }
+
+  #send(msgs: readonly Message[]): void {
+    for (const m of msgs) this.network.send(m, this.#now);
+  }
+
+  #apply(n: NodeState, raw: RawNode, rd: Ready): void {
+    if (rd.snapshot !== undefined) {
+      const sm = SimStateMachine.restore(rd.snapshot.data);
+      if (sm.applied !== rd.snapshot.metadata.index) {
+        throw new RangeError(
+          `snapshot ${rd.snapshot.metadata.index} carries state at ${sm.applied}`,
+        );
+      }
+      n.sm = sm;
+      this.trace.note(this.#now, `${n.id} installed snapshot ${sm.applied}`);
+      this.checker.onRestore(n.id, sm.applied, sm.hash);
+    }
+    const sm = n.sm!;
+    for (const e of rd.committedEntries) {
+      if (e.type === "confChange") {
+        const cc = decodeConfChange(e.data);
+        const before = this.#o.retireRemoved ? members(raw.status().confState) : [];
+        const after = raw.applyConfChange(cc);
+        this.trace.note(this.#now, `${n.id} applied ${e.index} conf ${describeConf(cc, after)}`);
+        const now = new Set(members(after));
+        for (const id of before) if (!now.has(id)) this.#toRetire.add(id);
+      }
+      sm.apply(e);
+      this.checker.onApply(n.id, e, sm.hash);
+    }
+    for (const rs of rd.readStates) this.checker.onReadState(n.id, rs);
+  }
+
+  #maybeSnapshot(n: NodeState, raw: RawNode): void {
+    const every = this.#o.snapshotEvery;
+    const sm = n.sm;
+    if (every <= 0 || sm === undefined) return;
+    const s = n.storage;
+    if (sm.applied - s.snapshot().metadata.index < every) return;
+    s.createSnapshotSync(sm.applied, raw.status().confState, sm.snapshot());
+    const upTo = sm.applied - this.#o.compactLag;
+    if (upTo >= s.firstIndex()) s.compactSync(upTo);
+    this.trace.note(this.#now, `${n.id} snapshot at ${sm.applied}, log from ${s.firstIndex()}`);
+  }
+
+  // ---- nodes ----------------------------------------------------------------
+
+  #spawn(id: NodeId): NodeState {
+    const n = new NodeState(id, MemoryStorage.withVoters(this.#bootstrap));
+    this.#nodes.set(id, n);
+    this.checker.register(id, n.storage);
+    this.#start(n);
+    return n;
+  }
+
+  #start(n: NodeState): void {
+    const snap = n.storage.snapshot();
+    n.raw = new RawNode({
+      ...this.#raft,
+      id: n.id,
+      storage: n.storage,
+      seed: this.#rng.seed(),
+      applied: snap.metadata.index,
+    });
+    n.sm = SimStateMachine.restore(snap.data);
+    n.role = "follower";
+    n.term = n.storage.hardState().term;
+    this.checker.onRestore(n.id, n.sm.applied, n.sm.hash);
+    this.checker.onRole(n.id, "follower", n.term);
+  }
+
+  #crash(n: NodeState, why: string): void {
+    n.raw = undefined;
+    n.sm = undefined;
+    n.role = "follower";
+    this.checker.onDown(n.id);
+    this.trace.note(this.#now, `${n.id} crashed ${why}`);
+  }
+
+  /**
+   * Adds a node that is not a member yet (its storage holds the bootstrap
+   * membership, like every node's). Propose `addLearner`/`addVoter` for it.
+   */
+  addNode(id: NodeId): void {
+    if (this.#nodes.has(id)) throw new RangeError(`Node ${id} already exists`);
+    this.#guard(() => this.#spawn(id));
+    this.note(`${id} started (not a member yet)`);
+  }
+
+  /** Crashes `id`: its Raft node, state machine and anything not persisted are lost. */
+  crash(id: NodeId): void {
+    const n = this.#get(id);
+    if (n.raw !== undefined) this.#crash(n, "");
+  }
+
+  /** Restarts a crashed node from its storage. No-op if it is up or retired. */
+  restart(id: NodeId): void {
+    const n = this.#get(id);
+    if (n.raw !== undefined || n.retired) return;
+    this.#guard(() => this.#start(n));
+    this.note(
+      `${id} restarted at term ${n.term}, log ${n.storage.firstIndex()}..${n.storage.lastIndex()}`,
+    );
+  }
+
+  /** Stops `id` for good. */
+  retire(id: NodeId): void {
+    const n = this.#get(id);
+    if (n.retired) return;
+    if (n.raw !== undefined) this.#crash(n, "(retired)");
+    n.retired = true;
+  }
+
+  #retirePending(): void {
+    if (this.#toRetire.size === 0) return;
+    for (const id of this.#toRetire) {
+      if (this.#nodes.has(id)) {
+        this.retire(id);
+        this.note(`${id} retired: its removal was applied`);
+      }
+    }
+    this.#toRetire.clear();
+  }
+
+  // ---- requests -------------------------------------------------------------
+
+  #request(
+    id: NodeId,
+    what: string,
+    f: (raw: RawNode) => ProposeReceipt | undefined,
+  ): RequestResult {
+    const n = this.#get(id);
+    const raw = n.raw;
+    if (raw === undefined) {
+      return { status: "refused", error: new RangeError(`Node ${id} is down`) };
+    }
+    return this.#guard(() => {
+      let receipt: ProposeReceipt | undefined;
+      try {
+        receipt = f(raw);
+      } catch (e) {
+        const err = e as Error;
+        if (
+          err.name === "NotLeaderError" || err.name === "ProposalDroppedError" ||
+          err.name === "ConfChangeError" || err instanceof RangeError
+        ) {
+          this.note(`${id} refused ${what}: ${err.message}`);
+          return { status: "refused", error: err };
+        }
+        throw e;
+      }
+      this.note(
+        `${id} accepted ${what}${receipt ? ` at ${receipt.lastIndex}/t${receipt.term}` : ""}`,
+      );
+      this.#drain(n);
+      this.#retirePending();
+      return receipt === undefined ? { status: "forwarded" } : { status: "appended", receipt };
+    });
+  }
+
+  /** Proposes `data` at `id` (forwarded to the leader unless `id` leads). */
+  propose(id: NodeId, data: Uint8Array): RequestResult {
+    return this.#request(
+      id,
+      `proposal ${JSON.stringify(new TextDecoder().decode(data))}`,
+      (raw) => raw.propose(data),
+    );
+  }
+
+  /** Proposes a membership change at `id`. */
+  proposeConfChange(id: NodeId, cc: ConfChange): RequestResult {
+    return this.#request(id, `conf change ${describeConf(cc)}`, (raw) => {
+      raw.proposeConfChange(cc);
+      return undefined;
+    });
+  }
+
+  /** Asks `id` to hand leadership to `target`. */
+  transferLeader(id: NodeId, target: NodeId): RequestResult {
+    return this.#request(id, `transfer to ${target}`, (raw) => {
+      raw.transferLeader(target);
+      return undefined;
+    });
+  }
+
+  /** Requests a read index at `id`; `context` must be unique. The answer is checked when it arrives. */
+  readIndex(id: NodeId, context: string): RequestResult {
+    this.checker.onReadRequest(context);
+    return this.#request(id, `read ${context}`, (raw) => {
+      raw.readIndex(context);
+      return undefined;
+    });
+  }
+}
+
+/** A short description of a membership change, e.g. `+v n4 -n2 (joint, explicit)`. */
+export function describeConf(cc: ConfChange, after?: ConfState): string {
+  const parts = cc.changes.map((c) =>
+    c.type === "addVoter"
+      ? `+v ${c.nodeId}`
+      : c.type === "addLearner"
+      ? `+l ${c.nodeId}`
+      : `-${c.nodeId}`
+  );
+  let s = parts.length === 0 ? "leave-joint" : parts.join(" ");
+  if (cc.transition !== undefined) s += ` (${cc.transition})`;
+  if (after !== undefined) {
+    s += ` -> voters [${after.voters.join(",")}]`;
+    if (after.votersOutgoing.length > 0) s += ` outgoing [${after.votersOutgoing.join(",")}]`;
+    if (after.learners.length > 0) s += ` learners [${after.learners.join(",")}]`;
+  }
+  return s;
+}
