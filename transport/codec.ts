@@ -1,0 +1,220 @@
+/**
+ * JSON wire format of peer messages, validated by schema. Byte fields
+ * (entry data, snapshot data) travel as base64 strings.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { z } from "zod";
+import type { Entry, Message, Snapshot } from "../raft/core/types.ts";
+
+const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, "must be base64");
+const nat = z.number().int().nonnegative();
+const id = z.string().max(128);
+
+const entrySchema = z.object({
+  term: nat,
+  index: nat,
+  type: z.enum(["normal", "confChange"]),
+  data: b64,
+});
+
+const confStateSchema = z.object({
+  voters: z.array(id),
+  learners: z.array(id),
+  votersOutgoing: z.array(id),
+  learnersNext: z.array(id),
+  autoLeave: z.boolean(),
+});
+
+const base = { from: id, to: id, term: nat };
+
+const messageSchema = z.discriminatedUnion("type", [
+  z.object({
+    ...base,
+    type: z.literal("app"),
+    index: nat,
+    logTerm: nat,
+    entries: z.array(entrySchema),
+    commit: nat,
+  }),
+  z.object({
+    ...base,
+    type: z.literal("appResp"),
+    index: nat,
+    reject: z.boolean(),
+    rejectHint: nat,
+    logTerm: nat,
+  }),
+  z.object({ ...base, type: z.literal("heartbeat"), commit: nat, context: z.string() }),
+  z.object({ ...base, type: z.literal("heartbeatResp"), context: z.string() }),
+  z.object({
+    ...base,
+    type: z.enum(["vote", "preVote"]),
+    index: nat,
+    logTerm: nat,
+    transfer: z.boolean(),
+  }),
+  z.object({ ...base, type: z.enum(["voteResp", "preVoteResp"]), reject: z.boolean() }),
+  z.object({
+    ...base,
+    type: z.literal("snap"),
+    snapshot: z.object({
+      metadata: z.object({ index: nat, term: nat, confState: confStateSchema }),
+      data: b64,
+    }),
+  }),
+  z.object({ ...base, type: z.literal("prop"), entries: z.array(entrySchema).min(1) }),
+  z.object({ ...base, type: z.literal("readIndex"), context: z.string() }),
+  z.object({ ...base, type: z.literal("readIndexResp"), index: nat, context: z.string() }),
+  z.object({ ...base, type: z.literal("timeoutNow") }),
+  z.object({ ...base, type: z.literal("transferLeader"), transferee: id }),
+]);
+
+/** A batch of messages from one node to another, as sent over HTTP. */
+export const batchSchema: z.ZodType<WireBatch> = z.object({
+  clusterId: z.string().max(128),
+  from: id,
+  /** Random id of the sender's process; sequence numbers restart with it. */
+  boot: z.string().max(64),
+  /** Per (sender, boot) sequence number, so the receiver can restore order. */
+  seq: nat,
+  messages: z.array(messageSchema),
+}) as unknown as z.ZodType<WireBatch>;
+
+/** A batch on the wire (byte fields base64-encoded). */
+export interface WireBatch {
+  readonly clusterId: string;
+  readonly from: string;
+  readonly boot: string;
+  readonly seq: number;
+  readonly messages: readonly unknown[];
+}
+
+function encodeEntry(e: Entry): unknown {
+  return {
+    term: e.term,
+    index: e.index,
+    type: e.type,
+    data: Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength).toString("base64"),
+  };
+}
+
+function decodeEntry(e: { term: number; index: number; type: Entry["type"]; data: string }): Entry {
+  const buf = Buffer.from(e.data, "base64");
+  return {
+    term: e.term,
+    index: e.index,
+    type: e.type,
+    data: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength),
+  };
+}
+
+/**
+ * Turns a message into its JSON-ready form.
+ *
+ * @example
+ * ```ts
+ * import { decodeMessage, encodeMessage } from "./codec.ts";
+ * const m = decodeMessage(encodeMessage({ type: "heartbeat", from: "a", to: "b", term: 2, commit: 1, context: "" }));
+ * console.assert(m.type === "heartbeat" && m.term === 2);
+ * ```
+ */
+export function encodeMessage(m: Message): unknown {
+  switch (m.type) {
+    case "app":
+    case "prop":
+      return { ...m, entries: m.entries.map(encodeEntry) };
+    case "snap":
+      return {
+        ...m,
+        snapshot: {
+          metadata: m.snapshot.metadata,
+          data: Buffer.from(
+            m.snapshot.data.buffer,
+            m.snapshot.data.byteOffset,
+            m.snapshot.data.byteLength,
+          )
+            .toString("base64"),
+        },
+      };
+    default:
+      return m;
+  }
+}
+
+/**
+ * Validates and decodes one wire message; throws `MessageFormatError` naming the bad field.
+ */
+export function decodeMessage(raw: unknown): Message {
+  const r = messageSchema.safeParse(raw);
+  if (!r.success) throw new MessageFormatError(describeIssues(r.error));
+  return fromWire(r.data);
+}
+
+function fromWire(m: z.infer<typeof messageSchema>): Message {
+  switch (m.type) {
+    case "app":
+    case "prop":
+      return { ...m, entries: m.entries.map(decodeEntry) } as Message;
+    case "snap": {
+      const buf = Buffer.from(m.snapshot.data, "base64");
+      const snapshot: Snapshot = {
+        metadata: m.snapshot.metadata,
+        data: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength),
+      };
+      return { ...m, snapshot };
+    }
+    default:
+      return m as Message;
+  }
+}
+
+/**
+ * Validates a batch body and decodes its messages.
+ *
+ * @example
+ * ```ts
+ * import { decodeBatch, encodeMessage } from "./codec.ts";
+ * const body = { clusterId: "c", from: "a", boot: "x", seq: 1, messages: [encodeMessage({ type: "timeoutNow", from: "a", to: "b", term: 3 })] };
+ * console.assert(decodeBatch(body).messages[0]?.type === "timeoutNow");
+ * ```
+ */
+export function decodeBatch(
+  raw: unknown,
+): { clusterId: string; from: string; boot: string; seq: number; messages: Message[] } {
+  const r = batchSchema.safeParse(raw);
+  if (!r.success) throw new MessageFormatError(describeIssues(r.error));
+  const b = r.data;
+  return {
+    clusterId: b.clusterId,
+    from: b.from,
+    boot: b.boot,
+    seq: b.seq,
+    messages: b.messages.map((m) => fromWire(m as z.infer<typeof messageSchema>)),
+  };
+}
+
+/** Human-readable summary of schema issues: "messages.0.term: expected number". */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join(
+    "; ",
+  );
+}
+
+/**
+ * A peer message or batch does not match the wire schema.
+ *
+ * @example
+ * ```ts
+ * import { MessageFormatError } from "./codec.ts";
+ * console.assert(new MessageFormatError("x").name === "MessageFormatError");
+ * ```
+ */
+export class MessageFormatError extends TypeError {
+  constructor(detail: string) {
+    super(`Invalid peer message: ${detail}`);
+    this.name = "MessageFormatError";
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Leader forwarding for client writes: a follower proxies the request to the
+ * leader (default) or answers 307 with `Location` when `?redirect=true`;
+ * with no leader it answers 503 with `Retry-After`.
+ *
+ * @module
+ */
+
+import type { MiddlewareHandler } from "hono";
+import type { RaftNode } from "../raft/node.ts";
+
+/** Header marking a request a follower already forwarded (prevents loops). */
+export const FORWARDED_HEADER = "x-raftlog-forwarded-by";
+
+/**
+ * Middleware for write routes.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { forwardWrites } from "./forward.ts";
+ * import { RaftNode } from "../raft/node.ts";
+ * import { MemoryStorage } from "../raft/storage/memory_storage.ts";
+ * const node = await RaftNode.start({
+ *   id: "n1", storage: MemoryStorage.withVoters(["n1", "n2", "n3"]), transport: { send() {} },
+ *   stateMachine: { apply: (c) => c.map(() => null), snapshot: () => new Uint8Array(), restore: () => {} },
+ * });
+ * const app = new Hono().use(forwardWrites(node)).post("/x", (c) => c.text("ok"));
+ * const res = await app.request("/x", { method: "POST" });
+ * console.assert(res.status === 503);
+ * await node.stop();
+ * ```
+ */
+export function forwardWrites(node: RaftNode<unknown>): MiddlewareHandler {
+  return async (c, next) => {
+    const method = c.req.method;
+    if (
+      method === "GET" || method === "HEAD" || method === "OPTIONS" ||
+      c.req.path.startsWith("/raft/")
+    ) {
+      return await next();
+    }
+    if (node.role === "leader") return await next();
+    const leader = node.leader;
+    const url = leader === "" ? undefined : node.peerUrl(leader);
+    if (leader === "" || url === undefined || c.req.header(FORWARDED_HEADER) !== undefined) {
+      return c.json(
+        {
+          error: "no_leader",
+          message: leader === ""
+            ? "No leader is known; retry shortly"
+            : `Leader ${leader} is not reachable from here`,
+        },
+        503,
+        { "retry-after": "1" },
+      );
+    }
+    const target = new URL(c.req.url);
+    const dest = `${url}${target.pathname}${target.search}`;
+    if (target.searchParams.get("redirect") === "true") {
+      return c.body(null, 307, { location: dest });
+    }
+    const headers = new Headers(c.req.raw.headers);
+    headers.delete("host");
+    headers.delete("content-length");
+    headers.set(FORWARDED_HEADER, node.id);
+    try {
+      const body = await c.req.arrayBuffer();
+      const res = await fetch(dest, { method, headers, body: body.byteLength > 0 ? body : null });
+      const out = new Headers(res.headers);
+      out.delete("content-length");
+      out.delete("transfer-encoding");
+      return new Response(res.body, { status: res.status, headers: out });
+    } catch (e) {
+      return c.json(
+        {
+          error: "no_leader",
+          message: `Forwarding to leader ${leader} failed: ${e instanceof Error ? e.message : e}`,
+        },
+        503,
+        { "retry-after": "1" },
+      );
+    }
+  };
+}

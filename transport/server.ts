@@ -1,0 +1,146 @@
+/**
+ * Wires a node to HTTP: transport, app and `Deno.serve` on one port.
+ *
+ * @module
+ */
+
+import type { Hono } from "hono";
+import type { Clock } from "../raft/clock.ts";
+import type { Config } from "../raft/core/config.ts";
+import type { NodeId } from "../raft/core/types.ts";
+import { RaftNode, type StateMachine } from "../raft/node.ts";
+import type { WritableStorage } from "../raft/storage/writable_storage.ts";
+import { createApp } from "./app.ts";
+import { NodeMetrics } from "./metrics.ts";
+import { HttpTransport } from "./peer_transport.ts";
+
+/** A structured logger. */
+export type Log = (
+  level: "debug" | "info" | "warn",
+  msg: string,
+  fields?: Record<string, unknown>,
+) => void;
+
+/** Options of {@link serveNode}. */
+export interface ServeOptions<R> {
+  readonly id: NodeId;
+  readonly hostname: string;
+  /** Port to listen on; 0 picks a free one. */
+  readonly port: number;
+  /** Peer id -> URL, including this node's own. */
+  readonly peers: Readonly<Record<NodeId, string>>;
+  readonly clusterId: string;
+  readonly secret: string;
+  readonly storage: WritableStorage;
+  readonly stateMachine: StateMachine<R>;
+  /** Client routes, given the started node and the metrics. */
+  readonly routes?: (node: RaftNode<R>, metrics: NodeMetrics) => readonly Hono[];
+  readonly tickMs?: number;
+  readonly raft?: Omit<Config, "id" | "storage" | "applied">;
+  readonly clock?: Clock;
+  readonly snapshotEvery?: number;
+  readonly requestTimeoutMs?: number;
+  readonly maxBodyBytes?: number;
+  readonly log?: Log;
+}
+
+/** A node serving HTTP. */
+export interface ServedNode<R> {
+  readonly node: RaftNode<R>;
+  readonly url: string;
+  readonly port: number;
+  readonly transport: HttpTransport;
+  readonly app: Hono;
+  /** Stops the node, closes the server and the storage. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a node and serves its app.
+ *
+ * @example
+ * ```ts
+ * import { serveNode } from "./server.ts";
+ * import { MemoryStorage } from "../raft/storage/memory_storage.ts";
+ * import { KvStateMachine } from "../raft/testing/kv_state_machine.ts";
+ * const s = await serveNode({
+ *   id: "n1", hostname: "127.0.0.1", port: 0, peers: {}, clusterId: "c", secret: "s",
+ *   storage: MemoryStorage.withVoters(["n1"]), stateMachine: new KvStateMachine(),
+ * });
+ * const res = await fetch(`${s.url}/health`);
+ * console.assert(res.status === 200);
+ * await res.body?.cancel();
+ * await s.stop();
+ * ```
+ */
+export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>> {
+  const metrics = new NodeMetrics();
+  const ac = new AbortController();
+  const routing: { app?: Hono } = {};
+  const server = Deno.serve(
+    { hostname: opts.hostname, port: opts.port, signal: ac.signal, onListen: () => {} },
+    (req) => routing.app ? routing.app.fetch(req) : new Response("starting", { status: 503 }),
+  );
+  const port = server.addr.port;
+  const url = `http://${opts.hostname}:${port}`;
+  const peers = { ...opts.peers, [opts.id]: opts.peers[opts.id] ?? url };
+  const transport = new HttpTransport({
+    id: opts.id,
+    clusterId: opts.clusterId,
+    secret: opts.secret,
+    peers,
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  const node = await RaftNode.start<R>({
+    id: opts.id,
+    storage: opts.storage,
+    transport,
+    stateMachine: opts.stateMachine,
+    peerUrls: peers,
+    ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
+    ...(opts.raft !== undefined ? { raft: opts.raft } : {}),
+    ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
+    ...(opts.snapshotEvery !== undefined ? { snapshotEvery: opts.snapshotEvery } : {}),
+    ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+  });
+  transport.attach({
+    reportUnreachable: (id) => node.reportUnreachable(id),
+    reportSnapshot: (id, ok) => node.reportSnapshot(id, ok),
+    observeRoundTrip: (id, ms) => {
+      metrics.observeRtt(id, ms);
+      node.observeRoundTrip(id, ms);
+    },
+  });
+  node.on("addPeer", ({ id, context }) => {
+    if (/^https?:\/\//.test(context)) transport.addPeer(id, context);
+  });
+  node.on("removePeer", ({ id }) => transport.removePeer(id));
+  const built = createApp({
+    node: node as RaftNode<unknown>,
+    clusterId: opts.clusterId,
+    secret: opts.secret,
+    metrics,
+    routes: opts.routes?.(node, metrics) ?? [],
+    ...(opts.maxBodyBytes !== undefined ? { maxBodyBytes: opts.maxBodyBytes } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  routing.app = built.app;
+  let stopped: Promise<void> | undefined;
+  return {
+    node,
+    url: peers[opts.id]!,
+    port,
+    transport,
+    app: built.app,
+    stop() {
+      stopped ??= (async () => {
+        transport.close();
+        await node.stop();
+        built.close();
+        ac.abort();
+        await server.finished;
+      })();
+      return stopped;
+    },
+  };
+}
