@@ -138,8 +138,8 @@ export interface CheckOptions {
  * Operations with status `"fail"` are dropped (they did not take effect).
  * Operations with status `"info"` may take effect at any point after their call,
  * or never, with any output. If the model has `partition`, each part is checked
- * on its own. Throws `RangeError` for an `"ok"` or `"fail"` operation whose
- * `return` precedes its `call`.
+ * on its own. Throws `RangeError` for a call time that is not a finite number,
+ * or an `"ok"` or `"fail"` operation whose `return` precedes its `call`.
  *
  * @example
  * ```ts
@@ -160,6 +160,9 @@ export function checkHistory<State, Input, Output>(
   options: CheckOptions = {},
 ): CheckResult<Input, Output> {
   for (const op of history) {
+    if (!Number.isFinite(op.call)) {
+      throw new RangeError(`Operation of process ${op.process} has call time ${op.call}`);
+    }
     if (op.status !== "info" && !(op.return >= op.call)) {
       throw new RangeError(
         `Operation of process ${op.process} returns at ${op.return}, before its call at ${op.call}`,
@@ -189,6 +192,11 @@ export function checkHistory<State, Input, Output>(
       const allowance = Math.min(slice, maxSteps - steps);
       const used = search.run(allowance, shouldStop);
       steps += used;
+      // Also poll between slices: many small partitions may each stay below the
+      // in-search polling interval.
+      if (shouldStop !== undefined && search.verdict === "unknown" && shouldStop()) {
+        search.stopped = true;
+      }
       if (search.verdict === "unknown") {
         if (search.stopped || steps >= maxSteps) stopped = true;
         stillOpen.push(i);

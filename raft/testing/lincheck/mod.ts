@@ -26,7 +26,8 @@
  * rec.ok(r, null); // a read that began after the write returned sees nothing
  * const result = checkHistory(registerModel, rec.history());
  * if (result.ok) throw new Error("stale read not caught");
- * console.log(result.unplaced); // the read that could not be placed
+ * // The read is the operation that could not be placed after the write.
+ * if (result.unplaced?.[0]?.input.f !== "read") throw new Error("unexpected report");
  * ```
  *
  * @module
