@@ -14,6 +14,10 @@
  * operations with unknown outcome (`"info"`) return at +infinity and may be left
  * out, so they never force a backtrack.
  *
+ * Partitions (e.g. keys) are independent searches, run round-robin in doubling
+ * slices of steps so that a cheap violation in one is found before an expensive
+ * search of another completes.
+ *
  * The algorithm is pure: it never reads a clock. Bound it with `maxSteps` or a
  * `shouldStop` callback; it then answers `"unknown"` instead of running on.
  *
