@@ -1,0 +1,943 @@
+/**
+ * Durable storage in a data directory: the {@link WritableStorage} a node
+ * runs on in production.
+ *
+ * Layout of a data directory:
+ *
+ * ```
+ * LOCK                        flock held by the process that has it open
+ * 00000000000000000001.wal    log segments, named by their first index
+ * 00000000000000524289.wal
+ * hardstate                   hard-state checkpoint (replaced atomically)
+ * snapshot                    latest snapshot (replaced atomically)
+ * ```
+ *
+ * Reads are synchronous, as the core needs: an in-memory index maps every
+ * log index to its segment, byte offset, size and term; recent entries are
+ * served from a bounded cache, older ones by one positioned read per range.
+ *
+ * @module
+ */
+
+import { CompactedError, RaftInvariantError, UnavailableError } from "../core/errors.ts";
+import type { InitialState } from "../core/storage.ts";
+import type { ConfState, Entry, HardState, Snapshot } from "../core/types.ts";
+import { syncDir, writeAllSync } from "./atomic_file.ts";
+import { DirLock } from "./dir_lock.ts";
+import { EntryCache } from "./entry_cache.ts";
+import { writeHardStateFile } from "./hard_state_file.ts";
+import {
+  encodeEntry,
+  encodeHardState,
+  encodeSegmentHeader,
+  ENTRY_OVERHEAD_BYTES,
+  hardStateRecordSize,
+  MAX_PAYLOAD_BYTES,
+  SEGMENT_HEADER_BYTES,
+} from "./record.ts";
+import { recoverDataDir } from "./recovery.ts";
+import { Segment } from "./segment.ts";
+import { writeSnapshotFile } from "./snapshot_file.ts";
+import { StorageClosedError, StorageFailedError } from "./storage_errors.ts";
+import type { SaveOptions, StorageUpdate, WritableStorage } from "./writable_storage.ts";
+
+/**
+ * Receives one structured log line (for example a torn tail that recovery
+ * dropped).
+ */
+export type StorageLogger = (line: Record<string, unknown>) => void;
+
+/**
+ * Options of {@link FileStorage.open}.
+ *
+ * @example
+ * ```ts
+ * import type { FileStorageOptions } from "./file_storage.ts";
+ * const o: FileStorageOptions = { segmentBytes: 16 << 20, logger: (line) => console.log(line) };
+ * ```
+ */
+export interface FileStorageOptions {
+  /** A segment is closed and a new one started once it reaches this size. Default 64 MiB. */
+  readonly segmentBytes?: number;
+  /** Bytes of recent entries kept in memory (counted as by `entrySize`). Default 16 MiB. */
+  readonly cacheBytes?: number;
+  /** Membership of a brand-new directory. Ignored when the directory holds data. */
+  readonly bootstrap?: ConfState;
+  /** Where warnings go (one object per line). Default: JSON on stderr. */
+  readonly logger?: StorageLogger;
+}
+
+const DEFAULT_SEGMENT_BYTES = 64 << 20;
+const DEFAULT_CACHE_BYTES = 16 << 20;
+// Batches larger than this get their own buffer instead of growing the scratch one.
+const SCRATCH_MAX_BYTES = 4 << 20;
+// Record offsets are kept as u32.
+const MAX_SEGMENT_BYTES = 0xffff_ffff;
+const EMPTY_CONF: ConfState = {
+  voters: [],
+  learners: [],
+  votersOutgoing: [],
+  learnersNext: [],
+  autoLeave: false,
+};
+
+const encoder = new TextEncoder();
+
+function defaultLogger(line: Record<string, unknown>): void {
+  console.warn(JSON.stringify(line));
+}
+
+function checkIndex(value: unknown, name: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+    throw new TypeError(`${name} must be a safe integer, got ${String(value)}`);
+  }
+  if (value < 0) throw new RangeError(`${name} must not be negative, got ${value}`);
+  return value;
+}
+
+function checkEntries(entries: unknown): readonly Entry[] {
+  if (!Array.isArray(entries)) throw new TypeError("update.entries must be an array");
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i] as Partial<Entry> | null;
+    if (typeof e !== "object" || e === null) {
+      throw new TypeError(`update.entries[${i}] must be an entry object`);
+    }
+    checkIndex(e.index, `update.entries[${i}].index`);
+    checkIndex(e.term, `update.entries[${i}].term`);
+    if (e.type !== "normal" && e.type !== "confChange") {
+      throw new TypeError(
+        `update.entries[${i}].type must be "normal" or "confChange", got ${String(e.type)}`,
+      );
+    }
+    if (!(e.data instanceof Uint8Array)) {
+      throw new TypeError(`update.entries[${i}].data must be a Uint8Array`);
+    }
+    if (e.data.byteLength > MAX_PAYLOAD_BYTES - 18) {
+      throw new RangeError(`update.entries[${i}] is too large: ${e.data.byteLength} bytes`);
+    }
+    if (e.index === 0 || (i > 0 && e.index !== (entries[0] as Entry).index + i)) {
+      throw new RangeError(
+        `update.entries must have consecutive indexes from 1 up: entries[${i}] has index ${e.index}`,
+      );
+    }
+    if (i > 0 && (e as Entry).term < (entries[i - 1] as Entry).term) {
+      throw new RangeError(
+        `update.entries terms must not decrease: entries[${i}] has term ${e.term} after ${
+          (entries[i - 1] as Entry).term
+        }`,
+      );
+    }
+  }
+  return entries as readonly Entry[];
+}
+
+function checkHardState(hs: unknown): HardState {
+  if (typeof hs !== "object" || hs === null) {
+    throw new TypeError("update.hardState must be a hard state object");
+  }
+  const h = hs as Partial<HardState>;
+  checkIndex(h.term, "update.hardState.term");
+  checkIndex(h.commit, "update.hardState.commit");
+  if (typeof h.vote !== "string") throw new TypeError("update.hardState.vote must be a string");
+  if (h.vote.length > 16384) throw new RangeError("update.hardState.vote is too long");
+  return h as HardState;
+}
+
+function checkConfState(cs: unknown, name: string): ConfState {
+  const ok = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "string");
+  const c = cs as Partial<ConfState> | null;
+  if (
+    typeof c !== "object" || c === null || !ok(c.voters) || !ok(c.learners) ||
+    !ok(c.votersOutgoing) || !ok(c.learnersNext) || typeof c.autoLeave !== "boolean"
+  ) {
+    throw new TypeError(
+      `${name} must be a ConfState ({voters, learners, votersOutgoing, learnersNext: string[], autoLeave: boolean})`,
+    );
+  }
+  return c as ConfState;
+}
+
+function checkSnapshot(snap: unknown): Snapshot {
+  const s = snap as Partial<Snapshot> | null;
+  if (
+    typeof s !== "object" || s === null || typeof s.metadata !== "object" || s.metadata === null
+  ) {
+    throw new TypeError("update.snapshot must be a snapshot object");
+  }
+  checkIndex(s.metadata.index, "update.snapshot.metadata.index");
+  checkIndex(s.metadata.term, "update.snapshot.metadata.term");
+  checkConfState(s.metadata.confState, "update.snapshot.metadata.confState");
+  if (!(s.data instanceof Uint8Array)) {
+    throw new TypeError("update.snapshot.data must be a Uint8Array");
+  }
+  return s as Snapshot;
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+/**
+ * A Raft log, hard state and snapshot kept in plain files in one directory.
+ *
+ * Guarantees: once `save(update, { sync: true })` resolves, `update` survives
+ * a crash of the process or the machine. A save is one `write` of all its
+ * records and one `syncData` (group commit). After a crash, `open` drops at
+ * most a torn, never-acknowledged final write (and logs it); any other damage
+ * makes `open` fail with `CorruptLogError` naming file and byte offset.
+ *
+ * Invariants: segments hold the consecutive entries
+ * `segments[0].firstIndex .. lastIndex`, with `segments[0].firstIndex <=
+ * firstIndex`; the last segment is the one written to; the entry cache, when
+ * not empty, ends at `lastIndex`.
+ *
+ * @example
+ * ```ts
+ * import { FileStorage } from "./file_storage.ts";
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   const voters = ["n1", "n2", "n3"];
+ *   const bootstrap = { voters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+ *   const s = await FileStorage.open(dir, { bootstrap });
+ *   await s.save({
+ *     hardState: { term: 1, vote: "n1", commit: 0 },
+ *     entries: [{ term: 1, index: 1, type: "normal", data: new TextEncoder().encode("hello") }],
+ *   });
+ *   await s.close();
+ *
+ *   const again = await FileStorage.open(dir);
+ *   console.assert(again.lastIndex() === 1 && again.initialState().hardState.vote === "n1");
+ *   console.assert(new TextDecoder().decode(again.entries(1, 2)[0]!.data) === "hello");
+ *   await again.close();
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export class FileStorage implements WritableStorage {
+  /** The data directory, as given to {@link FileStorage.open}. */
+  readonly dir: string;
+  #lock: DirLock;
+  #segmentBytes: number;
+  #logger: StorageLogger;
+  #segments: Segment[];
+  #writer: Deno.FsFile;
+  #snapshot: Snapshot;
+  #hardState: HardState;
+  /** Sequence number of the newest hard state written (in a segment or the file). */
+  #hsSeq: number;
+  /** Sequence number of the hard state in the checkpoint file. Invariant: <= #hsSeq. */
+  #hsFileSeq: number;
+  #firstIndex: number;
+  /** Term of entry #firstIndex - 1. */
+  #prevTerm: number;
+  #lastIndex: number;
+  #cache: EntryCache;
+  #scratch = new Uint8Array(64 << 10);
+  #scratchView = new DataView(this.#scratch.buffer);
+  #vote = "";
+  #voteBytes = new Uint8Array(0);
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #failed: unknown = undefined;
+  /** Bytes were written to the last segment since its last syncData. */
+  #unsynced = false;
+  /** A segment was created or removed and the directory not yet fsynced. */
+  #dirDirty = false;
+
+  private constructor(init: {
+    dir: string;
+    lock: DirLock;
+    segmentBytes: number;
+    cacheBytes: number;
+    logger: StorageLogger;
+    segments: Segment[];
+    writer: Deno.FsFile;
+    snapshot: Snapshot;
+    hardState: HardState;
+    hsSeq: number;
+    hsFileSeq: number;
+    firstIndex: number;
+    prevTerm: number;
+    lastIndex: number;
+  }) {
+    this.dir = init.dir;
+    this.#lock = init.lock;
+    this.#segmentBytes = init.segmentBytes;
+    this.#logger = init.logger;
+    this.#segments = init.segments;
+    this.#writer = init.writer;
+    this.#snapshot = init.snapshot;
+    this.#hardState = init.hardState;
+    this.#hsSeq = init.hsSeq;
+    this.#hsFileSeq = init.hsFileSeq;
+    this.#firstIndex = init.firstIndex;
+    this.#prevTerm = init.prevTerm;
+    this.#lastIndex = init.lastIndex;
+    this.#cache = new EntryCache(init.cacheBytes);
+  }
+
+  /**
+   * Opens (creating it if needed) the data directory `dir`: takes its lock,
+   * verifies every file and recovers from a crash. Throws `DataDirInUseError`
+   * when another process has it open and `CorruptLogError` when a file is
+   * damaged beyond a torn final write.
+   */
+  static async open(dir: string, options: FileStorageOptions = {}): Promise<FileStorage> {
+    if (typeof dir !== "string" || dir === "") {
+      throw new TypeError("FileStorage.open: dir must be a non-empty path");
+    }
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("FileStorage.open: options must be an object");
+    }
+    const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    checkIndex(segmentBytes, "options.segmentBytes");
+    if (segmentBytes < 1 || segmentBytes > MAX_SEGMENT_BYTES / 2) {
+      throw new RangeError(
+        `options.segmentBytes must be between 1 and ${MAX_SEGMENT_BYTES / 2}, got ${segmentBytes}`,
+      );
+    }
+    const cacheBytes = checkIndex(options.cacheBytes ?? DEFAULT_CACHE_BYTES, "options.cacheBytes");
+    const bootstrap = options.bootstrap === undefined
+      ? undefined
+      : checkConfState(options.bootstrap, "options.bootstrap");
+    if (options.logger !== undefined && typeof options.logger !== "function") {
+      throw new TypeError("options.logger must be a function");
+    }
+    const logger = options.logger ?? defaultLogger;
+
+    await Deno.mkdir(dir, { recursive: true });
+    const lock = DirLock.acquire(dir);
+    const opened: Segment[] = [];
+    try {
+      const rec = await recoverDataDir(dir);
+      opened.push(...rec.segments);
+      let dirDirty = false;
+      let hsFileSeq = rec.hardStateFileSeq;
+      for (const r of rec.repairs) {
+        switch (r.kind) {
+          case "removeTemp":
+            await Deno.remove(r.file);
+            break;
+          case "truncateTail": {
+            const f = await Deno.open(r.file, { write: true });
+            try {
+              await f.truncate(r.offset);
+              await f.sync();
+            } finally {
+              f.close();
+            }
+            logger({
+              level: "warn",
+              event: "torn_tail_truncated",
+              message:
+                `Dropped a torn write at the end of ${r.file}: ${r.droppedBytes} bytes from byte offset ${r.offset} (${r.reason}); the log now ends at index ${rec.lastIndex}`,
+              file: r.file,
+              offset: r.offset,
+              droppedBytes: r.droppedBytes,
+              lastIndex: rec.lastIndex,
+            });
+            break;
+          }
+          case "removeSegment":
+            await Deno.remove(r.file);
+            dirDirty = true;
+            logger({
+              level: "warn",
+              event: "torn_segment_removed",
+              message: `Removed ${r.file}: ${r.reason}; the log now ends at index ${rec.lastIndex}`,
+              file: r.file,
+              lastIndex: rec.lastIndex,
+            });
+            break;
+          case "discardLog":
+            // The newest hard state may live in a segment about to go.
+            if (rec.hardStateSeq > hsFileSeq) {
+              await writeHardStateFile(dir, { seq: rec.hardStateSeq, hardState: rec.hardState });
+              hsFileSeq = rec.hardStateSeq;
+            }
+            for (const file of [...r.files].reverse()) await Deno.remove(file);
+            dirDirty = true;
+            logger({
+              level: "warn",
+              event: "log_discarded_for_snapshot",
+              message:
+                `Finished an interrupted snapshot install: removed ${r.files.length} segment(s) because ${r.reason}`,
+              files: r.files,
+            });
+            break;
+        }
+      }
+      let snapshot = rec.snapshot;
+      if (rec.fresh && bootstrap !== undefined) {
+        snapshot = {
+          metadata: { index: 0, term: 0, confState: bootstrap },
+          data: new Uint8Array(),
+        };
+        await writeSnapshotFile(dir, snapshot);
+      }
+      const segments = rec.segments;
+      let writer: Deno.FsFile;
+      const last = segments[segments.length - 1];
+      if (last === undefined) {
+        const seg = new Segment(dir, rec.lastIndex + 1, {
+          prevTerm: rec.prevTerm,
+          headerBytes: SEGMENT_HEADER_BYTES,
+        });
+        writer = await FileStorage.#createSegmentFile(seg);
+        segments.push(seg);
+        opened.push(seg);
+        dirDirty = true;
+      } else {
+        writer = await Deno.open(last.path, { write: true });
+        writer.seekSync(last.bytes, Deno.SeekMode.Start);
+      }
+      if (dirDirty) await syncDir(dir);
+      return new FileStorage({
+        dir,
+        lock,
+        segmentBytes,
+        cacheBytes,
+        logger,
+        segments,
+        writer,
+        snapshot: snapshot ??
+          { metadata: { index: 0, term: 0, confState: EMPTY_CONF }, data: new Uint8Array() },
+        hardState: rec.hardState,
+        hsSeq: rec.hardStateSeq,
+        hsFileSeq,
+        firstIndex: rec.firstIndex,
+        prevTerm: rec.prevTerm,
+        lastIndex: rec.lastIndex,
+      });
+    } catch (err) {
+      for (const s of opened) s.closeReader();
+      lock.release();
+      throw err;
+    }
+  }
+
+  /** Creates a segment file holding only its header, durably (the caller fsyncs the directory). */
+  static async #createSegmentFile(seg: Segment): Promise<Deno.FsFile> {
+    const header = new Uint8Array(SEGMENT_HEADER_BYTES);
+    encodeSegmentHeader(header, new DataView(header.buffer), 0, {
+      firstIndex: seg.firstIndex,
+      prevTerm: seg.prevTerm,
+    });
+    const f = await Deno.open(seg.path, { write: true, createNew: true });
+    try {
+      writeAllSync(f, header);
+      await f.syncData();
+    } catch (err) {
+      f.close();
+      throw err;
+    }
+    seg.bytes = SEGMENT_HEADER_BYTES;
+    return f;
+  }
+
+  // ---- Storage (synchronous reads) ----
+
+  #checkReadable(): void {
+    if (this.#closed) throw new StorageClosedError(this.dir);
+    if (this.#failed !== undefined) throw new StorageFailedError(this.dir, this.#failed);
+  }
+
+  /** Hard state and membership (from the snapshot) recovered from disk. */
+  initialState(): InitialState {
+    this.#checkReadable();
+    return { hardState: this.#hardState, confState: this.#snapshot.metadata.confState };
+  }
+
+  /**
+   * Entries in [lo, hi), at most `maxBytes` in total (by `entrySize`) but at
+   * least one. Throws `CompactedError` below `firstIndex()` and
+   * `UnavailableError` past `lastIndex() + 1`.
+   */
+  entries(lo: number, hi: number, maxBytes?: number): Entry[] {
+    this.#checkReadable();
+    checkIndex(lo, "lo");
+    checkIndex(hi, "hi");
+    if (maxBytes !== undefined && (typeof maxBytes !== "number" || Number.isNaN(maxBytes))) {
+      throw new TypeError(`maxBytes must be a number, got ${String(maxBytes)}`);
+    }
+    if (lo < this.#firstIndex) throw new CompactedError(lo, this.#firstIndex);
+    if (hi > this.#lastIndex + 1) throw new UnavailableError(hi - 1, this.#lastIndex);
+    if (lo > hi) throw new RangeError(`entries: lo (${lo}) must not be above hi (${hi})`);
+    if (lo === hi) return [];
+    let end = hi;
+    if (maxBytes !== undefined) {
+      // Sizes are in the index, so the range to read is known before reading.
+      let seg = this.#segmentFor(lo);
+      let size = 0;
+      for (let i = lo; i < hi; i++) {
+        if (i > seg.lastIndex) seg = this.#segmentFor(i);
+        size += seg.size(i) + 16;
+        if (size > maxBytes && i > lo) {
+          end = i;
+          break;
+        }
+      }
+    }
+    const cache = this.#cache;
+    if (cache.has(lo)) return cache.slice(lo, end);
+    const diskEnd = cache.count > 0 && cache.first < end ? cache.first : end;
+    const out: Entry[] = [];
+    for (let i = lo; i < diskEnd;) {
+      const seg = this.#segmentFor(i);
+      const stop = Math.min(diskEnd, seg.lastIndex + 1);
+      const part = seg.read(i, stop);
+      for (const e of part) out.push(e);
+      i = stop;
+    }
+    if (diskEnd < end) { for (const e of cache.slice(diskEnd, end)) out.push(e); }
+    return out;
+  }
+
+  /** Term of entry `index`, for `index` in [firstIndex() - 1, lastIndex()]. */
+  term(index: number): number {
+    this.#checkReadable();
+    checkIndex(index, "index");
+    if (index < this.#firstIndex - 1) throw new CompactedError(index, this.#firstIndex);
+    if (index > this.#lastIndex) throw new UnavailableError(index, this.#lastIndex);
+    return this.#termAt(index);
+  }
+
+  /** Index of the first readable entry. */
+  firstIndex(): number {
+    this.#checkReadable();
+    return this.#firstIndex;
+  }
+
+  /** Index of the last entry (the snapshot index when the log is empty). */
+  lastIndex(): number {
+    this.#checkReadable();
+    return this.#lastIndex;
+  }
+
+  /** The latest snapshot (index 0 with the bootstrap membership before any). */
+  snapshot(): Snapshot {
+    this.#checkReadable();
+    return this.#snapshot;
+  }
+
+  #termAt(index: number): number {
+    if (index === this.#firstIndex - 1) return this.#prevTerm;
+    return this.#segmentFor(index).term(index);
+  }
+
+  /** The segment holding `index` (the last segment whose first index is <= it). */
+  #segmentFor(index: number): Segment {
+    const segs = this.#segments;
+    const last = segs[segs.length - 1]!;
+    if (index >= last.firstIndex) return last;
+    let lo = 0;
+    let hi = segs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (segs[mid]!.firstIndex <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return segs[lo]!;
+  }
+
+  // ---- WritableStorage ----
+
+  /**
+   * Persists a `Ready`: snapshot, then entries (replacing a conflicting
+   * suffix), then hard state, in one write and one `syncData` (when
+   * `options.sync`, the default). Entries already in the log with the same
+   * term are skipped; entries at or below a compacted index are ignored.
+   * Entry data must not be changed after the call (recent entries are cached
+   * by reference).
+   */
+  save(update: StorageUpdate, options?: SaveOptions): Promise<void> {
+    try {
+      if (typeof update !== "object" || update === null) {
+        throw new TypeError("save: update must be an object");
+      }
+      const entries = checkEntries(update.entries);
+      const hardState = update.hardState === undefined
+        ? undefined
+        : checkHardState(update.hardState);
+      const snapshot = update.snapshot === undefined ? undefined : checkSnapshot(update.snapshot);
+      const sync = options?.sync ?? true;
+      if (typeof sync !== "boolean") throw new TypeError("save: options.sync must be a boolean");
+      return this.#enqueue(() => this.#save(entries, hardState, snapshot, sync));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Records a snapshot the state machine took at applied index `index`,
+   * atomically, and returns it. `index` must be committed (at most the hard
+   * state's commit index). Returns the current snapshot when `index` is not
+   * above it.
+   */
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+    try {
+      checkIndex(index, "index");
+      checkConfState(confState, "confState");
+      if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
+      return this.#enqueue(async () => {
+        if (index <= this.#snapshot.metadata.index) return this.#snapshot;
+        if (index > this.#lastIndex) throw new UnavailableError(index, this.#lastIndex);
+        if (index > this.#hardState.commit) {
+          throw new RangeError(
+            `Cannot create a snapshot at index ${index}: the commit index is ${this.#hardState.commit}`,
+          );
+        }
+        const snap: Snapshot = {
+          metadata: { index, term: this.#termAt(index), confState },
+          data,
+        };
+        await this.#io(() => writeSnapshotFile(this.dir, snap));
+        this.#snapshot = snap;
+        return snap;
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Drops entries up to and including `index`, which must not be above the
+   * snapshot's index (what is dropped must be covered by a snapshot). Whole
+   * segments at or below `index` are deleted; entries of a partly covered
+   * segment stay on disk, so after a reopen `firstIndex()` can be lower than
+   * `index + 1`, never higher.
+   */
+  compact(index: number): Promise<void> {
+    try {
+      checkIndex(index, "index");
+      return this.#enqueue(async () => {
+        if (index < this.#firstIndex) return;
+        if (index > this.#lastIndex) throw new UnavailableError(index, this.#lastIndex);
+        const snapIndex = this.#snapshot.metadata.index;
+        if (index > snapIndex) {
+          throw new RangeError(
+            `Cannot compact the log to index ${index}: the snapshot covers only up to index ${snapIndex}`,
+          );
+        }
+        await this.#io(() => this.#compactTo(index));
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Waits for pending writes, syncs what is not yet durable, closes all files
+   * and releases the directory lock. Later calls fail with
+   * `StorageClosedError`; closing twice is harmless.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const done = this.#queue.then(async () => {
+      if (this.#closed) return;
+      try {
+        if (this.#failed === undefined) {
+          if (this.#unsynced) await this.#writer.syncData();
+          if (this.#dirDirty) await syncDir(this.dir);
+        }
+      } finally {
+        this.#closed = true;
+        try {
+          this.#writer.close();
+        } catch {
+          // Already closed by a failed write; nothing left to release.
+        }
+        for (const s of this.#segments) s.closeReader();
+        this.#cache.clear();
+        this.#lock.release();
+      }
+    });
+    this.#queue = done.then(() => {}, () => {});
+    return done;
+  }
+
+  /** Runs `fn` after every earlier call, so writes apply in call order. */
+  #enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = (): Promise<T> => {
+      if (this.#closed) return Promise.reject(new StorageClosedError(this.dir));
+      if (this.#failed !== undefined) {
+        return Promise.reject(new StorageFailedError(this.dir, this.#failed));
+      }
+      return fn();
+    };
+    const p = this.#queue.then(run);
+    this.#queue = p.then(() => {}, () => {});
+    return p;
+  }
+
+  /**
+   * Runs I/O that changes files. If it throws, what is on disk no longer
+   * matches memory, so the storage refuses further use until reopened.
+   */
+  async #io<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      this.#failed ??= err;
+      throw err;
+    }
+  }
+
+  async #save(
+    entries: readonly Entry[],
+    hardState: HardState | undefined,
+    snapshot: Snapshot | undefined,
+    sync: boolean,
+  ): Promise<void> {
+    if (snapshot !== undefined && snapshot.metadata.index > this.#snapshot.metadata.index) {
+      await this.#io(() => this.#installSnapshot(snapshot));
+    }
+    let ents = entries;
+    if (ents.length > 0) {
+      const first = ents[0]!.index;
+      if (first < this.#firstIndex) {
+        ents = ents.slice(Math.min(ents.length, this.#firstIndex - first));
+      }
+      // Skip what the log already holds: same index and term means same entry (Raft §5.3).
+      let k = 0;
+      while (
+        k < ents.length && ents[k]!.index <= this.#lastIndex &&
+        this.#termAt(ents[k]!.index) === ents[k]!.term
+      ) {
+        k++;
+      }
+      if (k > 0) ents = ents.slice(k);
+    }
+    if (ents.length > 0) {
+      const first = ents[0]!.index;
+      if (first > this.#lastIndex + 1) {
+        throw new RaftInvariantError(
+          `append leaves a gap: last index ${this.#lastIndex}, appending at ${first}`,
+        );
+      }
+      const prevTerm = this.#termAt(first - 1);
+      if (ents[0]!.term < prevTerm) {
+        throw new RaftInvariantError(
+          `entry ${first} has term ${ents[0]!.term}, below the term ${prevTerm} of entry ${
+            first - 1
+          }`,
+        );
+      }
+      if (first <= this.#lastIndex) {
+        if (first <= this.#hardState.commit) {
+          throw new RaftInvariantError(
+            `cannot replace entry ${first}: entries up to ${this.#hardState.commit} are committed`,
+          );
+        }
+        await this.#io(() => this.#truncateFrom(first));
+      }
+    }
+    const hs = hardState !== undefined && !sameHardState(hardState, this.#hardState)
+      ? hardState
+      : undefined;
+    if (ents.length === 0 && hs === undefined) {
+      if (sync && (this.#unsynced || this.#dirDirty)) await this.#io(() => this.#sync());
+      return;
+    }
+    await this.#io(() => this.#append(ents, hs, sync));
+  }
+
+  async #sync(): Promise<void> {
+    if (this.#unsynced) {
+      await this.#writer.syncData();
+      this.#unsynced = false;
+    }
+    if (this.#dirDirty) {
+      await syncDir(this.dir);
+      this.#dirDirty = false;
+    }
+  }
+
+  /** One write of all records, then (if `sync`) one syncData. */
+  async #append(
+    entries: readonly Entry[],
+    hs: HardState | undefined,
+    sync: boolean,
+  ): Promise<void> {
+    let size = 0;
+    for (const e of entries) size += ENTRY_OVERHEAD_BYTES + e.data.byteLength;
+    let vote = this.#voteBytes;
+    if (hs !== undefined) {
+      if (hs.vote !== this.#vote) {
+        vote = encoder.encode(hs.vote);
+        this.#vote = hs.vote;
+        this.#voteBytes = vote;
+      }
+      size += hardStateRecordSize(vote.byteLength);
+    }
+    let seg = this.#segments[this.#segments.length - 1]!;
+    const rotate = entries.length > 0 && seg.count > 0 &&
+      (seg.bytes >= this.#segmentBytes || seg.bytes + size > MAX_SEGMENT_BYTES);
+    if (rotate) {
+      seg = await this.#rotate();
+      size += SEGMENT_HEADER_BYTES;
+    }
+    if (seg.bytes + size > MAX_SEGMENT_BYTES) {
+      throw new RangeError(`A single save of ${size} bytes does not fit in a segment`);
+    }
+    let buf = this.#scratch;
+    let view = this.#scratchView;
+    if (size > buf.length) {
+      buf = new Uint8Array(Math.max(size, buf.length * 2));
+      view = new DataView(buf.buffer);
+      if (buf.length <= SCRATCH_MAX_BYTES) {
+        this.#scratch = buf;
+        this.#scratchView = view;
+      }
+    }
+    const base = seg.bytes;
+    let pos = 0;
+    if (rotate) {
+      pos = encodeSegmentHeader(buf, view, 0, {
+        firstIndex: seg.firstIndex,
+        prevTerm: seg.prevTerm,
+      });
+    }
+    for (const e of entries) {
+      seg.push(base + pos, e.data.byteLength, e.term);
+      pos = encodeEntry(buf, view, pos, e);
+    }
+    if (hs !== undefined) {
+      const seq = ++this.#hsSeq;
+      pos = encodeHardState(buf, view, pos, { seq, hardState: hs }, vote);
+      seg.hardStateSeq = seq;
+      this.#hardState = hs;
+    }
+    this.#unsynced = true;
+    writeAllSync(this.#writer, buf.subarray(0, size));
+    seg.bytes = base + size;
+    if (entries.length > 0) {
+      this.#lastIndex = entries[entries.length - 1]!.index;
+      this.#cache.append(entries);
+    }
+    if (sync) await this.#sync();
+  }
+
+  /** Seals the last segment (durably) and starts a new, empty one after it. */
+  async #rotate(): Promise<Segment> {
+    if (this.#unsynced) {
+      await this.#writer.syncData();
+      this.#unsynced = false;
+    }
+    const seg = new Segment(this.dir, this.#lastIndex + 1, {
+      prevTerm: this.#termAt(this.#lastIndex),
+      headerBytes: SEGMENT_HEADER_BYTES,
+    });
+    // The header goes out with the first batch; until then the file is empty,
+    // which recovery treats as a segment that never got written.
+    const f = await Deno.open(seg.path, { write: true, createNew: true });
+    this.#writer.close();
+    this.#writer = f;
+    seg.bytes = 0;
+    this.#segments.push(seg);
+    this.#dirDirty = true;
+    return seg;
+  }
+
+  /** Makes the newest hard state durable in the checkpoint file. */
+  async #checkpointHardState(): Promise<void> {
+    if (this.#hsSeq <= this.#hsFileSeq) return;
+    // The checkpoint's commit index must never run ahead of durable entries.
+    if (this.#unsynced) {
+      await this.#writer.syncData();
+      this.#unsynced = false;
+    }
+    await writeHardStateFile(this.dir, { seq: this.#hsSeq, hardState: this.#hardState });
+    this.#hsFileSeq = this.#hsSeq;
+  }
+
+  /**
+   * Removes entries from `index` on. Crash-safe at every step: the hard state
+   * is checkpointed first (the cut may remove hard-state records), later
+   * segments are deleted newest first (a crash leaves a prefix of the log),
+   * and the cut is fsynced before anything new is written after it.
+   */
+  async #truncateFrom(index: number): Promise<void> {
+    await this.#checkpointHardState();
+    let k = this.#segments.length - 1;
+    while (this.#segments[k]!.firstIndex > index) k--;
+    this.#writer.close();
+    for (let j = this.#segments.length - 1; j > k; j--) {
+      const s = this.#segments[j]!;
+      s.closeReader();
+      await Deno.remove(s.path);
+      this.#dirDirty = true;
+    }
+    this.#segments.length = k + 1;
+    const seg = this.#segments[k]!;
+    const cut = seg.truncateFrom(index);
+    const f = await Deno.open(seg.path, { write: true });
+    this.#writer = f;
+    await f.truncate(cut);
+    await f.sync();
+    f.seekSync(cut, Deno.SeekMode.Start);
+    this.#unsynced = false;
+    if (this.#dirDirty) {
+      await syncDir(this.dir);
+      this.#dirDirty = false;
+    }
+    this.#lastIndex = index - 1;
+    this.#cache.truncateFrom(index);
+  }
+
+  /** Drops entries up to `index` and deletes segments wholly at or below it, oldest first. */
+  async #compactTo(index: number): Promise<void> {
+    this.#prevTerm = this.#termAt(index);
+    this.#firstIndex = index + 1;
+    this.#cache.dropBefore(index + 1);
+    let n = 0;
+    while (n < this.#segments.length - 1 && this.#segments[n]!.lastIndex <= index) n++;
+    if (n === 0) return;
+    const victims = this.#segments.slice(0, n);
+    if (victims.some((s) => s.hardStateSeq === this.#hsSeq)) await this.#checkpointHardState();
+    for (const s of victims) {
+      s.closeReader();
+      await Deno.remove(s.path);
+      this.#segments.shift();
+    }
+    await syncDir(this.dir);
+  }
+
+  /**
+   * Installs a snapshot from the leader. The snapshot file is written first;
+   * then, if the log holds the snapshot's last entry, the log is compacted to
+   * it, else the whole log is replaced by an empty one after the snapshot.
+   * Recovery finishes the second case if a crash interrupts it.
+   */
+  async #installSnapshot(snap: Snapshot): Promise<void> {
+    const { index, term } = snap.metadata;
+    await writeSnapshotFile(this.dir, snap);
+    this.#snapshot = snap;
+    if (
+      index >= this.#firstIndex - 1 && index <= this.#lastIndex && this.#termAt(index) === term
+    ) {
+      if (index >= this.#firstIndex) await this.#compactTo(index);
+      return;
+    }
+    await this.#checkpointHardState();
+    this.#writer.close();
+    for (const s of [...this.#segments].reverse()) {
+      s.closeReader();
+      await Deno.remove(s.path);
+    }
+    const seg = new Segment(this.dir, index + 1, {
+      prevTerm: term,
+      headerBytes: SEGMENT_HEADER_BYTES,
+    });
+    this.#segments = [seg];
+    this.#writer = await FileStorage.#createSegmentFile(seg);
+    this.#unsynced = false;
+    await syncDir(this.dir);
+    this.#dirDirty = false;
+    this.#firstIndex = index + 1;
+    this.#prevTerm = term;
+    this.#lastIndex = index;
+    this.#cache.clear();
+  }
+}
