@@ -59,6 +59,12 @@ export interface Config {
   readonly disableProposalForwarding?: boolean;
   /** How read-index requests are confirmed. Default `safe`. */
   readonly readOnlyOption?: ReadOnlyOption;
+  /**
+   * Bound on how many ticks the clocks of two nodes may drift apart within an
+   * election timeout; the leader lease is `electionTick - maxClockDriftTicks`.
+   * Default 2.
+   */
+  readonly maxClockDriftTicks?: number;
   /** Seed of the election-jitter PRNG. Default: a hash of `id`. */
   readonly seed?: number;
   /** A leader removed from the configuration steps down. Default true. */
@@ -100,6 +106,7 @@ export function resolveConfig(c: Config): ResolvedConfig {
     checkQuorum: c.checkQuorum ?? true,
     disableProposalForwarding: c.disableProposalForwarding ?? false,
     readOnlyOption: c.readOnlyOption ?? "safe",
+    maxClockDriftTicks: c.maxClockDriftTicks ?? 2,
     seed: c.seed,
     stepDownOnRemoval: c.stepDownOnRemoval ?? true,
     logger: c.logger,
@@ -121,6 +128,14 @@ export function resolveConfig(c: Config): ResolvedConfig {
     );
   }
   if (r.maxSizePerMsg <= 0) throw new RangeError("Config.maxSizePerMsg must be positive");
+  if (
+    !Number.isInteger(r.maxClockDriftTicks) || r.maxClockDriftTicks < 0 ||
+    r.maxClockDriftTicks >= r.electionTick
+  ) {
+    throw new RangeError(
+      `Config.maxClockDriftTicks must be an integer in [0, electionTick), got ${r.maxClockDriftTicks}`,
+    );
+  }
   if (r.readOnlyOption === "leaseBased" && !r.checkQuorum) {
     throw new RangeError("Config.readOnlyOption 'leaseBased' requires checkQuorum");
   }

@@ -178,6 +178,11 @@ export class RawNode {
    * cluster while in flight (include the node id).
    */
   readIndex(context: string): void {
+    if (context === "" || context.startsWith("~")) {
+      throw new RangeError(
+        `Read context must be non-empty and not start with "~": ${JSON.stringify(context)}`,
+      );
+    }
     this.#raft.step({
       type: "readIndex",
       from: this.#raft.id,

@@ -6,6 +6,7 @@
 
 import { ConfChangeError } from "./confchange.ts";
 import { ProposalDroppedError, RaftInvariantError } from "./errors.ts";
+import { LEASE_CONTEXT_PREFIX } from "./lease.ts";
 import type { Raft } from "./raft.ts";
 import type { Entry, Message } from "./types.ts";
 import { NO_NODE } from "./types.ts";
@@ -153,7 +154,11 @@ function handleHeartbeatResponse(r: Raft, m: Extract<Message, { type: "heartbeat
   pr.recentActive = true;
   pr.msgAppFlowPaused = false;
   if (pr.match < r.raftLog.lastIndex() || pr.state === "probe") r.sendAppend(m.from);
-  if (r.readOnlyOption !== "safe" || m.context === "") return;
+  if (m.context === "") return;
+  if (m.context.startsWith(LEASE_CONTEXT_PREFIX)) {
+    r.lease.ack(m.context, m.from, (acks) => r.trk.voteResult(acks) === "won");
+    return;
+  }
   const acks = r.readOnly.recvAck(m.from, m.context);
   if (acks === undefined || r.trk.voteResult(acks) !== "won") return;
   for (const rs of r.readOnly.advance(m.context)) r.respondToRead(rs.from, rs.context, rs.index);
