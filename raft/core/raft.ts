@@ -17,6 +17,7 @@ import {
   decodeConfChange,
 } from "./confchange.ts";
 import { RaftInvariantError, SnapshotTemporarilyUnavailableError } from "./errors.ts";
+import { LeaderLease } from "./lease.ts";
 import { RaftLog } from "./log.ts";
 import { hashString, SeededRandom } from "./rand.ts";
 import { ReadOnly } from "./read_only.ts";
@@ -79,6 +80,11 @@ export class Raft {
   /** Bytes of entries this leader appended that are not yet committed. */
   uncommittedSize = 0;
   readOnly: ReadOnly = new ReadOnly();
+  /** Leader lease of this term (lease-based reads only). */
+  lease: LeaderLease = new LeaderLease();
+  /** Ticks since start; the lease is measured on this clock. */
+  ticks = 0;
+  readonly maxClockDriftTicks: number;
   /** Read requests that arrived before this leader committed an entry of its term (thesis §6.4). */
   pendingReadIndexMessages: ReadIndexMessage[] = [];
   readStates: ReadState[] = [];
@@ -118,6 +124,7 @@ export class Raft {
     this.maxUncommittedSize = c.maxUncommittedEntriesSize;
     this.disableProposalForwarding = c.disableProposalForwarding;
     this.readOnlyOption = c.readOnlyOption;
+    this.maxClockDriftTicks = c.maxClockDriftTicks;
     this.stepDownOnRemoval = c.stepDownOnRemoval;
     this.logger = c.logger;
     this.#rng = new SeededRandom(c.seed ?? hashString(c.id));
@@ -186,6 +193,7 @@ export class Raft {
     this.pendingConfIndex = 0;
     this.uncommittedSize = 0;
     this.readOnly = new ReadOnly();
+    this.lease = new LeaderLease();
     this.pendingReadIndexMessages = [];
   }
 
@@ -248,6 +256,7 @@ export class Raft {
 
   /** One logical clock tick. */
   tick(): void {
+    this.ticks++;
     this.tickFn();
   }
 
@@ -483,13 +492,24 @@ export class Raft {
 
   /** Starts the confirmation of a read (or answers it at once for a lease or a single voter). */
   sendReadIndexResponse(m: ReadIndexMessage): void {
-    if (this.trk.isSingleton(this.id) || this.readOnlyOption === "leaseBased") {
+    if (this.trk.isSingleton(this.id) || this.leaseHolds()) {
       this.respondToRead(m.from, m.context, this.raftLog.committed);
       return;
     }
     this.readOnly.addRequest(this.raftLog.committed, m.context, m.from);
     this.readOnly.recvAck(this.id, m.context);
     this.bcastHeartbeat(m.context);
+  }
+
+  /**
+   * True when lease-based reads are on and the lease holds: a quorum acked a
+   * heartbeat sent less than (election timeout - drift bound) ticks ago, and
+   * no leadership transfer (which bypasses leases) is under way.
+   */
+  leaseHolds(): boolean {
+    return this.readOnlyOption === "leaseBased" && this.role === "leader" &&
+      this.leadTransferee === NO_NODE &&
+      this.lease.holds(this.ticks, this.electionTimeout - this.maxClockDriftTicks);
   }
 
   /** Answers a confirmed read: locally as a ReadState, or to the follower that asked. */
@@ -509,6 +529,9 @@ export class Raft {
 
   /** Sends a heartbeat to every peer, tagged with a read context. */
   bcastHeartbeat(context: string = this.readOnly.lastPendingContext() ?? ""): void {
+    if (context === "" && this.readOnlyOption === "leaseBased") {
+      context = this.lease.startRound(this.ticks, this.id);
+    }
     for (const [id, pr] of this.trk.progress) {
       if (id === this.id) continue;
       // Never tell a follower a commit index beyond what it is known to hold.
