@@ -1,0 +1,490 @@
+/**
+ * The `raftlog` command line: `serve` runs one node, `status` prints a
+ * node's state, `check` verifies a data directory, `join` is reserved for
+ * membership changes.
+ *
+ * ```sh
+ * deno run -A cli.ts serve --id n1 --listen 127.0.0.1:7001 \
+ *   --peers n1=http://127.0.0.1:7001,n2=http://127.0.0.1:7002,n3=http://127.0.0.1:7003 \
+ *   --data ./data/n1 --secret s3cret
+ * deno run -A cli.ts status http://127.0.0.1:7001
+ * deno run -A cli.ts check ./data/n1
+ * ```
+ *
+ * Exit codes: 0 success, 1 failure, 2 bad arguments.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import type { Hono } from "hono";
+import type { ConfState } from "./raft/core/types.ts";
+import type { RaftNode, StateMachine } from "./raft/node.ts";
+import { FileStorage } from "./raft/storage/file_storage.ts";
+import { runCheckCli } from "./raft/storage/check_cli.ts";
+import { type KvResult, KvStateMachine } from "./raft/testing/kv_state_machine.ts";
+import { kvRoutes } from "./transport/kv_routes.ts";
+import type { NodeMetrics } from "./transport/metrics.ts";
+import { serveNode } from "./transport/server.ts";
+
+/** Log levels, least severe first. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+
+/** A structured logger: one call, one line. */
+export type Logger = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
+
+const encoder = new TextEncoder();
+
+function plain(_key: string, value: unknown): unknown {
+  if (value instanceof Error) return `${value.name}: ${value.message}`;
+  if (typeof value === "bigint") return value.toString();
+  return value;
+}
+
+/**
+ * A logger writing one JSON object per line (`ts`, `level`, `node`, `msg`,
+ * and `fields` when there are any) to `write`, default stderr. Lines below
+ * `minLevel` are skipped.
+ *
+ * @example
+ * ```ts
+ * import { jsonLogger } from "./cli.ts";
+ * const lines: string[] = [];
+ * const log = jsonLogger("n1", "info", (line) => lines.push(line));
+ * log("debug", "skipped");
+ * log("info", "leader elected", { leader: "n2", term: 3 });
+ * const o = JSON.parse(lines[0]!);
+ * console.assert(lines.length === 1 && o.node === "n1" && o.fields.leader === "n2");
+ * ```
+ */
+export function jsonLogger(
+  node: string,
+  minLevel: LogLevel = "info",
+  write: (line: string) => void = (line) => Deno.stderr.writeSync(encoder.encode(line + "\n")),
+): Logger {
+  const min = LEVELS.indexOf(minLevel);
+  return (level, msg, fields) => {
+    if (LEVELS.indexOf(level) < min) return;
+    const line: Record<string, unknown> = { ts: new Date().toISOString(), level, node, msg };
+    if (fields !== undefined && Object.keys(fields).length > 0) line.fields = fields;
+    write(JSON.stringify(line, plain));
+  };
+}
+
+/** Bad command-line arguments; `main` prints the message and exits with code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Options of `raftlog serve`, parsed and checked. */
+export interface ServeConfig {
+  readonly id: string;
+  readonly hostname: string;
+  readonly port: number;
+  /** Peer id -> URL, including this node. */
+  readonly peers: Readonly<Record<string, string>>;
+  readonly dataDir: string;
+  readonly secret: string;
+  readonly clusterId: string;
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly logLevel: LogLevel;
+  /** Which application runs on the log; see {@link APPS}. */
+  readonly app: string;
+  readonly snapshotEvery: number | undefined;
+}
+
+/** The state machine and client routes of an application served by `raftlog serve`. */
+export interface AppWiring {
+  readonly stateMachine: StateMachine<unknown>;
+  routes(node: RaftNode<unknown>, metrics: NodeMetrics): readonly Hono[];
+}
+
+/**
+ * Applications `raftlog serve --app NAME` can run. Each call builds a fresh
+ * state machine. Adding an application is one entry here.
+ *
+ * @example
+ * ```ts
+ * import { APPS } from "./cli.ts";
+ * console.assert(typeof APPS.kv === "function");
+ * ```
+ */
+export const APPS: Readonly<Record<string, () => AppWiring>> = {
+  kv: () => {
+    const kv = new KvStateMachine();
+    return {
+      stateMachine: kv as StateMachine<unknown>,
+      routes: (node, metrics) => [kvRoutes(node as RaftNode<KvResult>, kv, metrics)],
+    };
+  },
+};
+
+const USAGE = `raftlog: a Raft-replicated log with an HTTP/JSON API
+
+Usage:
+  raftlog serve --id ID --listen HOST:PORT --peers ID=URL,... --data DIR --secret S [options]
+  raftlog status URL
+  raftlog check DIR [--json]
+  raftlog join URL --id ID --url URL     (not supported yet)
+
+serve options:
+  --id ID              this node's id (must appear in --peers when --peers is given)
+  --listen HOST:PORT   address to listen on (default: the host:port of this node's URL in --peers)
+  --peers LIST         every voter of a new cluster: n1=http://127.0.0.1:7001,n2=...
+                       (used to bootstrap a fresh data directory, and as peer addresses)
+  --data DIR           data directory (default ./data/ID); locked while the node runs
+  --secret S           cluster secret for peer requests (or --secret-file F, or RAFTLOG_SECRET)
+  --secret-file F      read the secret from a file
+  --cluster-id C       peers with another cluster id are refused (default "raftlog")
+  --tick-ms N          milliseconds per Raft tick (default 10: 10 ms heartbeats)
+  --election-ticks N   ticks without a leader before an election (default 10)
+  --snapshot-every N   entries between state machine snapshots (default 10000)
+  --app NAME           application on the log: ${Object.keys(APPS).join(", ")} (default kv)
+  --log-level L        debug, info, warn or error (default info); JSON lines on stderr
+
+Exit codes: 0 ok, 1 failure, 2 bad arguments.`;
+
+function positiveInt(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n <= 0) {
+    throw new UsageError(`--${name} must be a positive integer, got "${v}"`);
+  }
+  return n;
+}
+
+function parseHostPort(what: string, v: string): { hostname: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(v);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) {
+    throw new UsageError(`${what} must be HOST:PORT (e.g. 127.0.0.1:7001), got "${v}"`);
+  }
+  return { hostname: m[1]!.replace(/^\[|\]$/g, ""), port };
+}
+
+/**
+ * Parses `--peers n1=http://h:1,n2=http://h:2` into id -> URL.
+ *
+ * @example
+ * ```ts
+ * import { parsePeers } from "./cli.ts";
+ * const p = parsePeers("n1=http://127.0.0.1:7001,n2=http://127.0.0.1:7002/");
+ * console.assert(p.n2 === "http://127.0.0.1:7002");
+ * ```
+ */
+export function parsePeers(v: string): Record<string, string> {
+  const peers: Record<string, string> = {};
+  for (const part of v.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+    const eq = part.indexOf("=");
+    const id = eq > 0 ? part.slice(0, eq) : "";
+    const url = part.slice(eq + 1).replace(/\/+$/, "");
+    if (id === "" || !/^[A-Za-z0-9_.-]+$/.test(id)) {
+      throw new UsageError(`--peers entries must be ID=URL with a plain id, got "${part}"`);
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new UsageError(`--peers: "${url}" for ${id} is not a URL`);
+    }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+      throw new UsageError(`--peers: the URL of ${id} must be http:// or https://, got "${url}"`);
+    }
+    if (id in peers) throw new UsageError(`--peers lists ${id} twice`);
+    peers[id] = url;
+  }
+  if (Object.keys(peers).length === 0) throw new UsageError("--peers must list at least one node");
+  return peers;
+}
+
+/**
+ * Parses the arguments of `raftlog serve` (after the word `serve`).
+ * `env` supplies `RAFTLOG_SECRET` when neither `--secret` nor `--secret-file`
+ * is given. Throws {@link UsageError} for anything wrong.
+ *
+ * @example
+ * ```ts
+ * import { parseServeArgs } from "./cli.ts";
+ * const c = parseServeArgs([
+ *   "--id", "n2", "--peers", "n1=http://127.0.0.1:7001,n2=http://127.0.0.1:7002", "--secret", "s",
+ * ]);
+ * console.assert(c.port === 7002 && c.dataDir === "./data/n2" && c.clusterId === "raftlog");
+ * ```
+ */
+export function parseServeArgs(
+  args: readonly string[],
+  env: (name: string) => string | undefined = () => undefined,
+): ServeConfig {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    strict: true,
+    allowPositionals: true,
+    options: {
+      id: { type: "string" },
+      listen: { type: "string" },
+      peers: { type: "string" },
+      data: { type: "string" },
+      secret: { type: "string" },
+      "secret-file": { type: "string" },
+      "cluster-id": { type: "string" },
+      "tick-ms": { type: "string" },
+      "election-ticks": { type: "string" },
+      "snapshot-every": { type: "string" },
+      app: { type: "string" },
+      "log-level": { type: "string" },
+    },
+  });
+  if (positionals.length > 0) {
+    throw new UsageError(`serve takes no positional arguments, got "${positionals.join(" ")}"`);
+  }
+  const id = values.id;
+  if (id === undefined || !/^[A-Za-z0-9_.-]+$/.test(id)) {
+    throw new UsageError("--id is required: letters, digits, '_', '.', '-' (e.g. --id n1)");
+  }
+  let peers: Record<string, string>;
+  let hostname: string, port: number;
+  if (values.peers !== undefined) {
+    peers = parsePeers(values.peers);
+    if (!(id in peers)) {
+      throw new UsageError(`--peers must include this node (${id}), got ${Object.keys(peers)}`);
+    }
+    const listen = values.listen ?? new URL(peers[id]!).host;
+    ({ hostname, port } = parseHostPort("--listen", listen));
+  } else {
+    if (values.listen === undefined) {
+      throw new UsageError("--listen HOST:PORT is required when --peers is not given");
+    }
+    ({ hostname, port } = parseHostPort("--listen", values.listen));
+    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+    peers = { [id]: `http://${host}:${port}` };
+  }
+  let secret = values.secret;
+  if (values["secret-file"] !== undefined) {
+    if (secret !== undefined) throw new UsageError("Give --secret or --secret-file, not both");
+    try {
+      secret = Deno.readTextFileSync(values["secret-file"]).trim();
+    } catch (e) {
+      throw new UsageError(
+        `Cannot read --secret-file ${values["secret-file"]}: ${e instanceof Error ? e.message : e}`,
+      );
+    }
+  }
+  secret ??= env("RAFTLOG_SECRET");
+  if (secret === undefined || secret === "") {
+    throw new UsageError("A cluster secret is required: --secret, --secret-file or RAFTLOG_SECRET");
+  }
+  const logLevel = (values["log-level"] ?? "info") as LogLevel;
+  if (!LEVELS.includes(logLevel)) {
+    throw new UsageError(`--log-level must be one of ${LEVELS.join(", ")}, got "${logLevel}"`);
+  }
+  const app = values.app ?? "kv";
+  if (!(app in APPS)) {
+    throw new UsageError(`--app must be one of ${Object.keys(APPS).join(", ")}, got "${app}"`);
+  }
+  const clusterId = values["cluster-id"] ?? "raftlog";
+  if (clusterId === "") throw new UsageError("--cluster-id must not be empty");
+  const snapshotEvery = values["snapshot-every"] === undefined
+    ? undefined
+    : positiveInt("snapshot-every", values["snapshot-every"], 0);
+  return {
+    id,
+    hostname,
+    port,
+    peers,
+    dataDir: values.data ?? `./data/${id}`,
+    secret,
+    clusterId,
+    tickMs: positiveInt("tick-ms", values["tick-ms"], 10),
+    electionTicks: positiveInt("election-ticks", values["election-ticks"], 10),
+    logLevel,
+    app,
+    snapshotEvery,
+  };
+}
+
+/**
+ * Runs a node until SIGINT/SIGTERM (then stops it gracefully: the write in
+ * flight finishes, files close, the data directory lock is released) or
+ * until the node fails. Resolves with the process exit code.
+ */
+async function serve(cfg: ServeConfig, log: Logger): Promise<number> {
+  const voters = Object.keys(cfg.peers).sort();
+  const bootstrap: ConfState = {
+    voters,
+    learners: [],
+    votersOutgoing: [],
+    learnersNext: [],
+    autoLeave: false,
+  };
+  let storage: FileStorage;
+  try {
+    storage = await FileStorage.open(cfg.dataDir, {
+      bootstrap,
+      logger: (line) => log("warn", "storage", line),
+    });
+  } catch (e) {
+    log("error", "cannot open data directory", { dir: cfg.dataDir, error: e });
+    return 1;
+  }
+  const init = storage.initialState();
+  const app = APPS[cfg.app]!();
+  let served;
+  try {
+    served = await serveNode<unknown>({
+      id: cfg.id,
+      hostname: cfg.hostname,
+      port: cfg.port,
+      peers: cfg.peers,
+      clusterId: cfg.clusterId,
+      secret: cfg.secret,
+      storage,
+      stateMachine: app.stateMachine,
+      routes: (node, metrics) => app.routes(node, metrics),
+      tickMs: cfg.tickMs,
+      raft: { electionTick: cfg.electionTicks, heartbeatTick: 1, preVote: true, checkQuorum: true },
+      ...(cfg.snapshotEvery !== undefined ? { snapshotEvery: cfg.snapshotEvery } : {}),
+      log: (level, msg, fields) => log(level, msg, fields),
+    });
+  } catch (e) {
+    await storage.close().catch(() => {});
+    const busy = e instanceof Deno.errors.AddrInUse;
+    log("error", busy ? `Address ${cfg.hostname}:${cfg.port} is already in use` : "cannot start", {
+      error: e,
+    });
+    return 1;
+  }
+  const node = served.node;
+  log("info", "node started", {
+    url: served.url,
+    dataDir: cfg.dataDir,
+    clusterId: cfg.clusterId,
+    app: cfg.app,
+    voters: init.confState.voters,
+    term: init.hardState.term,
+    commit: init.hardState.commit,
+    firstIndex: storage.firstIndex(),
+    lastIndex: storage.lastIndex(),
+    snapshotIndex: storage.snapshot().metadata.index,
+  });
+  node.on("stateChange", (e) => log("info", "role changed", { role: e.role, term: e.term }));
+  node.on(
+    "leaderChange",
+    (e) =>
+      log(e.leader === "" ? "warn" : "info", e.leader === "" ? "leader lost" : "leader known", {
+        leader: e.leader,
+        term: e.term,
+      }),
+  );
+  node.on("termChange", (e) => log("debug", "term changed", { term: e.term }));
+  node.on("addPeer", (e) => log("info", "peer added", { ...e }));
+  node.on("removePeer", (e) => log("info", "peer removed", { ...e }));
+  node.on("removed", () => log("warn", "this node was removed from the cluster"));
+  node.on("warning", (e) => log("warn", e.message));
+
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+    const onSignal = (sig: Deno.Signal) => () => {
+      if (stopping) {
+        log("warn", "second signal: exiting without a graceful stop", { signal: sig });
+        Deno.exit(1);
+      }
+      stopping = true;
+      log("info", "stopping", { signal: sig });
+      served.stop().then(
+        () => {
+          log("info", "stopped");
+          resolve(0);
+        },
+        (e) => {
+          log("error", "stop failed", { error: e });
+          resolve(1);
+        },
+      );
+    };
+    for (const s of signals) Deno.addSignalListener(s, onSignal(s));
+    node.on("stopped", (e) => {
+      if (stopping || e.error === undefined) return;
+      stopping = true;
+      log("error", "node failed", { error: e.error });
+      served.stop().finally(() => resolve(1));
+    });
+  });
+}
+
+async function status(args: readonly string[]): Promise<number> {
+  const { positionals } = parseArgs({ args: [...args], allowPositionals: true, options: {} });
+  if (positionals.length !== 1) throw new UsageError("status takes one URL: raftlog status URL");
+  const base = positionals[0]!.replace(/\/+$/, "");
+  if (!/^https?:\/\//.test(base)) throw new UsageError(`status: "${base}" is not an http(s) URL`);
+  try {
+    const res = await fetch(`${base}/status`, { signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    let out = text;
+    try {
+      out = JSON.stringify(JSON.parse(text), null, 2);
+    } catch {
+      // Not JSON: print as is.
+    }
+    console.log(out);
+    return res.ok ? 0 : 1;
+  } catch (e) {
+    console.error(`Cannot reach ${base}/status: ${e instanceof Error ? e.message : e}`);
+    return 1;
+  }
+}
+
+/**
+ * Runs the command line and resolves with the exit code (0 ok, 1 failure,
+ * 2 bad arguments). `serve` resolves only when the node stops.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./cli.ts";
+ * console.assert(await main(["serve", "--id", "n1"]) === 2); // no secret, no address
+ * ```
+ */
+export async function main(args: readonly string[]): Promise<number> {
+  const [cmd, ...rest] = args;
+  try {
+    switch (cmd) {
+      case "serve": {
+        const cfg = parseServeArgs(rest, (n) => Deno.env.get(n));
+        return await serve(cfg, jsonLogger(cfg.id, cfg.logLevel));
+      }
+      case "status":
+        return await status(rest);
+      case "check":
+        return await runCheckCli(rest);
+      case "join":
+        console.error(
+          "raftlog join is not supported yet: membership changes have no HTTP route. " +
+            "Start every node with the full --peers list instead.",
+        );
+        return 1;
+      case undefined:
+      case "help":
+      case "-h":
+      case "--help":
+        console.log(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`Unknown command "${cmd}"`);
+    }
+  } catch (e) {
+    const usage = e instanceof UsageError ||
+      (e instanceof TypeError &&
+        String((e as { code?: string }).code).startsWith("ERR_PARSE_ARGS"));
+    if (!usage) throw e;
+    console.error(`raftlog: ${e.message}\nRun "raftlog help" for usage.`);
+    return 2;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
