@@ -87,6 +87,9 @@ export class Progress {
     if (this.state === "replicate") {
       this.next += count;
       this.inflights.add(this.next - 1, bytes);
+      // A full window pauses the flow until an ack frees it or a heartbeat response
+      // allows an empty probe (see isPaused).
+      this.msgAppFlowPaused = this.inflights.full();
     } else if (this.state === "probe") {
       this.msgAppFlowPaused = true;
     }
@@ -126,7 +129,10 @@ export class Progress {
       case "probe":
         return this.msgAppFlowPaused;
       case "replicate":
-        return this.inflights.full();
+        // Not `inflights.full()`: if every append in the window was lost, only an
+        // empty append (sent once a heartbeat response clears the pause) can get
+        // an ack or a rejection that frees the window.
+        return this.msgAppFlowPaused;
       case "snapshot":
         return true;
     }
