@@ -84,8 +84,9 @@ export interface SimNode {
   readonly raw: RawNode | undefined;
   /** The state machine, or undefined while down. */
   readonly sm: SimStateMachine | undefined;
-  /** Role and term from the last Ready handled (follower while down). */
+  /** Role, known leader and term from the last Ready handled (follower while down). */
   readonly role: Role;
+  readonly lead: NodeId;
   readonly term: number;
   /** Ticks since the cluster started. */
   readonly ticks: number;
@@ -97,9 +98,12 @@ class NodeState implements SimNode {
   raw: RawNode | undefined = undefined;
   sm: SimStateMachine | undefined = undefined;
   role: Role = "follower";
+  lead: NodeId = "";
   term = 0;
   ticks = 0;
   retired = false;
+  /** A membership change was applied since the last snapshot check. */
+  confChanged = false;
   constructor(readonly id: NodeId, readonly storage: MemoryStorage) {}
 }
 
@@ -132,7 +136,12 @@ export class SimCluster {
   readonly #nodes = new Map<NodeId, NodeState>();
   readonly #bootstrap: readonly NodeId[];
   readonly #raft: SimRaftConfig;
-  readonly #o: Required<Omit<SimClusterOptions, "raft" | "faults" | "ids" | "seed">>;
+  readonly #o: Omit<
+    Required<SimClusterOptions>,
+    "raft" | "faults" | "ids" | "seed" | "crashBeforePersist" | "crashBeforeSend"
+  >;
+  #crashBeforePersist: number;
+  #crashBeforeSend: number;
   readonly #toRetire = new Set<NodeId>();
   #now = 0;
 
@@ -146,14 +155,14 @@ export class SimCluster {
       tickChance: options.tickChance ?? 1,
       eagerReady: options.eagerReady ?? 0.5,
       sendBeforePersist: options.sendBeforePersist ?? 0.5,
-      crashBeforePersist: options.crashBeforePersist ?? 0,
-      crashBeforeSend: options.crashBeforeSend ?? 0,
       snapshotEvery: options.snapshotEvery ?? 0,
       compactLag: options.compactLag ?? 0,
       reportUnreachable: options.reportUnreachable ?? 0.5,
       retireRemoved: options.retireRemoved ?? true,
       traceSize: options.traceSize ?? 200,
     };
+    this.#crashBeforePersist = options.crashBeforePersist ?? 0;
+    this.#crashBeforeSend = options.crashBeforeSend ?? 0;
     this.trace = new SimTrace(this.#o.traceSize);
     for (const id of options.ids) this.#spawn(id);
   }
@@ -207,6 +216,15 @@ export class SimCluster {
   /** Members (voters and learners, both halves when joint) as `id` sees them. */
   members(id: NodeId): NodeId[] {
     return members(this.confState(id));
+  }
+
+  /**
+   * Changes how often the driver crashes a node in the middle of handling a
+   * Ready (see {@link SimClusterOptions.crashBeforePersist} and `crashBeforeSend`).
+   */
+  setCrashFaults(faults: { crashBeforePersist: number; crashBeforeSend: number }): void {
+    this.#crashBeforePersist = faults.crashBeforePersist;
+    this.#crashBeforeSend = faults.crashBeforeSend;
   }
 
   /** Records a note in the trace. */
@@ -283,6 +301,7 @@ export class SimCluster {
         this.trace.note(this.#now, `${n.id} is ${rd.softState.role} in term ${n.term}`);
       }
       n.role = rd.softState.role;
+      n.lead = rd.softState.leader;
       this.checker.onRole(n.id, n.role, n.term);
     }
     for (const m of rd.messages) this.checker.onSend(m);
@@ -290,14 +309,14 @@ export class SimCluster {
       this.#rng.chance(this.#o.sendBeforePersist);
     if (early) {
       this.#send(rd.messages);
-      if (this.#rng.chance(this.#o.crashBeforePersist)) {
+      if (this.#rng.chance(this.#crashBeforePersist)) {
         this.#crash(n, "after sending, before persisting its Ready");
         return;
       }
     }
     this.#persist(n, rd);
     if (!early) {
-      if (rd.messages.length > 0 && this.#rng.chance(this.#o.crashBeforeSend)) {
+      if (rd.messages.length > 0 && this.#rng.chance(this.#crashBeforeSend)) {
         this.#crash(n, "after persisting, before sending its Ready");
         return;
       }
@@ -339,6 +358,7 @@ export class SimCluster {
     const sm = n.sm!;
     for (const e of rd.committedEntries) {
       if (e.type === "confChange") {
+        n.confChanged = true;
         const cc = decodeConfChange(e.data);
         const before = this.#o.retireRemoved ? members(raw.status().confState) : [];
         const after = raw.applyConfChange(cc);
@@ -352,12 +372,22 @@ export class SimCluster {
     for (const rs of rd.readStates) this.checker.onReadState(n.id, rs);
   }
 
+  /**
+   * Takes a snapshot every `snapshotEvery` applied entries, and after every
+   * membership change: the leader sends its latest snapshot to a member that
+   * is too far behind, and a member refuses a snapshot whose membership does
+   * not include it, so a snapshot older than a member's addition would leave
+   * that member stuck (etcd's server rebuilds such snapshots for the same reason).
+   */
   #maybeSnapshot(n: NodeState, raw: RawNode): void {
     const every = this.#o.snapshotEvery;
     const sm = n.sm;
     if (every <= 0 || sm === undefined) return;
     const s = n.storage;
-    if (sm.applied - s.snapshot().metadata.index < every) return;
+    const due = sm.applied - s.snapshot().metadata.index >= every ||
+      (n.confChanged && sm.applied > s.snapshot().metadata.index);
+    n.confChanged = false;
+    if (!due) return;
     s.createSnapshotSync(sm.applied, raw.status().confState, sm.snapshot());
     const upTo = sm.applied - this.#o.compactLag;
     if (upTo >= s.firstIndex()) s.compactSync(upTo);
@@ -385,6 +415,7 @@ export class SimCluster {
     });
     n.sm = SimStateMachine.restore(snap.data);
     n.role = "follower";
+    n.lead = "";
     n.term = n.storage.hardState().term;
     this.checker.onRestore(n.id, n.sm.applied, n.sm.hash);
     this.checker.onRole(n.id, "follower", n.term);
@@ -394,6 +425,7 @@ export class SimCluster {
     n.raw = undefined;
     n.sm = undefined;
     n.role = "follower";
+    n.lead = "";
     this.checker.onDown(n.id);
     this.trace.note(this.#now, `${n.id} crashed ${why}`);
   }

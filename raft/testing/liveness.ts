@@ -1,0 +1,160 @@
+/**
+ * Liveness of a simulated cluster: once faults heal, a leader is elected and
+ * a new proposal commits on every member within a bounded number of ticks.
+ *
+ * @module
+ */
+
+import type { NodeId } from "../core/types.ts";
+import { InvariantViolation } from "./invariants.ts";
+import { RELIABLE } from "./network.ts";
+import type { SimCluster } from "./sim_cluster.ts";
+
+/**
+ * Removes every fault: partitions, drops, duplicates and long delays are gone,
+ * crashed nodes restart, and the driver stops crashing nodes mid-Ready.
+ *
+ * @example
+ * ```ts
+ * import { healAll } from "./liveness.ts";
+ * import { SimCluster } from "./sim_cluster.ts";
+ * const c = new SimCluster({ seed: 3, ids: ["n1", "n2", "n3"] });
+ * c.network.isolate("n1", c.ids());
+ * c.crash("n2");
+ * healAll(c);
+ * console.assert(!c.network.partitioned() && c.isUp("n2"));
+ * ```
+ */
+export function healAll(cluster: SimCluster): void {
+  cluster.network.heal();
+  cluster.network.faults = RELIABLE;
+  cluster.setCrashFaults({ crashBeforePersist: 0, crashBeforeSend: 0 });
+  for (const id of cluster.ids()) if (!cluster.isUp(id)) cluster.restart(id);
+  cluster.note("healed: no partitions, drops or crashes");
+}
+
+/** Options of {@link awaitLiveness}. */
+export interface LivenessOptions {
+  /** Fail once every running node has ticked this many times without success. */
+  readonly maxTicks: number;
+  /** Data of the proposal that must commit; a counter is appended on retries. */
+  readonly probe?: string;
+}
+
+/**
+ * How liveness was reached.
+ *
+ * @example
+ * ```ts
+ * import type { LivenessReport } from "./liveness.ts";
+ * const r: LivenessReport = { steps: 12, ticks: 9, leader: "n1", index: 4 };
+ * ```
+ */
+export interface LivenessReport {
+  /** Steps taken. */
+  readonly steps: number;
+  /** Ticks of the slowest running node meanwhile. */
+  readonly ticks: number;
+  /** The leader that committed the probe. */
+  readonly leader: NodeId;
+  /** Index of the committed probe entry. */
+  readonly index: number;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Steps `cluster` (whose faults must already be healed) until a leader has
+ * committed a fresh proposal and every member (as the leader sees membership)
+ * has applied it. Throws an {@link InvariantViolation} named `liveness` if
+ * every running node ticks `maxTicks` times first. A proposal lost to a
+ * leader change is proposed again.
+ *
+ * @example
+ * ```ts
+ * import { awaitLiveness } from "./liveness.ts";
+ * import { SimCluster } from "./sim_cluster.ts";
+ * const c = new SimCluster({ seed: 5, ids: ["n1", "n2", "n3"] });
+ * const r = awaitLiveness(c, { maxTicks: 500 });
+ * console.assert(c.node("n2").sm!.applied >= r.index);
+ * ```
+ */
+export function awaitLiveness(cluster: SimCluster, options: LivenessOptions): LivenessReport {
+  const startTicks = new Map<NodeId, number>();
+  for (const id of cluster.ids()) startTicks.set(id, cluster.node(id).ticks);
+  const enc = new TextEncoder();
+  let attempt = 0;
+  let probe: { index: number; term: number; data: Uint8Array } | undefined;
+  for (let steps = 1;; steps++) {
+    cluster.step();
+    const leader = cluster.leader();
+    if (leader !== undefined) {
+      const term = cluster.node(leader).term;
+      if (probe !== undefined) {
+        const committed = cluster.checker.committedData(probe.index);
+        if (committed !== undefined && !sameBytes(committed, probe.data)) probe = undefined;
+        else if (committed === undefined && probe.term !== term) probe = undefined;
+      }
+      if (probe === undefined) {
+        const data = enc.encode(`${options.probe ?? "probe"}#${attempt++}`);
+        const r = cluster.propose(leader, data);
+        if (r.status === "appended") probe = { index: r.receipt.lastIndex, term, data };
+      } else if (allApplied(cluster, leader, probe.index)) {
+        return { steps, ticks: minTicks(cluster, startTicks), leader, index: probe.index };
+      }
+    }
+    const ticks = minTicks(cluster, startTicks);
+    if (ticks >= options.maxTicks) {
+      throw new InvariantViolation(
+        "liveness",
+        `no proposal committed on every member within ${options.maxTicks} ticks after healing ` +
+          `(leader: ${leader ?? "none"}, probe: ${
+            probe === undefined ? "none" : `${probe.index}/t${probe.term}`
+          }, ${describeNodes(cluster)})`,
+      );
+    }
+  }
+}
+
+function allApplied(cluster: SimCluster, leader: NodeId, index: number): boolean {
+  for (const id of cluster.members(leader)) {
+    const n = cluster.node(id);
+    if (n.retired) continue;
+    if (n.sm === undefined || n.sm.applied < index) return false;
+  }
+  return true;
+}
+
+function minTicks(cluster: SimCluster, start: ReadonlyMap<NodeId, number>): number {
+  let min = Infinity;
+  for (const id of cluster.ids()) {
+    const n = cluster.node(id);
+    if (n.raw === undefined) continue;
+    min = Math.min(min, n.ticks - (start.get(id) ?? n.ticks));
+  }
+  return min === Infinity ? 0 : min;
+}
+
+/** One line per node: role, term, commit, applied, log range. */
+export function describeNodes(cluster: SimCluster): string {
+  return cluster.ids().map((id) => {
+    const n = cluster.node(id);
+    if (n.retired) return `${id}: retired`;
+    if (n.raw === undefined) return `${id}: down`;
+    const st = n.raw.status();
+    let s = `${id}: ${st.softState.role} t${st.hardState.term} lead ${
+      st.softState.leader || "-"
+    } commit ${st.hardState.commit} applied ${n.sm?.applied} log ${n.storage.firstIndex()}..${n.storage.lastIndex()}`;
+    if (st.progress.size > 0) {
+      const prs = [...st.progress].map(([p, pr]) =>
+        `${p} ${pr.state} match ${pr.match} next ${pr.next}${pr.recentActive ? "" : " inactive"}`
+      );
+      s += ` progress {${prs.join(", ")}}`;
+    }
+    return s;
+  }).join("; ");
+}
