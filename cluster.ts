@@ -1,0 +1,333 @@
+/**
+ * `deno task cluster`: a local cluster of `raftlog serve` processes, one per
+ * node, on consecutive loopback ports. The first run creates the cluster
+ * (a cluster id and a secret, kept in the data directory); later runs on the
+ * same directory resume it with its data. Ctrl-C stops every node cleanly.
+ *
+ * ```sh
+ * deno task cluster [--nodes 3] [--base-port 7001] [--data ./data/cluster] [--log-level info]
+ * ```
+ *
+ * @module
+ */
+
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { DirLock } from "./raft/storage/dir_lock.ts";
+
+interface ClusterFile {
+  readonly clusterId: string;
+  readonly host: string;
+  readonly basePort: number;
+  readonly nodes: number;
+}
+
+interface NodeProc {
+  readonly id: string;
+  readonly url: string;
+  readonly child: Deno.ChildProcess;
+  exited: boolean;
+}
+
+const CONFIG_FILE = "cluster.json";
+const SECRET_FILE = "secret";
+const HOST = "127.0.0.1";
+
+const USAGE = `Usage: deno task cluster [--nodes N] [--base-port P] [--data DIR] [--log-level L]
+
+  --nodes N        number of nodes (default 3)
+  --base-port P    node i listens on P + i - 1 (default 7001)
+  --data DIR       cluster directory (default ./data/cluster); a second run resumes it
+  --log-level L    node log level: debug, info, warn, error (default info)
+  --json-logs      print node logs as raw JSON lines`;
+
+function fail(message: string, code = 1): never {
+  console.error(`cluster: ${message}`);
+  Deno.exit(code);
+}
+
+function randomToken(bytes: number): string {
+  const b = crypto.getRandomValues(new Uint8Array(bytes));
+  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    fail(`cannot read ${path}: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+function intOption(name: string, v: string | undefined, min: number, max: number) {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < min || n > max) {
+    fail(`--${name} must be an integer from ${min} to ${max}, got "${v}"`, 2);
+  }
+  return n;
+}
+
+/** Loads the cluster of `dir`, or creates it; flags that contradict a stored cluster are errors. */
+function loadOrCreate(
+  dir: string,
+  want: { nodes: number | undefined; basePort: number | undefined },
+): { cfg: ClusterFile; secretFile: string; created: boolean } {
+  const cfgPath = join(dir, CONFIG_FILE);
+  const secretFile = join(dir, SECRET_FILE);
+  const stored = readJson(cfgPath) as ClusterFile | undefined;
+  if (stored !== undefined) {
+    for (const [k, v] of Object.entries(want)) {
+      if (v !== undefined && v !== stored[k as keyof typeof want]) {
+        fail(
+          `${dir} holds a cluster with ${stored.nodes} nodes on ports ${stored.basePort}..${
+            stored.basePort + stored.nodes - 1
+          }; --${k === "basePort" ? "base-port" : k} ${v} contradicts it. ` +
+            `Drop the option to resume, or pass a new --data directory.`,
+          2,
+        );
+      }
+    }
+    try {
+      if (Deno.readTextFileSync(secretFile).trim() === "") throw new Error("empty");
+    } catch {
+      fail(`${secretFile} is missing or empty; the cluster cannot be resumed without it`);
+    }
+    return { cfg: stored, secretFile, created: false };
+  }
+  const cfg: ClusterFile = {
+    clusterId: `raftlog-${randomToken(4)}`,
+    host: HOST,
+    basePort: want.basePort ?? 7001,
+    nodes: want.nodes ?? 3,
+  };
+  Deno.writeTextFileSync(secretFile, randomToken(24) + "\n", { mode: 0o600 });
+  Deno.writeTextFileSync(cfgPath, JSON.stringify(cfg, null, 2) + "\n");
+  return { cfg, secretFile, created: true };
+}
+
+function portFree(port: number): boolean {
+  try {
+    Deno.listen({ hostname: HOST, port }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Renders a node's JSON log line compactly: `12:00:01.123 info leader known leader=n2 term=1`. */
+function renderLine(line: string): string {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(line);
+  } catch {
+    return line;
+  }
+  if (typeof o !== "object" || o === null || typeof o.msg !== "string") return line;
+  const time = typeof o.ts === "string" ? o.ts.slice(11, 23) : "";
+  const fields = typeof o.fields === "object" && o.fields !== null
+    ? Object.entries(o.fields).map(([k, v]) =>
+      `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`
+    )
+    : [];
+  return [time, String(o.level ?? ""), o.msg, ...fields].filter((s) => s !== "").join(" ");
+}
+
+async function pipeLines(
+  stream: ReadableStream<Uint8Array>,
+  prefix: string,
+  render: (line: string) => string,
+): Promise<void> {
+  const enc = new TextEncoder();
+  let rest = "";
+  const out = (line: string) => Deno.stdout.writeSync(enc.encode(`${prefix} ${render(line)}\n`));
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    const parts = (rest + chunk).split("\n");
+    rest = parts.pop()!;
+    for (const p of parts) out(p);
+  }
+  if (rest !== "") out(rest);
+}
+
+async function leaderOf(nodes: readonly NodeProc[]): Promise<string | undefined> {
+  const answers = await Promise.all(nodes.map(async (n) => {
+    try {
+      const res = await fetch(`${n.url}/status`, { signal: AbortSignal.timeout(500) });
+      const s = await res.json() as { role?: string; id?: string };
+      return s.role === "leader" ? s.id : undefined;
+    } catch {
+      return undefined;
+    }
+  }));
+  return answers.find((a) => a !== undefined);
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: Deno.args,
+      strict: true,
+      options: {
+        nodes: { type: "string" },
+        "base-port": { type: "string" },
+        data: { type: "string" },
+        "log-level": { type: "string" },
+        "json-logs": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (e) {
+    fail(`${e instanceof Error ? e.message : e}\n${USAGE}`, 2);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const nodes = intOption("nodes", values.nodes, 1, 99);
+  const basePort = intOption("base-port", values["base-port"], 1, 65535 - (nodes ?? 3));
+  const dataDir = resolve(values.data ?? "./data/cluster");
+  const logLevel = values["log-level"] ?? "info";
+
+  await Deno.mkdir(dataDir, { recursive: true });
+  let lock: DirLock;
+  try {
+    lock = DirLock.acquire(dataDir);
+  } catch (e) {
+    fail(`${e instanceof Error ? e.message : e}: is a cluster already running on it?`);
+  }
+  const { cfg, secretFile, created } = loadOrCreate(dataDir, { nodes, basePort });
+  const ids = Array.from({ length: cfg.nodes }, (_, i) => `n${i + 1}`);
+  const urls = ids.map((_, i) => `http://${cfg.host}:${cfg.basePort + i}`);
+  const peers = ids.map((id, i) => `${id}=${urls[i]}`).join(",");
+  const busy = ids.map((_, i) => cfg.basePort + i).filter((p) => !portFree(p));
+  if (busy.length > 0) {
+    fail(`port(s) ${busy.join(", ")} on ${cfg.host} are in use; pass --base-port (new --data)`);
+  }
+
+  // Run the CLI next to this script; when it is a local file, with its deno.json.
+  const cliUrl = new URL("./cli.ts", import.meta.url);
+  const local = cliUrl.protocol === "file:";
+  const cli = local ? fileURLToPath(cliUrl) : cliUrl.href;
+  const projectDir = local ? fileURLToPath(new URL(".", import.meta.url)) : Deno.cwd();
+  const denoArgs = ["run", "-A", ...(local ? ["--config", join(projectDir, "deno.json")] : [])];
+
+  console.log(
+    `${
+      created ? "Creating" : "Resuming"
+    } cluster ${cfg.clusterId}: ${cfg.nodes} node(s), data in ${dataDir}`,
+  );
+  const render = values["json-logs"] ? (l: string) => l : renderLine;
+  let stopping = false;
+  const procs: NodeProc[] = ids.map((id, i) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        ...denoArgs,
+        cli,
+        "serve",
+        "--id",
+        id,
+        "--listen",
+        `${cfg.host}:${cfg.basePort + i}`,
+        "--peers",
+        peers,
+        "--data",
+        join(dataDir, id),
+        "--secret-file",
+        secretFile,
+        "--cluster-id",
+        cfg.clusterId,
+        "--log-level",
+        logLevel,
+      ],
+      cwd: projectDir,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      // Own process group: Ctrl-C reaches only this script, which stops the nodes in order.
+      detached: true,
+    }).spawn();
+    const p: NodeProc = { id, url: urls[i]!, child, exited: false };
+    const prefix = `[${id}]`;
+    pipeLines(child.stdout, prefix, render).catch(() => {});
+    pipeLines(child.stderr, prefix, render).catch(() => {});
+    child.status.then((s) => {
+      p.exited = true;
+      if (stopping) return;
+      console.log(`${prefix} exited with code ${s.code}${s.signal ? ` (${s.signal})` : ""}`);
+      if (procs.every((q) => q.exited)) stopAll("every node exited", 1);
+    });
+    return p;
+  });
+
+  const stopAll = async (why: string, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\nStopping ${procs.length} node(s) (${why})...`);
+    for (const p of procs) {
+      if (p.exited) continue;
+      try {
+        p.child.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+    }
+    const statuses = await Promise.all(procs.map(async (p) => {
+      const t = setTimeout(() => {
+        console.log(`[${p.id}] did not stop within 10 s; killing it`);
+        try {
+          p.child.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }, 10_000);
+      const s = await p.child.status;
+      clearTimeout(t);
+      return `${p.id}: ${s.signal ?? `exit ${s.code}`}`;
+    }));
+    console.log(`All nodes stopped (${statuses.join(", ")}).`);
+    lock.release();
+    Deno.exit(code);
+  };
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    Deno.addSignalListener(sig, () => stopAll(sig, 0));
+  }
+
+  const deadline = Date.now() + 60_000;
+  let leader: string | undefined;
+  while (leader === undefined) {
+    if (procs.some((p) => p.exited)) {
+      await stopAll("a node exited during startup", 1);
+      return;
+    }
+    if (Date.now() > deadline) {
+      await stopAll("no leader within 60 s", 1);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    leader = await leaderOf(procs);
+  }
+  const leaderUrl = urls[ids.indexOf(leader)]!;
+  const follower = urls[(ids.indexOf(leader) + 1) % ids.length]!;
+  const last = urls[urls.length - 1]!;
+  const table = ids.map((id, i) => `  ${id}  ${urls[i]}${id === leader ? "  (leader)" : ""}`);
+  console.log(
+    [
+      "",
+      `Cluster ${cfg.clusterId} is up. Leader: ${leader} (${leaderUrl})`,
+      ...table,
+      "",
+      "Try:",
+      `  curl -s -X POST ${leaderUrl}/commands -H 'content-type: application/json' -d '{"op":"put","key":"greeting","value":"hello"}'`,
+      `  curl -s '${follower}/kv/greeting?consistency=linearizable'`,
+      `  curl -s ${last}/status`,
+      "",
+      "Ctrl-C stops all nodes; run `deno task cluster` again to resume with the same data.",
+      "",
+    ].join("\n"),
+  );
+}
+
+await main();
