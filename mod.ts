@@ -1,8 +1,35 @@
 /**
  * raftlog: a Raft consensus library whose committed log doubles as an event store.
  *
- * The core is pure and deterministic: drive a {@link RawNode} with `tick()`,
- * `step(message)` and `propose(data)`, then act on each `Ready` it produces.
+ * Layers, from the bottom:
+ * - The pure core: drive a {@link RawNode} with `tick()`, `step(message)` and
+ *   `propose(data)`, then act on each `Ready` it returns (persist, send,
+ *   apply, `advance`). No I/O, no clock, deterministic from a seed.
+ * - Storage: {@link MemoryStorage} for tests, {@link FileStorage} for
+ *   durable, checksummed log segments with atomic hard state and snapshots.
+ * - The async node: {@link RaftNode} runs the Ready loop and resolves
+ *   `propose()` promises with your {@link StateMachine}'s results.
+ * - HTTP: {@link serveNode} serves peer traffic and client routes with Hono.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStorage, RaftNode } from "./mod.ts";
+ *
+ * const node = await RaftNode.start({
+ *   id: "n1",
+ *   storage: MemoryStorage.withVoters(["n1"]),
+ *   transport: { send() {} },
+ *   stateMachine: {
+ *     apply: (cmds) => cmds.map((c) => new TextDecoder().decode(c.payload).toUpperCase()),
+ *     snapshot: () => new Uint8Array(),
+ *     restore: () => {},
+ *   },
+ *   tickMs: 5,
+ * });
+ * await node.waitForLeader(2000);
+ * console.assert((await node.propose(new TextEncoder().encode("hi"))) === "HI");
+ * await node.stop();
+ * ```
  *
  * @module
  */
@@ -10,4 +37,29 @@
 export * from "./raft/core/types.ts";
 export * from "./raft/core/errors.ts";
 export * from "./raft/core/storage.ts";
+export type { Config, Logger, ReadOnlyOption } from "./raft/core/config.ts";
+export {
+  type ConfChange,
+  ConfChangeError,
+  type ConfChangeSingle,
+  type ConfChangeTransition,
+  decodeConfChange,
+  encodeConfChange,
+} from "./raft/core/confchange.ts";
+export { type PeerStatus, type ProposeReceipt, RawNode, type Status } from "./raft/core/raw_node.ts";
 export * from "./raft/storage/memory_storage.ts";
+export type { SaveOptions, StorageUpdate, WritableStorage } from "./raft/storage/writable_storage.ts";
+export { FileStorage, type FileStorageOptions } from "./raft/storage/file_storage.ts";
+export { type Clock, systemClock } from "./raft/clock.ts";
+export {
+  type AppliedCommand,
+  type NodeEvents,
+  type NodeOptions,
+  type NodeStatus,
+  RaftNode,
+  type StateMachine,
+  type Transport,
+} from "./raft/node.ts";
+export { StoppedError, TimeoutError } from "./raft/node_errors.ts";
+export { type ServedNode, serveNode, type ServeOptions } from "./transport/server.ts";
+export { HttpTransport, type HttpTransportOptions } from "./transport/peer_transport.ts";
