@@ -1,0 +1,142 @@
+/**
+ * Growable typed-array columns: the event index keeps a few numbers per
+ * event in these instead of one object per event, so a million events cost
+ * megabytes, not hundreds of them, and snapshot as raw bytes.
+ *
+ * @module
+ */
+
+/**
+ * A growable `Uint32Array`.
+ *
+ * @example
+ * ```ts
+ * import { U32Column } from "./_columns.ts";
+ * const c = new U32Column();
+ * c.push(5);
+ * console.assert(c.length === 1 && c.get(0) === 5);
+ * ```
+ */
+export class U32Column {
+  #a: Uint32Array;
+  #n = 0;
+
+  constructor(capacity = 1024) {
+    this.#a = new Uint32Array(Math.max(1, capacity));
+  }
+
+  /** A column over `values`, which it takes ownership of (no copy). */
+  static adopt(values: Uint32Array): U32Column {
+    const c = new U32Column(1);
+    c.#a = values.length > 0 ? values : new Uint32Array(1);
+    c.#n = values.length;
+    return c;
+  }
+
+  /** Number of values. */
+  get length(): number {
+    return this.#n;
+  }
+
+  /** Appends a value. */
+  push(v: number): void {
+    if (this.#n === this.#a.length) {
+      const next = new Uint32Array(this.#a.length * 2);
+      next.set(this.#a);
+      this.#a = next;
+    }
+    this.#a[this.#n++] = v;
+  }
+
+  /** Value at `i` (undefined behaviour past the end: returns 0 or a stale value). */
+  get(i: number): number {
+    return this.#a[i]!;
+  }
+
+  /** The values (a view, valid until the next push). */
+  view(): Uint32Array {
+    return this.#a.subarray(0, this.#n);
+  }
+}
+
+/**
+ * A growable `Float64Array` (for numbers that may exceed 2^32, exact up to 2^53).
+ *
+ * @example
+ * ```ts
+ * import { F64Column } from "./_columns.ts";
+ * const c = new F64Column();
+ * c.push(2 ** 40);
+ * console.assert(c.get(0) === 2 ** 40);
+ * ```
+ */
+export class F64Column {
+  #a: Float64Array;
+  #n = 0;
+
+  constructor(capacity = 1024) {
+    this.#a = new Float64Array(Math.max(1, capacity));
+  }
+
+  /** A column over `values`, which it takes ownership of (no copy). */
+  static adopt(values: Float64Array): F64Column {
+    const c = new F64Column(1);
+    c.#a = values.length > 0 ? values : new Float64Array(1);
+    c.#n = values.length;
+    return c;
+  }
+
+  /** Number of values. */
+  get length(): number {
+    return this.#n;
+  }
+
+  /** Appends a value. */
+  push(v: number): void {
+    if (this.#n === this.#a.length) {
+      const next = new Float64Array(this.#a.length * 2);
+      next.set(this.#a);
+      this.#a = next;
+    }
+    this.#a[this.#n++] = v;
+  }
+
+  /** Value at `i`. */
+  get(i: number): number {
+    return this.#a[i]!;
+  }
+
+  /** Drops the first `n` values (shifts the rest down). */
+  dropFirst(n: number): void {
+    if (n <= 0) return;
+    if (n >= this.#n) {
+      this.#n = 0;
+      if (this.#a.length > 64) this.#a = new Float64Array(4);
+      return;
+    }
+    this.#a.copyWithin(0, n, this.#n);
+    this.#n -= n;
+    if (this.#a.length > 64 && this.#n < this.#a.length / 4) {
+      this.#a = this.#a.slice(0, Math.max(4, this.#n * 2));
+    }
+  }
+
+  /** Index of the last value `<= v` in a column sorted ascending, or -1. */
+  floorIndex(v: number): number {
+    let lo = 0, hi = this.#n - 1, ans = -1;
+    const a = this.#a;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (a[mid]! <= v) {
+        ans = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return ans;
+  }
+
+  /** The values (a view, valid until the next push). */
+  view(): Float64Array {
+    return this.#a.subarray(0, this.#n);
+  }
+}

@@ -1,0 +1,507 @@
+/**
+ * The event store's commands as they are stored in the Raft log (inside the
+ * node's envelope, which adds the proposal id and timestamp).
+ *
+ * Binary and little-endian, so applying a 100-event append is a walk over
+ * length-prefixed fields with no parsing of event bodies:
+ *
+ * ```
+ * append    u8 1 | u16 streamLen | stream | f64 expected | u32 count | event * count
+ * event     u8 flags | u8 idLen | id | u8 typeLen | type | u32 dataLen | data | u32 metaLen | metadata
+ * delete    u8 2 | u16 streamLen | stream | f64 expected | u8 hard
+ * metadata  u8 3 | u16 streamLen | stream | u32 len | metadata JSON
+ * ```
+ *
+ * Strings are UTF-8. `expected` is the code from `expected_revision.ts`.
+ * Event `flags`: bit 0 = data is JSON text (else opaque bytes), bit 1 = the
+ * same for metadata. JSON data of length 0 means `null`. An event is read
+ * back from the log by the byte offset of its record in the command, which
+ * the state machine's index keeps.
+ *
+ * @module
+ */
+
+import { ByteReader, ByteWriter, fromUtf8, utf8 } from "./_bytes.ts";
+import { AppendTooLargeError, InvalidEventError } from "./errors.ts";
+import { decodeExpectedRevision, encodeExpectedRevision } from "./expected_revision.ts";
+import { validateStreamName } from "./stream_name.ts";
+import type { EventData, ExpectedRevision, StreamMetadata } from "./types.ts";
+
+/** Command kinds (first byte). */
+export const APPEND = 1;
+/** See {@link APPEND}. */
+export const DELETE = 2;
+/** See {@link APPEND}. */
+export const SET_METADATA = 3;
+
+/** Event flag: data is JSON text. */
+export const DATA_JSON = 1;
+/** Event flag: metadata is JSON text. */
+export const META_JSON = 2;
+
+/** Longest event id, in UTF-8 bytes. */
+export const MAX_EVENT_ID_BYTES = 128;
+/** Longest event type, in UTF-8 bytes. */
+export const MAX_EVENT_TYPE_BYTES = 200;
+
+/**
+ * An event validated and serialized for the log.
+ *
+ * @example
+ * ```ts
+ * import { prepareEvent } from "./commands.ts";
+ * const p = prepareEvent({ id: "e1", type: "T", data: { a: 1 } });
+ * console.assert(p.dataIsJson && new TextDecoder().decode(p.data) === '{"a":1}');
+ * ```
+ */
+export interface PreparedEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly data: Uint8Array;
+  readonly dataIsJson: boolean;
+  readonly metadata: Uint8Array;
+  readonly metadataIsJson: boolean;
+}
+
+/** A decoded append. */
+export interface AppendCommand {
+  readonly kind: "append";
+  readonly stream: string;
+  readonly expectedRevision: ExpectedRevision;
+  readonly events: readonly PreparedEvent[];
+}
+
+/** A decoded delete. */
+export interface DeleteCommand {
+  readonly kind: "delete";
+  readonly stream: string;
+  readonly expectedRevision: ExpectedRevision;
+  readonly hard: boolean;
+}
+
+/** A decoded metadata write. */
+export interface SetMetadataCommand {
+  readonly kind: "metadata";
+  readonly stream: string;
+  readonly metadata: StreamMetadata;
+}
+
+/** Any command. */
+export type Command = AppendCommand | DeleteCommand | SetMetadataCommand;
+
+const EMPTY = new Uint8Array(0);
+
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+function jsonBytes(v: unknown, what: string): { bytes: Uint8Array; json: boolean } {
+  if (v === undefined || v === null) return { bytes: EMPTY, json: true };
+  if (v instanceof Uint8Array) return { bytes: v, json: false };
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(v);
+  } catch (e) {
+    throw new InvalidEventError(
+      `${what} is not JSON-serializable: ${e instanceof Error ? e.message : e}`,
+    );
+  }
+  if (text === undefined) throw new InvalidEventError(`${what} is not a JSON value`);
+  return { bytes: utf8(text), json: true };
+}
+
+/**
+ * Validates an event and serializes its data; generates an id when it has none.
+ * Throws {@link InvalidEventError}. `index` names the event in messages.
+ *
+ * @example
+ * ```ts
+ * import { prepareEvent } from "./commands.ts";
+ * const p = prepareEvent({ type: "Opened" });
+ * console.assert(p.id.length === 36 && p.data.length === 0);
+ * ```
+ */
+export function prepareEvent(e: EventData, index = 0): PreparedEvent {
+  if (e === null || typeof e !== "object") {
+    throw new InvalidEventError(`Event ${index} is not an object`);
+  }
+  const id = e.id ?? crypto.randomUUID();
+  if (typeof id !== "string" || id.length === 0) {
+    throw new InvalidEventError(`Event ${index} has an empty or non-string id`);
+  }
+  if (utf8(id).length > MAX_EVENT_ID_BYTES || hasControl(id)) {
+    throw new InvalidEventError(
+      `Event ${index} id ${
+        JSON.stringify(id)
+      } is longer than ${MAX_EVENT_ID_BYTES} bytes or has control characters`,
+    );
+  }
+  const type = e.type;
+  if (typeof type !== "string" || type.length === 0) {
+    throw new InvalidEventError(`Event ${index} has no type`);
+  }
+  if (type.startsWith("$")) {
+    throw new InvalidEventError(`Event ${index} type ${type} starts with $, which is reserved`);
+  }
+  if (utf8(type).length > MAX_EVENT_TYPE_BYTES || hasControl(type)) {
+    throw new InvalidEventError(
+      `Event ${index} type is longer than ${MAX_EVENT_TYPE_BYTES} bytes or has control characters`,
+    );
+  }
+  const d = jsonBytes(e.data, `Event ${index} data`);
+  const m = jsonBytes(e.metadata, `Event ${index} metadata`);
+  return {
+    id,
+    type,
+    data: d.bytes,
+    dataIsJson: d.json,
+    metadata: m.bytes,
+    metadataIsJson: m.json,
+  };
+}
+
+/** Limits checked by {@link encodeAppend}. */
+export interface AppendLimits {
+  /** Largest encoded append, in bytes. Default 4 MiB. */
+  readonly maxBytes?: number;
+  /** Most events in one append. Default 10,000. */
+  readonly maxEvents?: number;
+}
+
+/**
+ * Encodes an append of prepared events. Throws {@link InvalidEventError} for
+ * an empty append or duplicate ids, {@link AppendTooLargeError} over the limits.
+ *
+ * @example
+ * ```ts
+ * import { decodeCommand, encodeAppend, prepareEvent } from "./commands.ts";
+ * const bytes = encodeAppend("orders-1", [prepareEvent({ id: "a", type: "T" })], { expectedRevision: "no_stream" });
+ * const cmd = decodeCommand(bytes);
+ * console.assert(cmd.kind === "append" && cmd.events[0]!.id === "a");
+ * ```
+ */
+export function encodeAppend(
+  stream: string,
+  events: readonly PreparedEvent[],
+  options: { expectedRevision?: ExpectedRevision } & AppendLimits = {},
+): Uint8Array {
+  validateStreamName(stream);
+  const maxEvents = options.maxEvents ?? 10_000;
+  const maxBytes = options.maxBytes ?? 4 << 20;
+  if (events.length === 0) throw new InvalidEventError(`An append to ${stream} has no events`);
+  if (events.length > maxEvents) {
+    throw new AppendTooLargeError(stream, `${events.length} events, limit ${maxEvents}`);
+  }
+  const s = utf8(stream);
+  const ids = new Set<string>();
+  const parts: { id: Uint8Array; type: Uint8Array }[] = [];
+  let size = 1 + 2 + s.length + 8 + 4;
+  for (const e of events) {
+    if (ids.has(e.id)) {
+      throw new InvalidEventError(`Event id ${e.id} appears twice in one append to ${stream}`);
+    }
+    ids.add(e.id);
+    const id = utf8(e.id), type = utf8(e.type);
+    parts.push({ id, type });
+    size += 1 + 1 + id.length + 1 + type.length + 4 + e.data.length + 4 + e.metadata.length;
+  }
+  if (size > maxBytes) throw new AppendTooLargeError(stream, `${size} bytes, limit ${maxBytes}`);
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let p = 0;
+  out[p++] = APPEND;
+  view.setUint16(p, s.length, true);
+  p += 2;
+  out.set(s, p);
+  p += s.length;
+  view.setFloat64(p, encodeExpectedRevision(options.expectedRevision ?? "any"), true);
+  p += 8;
+  view.setUint32(p, events.length, true);
+  p += 4;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!, { id, type } = parts[i]!;
+    out[p++] = (e.dataIsJson ? DATA_JSON : 0) | (e.metadataIsJson ? META_JSON : 0);
+    out[p++] = id.length;
+    out.set(id, p);
+    p += id.length;
+    out[p++] = type.length;
+    out.set(type, p);
+    p += type.length;
+    view.setUint32(p, e.data.length, true);
+    p += 4;
+    out.set(e.data, p);
+    p += e.data.length;
+    view.setUint32(p, e.metadata.length, true);
+    p += 4;
+    out.set(e.metadata, p);
+    p += e.metadata.length;
+  }
+  return out;
+}
+
+/**
+ * Encodes a stream deletion (soft unless `hard`).
+ *
+ * @example
+ * ```ts
+ * import { decodeCommand, encodeDelete } from "./commands.ts";
+ * const cmd = decodeCommand(encodeDelete("orders-1", { hard: true }));
+ * console.assert(cmd.kind === "delete" && cmd.hard);
+ * ```
+ */
+export function encodeDelete(
+  stream: string,
+  options: { hard?: boolean; expectedRevision?: ExpectedRevision } = {},
+): Uint8Array {
+  validateStreamName(stream);
+  const w = new ByteWriter(64);
+  w.u8(DELETE);
+  const s = utf8(stream);
+  w.u16(s.length);
+  w.raw(s);
+  w.f64(encodeExpectedRevision(options.expectedRevision ?? "any"));
+  w.u8(options.hard ? 1 : 0);
+  return w.finish();
+}
+
+/**
+ * Throws `TypeError`/`RangeError` unless `m` is valid stream metadata.
+ *
+ * @example
+ * ```ts
+ * import { validateStreamMetadata } from "./commands.ts";
+ * validateStreamMetadata({ maxCount: 10 });
+ * let bad = false;
+ * try { validateStreamMetadata({ maxCount: 0 }); } catch { bad = true; }
+ * console.assert(bad);
+ * ```
+ */
+export function validateStreamMetadata(m: StreamMetadata): void {
+  if (m === null || typeof m !== "object") throw new TypeError("Stream metadata must be an object");
+  const pos = (v: unknown, name: string, min: number) => {
+    if (v === undefined) return;
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
+      throw new RangeError(`Stream metadata ${name} must be an integer >= ${min}, got ${v}`);
+    }
+  };
+  pos(m.maxCount, "maxCount", 1);
+  pos(m.maxAge, "maxAge", 1);
+  pos(m.truncateBefore, "truncateBefore", 0);
+  if (m.custom !== undefined && (m.custom === null || typeof m.custom !== "object")) {
+    throw new TypeError("Stream metadata custom must be an object");
+  }
+}
+
+/**
+ * Encodes a stream metadata write (it replaces the previous metadata).
+ *
+ * @example
+ * ```ts
+ * import { decodeCommand, encodeSetMetadata } from "./commands.ts";
+ * const cmd = decodeCommand(encodeSetMetadata("orders-1", { maxCount: 3 }));
+ * console.assert(cmd.kind === "metadata" && cmd.metadata.maxCount === 3);
+ * ```
+ */
+export function encodeSetMetadata(stream: string, metadata: StreamMetadata): Uint8Array {
+  validateStreamName(stream);
+  validateStreamMetadata(metadata);
+  const w = new ByteWriter(128);
+  w.u8(SET_METADATA);
+  const s = utf8(stream);
+  w.u16(s.length);
+  w.raw(s);
+  const clean: Record<string, unknown> = {};
+  if (metadata.maxCount !== undefined) clean.maxCount = metadata.maxCount;
+  if (metadata.maxAge !== undefined) clean.maxAge = metadata.maxAge;
+  if (metadata.truncateBefore !== undefined) clean.truncateBefore = metadata.truncateBefore;
+  if (metadata.custom !== undefined) clean.custom = metadata.custom;
+  w.string(JSON.stringify(clean));
+  return w.finish();
+}
+
+/**
+ * One event record inside an append, located by byte offsets (no copies).
+ * Reused by {@link EventRecordCursor} for allocation-free walks.
+ */
+export interface EventRecordView {
+  /** Offset of the record (what the index stores). */
+  offset: number;
+  flags: number;
+  idStart: number;
+  idLen: number;
+  typeStart: number;
+  typeLen: number;
+  dataStart: number;
+  dataLen: number;
+  metaStart: number;
+  metaLen: number;
+  /** Offset just past the record. */
+  end: number;
+}
+
+/**
+ * Walks the event records of an append payload without allocating.
+ * Throws `RangeError` when a record runs past the payload.
+ *
+ * @example
+ * ```ts
+ * import { EventRecordCursor, encodeAppend, prepareEvent } from "./commands.ts";
+ * const bytes = encodeAppend("s", [prepareEvent({ id: "a", type: "T" }), prepareEvent({ id: "b", type: "U" })]);
+ * const c = new EventRecordCursor(bytes);
+ * const header = c.header();
+ * let n = 0;
+ * for (let off = header.firstRecord; n < header.count; n++) off = c.read(off).end;
+ * console.assert(n === 2 && header.stream === "s");
+ * ```
+ */
+export class EventRecordCursor {
+  readonly payload: Uint8Array;
+  readonly #view: DataView;
+  /** The last record read. */
+  readonly rec: EventRecordView = {
+    offset: 0,
+    flags: 0,
+    idStart: 0,
+    idLen: 0,
+    typeStart: 0,
+    typeLen: 0,
+    dataStart: 0,
+    dataLen: 0,
+    metaStart: 0,
+    metaLen: 0,
+    end: 0,
+  };
+
+  constructor(payload: Uint8Array) {
+    this.payload = payload;
+    this.#view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  }
+
+  /** Decodes the append header. Throws `RangeError` if this is not an append. */
+  header(): { stream: string; expected: ExpectedRevision; count: number; firstRecord: number } {
+    const b = this.payload;
+    if (b.length < 15 || b[0] !== APPEND) throw new RangeError("Not an append command");
+    const sl = this.#view.getUint16(1, true);
+    if (3 + sl + 12 > b.length) throw new RangeError("Append header is truncated");
+    const stream = fromUtf8(b, 3, 3 + sl);
+    const expected = decodeExpectedRevision(this.#view.getFloat64(3 + sl, true));
+    const count = this.#view.getUint32(3 + sl + 8, true);
+    return { stream, expected, count, firstRecord: 3 + sl + 12 };
+  }
+
+  /** Reads the record at `offset` into {@link EventRecordCursor.rec} and returns it. */
+  read(offset: number): EventRecordView {
+    const b = this.payload, v = this.#view, r = this.rec;
+    const n = b.length;
+    if (offset + 2 > n) throw new RangeError(`Event record at ${offset} is truncated`);
+    r.offset = offset;
+    r.flags = b[offset]!;
+    r.idLen = b[offset + 1]!;
+    r.idStart = offset + 2;
+    let p = r.idStart + r.idLen;
+    if (p + 1 > n) throw new RangeError(`Event record at ${offset} is truncated`);
+    r.typeLen = b[p]!;
+    r.typeStart = p + 1;
+    p = r.typeStart + r.typeLen;
+    if (p + 4 > n) throw new RangeError(`Event record at ${offset} is truncated`);
+    r.dataLen = v.getUint32(p, true);
+    r.dataStart = p + 4;
+    p = r.dataStart + r.dataLen;
+    if (p + 4 > n) throw new RangeError(`Event record at ${offset} is truncated`);
+    r.metaLen = v.getUint32(p, true);
+    r.metaStart = p + 4;
+    r.end = r.metaStart + r.metaLen;
+    if (r.end > n) throw new RangeError(`Event record at ${offset} is truncated`);
+    return r;
+  }
+}
+
+/**
+ * Decodes the event record at `offset` of an append payload.
+ *
+ * @example
+ * ```ts
+ * import { decodeEventAt, encodeAppend, prepareEvent } from "./commands.ts";
+ * const bytes = encodeAppend("s", [prepareEvent({ id: "a", type: "T", data: [1] })]);
+ * const e = decodeEventAt(bytes, 1 + 2 + 1 + 8 + 4);
+ * console.assert(e.id === "a" && e.type === "T");
+ * ```
+ */
+export function decodeEventAt(payload: Uint8Array, offset: number): PreparedEvent {
+  const r = new EventRecordCursor(payload).read(offset);
+  return {
+    id: fromUtf8(payload, r.idStart, r.idStart + r.idLen),
+    type: fromUtf8(payload, r.typeStart, r.typeStart + r.typeLen),
+    data: payload.subarray(r.dataStart, r.dataStart + r.dataLen),
+    dataIsJson: (r.flags & DATA_JSON) !== 0,
+    metadata: payload.subarray(r.metaStart, r.metaStart + r.metaLen),
+    metadataIsJson: (r.flags & META_JSON) !== 0,
+  };
+}
+
+/**
+ * Decodes any command. Throws `RangeError` on malformed bytes.
+ *
+ * @example
+ * ```ts
+ * import { decodeCommand, encodeDelete } from "./commands.ts";
+ * console.assert(decodeCommand(encodeDelete("s")).kind === "delete");
+ * ```
+ */
+export function decodeCommand(payload: Uint8Array): Command {
+  switch (payload[0]) {
+    case APPEND: {
+      const c = new EventRecordCursor(payload);
+      const h = c.header();
+      const events: PreparedEvent[] = [];
+      let off = h.firstRecord;
+      for (let i = 0; i < h.count; i++) {
+        events.push(decodeEventAt(payload, off));
+        off = c.read(off).end;
+      }
+      return { kind: "append", stream: h.stream, expectedRevision: h.expected, events };
+    }
+    case DELETE: {
+      const r = new ByteReader(payload);
+      r.u8();
+      const sl = r.u16();
+      const sb = r.raw(sl);
+      const stream = fromUtf8(sb, 0, sb.length);
+      const expectedRevision = decodeExpectedRevision(r.f64());
+      const hard = r.u8() === 1;
+      return { kind: "delete", stream, expectedRevision, hard };
+    }
+    case SET_METADATA: {
+      const r = new ByteReader(payload);
+      r.u8();
+      const sl = r.u16();
+      const sb = r.raw(sl);
+      const stream = fromUtf8(sb, 0, sb.length);
+      const metadata = JSON.parse(r.string()) as StreamMetadata;
+      return { kind: "metadata", stream, metadata };
+    }
+    default:
+      throw new RangeError(`Unknown event store command kind ${payload[0]}`);
+  }
+}
+
+/**
+ * Decodes event data or metadata bytes: JSON text is parsed (empty is null),
+ * opaque bytes are returned as they are.
+ *
+ * @example
+ * ```ts
+ * import { decodeBody } from "./commands.ts";
+ * console.assert((decodeBody(new TextEncoder().encode("[1]"), true) as number[])[0] === 1);
+ * console.assert(decodeBody(new Uint8Array(0), true) === null);
+ * ```
+ */
+export function decodeBody(bytes: Uint8Array, isJson: boolean): unknown {
+  if (!isJson) return bytes;
+  if (bytes.length === 0) return null;
+  return JSON.parse(fromUtf8(bytes, 0, bytes.length));
+}

@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import {
+  decodeCommand,
+  decodeEventAt,
+  encodeAppend,
+  encodeDelete,
+  encodeSetMetadata,
+  EventRecordCursor,
+  prepareEvent,
+} from "./commands.ts";
+import { AppendTooLargeError, InvalidEventError, InvalidStreamNameError } from "./errors.ts";
+import {
+  matchesExpectedRevision,
+  parseExpectedRevision,
+  validateExpectedRevision,
+} from "./expected_revision.ts";
+import { isValidStreamName, validateStreamName } from "./stream_name.ts";
+
+Deno.test("encodeAppend() round-trips stream, expected revision and every event field", () => {
+  const events = [
+    prepareEvent({ id: "e-1", type: "Placed", data: { total: 3, é: "ü" }, metadata: { by: "x" } }),
+    prepareEvent({ id: "e-2", type: "Bin", data: new Uint8Array([0, 255]) }),
+    prepareEvent({ id: "e-3", type: "Empty" }),
+  ];
+  const cmd = decodeCommand(encodeAppend("orders-1", events, { expectedRevision: 41 }));
+  assert.equal(cmd.kind, "append");
+  if (cmd.kind !== "append") return;
+  assert.equal(cmd.stream, "orders-1");
+  assert.equal(cmd.expectedRevision, 41);
+  assert.deepEqual(cmd.events.map((e) => e.id), ["e-1", "e-2", "e-3"]);
+  assert.equal(new TextDecoder().decode(cmd.events[0]!.data), '{"total":3,"é":"ü"}');
+  assert.equal(cmd.events[1]!.dataIsJson, false);
+  assert.deepEqual([...cmd.events[1]!.data], [0, 255]);
+  assert.equal(cmd.events[2]!.data.length, 0);
+  assert.equal(cmd.events[2]!.dataIsJson, true);
+});
+
+Deno.test("EventRecordCursor walks records and decodeEventAt reads one by offset", () => {
+  const bytes = encodeAppend("s", [
+    prepareEvent({ id: "a", type: "T", data: 1 }),
+    prepareEvent({ id: "b", type: "U", data: 2 }),
+  ]);
+  const c = new EventRecordCursor(bytes);
+  const h = c.header();
+  const first = c.read(h.firstRecord).end;
+  assert.equal(decodeEventAt(bytes, first).id, "b");
+  assert.equal(c.read(first).end, bytes.length);
+});
+
+Deno.test("EventRecordCursor.read() throws RangeError on a truncated record", () => {
+  const bytes = encodeAppend("s", [prepareEvent({ id: "a", type: "T", data: "xyz" })]);
+  const c = new EventRecordCursor(bytes.subarray(0, bytes.length - 3));
+  assert.throws(() => c.read(c.header().firstRecord), RangeError);
+});
+
+Deno.test("encodeDelete() and encodeSetMetadata() round-trip", () => {
+  assert.deepEqual(
+    decodeCommand(encodeDelete("s", { hard: true, expectedRevision: "stream_exists" })),
+    {
+      kind: "delete",
+      stream: "s",
+      expectedRevision: "stream_exists",
+      hard: true,
+    },
+  );
+  assert.deepEqual(
+    decodeCommand(encodeSetMetadata("s", { maxCount: 2, custom: { a: 1 } })),
+    { kind: "metadata", stream: "s", metadata: { maxCount: 2, custom: { a: 1 } } },
+  );
+  assert.throws(() => encodeSetMetadata("s", { maxAge: -1 }), RangeError);
+});
+
+Deno.test("prepareEvent() generates ids and rejects bad ids, types and data", () => {
+  assert.match(prepareEvent({ type: "T" }).id, /^[0-9a-f-]{36}$/);
+  assert.throws(() => prepareEvent({ type: "" }), InvalidEventError);
+  assert.throws(() => prepareEvent({ type: "$system" }), InvalidEventError);
+  assert.throws(() => prepareEvent({ id: "", type: "T" }), InvalidEventError);
+  assert.throws(() => prepareEvent({ id: "x".repeat(129), type: "T" }), InvalidEventError);
+  assert.throws(() => prepareEvent({ id: "a\nb", type: "T" }), InvalidEventError);
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  assert.throws(() => prepareEvent({ type: "T", data: cyclic }), InvalidEventError);
+  assert.throws(() => prepareEvent({ type: "T", data: () => 1 }), InvalidEventError);
+});
+
+Deno.test("encodeAppend() rejects empty appends, duplicate ids and appends over the limits", () => {
+  const e = prepareEvent({ id: "a", type: "T" });
+  assert.throws(() => encodeAppend("s", []), InvalidEventError);
+  assert.throws(() => encodeAppend("s", [e, e]), /appears twice/);
+  assert.throws(
+    () =>
+      encodeAppend("s", [prepareEvent({ type: "T", data: "x".repeat(2000) })], { maxBytes: 1000 }),
+    AppendTooLargeError,
+  );
+  assert.throws(
+    () => encodeAppend("s", [e, prepareEvent({ id: "b", type: "T" })], { maxEvents: 1 }),
+    AppendTooLargeError,
+  );
+  assert.throws(() => encodeAppend("$all", [e]), InvalidStreamNameError);
+});
+
+Deno.test("validateStreamName() accepts letters, digits and separators and reserves $", () => {
+  for (const ok of ["a", "orders-1", "bank.account_42", "tenant:x@y+z=w~v", "über-Straße", "9"]) {
+    assert.ok(isValidStreamName(ok), ok);
+  }
+  for (const bad of ["", "$all", "$x", "a/b", "a b", "a?b", "x".repeat(201), "ü".repeat(101)]) {
+    assert.throws(() => validateStreamName(bad), InvalidStreamNameError, bad);
+  }
+});
+
+Deno.test("parseExpectedRevision() parses the header forms and rejects the rest", () => {
+  assert.equal(parseExpectedRevision("any"), "any");
+  assert.equal(parseExpectedRevision("no_stream"), "no_stream");
+  assert.equal(parseExpectedRevision("stream_exists"), "stream_exists");
+  assert.equal(parseExpectedRevision("0"), 0);
+  assert.equal(parseExpectedRevision("123"), 123);
+  for (const bad of ["", "-1", "1.5", "x", "99999999999999999", "0x10"]) {
+    assert.throws(() => parseExpectedRevision(bad), TypeError, bad);
+  }
+  assert.throws(() => validateExpectedRevision(1.5), TypeError);
+});
+
+Deno.test("matchesExpectedRevision() implements any, no_stream, stream_exists and exact", () => {
+  assert.ok(matchesExpectedRevision("any", "no_stream"));
+  assert.ok(matchesExpectedRevision("any", 3));
+  assert.ok(matchesExpectedRevision("no_stream", "no_stream"));
+  assert.ok(!matchesExpectedRevision("no_stream", 0));
+  assert.ok(matchesExpectedRevision("stream_exists", 0));
+  assert.ok(!matchesExpectedRevision("stream_exists", "no_stream"));
+  assert.ok(matchesExpectedRevision(3, 3));
+  assert.ok(!matchesExpectedRevision(3, 4));
+  assert.ok(!matchesExpectedRevision(0, "no_stream"));
+});

@@ -1,0 +1,996 @@
+/**
+ * The event store's Raft state machine: applies committed commands to an
+ * index of streams, positions and ids, serves reads by decoding events
+ * straight from the Raft log, runs projections, and snapshots.
+ *
+ * ## Rules it enforces (deterministically, from the log alone)
+ *
+ * - Commands are applied once, by log index; an index at or below the last
+ *   applied one is skipped (after a restart the node replays the tail).
+ * - An append writes all its events or none. Revisions count from 0 per
+ *   stream without gaps; positions count from 0 globally without gaps, in
+ *   commit order. A failed append consumes nothing.
+ * - Idempotency: when every event id of an append already exists, as one run
+ *   in this stream, the append is a retry: nothing is written and the
+ *   original revisions and position are returned. That holds as long as the
+ *   events exist (not for a time window). Some ids existing, or an id existing
+ *   in another stream, is an {@link EventIdConflictError}.
+ * - Soft delete hides the stream's events (reads 404) and a later append
+ *   continues the numbering; hard delete is a tombstone (reads and appends 410).
+ * - Retention (`maxCount`, `maxAge`, `truncateBefore`) applies to reads at
+ *   once. As commands are applied it also advances each stream's
+ *   `truncatedBefore`, which only moves forward: removed events never come
+ *   back, so whether an event exists never depends on when a node compacted.
+ *   `maxAge` is judged against log time (the largest proposal timestamp seen)
+ *   when applying, and against the wall clock when reading.
+ *
+ * ## No second copy, snapshots and retention (the design)
+ *
+ * Event bodies live only in the Raft log. The index maps each position to
+ * (log index, byte offset of the record in the command), and reads decode
+ * the record from the entry that `storage.entries()` returns (with a small
+ * cache in {@link LogReader}). Snapshots hold the index, the id table and
+ * the projection checkpoints, never event bodies, so a restart loads the
+ * snapshot and replays only the tail after it.
+ *
+ * So the log must keep every entry that holds a live event. `retainFrom()`
+ * answers the lowest log index that must stay: the entry of each stream's
+ * first live event, and of the first event after each projection's
+ * checkpoint (it is replayed on restore). The node never compacts past it.
+ *
+ * A follower that installs a snapshot from the leader gets a log that starts
+ * after the snapshot index, so it would lack the entries holding live events
+ * before it. For that case the snapshot carries an archive section: the data
+ * of every event entry from `retainFrom()` up to the snapshot index. A
+ * restoring node whose log does not have those entries writes them to its
+ * {@link EntryArchive} (a side file in production) and reads events below its
+ * log's first index from there; on a local restart, where the log still has
+ * them, the section is skipped.
+ *
+ * Writing the archive into every snapshot would copy the whole store each
+ * time, so it is only written when a snapshot can be installed by a
+ * follower: once the log has been compacted (first index > 1), or when this
+ * snapshot will let it be. While the log was never compacted, followers
+ * always catch up from log entries and snapshots stay small. `retainFrom()`
+ * therefore keeps the log whole (answers its first index) until compaction
+ * would reclaim at least as many entries as it keeps: in a store that keeps
+ * its events, the log is the store and snapshots stay index-sized; in a
+ * store whose retention drops old events, the log is compacted and snapshots
+ * carry the (bounded) retained events.
+ *
+ * @module
+ */
+
+import type { Storage } from "../raft/core/storage.ts";
+import type { AppliedCommand, StateMachine } from "../raft/node.ts";
+import { ByteReader, ByteWriter, fromUtf8 } from "./_bytes.ts";
+import { EventIndex, type StreamState } from "./_event_index.ts";
+import { hashBytes, idHash } from "./_id_table.ts";
+import { type ArchivedEntry, type EntryArchive, MemoryArchive } from "./archive.ts";
+import {
+  APPEND,
+  DATA_JSON,
+  decodeBody,
+  decodeCommand,
+  DELETE,
+  EventRecordCursor,
+  META_JSON,
+  SET_METADATA,
+  validateStreamMetadata,
+} from "./commands.ts";
+import {
+  EventIdConflictError,
+  EventNotFoundError,
+  type EventStoreError,
+  InvalidEventError,
+  isEventStoreError,
+  ProjectionNotFoundError,
+  StreamDeletedError,
+  StreamNotFoundError,
+  WrongExpectedRevisionError,
+} from "./errors.ts";
+import { matchesExpectedRevision } from "./expected_revision.ts";
+import { LogReader, type LogReaderOptions } from "./log_reader.ts";
+import {
+  type ProjectionCheckpoint,
+  type ProjectionDefinition,
+  ProjectionRunner,
+  readCheckpoint,
+  writeCheckpoint,
+} from "./projections.ts";
+import { isValidStreamName } from "./stream_name.ts";
+import type {
+  AppendResult,
+  DeleteResult,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StreamMetadata,
+} from "./types.ts";
+
+/**
+ * The result of a metadata write.
+ *
+ * @example
+ * ```ts
+ * import type { MetadataResult } from "./state_machine.ts";
+ * const r: MetadataResult = { stream: "s", metadata: { maxCount: 2 } };
+ * ```
+ */
+export interface MetadataResult {
+  readonly stream: string;
+  readonly metadata: StreamMetadata;
+}
+
+/**
+ * What applying one command yields: its result, the error it failed with,
+ * or null for a command skipped because it was already applied.
+ *
+ * @example
+ * ```ts
+ * import type { CommandResult } from "./state_machine.ts";
+ * const r: CommandResult = null;
+ * ```
+ */
+export type CommandResult = AppendResult | DeleteResult | MetadataResult | EventStoreError | null;
+
+/**
+ * An event as read from the log, with its bodies still as bytes (the HTTP
+ * layer writes JSON bodies out without parsing them).
+ *
+ * @example
+ * ```ts
+ * import type { RawEvent } from "./state_machine.ts";
+ * const e: RawEvent = {
+ *   id: "a", stream: "s", type: "T", revision: 0, position: 0, timestamp: 0,
+ *   data: new Uint8Array(), dataIsJson: true, metadata: new Uint8Array(), metadataIsJson: true,
+ * };
+ * ```
+ */
+export interface RawEvent {
+  readonly id: string;
+  readonly stream: string;
+  readonly type: string;
+  readonly revision: number;
+  readonly position: number;
+  readonly timestamp: number;
+  readonly data: Uint8Array;
+  readonly dataIsJson: boolean;
+  readonly metadata: Uint8Array;
+  readonly metadataIsJson: boolean;
+}
+
+/**
+ * A page of raw events; `next` as in `ReadResult`.
+ *
+ * @example
+ * ```ts
+ * import type { RawReadResult } from "./state_machine.ts";
+ * const r: RawReadResult = { events: [], next: null };
+ * ```
+ */
+export interface RawReadResult {
+  readonly events: RawEvent[];
+  readonly next: number | null;
+}
+
+/**
+ * Parses a raw event's bodies.
+ *
+ * @example
+ * ```ts
+ * import { toRecordedEvent } from "./state_machine.ts";
+ * const e = toRecordedEvent({
+ *   id: "a", stream: "s", type: "T", revision: 0, position: 0, timestamp: 0,
+ *   data: new TextEncoder().encode('{"x":1}'), dataIsJson: true, metadata: new Uint8Array(), metadataIsJson: true,
+ * });
+ * console.assert((e.data as { x: number }).x === 1 && e.metadata === null);
+ * ```
+ */
+export function toRecordedEvent<T = unknown>(e: RawEvent): RecordedEvent<T> {
+  return {
+    id: e.id,
+    stream: e.stream,
+    type: e.type,
+    data: decodeBody(e.data, e.dataIsJson) as T,
+    metadata: decodeBody(e.metadata, e.metadataIsJson),
+    revision: e.revision,
+    position: e.position,
+    timestamp: e.timestamp,
+  };
+}
+
+/** A raw event for reducers: bodies that are not valid JSON arrive as null. */
+function forReducers(raw: RawEvent): RecordedEvent {
+  try {
+    return toRecordedEvent(raw);
+  } catch {
+    return toRecordedEvent({
+      ...raw,
+      data: new Uint8Array(0),
+      dataIsJson: true,
+      metadata: new Uint8Array(0),
+      metadataIsJson: true,
+    });
+  }
+}
+
+/**
+ * Options of {@link EventStoreStateMachine}.
+ *
+ * @example
+ * ```ts
+ * import type { EventStoreStateMachineOptions } from "./state_machine.ts";
+ * import { MemoryStorage } from "../raft/storage/memory_storage.ts";
+ * const o: EventStoreStateMachineOptions = { storage: MemoryStorage.withVoters(["n1"]) };
+ * ```
+ */
+export interface EventStoreStateMachineOptions {
+  /** The node's log storage; events are read back from it. */
+  readonly storage: Storage;
+  /** Where entries missing from the log after a snapshot install live. Default in memory. */
+  readonly archive?: EntryArchive;
+  /** Projections to run from the first command (define them here so a restore finds them). */
+  // deno-lint-ignore no-explicit-any
+  readonly projections?: readonly ProjectionDefinition<any>[];
+  /** Wall clock for `maxAge` on reads. Default `Date.now`. */
+  readonly now?: () => number;
+  /** Cache of decoded log entries. */
+  readonly cache?: LogReaderOptions;
+}
+
+/** Most events a read returns. */
+export const MAX_READ_LIMIT = 10_000;
+/** Most positions a filtered `readAll` scans per call (it then returns `next`). */
+export const MAX_SCAN = 100_000;
+const SWEEP_EVERY = 4096;
+const MAGIC = 0x53454c52; // "RLES"
+const VERSION = 1;
+
+function checkCount(v: number | undefined, name: string): void {
+  if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) {
+    throw new RangeError(`${name} must be a non-negative integer, got ${v}`);
+  }
+}
+
+function checkLimit(limit: number | undefined): number {
+  const l = limit ?? 100;
+  if (!Number.isSafeInteger(l) || l < 1 || l > MAX_READ_LIMIT) {
+    throw new RangeError(`limit must be an integer from 1 to ${MAX_READ_LIMIT}, got ${limit}`);
+  }
+  return l;
+}
+
+/**
+ * The event store state machine. Give it to `RaftNode.start` as
+ * `stateMachine` with the same storage; read through it (or through
+ * `EventStore`, which adds consistency levels and subscriptions).
+ *
+ * @example
+ * ```ts
+ * import { EventStoreStateMachine } from "./state_machine.ts";
+ * import { encodeAppend, prepareEvent } from "./commands.ts";
+ * import { RaftNode } from "../raft/node.ts";
+ * import { MemoryStorage } from "../raft/storage/memory_storage.ts";
+ *
+ * const storage = MemoryStorage.withVoters(["n1"]);
+ * const sm = new EventStoreStateMachine({ storage });
+ * const node = await RaftNode.start({ id: "n1", storage, stateMachine: sm, transport: { send() {} }, tickMs: 5 });
+ * await node.waitForLeader(2000);
+ * const result = await node.propose(encodeAppend("orders-1", [prepareEvent({ type: "Placed", data: { n: 1 } })]));
+ * console.assert(result !== null && "position" in result && result.position === 0);
+ * console.assert(sm.readStream("orders-1").events[0]!.type === "Placed");
+ * await node.stop();
+ * ```
+ */
+export class EventStoreStateMachine implements StateMachine<CommandResult> {
+  readonly #storage: Storage;
+  readonly #reader: LogReader;
+  readonly #now: () => number;
+  #index = new EventIndex();
+  /** Highest log index applied (commands only). Invariant: never decreases except by restore. */
+  #applied = 0;
+  /** Largest proposal timestamp applied: the clock retention runs on while applying. */
+  #logTime = 0;
+  readonly #projections = new Map<string, ProjectionRunner<unknown>>();
+  /** Checkpoints from a snapshot for projections not defined (yet) on this node. */
+  #pendingCheckpoints = new Map<string, ProjectionCheckpoint>();
+  readonly #listeners = new Set<() => void>();
+  readonly #alive = (p: number) => this.#index.isAlive(p);
+  // Scratch for the two passes over an append's records.
+  #offs = new Uint32Array(256);
+  #h1 = new Uint32Array(256);
+  #h2 = new Uint32Array(256);
+  #found = new Float64Array(256);
+
+  constructor(options: EventStoreStateMachineOptions) {
+    this.#storage = options.storage;
+    this.#reader = new LogReader(
+      options.storage,
+      options.archive ?? new MemoryArchive(),
+      options.cache ?? {},
+    );
+    this.#now = options.now ?? Date.now;
+    for (const def of options.projections ?? []) {
+      if (this.#projections.has(def.name)) {
+        throw new TypeError(`Projection ${def.name} is defined twice`);
+      }
+      this.#projections.set(def.name, new ProjectionRunner(def));
+    }
+  }
+
+  /** Highest log index applied. */
+  get appliedIndex(): number {
+    return this.#applied;
+  }
+
+  /** Global position of the last event, or -1 when there is none. */
+  get lastPosition(): number {
+    return this.#index.positionCount - 1;
+  }
+
+  /** Calls `listener` after each applied batch and restore; returns a function that removes it. */
+  onApplied(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #notify(): void {
+    for (const l of this.#listeners) {
+      try {
+        l();
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+
+  // ---- apply ---------------------------------------------------------------
+
+  /** Applies committed commands in order; one result per command. Never throws for bad input. */
+  apply(commands: readonly AppliedCommand[]): CommandResult[] {
+    const out: CommandResult[] = new Array(commands.length);
+    let changed = false;
+    for (let i = 0; i < commands.length; i++) {
+      const c = commands[i]!;
+      if (c.index <= this.#applied) {
+        out[i] = null;
+        continue;
+      }
+      if (c.timestamp > this.#logTime) this.#logTime = c.timestamp;
+      if (Math.floor(c.index / SWEEP_EVERY) !== Math.floor(this.#applied / SWEEP_EVERY)) {
+        this.#sweepMaxAge();
+      }
+      out[i] = this.#applyOne(c);
+      this.#applied = c.index;
+      changed = true;
+    }
+    if (changed) this.#notify();
+    return out;
+  }
+
+  #applyOne(c: AppliedCommand): CommandResult {
+    try {
+      switch (c.payload[0]) {
+        case APPEND:
+          return this.#applyAppend(c);
+        case DELETE:
+          return this.#applyDelete(c);
+        case SET_METADATA:
+          return this.#applyMetadata(c);
+        default:
+          return new InvalidEventError(
+            `Log entry ${c.index} is not an event store command (kind ${c.payload[0]})`,
+          );
+      }
+    } catch (e) {
+      if (isEventStoreError(e)) return e;
+      // Only validation (before any change) can throw: the state is untouched.
+      return new InvalidEventError(
+        `Log entry ${c.index} is not a valid event store command: ${
+          e instanceof Error ? e.message : String(e)
+        }`,
+      );
+    }
+  }
+
+  #grow(n: number): void {
+    if (this.#offs.length >= n) return;
+    let size = this.#offs.length;
+    while (size < n) size *= 2;
+    this.#offs = new Uint32Array(size);
+    this.#h1 = new Uint32Array(size);
+    this.#h2 = new Uint32Array(size);
+    this.#found = new Float64Array(size);
+  }
+
+  #applyAppend(c: AppliedCommand): CommandResult {
+    const payload = c.payload;
+    const cur = new EventRecordCursor(payload);
+    const h = cur.header();
+    const name = h.stream;
+    if (!isValidStreamName(name)) {
+      return new InvalidEventError(`Log entry ${c.index} appends to an invalid stream name`);
+    }
+    const count = h.count;
+    if (count === 0) return new InvalidEventError(`An append to ${name} has no events`);
+    // Pass 1: validate every record and hash its id; nothing changes yet.
+    this.#grow(count);
+    const offs = this.#offs, h1 = this.#h1, h2 = this.#h2, found = this.#found;
+    let off = h.firstRecord;
+    for (let k = 0; k < count; k++) {
+      const r = cur.read(off);
+      if (r.idLen === 0 || r.typeLen === 0) {
+        return new InvalidEventError(`Event ${k} of an append to ${name} has no id or no type`);
+      }
+      offs[k] = off;
+      hashBytes(payload, r.idStart, r.idLen);
+      h1[k] = idHash.h1;
+      h2[k] = idHash.h2;
+      off = r.end;
+    }
+    if (off !== payload.length) {
+      return new InvalidEventError(`An append to ${name} has trailing bytes`);
+    }
+    const idx = this.#index;
+    const existing = idx.streams.get(name);
+    if (existing?.hardDeleted) return new StreamDeletedError(name);
+
+    let nFound = 0;
+    for (let k = 0; k < count; k++) {
+      const r = cur.read(offs[k]!);
+      const p = this.#findId(payload, r.idStart, r.idLen, h1[k]!, h2[k]!);
+      found[k] = p;
+      if (p >= 0) nFound++;
+    }
+    if (nFound > 0) return this.#replay(name, existing, cur, count);
+
+    const current = existing === undefined ? "no_stream" : existing.currentRevision();
+    if (!matchesExpectedRevision(h.expected, current)) {
+      return new WrongExpectedRevisionError(name, h.expected, current);
+    }
+
+    // Pass 2: write. Nothing below throws for any input that passed pass 1.
+    const s = existing ?? idx.stream(name);
+    const first = idx.positionCount;
+    const firstRevision = s.next;
+    idx.entLog.push(c.index);
+    idx.entFirst.push(first);
+    idx.entTime.push(c.timestamp);
+    for (let k = 0; k < count; k++) {
+      const r = cur.read(offs[k]!);
+      const pos = idx.positionCount;
+      idx.posStream.push(s.id);
+      idx.posType.push(idx.internType(payload, r.typeStart, r.typeLen));
+      idx.posRevision.push(s.next);
+      idx.posOffset.push(offs[k]!);
+      s.push(pos);
+      idx.ids.insert(h1[k]!, h2[k]!, pos, this.#alive);
+    }
+    this.#reader.remember(c.index, { payload, timestamp: c.timestamp });
+    this.#fold(s);
+    if (this.#projections.size > 0) this.#project(first, count);
+    return {
+      stream: name,
+      firstRevision,
+      lastRevision: s.next - 1,
+      position: idx.positionCount - 1,
+      replayed: false,
+    };
+  }
+
+  /** The append's ids exist: a retry of an earlier append, or a conflict. */
+  #replay(
+    name: string,
+    s: StreamState | undefined,
+    cur: EventRecordCursor,
+    count: number,
+  ): CommandResult {
+    const idx = this.#index, found = this.#found;
+    const idOf = (k: number) => {
+      const r = cur.read(this.#offs[k]!);
+      return fromUtf8(cur.payload, r.idStart, r.idStart + r.idLen);
+    };
+    for (let k = 0; k < count; k++) {
+      const p = found[k]!;
+      if (p < 0) {
+        const known = [...Array(count).keys()].filter((i) => found[i]! >= 0).slice(0, 3);
+        return new EventIdConflictError(
+          name,
+          `event ids ${known.map(idOf).join(", ")} already exist but ${
+            idOf(k)
+          } does not; only a retry of the whole original append is idempotent`,
+        );
+      }
+      const other = idx.streamsById[idx.posStream.get(p)]!;
+      if (s === undefined || other.id !== s.id) {
+        return new EventIdConflictError(
+          name,
+          `event id ${idOf(k)} already exists in stream ${other.name}`,
+        );
+      }
+    }
+    const rev0 = idx.posRevision.get(found[0]!);
+    for (let k = 1; k < count; k++) {
+      if (idx.posRevision.get(found[k]!) !== rev0 + k) {
+        return new EventIdConflictError(
+          name,
+          `event ids ${idOf(0)}..${
+            idOf(count - 1)
+          } already exist but not as one run in this order; only a retry of the whole original append is idempotent`,
+        );
+      }
+    }
+    return {
+      stream: name,
+      firstRevision: rev0,
+      lastRevision: rev0 + count - 1,
+      position: found[count - 1]!,
+      replayed: true,
+    };
+  }
+
+  /** Position of the live event whose id is `payload[start, start+len)`, or -1. */
+  #findId(payload: Uint8Array, start: number, len: number, h1: number, h2: number): number {
+    const idx = this.#index, ids = idx.ids;
+    for (let slot = ids.next(h1, h2, -1); slot >= 0; slot = ids.next(h1, h2, slot)) {
+      const p = ids.positionAt(slot);
+      if (!idx.isAlive(p)) continue;
+      if (this.#storedIdEquals(p, payload, start, len)) return p;
+    }
+    return -1;
+  }
+
+  #storedIdEquals(p: number, payload: Uint8Array, start: number, len: number): boolean {
+    let stored: Uint8Array;
+    let r;
+    try {
+      stored = this.#reader.command(this.#index.logIndexOf(p)).payload;
+      r = new EventRecordCursor(stored).read(this.#index.posOffset.get(p));
+    } catch {
+      // A live event is always readable (retention keeps it); if it is not,
+      // trust the 64-bit hash rather than fail the command.
+      return true;
+    }
+    if (r.idLen !== len) return false;
+    for (let i = 0; i < len; i++) {
+      if (stored[r.idStart + i] !== payload[start + i]) return false;
+    }
+    return true;
+  }
+
+  #applyDelete(c: AppliedCommand): CommandResult {
+    const cmd = decodeCommand(c.payload);
+    if (cmd.kind !== "delete") throw new RangeError("not a delete");
+    const name = cmd.stream;
+    if (!isValidStreamName(name)) return new InvalidEventError(`Invalid stream name ${name}`);
+    const idx = this.#index;
+    const existing = idx.streams.get(name);
+    if (existing?.hardDeleted) return new StreamDeletedError(name, "delete");
+    const current = existing === undefined ? "no_stream" : existing.currentRevision();
+    if (!matchesExpectedRevision(cmd.expectedRevision, current)) {
+      return new WrongExpectedRevisionError(name, cmd.expectedRevision, current, {
+        action: "delete",
+      });
+    }
+    if (!cmd.hard) {
+      if (existing === undefined || current === "no_stream") {
+        return new StreamNotFoundError(name, "delete");
+      }
+      existing.softDeletedAt = existing.next;
+      existing.truncatedBefore = Math.max(existing.truncatedBefore, existing.next);
+      existing.compact();
+      return { stream: name, hard: false };
+    }
+    const s = existing ?? idx.stream(name);
+    s.hardDeleted = true;
+    s.truncatedBefore = Math.max(s.truncatedBefore, s.next);
+    s.metadata = undefined;
+    idx.maxAgeStreams.delete(s.id);
+    s.compact();
+    return { stream: name, hard: true };
+  }
+
+  #applyMetadata(c: AppliedCommand): CommandResult {
+    const cmd = decodeCommand(c.payload);
+    if (cmd.kind !== "metadata") throw new RangeError("not a metadata write");
+    const name = cmd.stream;
+    if (!isValidStreamName(name)) return new InvalidEventError(`Invalid stream name ${name}`);
+    try {
+      validateStreamMetadata(cmd.metadata);
+    } catch (e) {
+      return new InvalidEventError(
+        `Invalid metadata for stream ${name}: ${e instanceof Error ? e.message : e}`,
+      );
+    }
+    const idx = this.#index;
+    const existing = idx.streams.get(name);
+    if (existing?.hardDeleted) return new StreamDeletedError(name, "set metadata of");
+    const s = existing ?? idx.stream(name);
+    s.metadata = cmd.metadata;
+    if (cmd.metadata.maxAge !== undefined) idx.maxAgeStreams.add(s.id);
+    else idx.maxAgeStreams.delete(s.id);
+    this.#fold(s);
+    return { stream: name, metadata: cmd.metadata };
+  }
+
+  /** Advances `truncatedBefore` by the stream's retention rules (log time for maxAge). */
+  #fold(s: StreamState): void {
+    const m = s.metadata;
+    if (m === undefined) return;
+    let tb = s.truncatedBefore;
+    if (m.truncateBefore !== undefined && m.truncateBefore > tb) tb = m.truncateBefore;
+    if (m.maxCount !== undefined && s.next - m.maxCount > tb) tb = s.next - m.maxCount;
+    if (m.maxAge !== undefined) {
+      const cutoff = this.#logTime - m.maxAge * 1000;
+      let r = Math.max(tb, s.base);
+      while (r < s.next && this.#index.timestampOf(s.positionOf(r)) < cutoff) r++;
+      if (r > tb) tb = r;
+    }
+    if (tb > s.truncatedBefore) {
+      s.truncatedBefore = tb;
+      s.compact();
+    }
+  }
+
+  #sweepMaxAge(): void {
+    for (const id of this.#index.maxAgeStreams) this.#fold(this.#index.streamsById[id]!);
+  }
+
+  #project(first: number, count: number): void {
+    for (let k = 0; k < count; k++) {
+      const event = forReducers(this.eventAt(first + k));
+      for (const p of this.#projections.values()) p.handle(event);
+    }
+  }
+
+  // ---- reads ---------------------------------------------------------------
+
+  #entryHint = 0;
+
+  /** The event at `position` (which must exist in the index), decoded from the log. */
+  eventAt(position: number): RawEvent {
+    const idx = this.#index;
+    let e = this.#entryHint;
+    const ents = idx.entFirst;
+    if (
+      !(e < ents.length && ents.get(e) <= position &&
+        (e + 1 === ents.length || ents.get(e + 1) > position))
+    ) {
+      e = idx.entryOf(position);
+      this.#entryHint = e;
+    }
+    const cmd = this.#reader.command(idx.entLog.get(e));
+    const payload = cmd.payload;
+    const r = new EventRecordCursor(payload).read(idx.posOffset.get(position));
+    return {
+      id: fromUtf8(payload, r.idStart, r.idStart + r.idLen),
+      stream: idx.streamsById[idx.posStream.get(position)]!.name,
+      type: idx.types[idx.posType.get(position)]!,
+      revision: idx.posRevision.get(position),
+      position,
+      timestamp: idx.entTime.get(e),
+      data: payload.subarray(r.dataStart, r.dataStart + r.dataLen),
+      dataIsJson: (r.flags & DATA_JSON) !== 0,
+      metadata: payload.subarray(r.metaStart, r.metaStart + r.metaLen),
+      metadataIsJson: (r.flags & META_JSON) !== 0,
+    };
+  }
+
+  #readable(name: string, action = "read"): StreamState {
+    const s = this.#index.streams.get(name);
+    if (s === undefined) throw new StreamNotFoundError(name, action);
+    if (s.hardDeleted) throw new StreamDeletedError(name, action);
+    if (!s.exists) throw new StreamNotFoundError(name, action);
+    return s;
+  }
+
+  #cutoff(s: StreamState): number {
+    const age = s.metadata?.maxAge;
+    return age === undefined ? -Infinity : this.#now() - age * 1000;
+  }
+
+  /**
+   * Reads a stream. Throws {@link StreamNotFoundError} (404) or
+   * {@link StreamDeletedError} (410).
+   */
+  readStream(name: string, options: ReadStreamOptions = {}): RawReadResult {
+    checkCount(options.from, "from");
+    const limit = checkLimit(options.limit);
+    const s = this.#readable(name);
+    const lo = s.firstLive, end = s.next, cutoff = this.#cutoff(s);
+    const events: RawEvent[] = [];
+    const idx = this.#index;
+    if ((options.direction ?? "forward") === "forward") {
+      let r = Math.max(options.from ?? lo, lo);
+      for (; r < end && events.length < limit; r++) {
+        const p = s.positionOf(r);
+        if (cutoff !== -Infinity && idx.timestampOf(p) < cutoff) continue;
+        events.push(this.eventAt(p));
+      }
+      return { events, next: r < end ? r : null };
+    }
+    let r = Math.min(options.from ?? end - 1, end - 1);
+    for (; r >= lo && events.length < limit; r--) {
+      const p = s.positionOf(r);
+      if (cutoff !== -Infinity && idx.timestampOf(p) < cutoff) continue;
+      events.push(this.eventAt(p));
+    }
+    return { events, next: r >= lo ? r : null };
+  }
+
+  /** One event. Throws {@link EventNotFoundError} when that revision is not readable. */
+  readEvent(name: string, revision: number): RawEvent {
+    checkCount(revision, "revision");
+    const s = this.#readable(name);
+    if (revision < s.firstLive || revision >= s.next) throw new EventNotFoundError(name, revision);
+    const p = s.positionOf(revision);
+    if (this.#index.timestampOf(p) < this.#cutoff(s)) throw new EventNotFoundError(name, revision);
+    return this.eventAt(p);
+  }
+
+  /**
+   * Reads all streams in position order, skipping deleted and expired events.
+   * Scans at most {@link MAX_SCAN} positions per call; `next` says where to go on.
+   */
+  readAll(options: ReadAllOptions = {}): RawReadResult {
+    checkCount(options.from, "from");
+    const limit = checkLimit(options.limit);
+    const idx = this.#index, end = idx.positionCount;
+    let typeIds: Set<number> | undefined;
+    if (options.type !== undefined) {
+      const names = typeof options.type === "string" ? [options.type] : options.type;
+      typeIds = new Set();
+      for (const n of names) {
+        const id = idx.typeId(n);
+        if (id !== undefined) typeIds.add(id);
+      }
+      if (typeIds.size === 0) return { events: [], next: null };
+    }
+    const prefix = options.prefix;
+    const streamOk = new Map<number, number>(); // stream id -> cutoff, or NaN when filtered out
+    const keep = (p: number): boolean => {
+      if (typeIds !== undefined && !typeIds.has(idx.posType.get(p))) return false;
+      const sid = idx.posStream.get(p);
+      let cutoff = streamOk.get(sid);
+      if (cutoff === undefined) {
+        const s = idx.streamsById[sid]!;
+        cutoff = prefix !== undefined && !s.name.startsWith(prefix) ? NaN : this.#cutoff(s);
+        streamOk.set(sid, cutoff);
+      }
+      if (Number.isNaN(cutoff)) return false;
+      if (!idx.isAlive(p)) return false;
+      const s = idx.streamsById[sid]!;
+      if (idx.posRevision.get(p) < s.firstLive) return false;
+      return cutoff === -Infinity || idx.timestampOf(p) >= cutoff;
+    };
+    const events: RawEvent[] = [];
+    let scanned = 0;
+    if ((options.direction ?? "forward") === "forward") {
+      let p = options.from ?? 0;
+      for (; p < end && events.length < limit && scanned < MAX_SCAN; p++, scanned++) {
+        if (keep(p)) events.push(this.eventAt(p));
+      }
+      return { events, next: p < end ? p : null };
+    }
+    let p = Math.min(options.from ?? end - 1, end - 1);
+    for (; p >= 0 && events.length < limit && scanned < MAX_SCAN; p--, scanned++) {
+      if (keep(p)) events.push(this.eventAt(p));
+    }
+    return { events, next: p >= 0 ? p : null };
+  }
+
+  /**
+   * The stream's metadata ({} when it has none or does not exist). Throws
+   * {@link StreamDeletedError} for a hard-deleted stream.
+   */
+  getMetadata(name: string): StreamMetadata {
+    const s = this.#index.streams.get(name);
+    if (s?.hardDeleted) throw new StreamDeletedError(name, "read metadata of");
+    return s?.metadata ?? {};
+  }
+
+  /** Where a stream stands, or undefined when it was never written to. */
+  streamInfo(
+    name: string,
+  ): { exists: boolean; deleted: "soft" | "hard" | false; lastRevision: number } | undefined {
+    const s = this.#index.streams.get(name);
+    if (s === undefined) return undefined;
+    return {
+      exists: s.exists,
+      deleted: s.hardDeleted ? "hard" : s.softDeletedAt >= 0 && !s.exists ? "soft" : false,
+      lastRevision: s.next - 1,
+    };
+  }
+
+  /** Revision of the event at `position` if it belongs to `stream`, else undefined. */
+  revisionAt(position: number, stream: string): number | undefined {
+    const idx = this.#index;
+    if (position < 0 || position >= idx.positionCount) return undefined;
+    const s = idx.streamsById[idx.posStream.get(position)]!;
+    return s.name === stream ? idx.posRevision.get(position) : undefined;
+  }
+
+  // ---- projections -------------------------------------------------------
+
+  /**
+   * Adds a projection on a running store: it starts from a checkpoint a
+   * restored snapshot had for this name, or from scratch, and catches up by
+   * reading the retained log. Define projections in the constructor instead
+   * when every node must agree on events that retention removed since.
+   */
+  defineProjection<S>(def: ProjectionDefinition<S>): void {
+    if (this.#projections.has(def.name)) {
+      throw new TypeError(`Projection ${def.name} is already defined`);
+    }
+    const runner = new ProjectionRunner(def) as ProjectionRunner<unknown>;
+    const cp = this.#pendingCheckpoints.get(def.name);
+    if (cp !== undefined) {
+      runner.restore(cp);
+      this.#pendingCheckpoints.delete(def.name);
+    }
+    this.#catchUp(runner);
+    this.#projections.set(def.name, runner);
+  }
+
+  /** The runner of projection `name`. Throws {@link ProjectionNotFoundError}. */
+  projection(name: string): ProjectionRunner<unknown> {
+    const p = this.#projections.get(name);
+    if (p === undefined) throw new ProjectionNotFoundError(name);
+    return p;
+  }
+
+  #catchUp(runner: ProjectionRunner<unknown>): void {
+    const end = this.#index.positionCount;
+    for (let p = runner.position + 1; p < end; p++) {
+      let raw: RawEvent;
+      try {
+        raw = this.eventAt(p);
+      } catch {
+        continue; // compacted away: retention removed it before this projection existed
+      }
+      runner.handle(forReducers(raw));
+    }
+  }
+
+  // ---- snapshots and retention ---------------------------------------------
+
+  /** Lowest log index holding an event that must stay readable, or Infinity. */
+  #neededFrom(): number {
+    const idx = this.#index;
+    let min = Infinity;
+    for (const s of idx.streamsById) {
+      if (s.hardDeleted) continue;
+      const f = Math.max(s.truncatedBefore, s.base);
+      if (f >= s.next) continue;
+      const li = idx.logIndexOf(s.positionOf(f));
+      if (li < min) min = li;
+    }
+    const cps: number[] = [];
+    for (const p of this.#projections.values()) cps.push(p.checkpointPosition);
+    for (const cp of this.#pendingCheckpoints.values()) cps.push(cp.position);
+    for (const cp of cps) {
+      if (cp + 1 < idx.positionCount) {
+        const li = idx.logIndexOf(cp + 1);
+        if (li < min) min = li;
+      }
+    }
+    return min;
+  }
+
+  /** Lowest log index the node must keep (see the module comment for the policy). */
+  retainFrom(): number {
+    const needed = Math.min(this.#neededFrom(), this.#applied + 1);
+    const first = this.#storage.firstIndex();
+    // Never compacted: keep it that way until compaction would free at least
+    // as many entries as it keeps (else every snapshot would carry them all).
+    if (first <= 1 && needed - first < this.#applied - needed + 1) return first;
+    return needed;
+  }
+
+  /** Serializes the index, id table, projection checkpoints and, when needed, the archive. */
+  snapshot(): Uint8Array {
+    const idx = this.#index;
+    const estimate = idx.positionCount * 16 + idx.ids.capacity * 16 + idx.entLog.length * 24 +
+      idx.streamsById.length * 64 + (1 << 16);
+    const w = new ByteWriter(estimate);
+    w.u32(MAGIC);
+    w.u32(VERSION);
+    w.f64(this.#applied);
+    w.f64(this.#logTime);
+    idx.write(w);
+    const cps: ProjectionCheckpoint[] = [...this.#pendingCheckpoints.values()];
+    for (const p of this.#projections.values()) cps.push(p.snapshotCheckpoint());
+    w.u32(cps.length);
+    for (const cp of cps) writeCheckpoint(w, cp);
+
+    const first = this.#storage.firstIndex();
+    const retain = this.retainFrom();
+    if (first > 1 || retain > first) {
+      const from = Math.min(this.#neededFrom(), this.#applied + 1);
+      const list: ArchivedEntry[] = [];
+      let e = Math.max(0, idx.entLog.floorIndex(from - 1) + 1);
+      for (; e < idx.entLog.length; e++) {
+        const li = idx.entLog.get(e);
+        list.push({ index: li, data: this.#reader.rawEntry(li) });
+      }
+      w.u8(1);
+      w.u32(list.length);
+      for (const a of list) {
+        w.f64(a.index);
+        w.bytes(a.data);
+      }
+    } else {
+      w.u8(0);
+    }
+    return w.finish();
+  }
+
+  /** Replaces the state with a snapshot's (see the module comment about the archive). */
+  restore(data: Uint8Array): void {
+    if (data.length === 0) {
+      this.#reset();
+      return;
+    }
+    const r = new ByteReader(data);
+    if (r.u32() !== MAGIC) throw new RangeError("Snapshot is not an event store snapshot");
+    const version = r.u32();
+    if (version !== VERSION) {
+      throw new RangeError(`Unknown event store snapshot version ${version}`);
+    }
+    const applied = r.f64();
+    const logTime = r.f64();
+    const index = EventIndex.read(r);
+    const n = r.u32();
+    const cps = new Map<string, ProjectionCheckpoint>();
+    for (let i = 0; i < n; i++) {
+      const cp = readCheckpoint(r);
+      cps.set(cp.name, cp);
+    }
+    if (r.u8() === 1) {
+      // Entries holding live events up to the snapshot index. Those below
+      // this node's log go to the archive unless it already has them (a
+      // local restart of a node that installed this snapshot earlier).
+      const count = r.u32();
+      const first = this.#storage.firstIndex();
+      const archive = this.#reader.archive;
+      const below: ArchivedEntry[] = [];
+      let missing = false;
+      for (let i = 0; i < count; i++) {
+        const index = r.f64();
+        const bytes = r.bytes();
+        if (index >= first) continue;
+        below.push({ index, data: bytes });
+        if (!missing && archive.get(index) === undefined) missing = true;
+      }
+      if (missing) archive.replace(below);
+    }
+    this.#index = index;
+    this.#applied = applied;
+    this.#logTime = logTime;
+    this.#entryHint = 0;
+    this.#reader.clear();
+    this.#pendingCheckpoints = new Map();
+    for (const [name, cp] of cps) {
+      const runner = this.#projections.get(name);
+      if (runner === undefined) this.#pendingCheckpoints.set(name, cp);
+      else runner.restore(cp);
+    }
+    for (const runner of this.#projections.values()) {
+      if (!cps.has(runner.name)) runner.reset();
+      this.#catchUp(runner);
+    }
+    this.#notify();
+  }
+
+  #reset(): void {
+    this.#index = new EventIndex();
+    this.#applied = 0;
+    this.#logTime = 0;
+    this.#entryHint = 0;
+    this.#reader.clear();
+    this.#pendingCheckpoints = new Map();
+    for (const runner of this.#projections.values()) runner.reset();
+    this.#notify();
+  }
+}

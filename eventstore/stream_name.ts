@@ -1,0 +1,67 @@
+/**
+ * Stream names: what is allowed and what is reserved.
+ *
+ * A name is 1 to 200 bytes of UTF-8 made of letters, digits and `_ - . : @ + = ~`
+ * (so it fits in a URL path segment unescaped, apart from non-ASCII letters).
+ * Names starting with `$` are reserved for the store (`$all`).
+ *
+ * @module
+ */
+
+import { InvalidStreamNameError } from "./errors.ts";
+
+/** Longest stream name, in UTF-8 bytes. */
+export const MAX_STREAM_NAME_BYTES = 200;
+
+/** The name that means "every stream" in subscriptions. */
+export const ALL_STREAMS = "$all";
+
+const ALLOWED = /^[\p{L}\p{N}_.:@+=~-]+$/u;
+const encoder = new TextEncoder();
+
+/**
+ * Throws {@link InvalidStreamNameError} unless `name` is a valid, unreserved stream name.
+ *
+ * @example
+ * ```ts
+ * import { validateStreamName } from "./stream_name.ts";
+ * validateStreamName("orders-1");
+ * let reserved = false;
+ * try { validateStreamName("$all"); } catch { reserved = true; }
+ * console.assert(reserved);
+ * ```
+ */
+export function validateStreamName(name: string): void {
+  if (typeof name !== "string") throw new InvalidStreamNameError(String(name), "not a string");
+  if (name.length === 0) throw new InvalidStreamNameError(name, "it is empty");
+  if (name.startsWith("$")) {
+    throw new InvalidStreamNameError(name, "names starting with $ are reserved");
+  }
+  if (name.length > MAX_STREAM_NAME_BYTES || encoder.encode(name).length > MAX_STREAM_NAME_BYTES) {
+    throw new InvalidStreamNameError(name, `longer than ${MAX_STREAM_NAME_BYTES} bytes`);
+  }
+  if (!ALLOWED.test(name)) {
+    throw new InvalidStreamNameError(
+      name,
+      "only letters, digits and _ - . : @ + = ~ are allowed",
+    );
+  }
+}
+
+/**
+ * True when `name` is a valid, unreserved stream name.
+ *
+ * @example
+ * ```ts
+ * import { isValidStreamName } from "./stream_name.ts";
+ * console.assert(isValidStreamName("bank.account-42") && !isValidStreamName("a/b"));
+ * ```
+ */
+export function isValidStreamName(name: string): boolean {
+  try {
+    validateStreamName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The event store's data model: events as written and as recorded, expected
+ * revisions, append and read results, stream metadata.
+ *
+ * @module
+ */
+
+/**
+ * Where an append expects the stream to be: `any` (no check), `no_stream`
+ * (the stream must not exist), `stream_exists` (it must), or the exact
+ * revision of its last event.
+ *
+ * @example
+ * ```ts
+ * import type { ExpectedRevision } from "./types.ts";
+ * const e: ExpectedRevision[] = ["any", "no_stream", "stream_exists", 4];
+ * ```
+ */
+export type ExpectedRevision = "any" | "no_stream" | "stream_exists" | number;
+
+/**
+ * A stream's current revision as reported in conflicts: the revision of its
+ * last event, or `no_stream` when it does not exist (never written, or
+ * soft-deleted with nothing appended since).
+ *
+ * @example
+ * ```ts
+ * import type { CurrentRevision } from "./types.ts";
+ * const r: CurrentRevision = "no_stream";
+ * ```
+ */
+export type CurrentRevision = number | "no_stream";
+
+/**
+ * An event to append. `data` and `metadata` are JSON values, or a
+ * `Uint8Array` for opaque bytes; they are stored as bytes in the log. `id`
+ * makes retries idempotent; when absent one is generated.
+ *
+ * @example
+ * ```ts
+ * import type { EventData } from "./types.ts";
+ * const e: EventData = { id: crypto.randomUUID(), type: "OrderPlaced", data: { total: 12 } };
+ * ```
+ */
+export interface EventData {
+  readonly id?: string;
+  readonly type: string;
+  readonly data?: unknown;
+  readonly metadata?: unknown;
+}
+
+/**
+ * An event as stored. `revision` counts from 0 in its stream without gaps;
+ * `position` counts from 0 across all streams without gaps, in commit order;
+ * `timestamp` (ms since the epoch) was set by the node that proposed it and
+ * is the same on every node.
+ *
+ * @example
+ * ```ts
+ * import type { RecordedEvent } from "./types.ts";
+ * const e: RecordedEvent<{ total: number }> = {
+ *   id: "e1", stream: "orders-1", type: "OrderPlaced", data: { total: 12 },
+ *   metadata: null, revision: 0, position: 0, timestamp: 0,
+ * };
+ * ```
+ */
+export interface RecordedEvent<T = unknown> {
+  readonly id: string;
+  readonly stream: string;
+  readonly type: string;
+  /** The JSON value written, or a `Uint8Array` for binary data. */
+  readonly data: T;
+  /** The JSON value written, a `Uint8Array`, or null when none. */
+  readonly metadata: unknown;
+  readonly revision: number;
+  readonly position: number;
+  readonly timestamp: number;
+}
+
+/**
+ * The outcome of an append. `position` is the global position of the last
+ * event written (the first is `position - (lastRevision - firstRevision)`).
+ * `replayed` is true when every event id was already in the stream: nothing
+ * was written and the original append's result is returned.
+ *
+ * @example
+ * ```ts
+ * import type { AppendResult } from "./types.ts";
+ * const r: AppendResult = { stream: "s", firstRevision: 0, lastRevision: 1, position: 9, replayed: false };
+ * ```
+ */
+export interface AppendResult {
+  readonly stream: string;
+  readonly firstRevision: number;
+  readonly lastRevision: number;
+  readonly position: number;
+  readonly replayed: boolean;
+}
+
+/**
+ * The outcome of a stream deletion.
+ *
+ * @example
+ * ```ts
+ * import type { DeleteResult } from "./types.ts";
+ * const r: DeleteResult = { stream: "s", hard: false };
+ * ```
+ */
+export interface DeleteResult {
+  readonly stream: string;
+  readonly hard: boolean;
+}
+
+/**
+ * Retention rules of a stream, enforced on reads at once and on disk by
+ * compaction. `maxAge` is in seconds. Other keys go in `custom`.
+ *
+ * Events removed by these rules never come back: raising `maxCount` or
+ * lowering `truncateBefore` later does not resurrect them.
+ *
+ * @example
+ * ```ts
+ * import type { StreamMetadata } from "./types.ts";
+ * const m: StreamMetadata = { maxCount: 100, maxAge: 3600, custom: { owner: "billing" } };
+ * ```
+ */
+export interface StreamMetadata {
+  readonly maxCount?: number;
+  readonly maxAge?: number;
+  readonly truncateBefore?: number;
+  readonly custom?: { readonly [key: string]: unknown };
+}
+
+/**
+ * How fresh a read must be. `local`: this node's applied state. `leader`:
+ * served only by the leader (`NotLeaderError` elsewhere). `linearizable`: a
+ * read-index round confirms leadership first (Raft thesis §6.4).
+ *
+ * @example
+ * ```ts
+ * import type { Consistency } from "./types.ts";
+ * const c: Consistency = "linearizable";
+ * ```
+ */
+export type Consistency = "local" | "leader" | "linearizable";
+
+/**
+ * Options every read takes.
+ *
+ * @example
+ * ```ts
+ * import type { ReadConsistencyOptions } from "./types.ts";
+ * const o: ReadConsistencyOptions = { consistency: "local", minPosition: 41 };
+ * ```
+ */
+export interface ReadConsistencyOptions {
+  /** Default `local`. */
+  readonly consistency?: Consistency;
+  /** Wait until this node has applied the event at this global position (read-your-writes on any node). */
+  readonly minPosition?: number;
+  /** How long to wait for `minPosition` or a read-index round. Default 10,000 ms. */
+  readonly timeoutMs?: number;
+}
+
+/** Read direction. */
+export type Direction = "forward" | "backward";
+
+/**
+ * Options of a stream read. `from` is a revision (inclusive); default the
+ * first (forward) or last (backward) event.
+ *
+ * @example
+ * ```ts
+ * import type { ReadStreamOptions } from "./types.ts";
+ * const o: ReadStreamOptions = { from: 10, direction: "backward", limit: 5 };
+ * ```
+ */
+export interface ReadStreamOptions {
+  readonly from?: number;
+  readonly direction?: Direction;
+  /** Default 100, at most 10,000. */
+  readonly limit?: number;
+}
+
+/**
+ * Options of a read of all streams. `from` is a global position
+ * (inclusive). `type` keeps events of these types; `prefix` keeps events of
+ * streams whose name starts with it.
+ *
+ * @example
+ * ```ts
+ * import type { ReadAllOptions } from "./types.ts";
+ * const o: ReadAllOptions = { from: 0, limit: 50, type: "OrderPlaced", prefix: "orders-" };
+ * ```
+ */
+export interface ReadAllOptions {
+  readonly from?: number;
+  readonly direction?: Direction;
+  readonly limit?: number;
+  readonly type?: string | readonly string[];
+  readonly prefix?: string;
+}
+
+/**
+ * A page of events. `next` is the `from` of the following page, or null when
+ * the read reached the end (forward) or the beginning (backward).
+ *
+ * @example
+ * ```ts
+ * import type { ReadResult } from "./types.ts";
+ * const r: ReadResult = { events: [], next: null };
+ * ```
+ */
+export interface ReadResult<T = unknown> {
+  readonly events: RecordedEvent<T>[];
+  readonly next: number | null;
+}
