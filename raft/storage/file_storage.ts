@@ -26,13 +26,16 @@ import { syncDir, writeAllSync } from "./atomic_file.ts";
 import { DirLock } from "./dir_lock.ts";
 import { EntryCache } from "./entry_cache.ts";
 import { writeHardStateFile } from "./hard_state_file.ts";
+import { frameBuffer, sealFrames } from "./frame_sealer.ts";
 import {
-  encodeEntry,
-  encodeHardState,
   encodeSegmentHeader,
   ENTRY_OVERHEAD_BYTES,
   hardStateRecordSize,
   MAX_PAYLOAD_BYTES,
+  putEntry,
+  putHardState,
+  putSegmentHeader,
+  sealAll,
   SEGMENT_HEADER_BYTES,
 } from "./record.ts";
 import { recoverDataDir } from "./recovery.ts";
@@ -69,8 +72,9 @@ export interface FileStorageOptions {
 
 const DEFAULT_SEGMENT_BYTES = 64 << 20;
 const DEFAULT_CACHE_BYTES = 16 << 20;
-// Batches larger than this get their own buffer instead of growing the scratch one.
-const SCRATCH_MAX_BYTES = 4 << 20;
+// Batches up to this size are built in WebAssembly memory and sealed in one
+// call; larger ones get their own buffer (so that memory stays small).
+const FRAME_BUFFER_MAX_BYTES = 8 << 20;
 // Record offsets are kept as u32.
 const MAX_SEGMENT_BYTES = 0xffff_ffff;
 const EMPTY_CONF: ConfState = {
@@ -233,8 +237,6 @@ export class FileStorage implements WritableStorage {
   #prevTerm: number;
   #lastIndex: number;
   #cache: EntryCache;
-  #scratch = new Uint8Array(64 << 10);
-  #scratchView = new DataView(this.#scratch.buffer);
   #vote = "";
   #voteBytes = new Uint8Array(0);
   #queue: Promise<unknown> = Promise.resolve();
@@ -781,34 +783,36 @@ export class FileStorage implements WritableStorage {
     if (seg.bytes + size > MAX_SEGMENT_BYTES) {
       throw new RangeError(`A single save of ${size} bytes does not fit in a segment`);
     }
-    let buf = this.#scratch;
-    let view = this.#scratchView;
-    if (size > buf.length) {
-      buf = new Uint8Array(Math.max(size, buf.length * 2));
+    // From here to the write there is no await: the frame buffer is shared.
+    const shared = size <= FRAME_BUFFER_MAX_BYTES;
+    let buf: Uint8Array;
+    let view: DataView;
+    if (shared) {
+      ({ buf, view } = frameBuffer(size));
+    } else {
+      buf = new Uint8Array(size);
       view = new DataView(buf.buffer);
-      if (buf.length <= SCRATCH_MAX_BYTES) {
-        this.#scratch = buf;
-        this.#scratchView = view;
-      }
     }
     const base = seg.bytes;
     let pos = 0;
     if (rotate) {
-      pos = encodeSegmentHeader(buf, view, 0, {
+      pos = putSegmentHeader(buf, view, 0, {
         firstIndex: seg.firstIndex,
         prevTerm: seg.prevTerm,
       });
     }
     for (const e of entries) {
       seg.push(base + pos, e.data.byteLength, e.term);
-      pos = encodeEntry(buf, view, pos, e);
+      pos = putEntry(buf, view, pos, e);
     }
     if (hs !== undefined) {
       const seq = ++this.#hsSeq;
-      pos = encodeHardState(buf, view, pos, { seq, hardState: hs }, vote);
+      pos = putHardState(buf, view, pos, { seq, hardState: hs }, vote);
       seg.hardStateSeq = seq;
       this.#hardState = hs;
     }
+    if (shared) sealFrames(buf, size);
+    else sealAll(buf, view, size);
     this.#unsynced = true;
     writeAllSync(this.#writer, buf.subarray(0, size));
     seg.bytes = base + size;

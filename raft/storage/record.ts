@@ -191,6 +191,49 @@ export function checkFrame(buf: Uint8Array, view: DataView, pos: number, end: nu
 }
 
 /**
+ * Writes the frames in `buf[0..end)` checksums, frame by frame: what
+ * `sealFrames` in `frame_sealer.ts` does in WebAssembly, for buffers outside
+ * its memory.
+ *
+ * @example
+ * ```ts
+ * import { checkFrame, putEntry, sealAll } from "./record.ts";
+ * const buf = new Uint8Array(31);
+ * const view = new DataView(buf.buffer);
+ * const end = putEntry(buf, view, 0, { index: 1, term: 1, type: "normal", data: new Uint8Array(1) });
+ * sealAll(buf, view, end);
+ * console.assert(checkFrame(buf, view, 0, end) === 19);
+ * ```
+ */
+export function sealAll(buf: Uint8Array, view: DataView, end: number): void {
+  let pos = 0;
+  while (pos < end) pos = sealFrame(buf, view, pos, view.getUint32(pos, true));
+}
+
+/**
+ * Writes `entry` as a frame at `pos` without its checksums (see
+ * {@link sealAll}); returns the position after it.
+ *
+ * @example
+ * ```ts
+ * import { putEntry } from "./record.ts";
+ * const buf = new Uint8Array(32);
+ * console.assert(putEntry(buf, new DataView(buf.buffer), 0, { index: 1, term: 1, type: "normal", data: new Uint8Array(2) }) === 32);
+ * ```
+ */
+export function putEntry(buf: Uint8Array, view: DataView, pos: number, entry: Entry): number {
+  const p = pos + FRAME_HEADER_BYTES;
+  const length = 18 + entry.data.byteLength;
+  view.setUint32(pos, length, true);
+  buf[p] = RecordKind.entry;
+  buf[p + 1] = entry.type === "normal" ? 0 : 1;
+  writeU64(view, p + 2, entry.index);
+  writeU64(view, p + 10, entry.term);
+  buf.set(entry.data, p + 18);
+  return p + length;
+}
+
+/**
  * Encodes `entry` as a complete record at `pos`; returns the position after it.
  * The caller sizes `buf` with {@link ENTRY_OVERHEAD_BYTES} + data length.
  *
@@ -206,12 +249,7 @@ export function checkFrame(buf: Uint8Array, view: DataView, pos: number, end: nu
  * ```
  */
 export function encodeEntry(buf: Uint8Array, view: DataView, pos: number, entry: Entry): number {
-  const p = pos + FRAME_HEADER_BYTES;
-  buf[p] = RecordKind.entry;
-  buf[p + 1] = entry.type === "normal" ? 0 : 1;
-  writeU64(view, p + 2, entry.index);
-  writeU64(view, p + 10, entry.term);
-  buf.set(entry.data, p + 18);
+  putEntry(buf, view, pos, entry);
   return sealFrame(buf, view, pos, 18 + entry.data.byteLength);
 }
 
@@ -290,14 +328,36 @@ export function encodeHardState(
   shs: SequencedHardState,
   vote: Uint8Array,
 ): number {
+  putHardState(buf, view, pos, shs, vote);
+  return sealFrame(buf, view, pos, 27 + vote.byteLength);
+}
+
+/**
+ * {@link encodeHardState} without the checksums (see {@link sealAll}).
+ *
+ * @example
+ * ```ts
+ * import { hardStateRecordSize, putHardState } from "./record.ts";
+ * const buf = new Uint8Array(hardStateRecordSize(0));
+ * putHardState(buf, new DataView(buf.buffer), 0, { seq: 1, hardState: { term: 1, vote: "", commit: 0 } }, new Uint8Array());
+ * ```
+ */
+export function putHardState(
+  buf: Uint8Array,
+  view: DataView,
+  pos: number,
+  shs: SequencedHardState,
+  vote: Uint8Array,
+): number {
   const p = pos + FRAME_HEADER_BYTES;
+  view.setUint32(pos, 27 + vote.byteLength, true);
   buf[p] = RecordKind.hardState;
   writeU64(view, p + 1, shs.seq);
   writeU64(view, p + 9, shs.hardState.term);
   writeU64(view, p + 17, shs.hardState.commit);
   view.setUint16(p + 25, vote.byteLength, true);
   buf.set(vote, p + 27);
-  return sealFrame(buf, view, pos, 27 + vote.byteLength);
+  return p + 27 + vote.byteLength;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -363,13 +423,34 @@ export function encodeSegmentHeader(
   pos: number,
   header: SegmentHeader,
 ): number {
+  putSegmentHeader(buf, view, pos, header);
+  return sealFrame(buf, view, pos, 22);
+}
+
+/**
+ * {@link encodeSegmentHeader} without the checksums (see {@link sealAll}).
+ *
+ * @example
+ * ```ts
+ * import { putSegmentHeader, SEGMENT_HEADER_BYTES } from "./record.ts";
+ * const buf = new Uint8Array(SEGMENT_HEADER_BYTES);
+ * console.assert(putSegmentHeader(buf, new DataView(buf.buffer), 0, { firstIndex: 1, prevTerm: 0 }) === SEGMENT_HEADER_BYTES);
+ * ```
+ */
+export function putSegmentHeader(
+  buf: Uint8Array,
+  view: DataView,
+  pos: number,
+  header: SegmentHeader,
+): number {
   const p = pos + FRAME_HEADER_BYTES;
+  view.setUint32(pos, 22, true);
   buf[p] = RecordKind.segmentHeader;
   buf[p + 1] = SEGMENT_VERSION;
   view.setUint32(p + 2, SEGMENT_MAGIC, true);
   writeU64(view, p + 6, header.firstIndex);
   writeU64(view, p + 14, header.prevTerm);
-  return sealFrame(buf, view, pos, 22);
+  return p + 22;
 }
 
 /**

@@ -1,0 +1,260 @@
+/**
+ * Storage benchmark: synced appends of 100-byte entries through
+ * `FileStorage.save` side by side with a raw loop of one `write` + `syncData`
+ * of the same number of bytes on the same disk, at batch sizes 1, 16 and 256;
+ * then the time to reopen a 1,000,000-entry log.
+ *
+ * Raw and storage runs alternate in short rounds so that other load on the
+ * disk hits both columns alike. Run with `deno task bench-storage`
+ * (`--duration-ms`, `--reopen-entries` to change the defaults).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import type { Entry } from "../raft/core/types.ts";
+import { FileStorage } from "../raft/storage/file_storage.ts";
+import { ENTRY_OVERHEAD_BYTES } from "../raft/storage/record.ts";
+
+/** One batch size's figures. */
+export interface StorageBenchRow {
+  readonly batch: number;
+  readonly rawEntriesPerSec: number;
+  readonly storageEntriesPerSec: number;
+  /** storage / raw. */
+  readonly ratio: number;
+}
+
+/** Everything {@link runStorageBench} measured. */
+export interface StorageBenchResult {
+  readonly dir: string;
+  readonly entryBytes: number;
+  readonly rows: readonly StorageBenchRow[];
+  readonly reopen: {
+    readonly entries: number;
+    readonly bytes: number;
+    readonly segments: number;
+    /** Each reopen's duration, in ms. */
+    readonly runsMs: readonly number[];
+  };
+}
+
+/** Options of {@link runStorageBench}. */
+export interface StorageBenchOptions {
+  /** Measuring time per batch size and column. Default 3000 ms. */
+  readonly durationMs?: number;
+  /** Entries in the reopen test. Default 1,000,000. */
+  readonly reopenEntries?: number;
+  /** Batch sizes. Default [1, 16, 256]. */
+  readonly batches?: readonly number[];
+  /** Directory to create the temp dir in (must be on the disk to measure). Default: the repo root. */
+  readonly parentDir?: string;
+}
+
+const ENTRY_BYTES = 100;
+const ROUNDS = 10;
+
+async function rawRound(file: Deno.FsFile, bytes: Uint8Array, ms: number): Promise<number> {
+  const end = performance.now() + ms;
+  let ops = 0;
+  do {
+    let done = 0;
+    while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
+    await file.syncData();
+    ops++;
+  } while (performance.now() < end);
+  return ops;
+}
+
+async function storageRound(
+  s: FileStorage,
+  batch: number,
+  data: Uint8Array,
+  ms: number,
+): Promise<number> {
+  const end = performance.now() + ms;
+  let ops = 0;
+  let next = s.lastIndex() + 1;
+  do {
+    const entries: Entry[] = new Array(batch);
+    for (let i = 0; i < batch; i++) entries[i] = { index: next + i, term: 1, type: "normal", data };
+    next += batch;
+    await s.save({ entries }, { sync: true });
+    ops++;
+  } while (performance.now() < end);
+  return ops;
+}
+
+async function measureBatch(
+  dir: string,
+  batch: number,
+  durationMs: number,
+): Promise<StorageBenchRow> {
+  const data = new Uint8Array(ENTRY_BYTES);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 37) & 0xff;
+  // The raw loop writes exactly as many bytes per batch as the storage does.
+  const rawBytes = new Uint8Array(batch * (ENTRY_OVERHEAD_BYTES + ENTRY_BYTES)).fill(7);
+  const raw = await Deno.open(join(dir, `raw-${batch}.bin`), {
+    write: true,
+    create: true,
+    truncate: true,
+  });
+  const storage = await FileStorage.open(join(dir, `storage-${batch}`));
+  const slice = durationMs / ROUNDS;
+  let rawOps = 0;
+  let rawMs = 0;
+  let stOps = 0;
+  let stMs = 0;
+  try {
+    // Warm up both paths (JIT, file creation).
+    await rawRound(raw, rawBytes, 50);
+    await storageRound(storage, batch, data, 50);
+    for (let r = 0; r < ROUNDS; r++) {
+      // Alternate which goes first so neither always follows the other.
+      for (const which of r % 2 === 0 ? ["raw", "storage"] : ["storage", "raw"]) {
+        const t0 = performance.now();
+        if (which === "raw") {
+          rawOps += await rawRound(raw, rawBytes, slice);
+          rawMs += performance.now() - t0;
+        } else {
+          stOps += await storageRound(storage, batch, data, slice);
+          stMs += performance.now() - t0;
+        }
+      }
+    }
+  } finally {
+    raw.close();
+    await storage.close();
+  }
+  const rawEntriesPerSec = (rawOps * batch) / (rawMs / 1000);
+  const storageEntriesPerSec = (stOps * batch) / (stMs / 1000);
+  return {
+    batch,
+    rawEntriesPerSec,
+    storageEntriesPerSec,
+    ratio: storageEntriesPerSec / rawEntriesPerSec,
+  };
+}
+
+async function measureReopen(
+  dir: string,
+  entries: number,
+): Promise<StorageBenchResult["reopen"]> {
+  const path = join(dir, "reopen");
+  const s = await FileStorage.open(path);
+  const data = new Uint8Array(ENTRY_BYTES).fill(3);
+  const batch = 1000;
+  for (let i = 1; i <= entries; i += batch) {
+    const n = Math.min(batch, entries - i + 1);
+    const ents: Entry[] = new Array(n);
+    for (let j = 0; j < n; j++) ents[j] = { index: i + j, term: 1, type: "normal", data };
+    await s.save({ entries: ents, hardState: { term: 1, vote: "n1", commit: i + n - 1 } }, {
+      sync: false,
+    });
+  }
+  await s.close();
+  let bytes = 0;
+  let segments = 0;
+  for (const e of Deno.readDirSync(path)) {
+    if (e.name.endsWith(".wal")) {
+      segments++;
+      bytes += Deno.statSync(join(path, e.name)).size;
+    }
+  }
+  const runsMs: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const t0 = performance.now();
+    const again = await FileStorage.open(path);
+    runsMs.push(performance.now() - t0);
+    if (again.lastIndex() !== entries) {
+      throw new Error(`reopen found ${again.lastIndex()} entries, expected ${entries}`);
+    }
+    await again.close();
+  }
+  return { entries, bytes, segments, runsMs };
+}
+
+/**
+ * Runs the benchmark in a temp dir (removed afterwards) and returns the figures.
+ *
+ * @example
+ * ```ts ignore
+ * import { formatStorageBench, runStorageBench } from "./storage.ts";
+ * console.log(formatStorageBench(await runStorageBench({ durationMs: 500, reopenEntries: 10_000 })));
+ * ```
+ */
+export async function runStorageBench(
+  options: StorageBenchOptions = {},
+): Promise<StorageBenchResult> {
+  const durationMs = options.durationMs ?? 3000;
+  const reopenEntries = options.reopenEntries ?? 1_000_000;
+  const batches = options.batches ?? [1, 16, 256];
+  const parentDir = options.parentDir ?? new URL("..", import.meta.url).pathname;
+  const dir = await Deno.makeTempDir({ dir: parentDir, prefix: ".bench-storage-" });
+  try {
+    const rows: StorageBenchRow[] = [];
+    for (const b of batches) rows.push(await measureBatch(dir, b, durationMs));
+    const reopen = await measureReopen(dir, reopenEntries);
+    return { dir, entryBytes: ENTRY_BYTES, rows, reopen };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Renders the figures as the table the task prints.
+ *
+ * @example
+ * ```ts
+ * import { formatStorageBench } from "./storage.ts";
+ * const text = formatStorageBench({
+ *   dir: "/tmp/x", entryBytes: 100,
+ *   rows: [{ batch: 1, rawEntriesPerSec: 1000, storageEntriesPerSec: 900, ratio: 0.9 }],
+ *   reopen: { entries: 10, bytes: 1300, segments: 1, runsMs: [1.5] },
+ * });
+ * console.assert(text.includes("0.90x"));
+ * ```
+ */
+export function formatStorageBench(r: StorageBenchResult): string {
+  const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+  const lines = [
+    `synced appends of ${r.entryBytes}-byte entries (FileStorage.save vs raw write + syncData of the same bytes)`,
+    `disk: temp dir under ${r.dir.replace(/\/[^/]+$/, "")}`,
+    "",
+    "| batch | raw entries/s | storage entries/s | storage/raw |",
+    "| ----: | ------------: | ----------------: | ----------: |",
+  ];
+  for (const row of r.rows) {
+    lines.push(
+      `| ${row.batch} | ${fmt(row.rawEntriesPerSec)} | ${fmt(row.storageEntriesPerSec)} | ${
+        row.ratio.toFixed(2)
+      }x |`,
+    );
+  }
+  const best = Math.min(...r.reopen.runsMs);
+  lines.push(
+    "",
+    `reopen: ${fmt(r.reopen.entries)} entries, ${
+      (r.reopen.bytes / (1 << 20)).toFixed(1)
+    } MiB in ${r.reopen.segments} segment(s): ${best.toFixed(0)} ms (runs: ${
+      r.reopen.runsMs.map((m) => m.toFixed(0)).join(", ")
+    } ms; page cache warm)`,
+  );
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      "duration-ms": { type: "string", default: "3000" },
+      "reopen-entries": { type: "string", default: "1000000" },
+    },
+  });
+  const result = await runStorageBench({
+    durationMs: Number(values["duration-ms"]),
+    reopenEntries: Number(values["reopen-entries"]),
+  });
+  console.log(formatStorageBench(result));
+}
