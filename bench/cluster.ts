@@ -1,0 +1,436 @@
+/**
+ * Write throughput and latency of a 3-node raftlog cluster of `cli.ts serve`
+ * processes (FileStorage with fsync, in a temp directory on disk), driven over
+ * HTTP with single-command writes (`POST /commands` put) at several
+ * concurrency levels. With `--vs-etcd`, a 3-node etcd on loopback gets the same
+ * load on its HTTP/JSON gateway (`POST /v3/kv/put`) in the same run, and a
+ * side-by-side table with ratios is printed.
+ *
+ * The load generator runs in its own process: `wrk` when it is on PATH
+ * (Debian package `wrk`), otherwise `bench/load.ts`. `--calibrate` measures
+ * how many requests per second each generator can drive on this machine.
+ *
+ * Run: `deno task bench-cluster [--seconds 10] [--connections 1,32,128]
+ * [--vs-etcd] [--load wrk|deno] [--warmup 2] [--keep]`
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+interface LoadResult {
+  requests: number;
+  errors: number;
+  seconds: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+interface System {
+  readonly name: string;
+  /** Where writes go (the leader's write endpoint). */
+  readonly writeUrl: string;
+  /** Request bodies, sent in turn. */
+  readonly bodies: readonly string[];
+  stop(): Promise<void>;
+}
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const CLI = join(ROOT, "cli.ts");
+const LOAD = join(ROOT, "bench", "load.ts");
+const HOST = "127.0.0.1";
+const KEYS = 1000;
+const VALUE = "v".repeat(32);
+
+const { values: opts } = parseArgs({
+  args: Deno.args,
+  options: {
+    seconds: { type: "string", default: "10" },
+    connections: { type: "string", default: "1,32,128" },
+    "vs-etcd": { type: "boolean", default: false },
+    load: { type: "string" },
+    warmup: { type: "string", default: "2" },
+    calibrate: { type: "boolean", default: false },
+    keep: { type: "boolean", default: false },
+  },
+});
+const seconds = Number(opts.seconds);
+const levels = opts.connections.split(",").map(Number);
+const warmup = Number(opts.warmup);
+if (!(seconds > 0) || levels.some((c) => !(c > 0)) || !(warmup >= 0)) {
+  console.error("bench: --seconds, --connections (list) and --warmup must be positive numbers");
+  Deno.exit(2);
+}
+
+function onPath(cmd: string): boolean {
+  try {
+    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+const generator = opts.load ?? (onPath("wrk") ? "wrk" : "deno");
+if (generator !== "wrk" && generator !== "deno") {
+  console.error(`bench: --load must be wrk or deno, got ${generator}`);
+  Deno.exit(2);
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: HOST, port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function waitFor<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await f().catch(() => undefined);
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`bench: timed out waiting for ${what}`);
+}
+
+/** Spawns a process with stdout and stderr appended to `logFile`. */
+function spawnLogged(cmd: string, args: string[], logFile: string): Deno.ChildProcess {
+  const child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
+    .spawn();
+  const file = Deno.openSync(logFile, { create: true, append: true });
+  const write = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s) file.writeSync(chunk);
+  };
+  Promise.all([write(child.stdout), write(child.stderr)]).finally(() => file.close());
+  return child;
+}
+
+async function stopAll(children: Deno.ChildProcess[]): Promise<void> {
+  for (const c of children) {
+    try {
+      c.kill("SIGTERM");
+    } catch {
+      // Already exited.
+    }
+  }
+  await Promise.all(children.map(async (c) => {
+    const t = setTimeout(() => {
+      try {
+        c.kill("SIGKILL");
+      } catch {
+        // Already exited.
+      }
+    }, 10_000);
+    await c.status;
+    clearTimeout(t);
+  }));
+}
+
+async function startRaftlog(dir: string): Promise<System> {
+  const ids = ["n1", "n2", "n3"];
+  const urls = ids.map(() => `http://${HOST}:${freePort()}`);
+  const peers = ids.map((id, i) => `${id}=${urls[i]}`).join(",");
+  const children = ids.map((id) =>
+    spawnLogged(Deno.execPath(), [
+      "run",
+      "-A",
+      "--config",
+      join(ROOT, "deno.json"),
+      CLI,
+      "serve",
+      "--id",
+      id,
+      "--peers",
+      peers,
+      "--data",
+      join(dir, id),
+      "--secret",
+      "bench",
+      "--cluster-id",
+      "bench",
+      "--log-level",
+      "warn",
+    ], join(dir, `${id}.log`))
+  );
+  const leader = await waitFor("a raftlog leader", async () => {
+    for (const u of urls) {
+      const s = await (await fetch(`${u}/status`)).json();
+      if (s.role === "leader") {
+        // The leader must accept writes (its role is applied) before the load starts.
+        const r = await fetch(`${u}/commands`, {
+          method: "POST",
+          body: JSON.stringify({ op: "put", key: "warm", value: "up" }),
+        });
+        await r.body?.cancel();
+        if (r.ok) return u;
+      }
+    }
+    return undefined;
+  });
+  const bodies = Array.from(
+    { length: KEYS },
+    (_, i) => JSON.stringify({ op: "put", key: `k${i}`, value: VALUE }),
+  );
+  return {
+    name: "raftlog",
+    writeUrl: `${leader}/commands`,
+    bodies,
+    stop: () => stopAll(children),
+  };
+}
+
+async function startEtcd(dir: string): Promise<System> {
+  const names = ["e1", "e2", "e3"];
+  const client = names.map(() => `http://${HOST}:${freePort()}`);
+  const peer = names.map(() => `http://${HOST}:${freePort()}`);
+  const initial = names.map((n, i) => `${n}=${peer[i]}`).join(",");
+  const children = names.map((n, i) =>
+    spawnLogged("etcd", [
+      "--name",
+      n,
+      "--data-dir",
+      join(dir, n),
+      "--listen-client-urls",
+      client[i]!,
+      "--advertise-client-urls",
+      client[i]!,
+      "--listen-peer-urls",
+      peer[i]!,
+      "--initial-advertise-peer-urls",
+      peer[i]!,
+      "--initial-cluster",
+      initial,
+      "--initial-cluster-state",
+      "new",
+      "--initial-cluster-token",
+      "bench",
+      "--logger",
+      "zap",
+      "--log-level",
+      "warn",
+    ], join(dir, `${n}.log`))
+  );
+  const leader = await waitFor("an etcd leader", async () => {
+    for (const u of client) {
+      const res = await fetch(`${u}/v3/maintenance/status`, { method: "POST", body: "{}" });
+      const s = await res.json() as { leader?: string; header?: { member_id?: string } };
+      if (s.leader !== undefined && s.leader !== "0" && s.leader === s.header?.member_id) {
+        const r = await fetch(`${u}/v3/kv/put`, {
+          method: "POST",
+          body: JSON.stringify({ key: btoa("warm"), value: btoa("up") }),
+        });
+        await r.body?.cancel();
+        if (r.ok) return u;
+      }
+    }
+    return undefined;
+  });
+  const bodies = Array.from(
+    { length: KEYS },
+    (_, i) => JSON.stringify({ key: btoa(`k${i}`), value: btoa(VALUE) }),
+  );
+  return {
+    name: "etcd",
+    writeUrl: `${leader}/v3/kv/put`,
+    bodies,
+    stop: () => stopAll(children),
+  };
+}
+
+function wrkScript(bodies: readonly string[], method: string): string {
+  const lines = bodies.map((b) => `  [==[${b}]==],`).join("\n");
+  return `local bodies = {
+${lines}
+}
+local i = 0
+wrk.method = "${method}"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  i = i + 1
+  return wrk.format(nil, nil, nil, ${method === "GET" ? "nil" : "bodies[(i % #bodies) + 1]"})
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests":%d,"errors":%d,"seconds":%f,"p50Ms":%f,"p99Ms":%f}\\n',
+    summary.requests - e.status, e.connect + e.read + e.write + e.timeout + e.status,
+    summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+`;
+}
+
+async function runLoad(
+  gen: string,
+  url: string,
+  bodies: readonly string[],
+  connections: number,
+  secs: number,
+  tmp: string,
+  method = "POST",
+): Promise<LoadResult> {
+  let out: Deno.CommandOutput;
+  if (gen === "wrk") {
+    const script = join(tmp, "load.lua");
+    Deno.writeTextFileSync(script, wrkScript(bodies, method));
+    out = await new Deno.Command("wrk", {
+      args: [
+        "-t",
+        String(Math.min(2, connections)),
+        "-c",
+        String(connections),
+        "-d",
+        `${secs}s`,
+        "--timeout",
+        "10s",
+        "-s",
+        script,
+        url,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } else {
+    const file = join(tmp, "bodies.json");
+    Deno.writeTextFileSync(file, JSON.stringify(bodies));
+    out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-read",
+        LOAD,
+        "--url",
+        url,
+        "--method",
+        method,
+        "--bodies",
+        file,
+        "--connections",
+        String(connections),
+        "--seconds",
+        String(secs),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  }
+  const text = new TextDecoder().decode(out.stdout);
+  const line = text.split("\n").find((l) => l.startsWith("RESULT ") || l.startsWith("{"));
+  if (!out.success || line === undefined) {
+    throw new Error(`${gen} failed: ${text}\n${new TextDecoder().decode(out.stderr)}`);
+  }
+  const r = JSON.parse(line.replace(/^RESULT /, "")) as LoadResult;
+  r.rps = r.requests / r.seconds;
+  return r;
+}
+
+async function bench(
+  start: (dir: string) => Promise<System>,
+  tmp: string,
+): Promise<Map<number, LoadResult>> {
+  const dir = await Deno.makeTempDir({ dir: tmp, prefix: "data-" });
+  const sys = await start(dir);
+  const results = new Map<number, LoadResult>();
+  try {
+    if (warmup > 0) await runLoad(generator, sys.writeUrl, sys.bodies, 32, warmup, tmp);
+    for (const c of levels) {
+      const r = await runLoad(generator, sys.writeUrl, sys.bodies, c, seconds, tmp);
+      results.set(c, r);
+      console.log(
+        `${sys.name.padEnd(8)} c=${String(c).padStart(3)}  ${
+          fmt(r.rps, 0).padStart(7)
+        } writes/s  ` +
+          `p50 ${fmt(r.p50Ms, 2)} ms  p99 ${fmt(r.p99Ms, 2)} ms  errors ${r.errors}`,
+      );
+    }
+  } finally {
+    await sys.stop();
+  }
+  return results;
+}
+
+function fmt(n: number, digits: number): string {
+  return n.toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+
+function version(cmd: string, args: string[]): string {
+  try {
+    const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).outputSync();
+    return new TextDecoder().decode(out.stdout).split("\n")[0]!.trim();
+  } catch {
+    return "?";
+  }
+}
+
+async function calibrate(tmp: string): Promise<void> {
+  // The generators against the cheapest route of one node: how far can each push?
+  const dir = await Deno.makeTempDir({ dir: tmp, prefix: "data-" });
+  const sys = await startRaftlog(dir);
+  try {
+    const url = sys.writeUrl.replace(/\/commands$/, "/health");
+    for (const gen of ["wrk", "deno"]) {
+      if (gen === "wrk" && !onPath("wrk")) continue;
+      const r = await runLoad(gen, url, [""], 128, Math.min(seconds, 5), tmp, "GET");
+      console.log(`calibrate ${gen.padEnd(4)} GET /health c=128: ${fmt(r.rps, 0)} req/s`);
+    }
+  } finally {
+    await sys.stop();
+  }
+}
+
+const tmp = await Deno.makeTempDir({ prefix: "raftlog-bench-" });
+try {
+  console.log(
+    `3-node clusters on loopback, fsync on, one put per request, ${seconds} s per level, ` +
+      `load generator: ${generator} (own process), ${navigator.hardwareConcurrency} CPUs`,
+  );
+  console.log(
+    `deno ${Deno.version.deno}; ${opts["vs-etcd"] ? version("etcd", ["--version"]) : ""}`,
+  );
+  if (opts.calibrate) await calibrate(tmp);
+  const raftlog = await bench(startRaftlog, tmp);
+  let etcd: Map<number, LoadResult> | undefined;
+  if (opts["vs-etcd"]) {
+    if (!onPath("etcd")) {
+      console.error("bench: --vs-etcd needs etcd on PATH (apt-get install -y etcd-server)");
+    } else {
+      etcd = await bench(startEtcd, tmp);
+    }
+  }
+  const rows = levels.map((c) => {
+    const r = raftlog.get(c)!;
+    const e = etcd?.get(c);
+    const cells = [String(c), fmt(r.rps, 0), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2)];
+    if (e !== undefined) {
+      cells.push(
+        fmt(e.rps, 0),
+        fmt(e.p50Ms, 2),
+        fmt(e.p99Ms, 2),
+        `${fmt(r.rps / e.rps, 2)}x`,
+        `${fmt(r.p50Ms / e.p50Ms, 2)}x`,
+      );
+    }
+    return cells;
+  });
+  const head = ["conns", "raftlog w/s", "p50 ms", "p99 ms"];
+  if (etcd !== undefined) head.push("etcd w/s", "p50 ms", "p99 ms", "w/s ratio", "p50 ratio");
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(" | ")} |`;
+  console.log("");
+  console.log(line(head));
+  console.log(`|${widths.map((w) => "-".repeat(w + 1) + ":").join("|")}|`);
+  for (const r of rows) console.log(line(r));
+  if (etcd !== undefined) {
+    console.log("\nratios are raftlog / etcd (w/s: higher is better; p50: lower)");
+  }
+} finally {
+  if (opts.keep) console.log(`data and logs kept in ${tmp}`);
+  else await Deno.remove(tmp, { recursive: true });
+}
