@@ -140,3 +140,41 @@ Deno.test("flow control: a follower whose whole in-flight window was lost recove
   assert.equal(pr.match, l.raftLog.lastIndex());
   assert.equal(net.get("n2").raftLog.committed, l.raftLog.committed);
 });
+
+// ---- membership -----------------------------------------------------------------
+
+Deno.test("§4.3 a leader demoted to learner by a joint change leads until the joint configuration is left", () => {
+  const net = new Net(["n1", "n2", "n3"]);
+  const l = net.elect("n1");
+  assert.equal(l.role, "leader");
+  // n1 is demoted in a joint change, left explicitly.
+  l.applyConfChange({
+    changes: [{ type: "addVoter", nodeId: "n2" }, { type: "addLearner", nodeId: "n1" }],
+    transition: "explicit",
+  });
+  assert.ok(l.isJoint());
+  // n1 is still a voter of the outgoing half: it keeps leading, counts in that half's
+  // quorum and is not a learner yet.
+  assert.equal(l.role, "leader");
+  assert.equal(l.isLearner, false);
+  assert.equal(l.trk.progress.get("n1")!.isLearner, false);
+  assert.ok(l.promotable());
+  l.applyConfChange({ changes: [] });
+  assert.equal(l.isLearner, true);
+  assert.equal(l.role, "follower", "steps down once it is only a learner");
+});
+
+Deno.test("§4.3 a voter of the outgoing half that will become a learner can still win an election", () => {
+  // No check-quorum, so the other voters do not ignore the election as a leader lease.
+  const net = new Net(["n1", "n2", "n3"], { checkQuorum: false });
+  net.elect("n1");
+  const cc = {
+    changes: [{ type: "addLearner" as const, nodeId: "n2" }],
+    transition: "explicit" as const,
+  };
+  for (const r of net.peers.values()) r.applyConfChange(cc);
+  const n2 = net.get("n2");
+  assert.ok(n2.promotable(), "n2 is still a voter of the outgoing configuration");
+  net.elect("n2");
+  assert.equal(n2.role, "leader");
+});

@@ -17,8 +17,9 @@ import { Progress } from "./progress.ts";
 /**
  * Membership as sets.
  *
- * Invariants: `learners` and `learnersNext` are disjoint from the voters of
- * either half; `learnersNext` is a subset of `voters.outgoing`.
+ * Invariants: `learners` is disjoint from the voters of either half;
+ * `learnersNext` is a subset of `voters.outgoing`, disjoint from
+ * `voters.incoming`: its members stay voters until the joint configuration is left.
  */
 export interface TrackerConfig {
   readonly voters: JointConfig;
@@ -92,7 +93,10 @@ export class ProgressTracker {
       if (!members.has(id)) this.progress.delete(id);
     }
     for (const id of members) {
-      const isLearner = cfg.learners.has(id) || cfg.learnersNext.has(id);
+      // A member of learnersNext is still a voter of the outgoing half: it votes, counts
+      // towards that half's quorum and may lead until the joint configuration is left
+      // (Raft thesis §4.3). Only `learners` are learners now.
+      const isLearner = cfg.learners.has(id);
       const pr = this.progress.get(id);
       if (pr === undefined) {
         const np = this.newProgress(nextIndex, isLearner);
