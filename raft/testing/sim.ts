@@ -14,7 +14,12 @@ import { InvariantViolation } from "./invariants.ts";
 import { awaitLiveness, healAll } from "./liveness.ts";
 import type { NetworkFaults } from "./network.ts";
 import { SimRandom } from "./prng.ts";
-import { SimCluster, type SimClusterOptions, type SimRaftConfig } from "./sim_cluster.ts";
+import {
+  SimCluster,
+  type SimClusterOptions,
+  type SimCounters,
+  type SimRaftConfig,
+} from "./sim_cluster.ts";
 
 /** Options of {@link runSeed}. */
 export interface SimOptions {
@@ -48,6 +53,8 @@ export interface SimStats {
   transfers: number;
   heals: number;
   maxTerm: number;
+  /** What the cluster counted (see `SimCounters`). */
+  cluster?: SimCounters;
 }
 
 /**
@@ -203,7 +210,7 @@ class Schedule {
     if (rng.chance(0.01)) this.#partition();
     if (rng.chance(0.006)) this.#crash();
     if (rng.chance(0.03)) this.#restart();
-    if (rng.chance(0.004)) this.#changeMembership();
+    if (rng.chance(0.01)) this.#changeMembership();
     if (rng.chance(0.003)) this.#transfer();
     if (rng.chance(0.004)) {
       this.c.network.faults = {
@@ -310,50 +317,48 @@ class Schedule {
       cc = { changes: [] };
     } else {
       const voters = cs.voters, learners = cs.learners;
-      const live = this.#live().length;
-      const options: (() => ConfChange | undefined)[] = [
-        () => {
-          if (live >= 7) return undefined;
+      const one = (type: "addVoter" | "addLearner" | "removeNode", nodeId: NodeId): ConfChange => ({
+        changes: [{ type, nodeId }],
+      });
+      const joint = (): { transition?: "implicit" | "explicit" } =>
+        rng.chance(0.4) ? {} : { transition: rng.pick(["implicit", "explicit"] as const) };
+      const options: (() => ConfChange)[] = [];
+      if (this.#live().length < 7) {
+        options.push(() => {
           fresh = `n${this.#nextId++}`;
-          return { changes: [{ type: "addLearner", nodeId: fresh }] };
-        },
-        () => {
-          if (learners.length === 0) return undefined;
-          return { changes: [{ type: "addVoter", nodeId: rng.pick(learners) }] };
-        },
-        () => {
-          if (voters.length <= 2) return undefined;
-          return { changes: [{ type: "removeNode", nodeId: rng.pick(voters) }] };
-        },
-        () => {
-          if (learners.length === 0) return undefined;
-          return { changes: [{ type: "removeNode", nodeId: rng.pick(learners) }] };
-        },
-        () => {
-          if (voters.length <= 2) return undefined;
-          return { changes: [{ type: "addLearner", nodeId: rng.pick(voters) }] };
-        },
-        () => {
-          if (learners.length === 0 || voters.length < 2) return undefined;
-          return {
+          return one("addLearner", fresh);
+        });
+      }
+      if (learners.length > 0) {
+        options.push(() => one("addVoter", rng.pick(learners)));
+        options.push(() => one("removeNode", rng.pick(learners)));
+        options.push(() => ({
+          changes: [{ type: "addVoter", nodeId: rng.pick(learners) }],
+          ...joint(),
+        }));
+        if (voters.length >= 2) {
+          // Swap a voter for a learner: needs joint consensus (thesis §4.3).
+          options.push(() => ({
             changes: [
               { type: "addVoter", nodeId: rng.pick(learners) },
-              { type: "removeNode", nodeId: rng.pick(voters) },
+              rng.chance(0.5)
+                ? { type: "removeNode", nodeId: rng.pick(voters) }
+                : { type: "addLearner", nodeId: rng.pick(voters) },
             ],
-            ...(rng.chance(0.5) ? {} : { transition: rng.pick(["implicit", "explicit"] as const) }),
-          };
-        },
-        () => {
-          if (learners.length === 0) return undefined;
-          return {
-            changes: [{ type: "addVoter", nodeId: rng.pick(learners) }],
-            transition: rng.pick(["implicit", "explicit"] as const),
-          };
-        },
-      ];
-      const picked = rng.pick(options)();
-      if (picked === undefined) return;
-      cc = picked;
+            ...joint(),
+          }));
+        }
+      }
+      if (voters.length > 2) {
+        options.push(() => one("removeNode", rng.pick(voters)));
+        options.push(() => one("addLearner", rng.pick(voters)));
+        options.push(() => ({
+          changes: [{ type: "removeNode", nodeId: rng.pick(voters) }],
+          ...joint(),
+        }));
+      }
+      if (options.length === 0) return;
+      cc = rng.pick(options)();
     }
     if (fresh !== undefined) c.addNode(fresh);
     const r = c.proposeConfChange(leader, cc);
@@ -408,6 +413,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SimResult {
     };
   }
   s.stats.committed = c.checker.maxCommit();
+  s.stats.cluster = { ...c.counters };
   for (const id of c.ids()) s.stats.maxTerm = Math.max(s.stats.maxTerm, c.node(id).term);
   return {
     seed,

@@ -75,6 +75,39 @@ export type RequestResult =
   | { readonly status: "forwarded" }
   | { readonly status: "refused"; readonly error: Error };
 
+/**
+ * Counts of what happened in a cluster, to tell whether a schedule exercised
+ * the paths it meant to.
+ *
+ * @example
+ * ```ts
+ * import { SimCluster } from "./sim_cluster.ts";
+ * const c = new SimCluster({ seed: 2, ids: ["n1", "n2", "n3"] });
+ * while (c.leader() === undefined) c.step();
+ * console.assert(c.counters.elections >= 1 && c.counters.delivered > 0);
+ * ```
+ */
+export interface SimCounters {
+  /** Messages delivered and lost. */
+  delivered: number;
+  lost: number;
+  /** Times a node became leader. */
+  elections: number;
+  /** Snapshots installed from a leader (InstallSnapshot). */
+  snapshotsInstalled: number;
+  /** Snapshots taken by state machines. */
+  snapshotsTaken: number;
+  /** Readies whose messages were sent before their write (thesis §10.2.1). */
+  earlySends: number;
+  /** Crashes between sending and persisting a Ready, and between persisting and sending. */
+  crashesBeforePersist: number;
+  crashesBeforeSend: number;
+  /** Read-index answers received. */
+  reads: number;
+  /** Membership changes applied (counted once per index). */
+  confChangesApplied: number;
+}
+
 /** What the cluster exposes about one node. */
 export interface SimNode {
   readonly id: NodeId;
@@ -132,6 +165,19 @@ export class SimCluster {
   readonly network: SimNetwork;
   readonly checker: InvariantChecker = new InvariantChecker();
   readonly trace: SimTrace;
+  readonly counters: SimCounters = {
+    delivered: 0,
+    lost: 0,
+    elections: 0,
+    snapshotsInstalled: 0,
+    snapshotsTaken: 0,
+    earlySends: 0,
+    crashesBeforePersist: 0,
+    crashesBeforeSend: 0,
+    reads: 0,
+    confChangesApplied: 0,
+  };
+  #maxConfIndex = 0;
   readonly #rng: SimRandom;
   readonly #nodes = new Map<NodeId, NodeState>();
   readonly #bootstrap: readonly NodeId[];
@@ -142,7 +188,8 @@ export class SimCluster {
   >;
   #crashBeforePersist: number;
   #crashBeforeSend: number;
-  readonly #toRetire = new Set<NodeId>();
+  /** Removed nodes -> the index of their removal and the members that must apply it first. */
+  readonly #toRetire = new Map<NodeId, { index: number; members: readonly NodeId[] }>();
   #now = 0;
 
   constructor(options: SimClusterOptions) {
@@ -270,6 +317,7 @@ export class SimCluster {
       return;
     }
     this.trace.message(this.#now, "deliver", m);
+    this.counters.delivered++;
     to.raw.step(m);
     if (m.type === "snap") this.#nodes.get(m.from)?.raw?.reportSnapshot(m.to, true);
     if (this.#rng.chance(this.#o.eagerReady)) this.#drain(to);
@@ -277,6 +325,7 @@ export class SimCluster {
 
   #lose(m: Message, reason: string): void {
     this.trace.message(this.#now, `lost (${reason})`, m);
+    this.counters.lost++;
     const from = this.#nodes.get(m.from)?.raw;
     if (from === undefined) return;
     if (m.type === "snap") from.reportSnapshot(m.to, false);
@@ -299,6 +348,7 @@ export class SimCluster {
     if (rd.softState !== undefined) {
       if (rd.softState.role !== n.role) {
         this.trace.note(this.#now, `${n.id} is ${rd.softState.role} in term ${n.term}`);
+        if (rd.softState.role === "leader") this.counters.elections++;
       }
       n.role = rd.softState.role;
       n.lead = rd.softState.leader;
@@ -308,8 +358,10 @@ export class SimCluster {
     const early = rd.canSendBeforePersist && rd.messages.length > 0 &&
       this.#rng.chance(this.#o.sendBeforePersist);
     if (early) {
+      this.counters.earlySends++;
       this.#send(rd.messages);
       if (this.#rng.chance(this.#crashBeforePersist)) {
+        this.counters.crashesBeforePersist++;
         this.#crash(n, "after sending, before persisting its Ready");
         return;
       }
@@ -317,6 +369,7 @@ export class SimCluster {
     this.#persist(n, rd);
     if (!early) {
       if (rd.messages.length > 0 && this.#rng.chance(this.#crashBeforeSend)) {
+        this.counters.crashesBeforeSend++;
         this.#crash(n, "after persisting, before sending its Ready");
         return;
       }
@@ -352,6 +405,7 @@ export class SimCluster {
         );
       }
       n.sm = sm;
+      this.counters.snapshotsInstalled++;
       this.trace.note(this.#now, `${n.id} installed snapshot ${sm.applied}`);
       this.checker.onRestore(n.id, sm.applied, sm.hash);
     }
@@ -359,17 +413,28 @@ export class SimCluster {
     for (const e of rd.committedEntries) {
       if (e.type === "confChange") {
         n.confChanged = true;
+        if (e.index > this.#maxConfIndex) {
+          this.#maxConfIndex = e.index;
+          this.counters.confChangesApplied++;
+        }
         const cc = decodeConfChange(e.data);
         const before = this.#o.retireRemoved ? members(raw.status().confState) : [];
         const after = raw.applyConfChange(cc);
         this.trace.note(this.#now, `${n.id} applied ${e.index} conf ${describeConf(cc, after)}`);
-        const now = new Set(members(after));
-        for (const id of before) if (!now.has(id)) this.#toRetire.add(id);
+        const now = members(after);
+        for (const id of before) {
+          if (!now.includes(id) && !this.#toRetire.has(id)) {
+            this.#toRetire.set(id, { index: e.index, members: now });
+          }
+        }
       }
       sm.apply(e);
       this.checker.onApply(n.id, e, sm.hash);
     }
-    for (const rs of rd.readStates) this.checker.onReadState(n.id, rs);
+    for (const rs of rd.readStates) {
+      this.counters.reads++;
+      this.checker.onReadState(n.id, rs);
+    }
   }
 
   /**
@@ -391,6 +456,7 @@ export class SimCluster {
     s.createSnapshotSync(sm.applied, raw.status().confState, sm.snapshot());
     const upTo = sm.applied - this.#o.compactLag;
     if (upTo >= s.firstIndex()) s.compactSync(upTo);
+    this.counters.snapshotsTaken++;
     this.trace.note(this.#now, `${n.id} snapshot at ${sm.applied}, log from ${s.firstIndex()}`);
   }
 
@@ -464,15 +530,23 @@ export class SimCluster {
     n.retired = true;
   }
 
+  /**
+   * Stops removed nodes once every remaining member has applied their removal,
+   * as an operator would. Stopping one earlier can leave a member that has not
+   * learned the removal is committed waiting for the removed node's vote.
+   */
   #retirePending(): void {
     if (this.#toRetire.size === 0) return;
-    for (const id of this.#toRetire) {
-      if (this.#nodes.has(id)) {
-        this.retire(id);
-        this.note(`${id} retired: its removal was applied`);
-      }
+    for (const [id, { index, members }] of this.#toRetire) {
+      const done = members.every((m) => {
+        const n = this.#nodes.get(m);
+        return n === undefined || n.retired || (n.sm !== undefined && n.sm.applied >= index);
+      });
+      if (!done) continue;
+      this.#toRetire.delete(id);
+      this.retire(id);
+      this.note(`${id} retired: every member applied its removal at ${index}`);
     }
-    this.#toRetire.clear();
   }
 
   // ---- requests -------------------------------------------------------------
