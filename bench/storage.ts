@@ -4,8 +4,9 @@
  * of the same number of bytes on the same disk, at batch sizes 1, 16 and 256;
  * then the time to reopen a 1,000,000-entry log.
  *
- * Raw and storage runs alternate in short rounds so that other load on the
- * disk hits both columns alike. Run with `deno task bench-storage`
+ * Raw and storage operations alternate one by one, each timed on its own,
+ * so that other load on the disk (fsync latency drifts a lot on a shared
+ * machine) hits both columns alike. Run with `deno task bench-storage`
  * (`--duration-ms`, `--reopen-entries` to change the defaults).
  *
  * @module
@@ -53,38 +54,6 @@ export interface StorageBenchOptions {
 }
 
 const ENTRY_BYTES = 100;
-const ROUNDS = 10;
-
-async function rawRound(file: Deno.FsFile, bytes: Uint8Array, ms: number): Promise<number> {
-  const end = performance.now() + ms;
-  let ops = 0;
-  do {
-    let done = 0;
-    while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
-    await file.syncData();
-    ops++;
-  } while (performance.now() < end);
-  return ops;
-}
-
-async function storageRound(
-  s: FileStorage,
-  batch: number,
-  data: Uint8Array,
-  ms: number,
-): Promise<number> {
-  const end = performance.now() + ms;
-  let ops = 0;
-  let next = s.lastIndex() + 1;
-  do {
-    const entries: Entry[] = new Array(batch);
-    for (let i = 0; i < batch; i++) entries[i] = { index: next + i, term: 1, type: "normal", data };
-    next += batch;
-    await s.save({ entries }, { sync: true });
-    ops++;
-  } while (performance.now() < end);
-  return ops;
-}
 
 async function measureBatch(
   dir: string,
@@ -101,25 +70,45 @@ async function measureBatch(
     truncate: true,
   });
   const storage = await FileStorage.open(join(dir, `storage-${batch}`));
-  const slice = durationMs / ROUNDS;
+  let next = 1;
+  const rawOp = async (): Promise<void> => {
+    let done = 0;
+    while (done < rawBytes.length) done += raw.writeSync(rawBytes.subarray(done));
+    await raw.syncData();
+  };
+  // Entries are made before the clock starts, as the raw loop's buffer is:
+  // what is timed is the call to save.
+  const makeEntries = (): Entry[] => {
+    const entries: Entry[] = new Array(batch);
+    for (let i = 0; i < batch; i++) entries[i] = { index: next + i, term: 1, type: "normal", data };
+    next += batch;
+    return entries;
+  };
   let rawOps = 0;
   let rawMs = 0;
   let stOps = 0;
   let stMs = 0;
   try {
     // Warm up both paths (JIT, file creation).
-    await rawRound(raw, rawBytes, 50);
-    await storageRound(storage, batch, data, 50);
-    for (let r = 0; r < ROUNDS; r++) {
+    for (let i = 0; i < 20; i++) {
+      await rawOp();
+      await storage.save({ entries: makeEntries() });
+    }
+    const end = performance.now() + 2 * durationMs;
+    for (let i = 0; performance.now() < end; i++) {
       // Alternate which goes first so neither always follows the other.
-      for (const which of r % 2 === 0 ? ["raw", "storage"] : ["storage", "raw"]) {
-        const t0 = performance.now();
-        if (which === "raw") {
-          rawOps += await rawRound(raw, rawBytes, slice);
+      for (const which of i % 2 === 0 ? [0, 1] : [1, 0]) {
+        if (which === 0) {
+          const t0 = performance.now();
+          await rawOp();
           rawMs += performance.now() - t0;
+          rawOps++;
         } else {
-          stOps += await storageRound(storage, batch, data, slice);
+          const entries = makeEntries();
+          const t0 = performance.now();
+          await storage.save({ entries }, { sync: true });
           stMs += performance.now() - t0;
+          stOps++;
         }
       }
     }

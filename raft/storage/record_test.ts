@@ -113,24 +113,31 @@ Deno.test("crc32Wasm equals zlib crc32 on every length 0..600 and random content
   }
 });
 
-Deno.test("sealFrames produces the same bytes as sealAll", () => {
-  const entries = Array.from({ length: 300 }, (_, i) => ({
-    index: i + 1,
-    term: 1 + (i >> 5),
-    type: "normal" as const,
-    data: new Uint8Array(i % 41).fill(i & 0xff),
-  }));
-  const size = entries.reduce((s, e) => s + ENTRY_OVERHEAD_BYTES + e.data.length, 0);
-  const js = new Uint8Array(size);
-  const jsView = new DataView(js.buffer);
-  let p = 0;
-  for (const e of entries) p = putEntry(js, jsView, p, e);
-  sealAll(js, jsView, size);
-  const { buf, view } = frameBuffer(size);
-  let q = 0;
-  for (const e of entries) q = putEntry(buf, view, q, e);
-  sealFrames(buf, size);
-  assert.deepEqual(buf.subarray(0, size), js);
-  assert.throws(() => sealFrames(js, size), TypeError);
-  assert.throws(() => sealFrames(buf, buf.length + 1), RangeError);
+Deno.test("sealFrames produces the same bytes as sealAll, paired or not", () => {
+  for (const count of [1, 2, 3, 4, 5, 300, 301]) {
+    const entries = Array.from({ length: count }, (_, i) => ({
+      index: i + 1,
+      term: 1 + (i >> 5),
+      type: "normal" as const,
+      data: new Uint8Array((i * 7) % 61).fill(i & 0xff),
+    }));
+    const size = entries.reduce((s, e) => s + ENTRY_OVERHEAD_BYTES + e.data.length, 0);
+    const js = new Uint8Array(size);
+    const jsView = new DataView(js.buffer);
+    let p = 0;
+    for (const e of entries) p = putEntry(js, jsView, p, e);
+    sealAll(js, jsView, size);
+    const { buf, view } = frameBuffer(size);
+    let q = 0;
+    for (const e of entries) q = putEntry(buf, view, q, e);
+    sealFrames(buf, size);
+    assert.deepEqual(buf.subarray(0, size), js, `${count} frames`);
+    for (let i = 0, at = 0; i < count; i++) {
+      const length = checkFrame(buf, view, at, size);
+      assert.equal(length, 18 + entries[i]!.data.length);
+      at += FRAME_HEADER_BYTES + length;
+    }
+    assert.throws(() => sealFrames(js, size), TypeError);
+    assert.throws(() => sealFrames(buf, buf.length + 1), RangeError);
+  }
 });
