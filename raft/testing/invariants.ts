@@ -30,6 +30,12 @@ import type { MemoryStorage } from "../storage/memory_storage.ts";
  * - `liveness`: after faults heal, a leader is elected and a proposal commits
  *   on every member within a bounded number of ticks.
  * - `core-error`: the core threw (e.g. a `RaftInvariantError`).
+ *
+ * @example
+ * ```ts
+ * import type { InvariantName } from "./invariants.ts";
+ * const n: InvariantName = "leader-completeness";
+ * ```
  */
 export type InvariantName =
   | "election-safety"
@@ -52,11 +58,13 @@ export type InvariantName =
  * ```ts
  * import { InvariantViolation } from "./invariants.ts";
  * const v = new InvariantViolation("election-safety", "n1 and n2 both lead term 3");
- * console.assert(v.invariant === "election-safety" && v.message.includes("term 3"));
+ * if (!(v.invariant === "election-safety" && v.message.includes("term 3"))) throw new Error("unexpected");
  * ```
  */
 export class InvariantViolation extends Error {
+  /** Which invariant broke. */
   readonly invariant: InvariantName;
+  /** A violation of `invariant`, described by `message`. */
   constructor(invariant: InvariantName, message: string) {
     super(`${invariant}: ${message}`);
     this.name = "InvariantViolation";
@@ -64,10 +72,21 @@ export class InvariantViolation extends Error {
   }
 }
 
-/** One write to stable storage, as reported by the driver after performing it. */
+/**
+ * One write to stable storage, as reported by the driver after performing it.
+ *
+ * @example
+ * ```ts
+ * import type { PersistedWrite } from "./invariants.ts";
+ * const w: PersistedWrite = { entries: [], hardState: { term: 2, vote: "n1", commit: 0 } };
+ * ```
+ */
 export interface PersistedWrite {
+  /** Entries appended (they may have replaced a conflicting suffix). */
   readonly entries: readonly Entry[];
+  /** The hard state written, if any. */
   readonly hardState?: HardState;
+  /** Index of the snapshot installed before the entries, if any. */
   readonly snapshotIndex?: number;
 }
 
@@ -106,7 +125,7 @@ const TERM_SPAN = 4294967296;
  * } catch (e) {
  *   if (e instanceof InvariantViolation) caught = e.invariant;
  * }
- * console.assert(caught === "election-safety");
+ * if (!(caught === "election-safety")) throw new Error("unexpected");
  * ```
  */
 export class InvariantChecker {

@@ -22,7 +22,7 @@ import type { SimCluster } from "./sim_cluster.ts";
  * c.network.isolate("n1", c.ids());
  * c.crash("n2");
  * healAll(c);
- * console.assert(!c.network.partitioned() && c.isUp("n2"));
+ * if (!(!c.network.partitioned() && c.isUp("n2"))) throw new Error("unexpected");
  * ```
  */
 export function healAll(cluster: SimCluster): void {
@@ -33,7 +33,15 @@ export function healAll(cluster: SimCluster): void {
   cluster.note("healed: no partitions, drops or crashes");
 }
 
-/** Options of {@link awaitLiveness}. */
+/**
+ * Options of {@link awaitLiveness}.
+ *
+ * @example
+ * ```ts
+ * import type { LivenessOptions } from "./liveness.ts";
+ * const o: LivenessOptions = { maxTicks: 500, probe: "after-partition" };
+ * ```
+ */
 export interface LivenessOptions {
   /** Fail once every running node has ticked this many times without success. */
   readonly maxTicks: number;
@@ -80,7 +88,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * import { SimCluster } from "./sim_cluster.ts";
  * const c = new SimCluster({ seed: 5, ids: ["n1", "n2", "n3"] });
  * const r = awaitLiveness(c, { maxTicks: 500 });
- * console.assert(c.node("n2").sm!.applied >= r.index);
+ * if (!(c.node("n2").sm!.applied >= r.index)) throw new Error("unexpected");
  * ```
  */
 export function awaitLiveness(cluster: SimCluster, options: LivenessOptions): LivenessReport {
@@ -139,7 +147,17 @@ function minTicks(cluster: SimCluster, start: ReadonlyMap<NodeId, number>): numb
   return min === Infinity ? 0 : min;
 }
 
-/** One line per node: role, term, commit, applied, log range. */
+/**
+ * One line per node: role, term, commit, applied, log range, and the leader's
+ * view of each follower's progress.
+ *
+ * @example
+ * ```ts
+ * import { describeNodes } from "./liveness.ts";
+ * import { SimCluster } from "./sim_cluster.ts";
+ * if (!(describeNodes(new SimCluster({ seed: 1, ids: ["n1"] })).startsWith("n1: follower"))) throw new Error("unexpected");
+ * ```
+ */
 export function describeNodes(cluster: SimCluster): string {
   return cluster.ids().map((id) => {
     const n = cluster.node(id);

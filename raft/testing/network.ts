@@ -27,10 +27,26 @@ export interface NetworkFaults {
   readonly maxDelay: number;
 }
 
-/** A reliable network: nothing lost or duplicated, every message arrives in the next step. */
+/**
+ * A reliable network: nothing lost or duplicated, every message arrives in the next step.
+ *
+ * @example
+ * ```ts
+ * import { RELIABLE } from "./network.ts";
+ * if (!(RELIABLE.drop === 0 && RELIABLE.maxDelay === 1)) throw new Error("unexpected");
+ * ```
+ */
 export const RELIABLE: NetworkFaults = { drop: 0, duplicate: 0, maxDelay: 1 };
 
-/** Why a message was not delivered. */
+/**
+ * Why a message was not delivered.
+ *
+ * @example
+ * ```ts
+ * import type { LossReason } from "./network.ts";
+ * const r: LossReason = "partition";
+ * ```
+ */
 export type LossReason = "drop" | "partition";
 
 /**
@@ -44,7 +60,9 @@ export type LossReason = "drop" | "partition";
  * ```
  */
 export interface Delivery {
+  /** Messages to deliver, in delivery order. */
   readonly delivered: Message[];
+  /** Messages lost on the way, and why. */
   readonly lost: { readonly message: Message; readonly reason: LossReason }[];
 }
 
@@ -64,7 +82,7 @@ export interface Delivery {
  * net.send({ type: "timeoutNow", from: "n1", to: "n2", term: 1 }, 0);
  * net.cut("n1", "n2");
  * const d = net.take(1);
- * console.assert(d.delivered.length === 0 && d.lost[0]?.reason === "partition");
+ * if (!(d.delivered.length === 0 && d.lost[0]?.reason === "partition")) throw new Error("unexpected");
  * ```
  */
 export class SimNetwork {
@@ -76,6 +94,7 @@ export class SimNetwork {
   /** Current fault settings; assign to change them. */
   faults: NetworkFaults;
 
+  /** A network drawing its random choices from `rng`, with `faults` at the start. */
   constructor(rng: SimRandom, faults: NetworkFaults = RELIABLE) {
     this.#rng = rng;
     this.faults = faults;

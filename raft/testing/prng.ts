@@ -15,13 +15,14 @@ import { SeededRandom } from "../core/rand.ts";
  * ```ts
  * import { SimRandom } from "./prng.ts";
  * const a = new SimRandom(42), b = new SimRandom(42);
- * console.assert(a.pick(["x", "y", "z"]) === b.pick(["x", "y", "z"]));
- * console.assert(a.int(10) === b.int(10));
+ * if (!(a.pick(["x", "y", "z"]) === b.pick(["x", "y", "z"]))) throw new Error("unexpected");
+ * if (!(a.int(10) === b.int(10))) throw new Error("unexpected");
  * ```
  */
 export class SimRandom {
   readonly #rng: SeededRandom;
 
+  /** A generator whose whole sequence is determined by `seed`. */
   constructor(seed: number) {
     this.#rng = new SeededRandom(seed);
   }

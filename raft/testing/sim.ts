@@ -21,7 +21,15 @@ import {
   type SimRaftConfig,
 } from "./sim_cluster.ts";
 
-/** Options of {@link runSeed}. */
+/**
+ * Options of {@link runSeed}.
+ *
+ * @example
+ * ```ts
+ * import type { SimOptions } from "./sim.ts";
+ * const o: SimOptions = { steps: 2000, nodes: 5 };
+ * ```
+ */
 export interface SimOptions {
   /** Steps of the schedule (healed periods included). Default {@link DEFAULT_STEPS}. */
   readonly steps?: number;
@@ -31,7 +39,15 @@ export interface SimOptions {
   readonly traceSize?: number;
 }
 
-/** Steps per seed unless told otherwise. */
+/**
+ * Steps per seed unless told otherwise.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_STEPS } from "./sim.ts";
+ * if (!(DEFAULT_STEPS >= 1000)) throw new Error("unexpected");
+ * ```
+ */
 export const DEFAULT_STEPS = 1000;
 
 /**
@@ -44,14 +60,23 @@ export const DEFAULT_STEPS = 1000;
  * ```
  */
 export interface SimStats {
+  /** Steps run, healed periods included. */
   steps: number;
+  /** Proposals accepted (appended or forwarded). */
   proposals: number;
+  /** The highest commit index any node persisted. */
   committed: number;
+  /** Crashes the schedule caused (the driver's mid-Ready crashes are in `cluster`). */
   crashes: number;
+  /** Partition changes. */
   partitions: number;
+  /** Membership changes proposed. */
   confChanges: number;
+  /** Leadership transfers requested. */
   transfers: number;
+  /** Healed periods in which liveness was required. */
   heals: number;
+  /** The highest term any node reached. */
   maxTerm: number;
   /** What the cluster counted (see `SimCounters`). */
   cluster?: SimCounters;
@@ -67,8 +92,11 @@ export interface SimStats {
  * ```
  */
 export interface SimFailure {
+  /** The broken invariant (see `InvariantName`). */
   readonly invariant: string;
+  /** What was seen. */
   readonly message: string;
+  /** The step at which it broke. */
   readonly step: number;
   /** The last events before the violation, oldest first. */
   readonly trace: readonly string[];
@@ -81,14 +109,17 @@ export interface SimFailure {
  * ```ts
  * import { runSeed } from "./sim.ts";
  * const r = runSeed(1, { steps: 100 });
- * console.assert(r.seed === 1 && r.failure === undefined);
+ * if (!(r.seed === 1 && r.failure === undefined)) throw new Error("unexpected");
  * ```
  */
 export interface SimResult {
+  /** The seed that was run. */
   readonly seed: number;
   /** The configuration the seed chose, for humans. */
   readonly params: string;
+  /** What happened. */
   readonly stats: SimStats;
+  /** The first broken invariant, if any. */
   readonly failure?: SimFailure;
 }
 
@@ -401,7 +432,7 @@ function removesInJoint(cc: ConfChange, id: NodeId): boolean {
  * ```ts
  * import { runSeed } from "./sim.ts";
  * const a = runSeed(42, { steps: 200 }), b = runSeed(42, { steps: 200 });
- * console.assert(a.failure === undefined && a.stats.committed === b.stats.committed);
+ * if (!(a.failure === undefined && a.stats.committed === b.stats.committed)) throw new Error("unexpected");
  * ```
  */
 export function runSeed(seed: number, options: SimOptions = {}): SimResult {

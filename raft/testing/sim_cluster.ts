@@ -18,7 +18,15 @@ import { type NetworkFaults, RELIABLE, SimNetwork } from "./network.ts";
 import { SimRandom } from "./prng.ts";
 import { SimTrace } from "./trace.ts";
 
-/** Raft settings shared by every simulated node (id, storage, seed and applied are the cluster's). */
+/**
+ * Raft settings shared by every simulated node (id, storage, seed and applied are the cluster's).
+ *
+ * @example
+ * ```ts
+ * import type { SimRaftConfig } from "./sim_cluster.ts";
+ * const r: SimRaftConfig = { electionTick: 10, heartbeatTick: 1, preVote: true };
+ * ```
+ */
 export type SimRaftConfig = Omit<Config, "id" | "storage" | "seed" | "applied" | "logger">;
 
 /**
@@ -84,12 +92,13 @@ export type RequestResult =
  * import { SimCluster } from "./sim_cluster.ts";
  * const c = new SimCluster({ seed: 2, ids: ["n1", "n2", "n3"] });
  * while (c.leader() === undefined) c.step();
- * console.assert(c.counters.elections >= 1 && c.counters.delivered > 0);
+ * if (!(c.counters.elections >= 1 && c.counters.delivered > 0)) throw new Error("unexpected");
  * ```
  */
 export interface SimCounters {
-  /** Messages delivered and lost. */
+  /** Messages delivered. */
   delivered: number;
+  /** Messages lost (dropped, cut off, or sent to a node that is down). */
   lost: number;
   /** Times a node became leader. */
   elections: number;
@@ -99,8 +108,9 @@ export interface SimCounters {
   snapshotsTaken: number;
   /** Readies whose messages were sent before their write (thesis §10.2.1). */
   earlySends: number;
-  /** Crashes between sending and persisting a Ready, and between persisting and sending. */
+  /** Crashes between sending and persisting a Ready. */
   crashesBeforePersist: number;
+  /** Crashes between persisting a Ready and sending its messages. */
   crashesBeforeSend: number;
   /** Read-index answers received. */
   reads: number;
@@ -108,8 +118,18 @@ export interface SimCounters {
   confChangesApplied: number;
 }
 
-/** What the cluster exposes about one node. */
+/**
+ * What the cluster exposes about one node.
+ *
+ * @example
+ * ```ts
+ * import { SimCluster, type SimNode } from "./sim_cluster.ts";
+ * const n: SimNode = new SimCluster({ seed: 1, ids: ["n1"] }).node("n1");
+ * if (!(n.id === "n1" && n.raw !== undefined && !n.retired)) throw new Error("unexpected");
+ * ```
+ */
 export interface SimNode {
+  /** The node's id. */
   readonly id: NodeId;
   /** Stable storage: survives crashes. */
   readonly storage: MemoryStorage;
@@ -117,9 +137,11 @@ export interface SimNode {
   readonly raw: RawNode | undefined;
   /** The state machine, or undefined while down. */
   readonly sm: SimStateMachine | undefined;
-  /** Role, known leader and term from the last Ready handled (follower while down). */
+  /** Role from the last Ready handled (follower while down). */
   readonly role: Role;
+  /** The leader it knows of, or "". */
   readonly lead: NodeId;
+  /** Term from the last Ready handled (or from storage after a restart). */
   readonly term: number;
   /** Ticks since the cluster started. */
   readonly ticks: number;
@@ -158,13 +180,17 @@ function members(cs: ConfState): NodeId[] {
  * while (c.leader() === undefined) c.step();
  * const r = c.propose(c.leader()!, new TextEncoder().encode("x=1"));
  * for (let i = 0; i < 10; i++) c.step();
- * console.assert(r.status === "appended" && c.node("n3").sm?.get("x") === "1");
+ * if (!(r.status === "appended" && c.node("n3").sm?.get("x") === "1")) throw new Error("unexpected");
  * ```
  */
 export class SimCluster {
+  /** The network; change its faults and partitions freely. */
   readonly network: SimNetwork;
+  /** The invariants checked as the cluster runs. */
   readonly checker: InvariantChecker = new InvariantChecker();
+  /** The recent history, for reports. */
   readonly trace: SimTrace;
+  /** What happened so far. */
   readonly counters: SimCounters = {
     delivered: 0,
     lost: 0,
@@ -192,6 +218,7 @@ export class SimCluster {
   readonly #toRetire = new Map<NodeId, { index: number; members: readonly NodeId[] }>();
   #now = 0;
 
+  /** Starts the bootstrap voters `options.ids`, all up, with nothing in flight. */
   constructor(options: SimClusterOptions) {
     if (options.ids.length === 0) throw new RangeError("A cluster needs at least one node");
     this.#rng = new SimRandom(options.seed);
@@ -620,7 +647,16 @@ export class SimCluster {
   }
 }
 
-/** A short description of a membership change, e.g. `+v n4 -n2 (joint, explicit)`. */
+/**
+ * A short description of a membership change, e.g. `+v n4 -n2 (explicit)`.
+ *
+ * @example
+ * ```ts
+ * import { describeConf } from "./sim_cluster.ts";
+ * const s = describeConf({ changes: [{ type: "removeNode", nodeId: "n2" }] });
+ * if (!(s === "-n2")) throw new Error("unexpected");
+ * ```
+ */
 export function describeConf(cc: ConfChange, after?: ConfState): string {
   const parts = cc.changes.map((c) =>
     c.type === "addVoter"

@@ -26,7 +26,7 @@ function mix(h: number, x: number): number {
  * ```ts
  * import { chainHash } from "./sim_state_machine.ts";
  * const e = { term: 1, index: 1, type: "normal" as const, data: new Uint8Array([1]) };
- * console.assert(chainHash(0, e) === chainHash(0, e) && chainHash(0, e) !== chainHash(1, e));
+ * if (!(chainHash(0, e) === chainHash(0, e) && chainHash(0, e) !== chainHash(1, e))) throw new Error("unexpected");
  * ```
  */
 export function chainHash(h: number, e: Entry): number {
@@ -42,7 +42,7 @@ export function chainHash(h: number, e: Entry): number {
  * @example
  * ```ts
  * import { encodeSet } from "./sim_state_machine.ts";
- * console.assert(new TextDecoder().decode(encodeSet("k", "v")) === "k=v");
+ * if (!(new TextDecoder().decode(encodeSet("k", "v")) === "k=v")) throw new Error("unexpected");
  * ```
  */
 export function encodeSet(key: string, value: string): Uint8Array {
@@ -63,7 +63,7 @@ export function encodeSet(key: string, value: string): Uint8Array {
  * const sm = new SimStateMachine();
  * sm.apply({ term: 1, index: 1, type: "normal", data: encodeSet("x", "1") });
  * const copy = SimStateMachine.restore(sm.snapshot());
- * console.assert(copy.get("x") === "1" && copy.hash === sm.hash && copy.applied === 1);
+ * if (!(copy.get("x") === "1" && copy.hash === sm.hash && copy.applied === 1)) throw new Error("unexpected");
  * ```
  */
 export class SimStateMachine {

@@ -14,7 +14,7 @@ import type { Message } from "../core/types.ts";
  * ```ts
  * import { formatMessage } from "./trace.ts";
  * const s = formatMessage({ type: "heartbeat", from: "n1", to: "n2", term: 3, commit: 7, context: "" });
- * console.assert(s === "n1->n2 heartbeat t3 c7");
+ * if (!(s === "n1->n2 heartbeat t3 c7")) throw new Error("unexpected");
  * ```
  */
 export function formatMessage(m: Message): string {
@@ -63,7 +63,7 @@ export function formatMessage(m: Message): string {
  * import { SimTrace } from "./trace.ts";
  * const t = new SimTrace(2);
  * t.note(1, "a"); t.note(2, "b"); t.note(3, "c");
- * console.assert(t.lines().join("|") === "[2] b|[3] c");
+ * if (!(t.lines().join("|") === "[2] b|[3] c")) throw new Error("unexpected");
  * ```
  */
 export class SimTrace {
@@ -74,6 +74,7 @@ export class SimTrace {
   #next = 0;
   #count = 0;
 
+  /** A trace keeping the last `capacity` events. */
   constructor(capacity = 200) {
     this.#capacity = Math.max(1, capacity);
   }
