@@ -875,8 +875,8 @@ Deno.test("§10.2.1 only a leader that stays leader may send before persisting (
 // ---- known bug --------------------------------------------------------------------------------
 
 /**
- * Found by the simulator (e.g. `deno task sim --seed 141 --steps 1000`, and seed 437 at 600
- * steps). A leader that a joint change removes (or demotes) steps down as soon as it applies the
+ * Found by the simulator: `deno task sim --seed 141 --steps 1000` with raft/testing as of commit
+ * 76378f9 (the schedule now transfers leadership away before such a change). A leader that a joint change removes (or demotes) steps down as soon as it applies the
  * leave-joint entry (stepDownOnRemoval, the default). A voter of the new configuration that has
  * not yet learned that this entry is committed still uses the joint configuration and needs the
  * old leader's vote for the outgoing half; the old leader refuses it whenever its own log is
