@@ -67,6 +67,17 @@ export class StreamState {
     return this.#positions.get(rev - this.base);
   }
 
+  /** The lowest revision in `[base, next)` whose position is above `position` (`next` if none). */
+  revisionAfter(position: number): number {
+    let lo = this.base, hi = this.next;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.positionOf(mid) > position) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
   /** Records the next revision's position. */
   push(position: number): void {
     this.#positions.push(position);

@@ -30,7 +30,13 @@ import {
   toRecordedEvent,
 } from "./state_machine.ts";
 import { validateStreamName } from "./stream_name.ts";
-import { type RawSubscriptionItem, type SubscribeOptions, subscribeRaw } from "./subscription.ts";
+import {
+  type RawSubscriptionItem,
+  type RawSubscriptionPage,
+  type SubscribeOptions,
+  subscribePages,
+  subscribeRaw,
+} from "./subscription.ts";
 import type {
   AppendResult,
   DeleteResult,
@@ -378,10 +384,21 @@ export class EventStore {
     target: string,
     options: SubscribeOptions = {},
   ): AsyncGenerator<RawSubscriptionItem, void, undefined> {
-    const signal = options.signal === undefined
+    return subscribeRaw(this.stateMachine, target, { ...options, signal: this.#signal(options) });
+  }
+
+  /** {@link EventStore.subscribe} with raw bodies, a page of events at a time. */
+  subscribePages(
+    target: string,
+    options: SubscribeOptions = {},
+  ): AsyncGenerator<RawSubscriptionPage, void, undefined> {
+    return subscribePages(this.stateMachine, target, { ...options, signal: this.#signal(options) });
+  }
+
+  #signal(options: SubscribeOptions): AbortSignal {
+    return options.signal === undefined
       ? this.#closed.signal
       : AbortSignal.any([options.signal, this.#closed.signal]);
-    return subscribeRaw(this.stateMachine, target, { ...options, signal });
   }
 
   /**

@@ -803,6 +803,16 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     };
   }
 
+  /**
+   * The first revision of `stream` written after global position `position`
+   * (where a stream subscription resumes after `Last-Event-ID`); 0 for an
+   * unknown stream.
+   */
+  revisionAfterPosition(stream: string, position: number): number {
+    const s = this.#index.streams.get(stream);
+    return s === undefined ? 0 : s.revisionAfter(position);
+  }
+
   /** Revision of the event at `position` if it belongs to `stream`, else undefined. */
   revisionAt(position: number, stream: string): number | undefined {
     const idx = this.#index;

@@ -32,6 +32,19 @@ export type RawSubscriptionItem =
   | { readonly kind: "caught-up"; readonly position: number };
 
 /**
+ * A page of a raw subscription: events read together, or the caught-up marker.
+ *
+ * @example
+ * ```ts
+ * import type { RawSubscriptionPage } from "./subscription.ts";
+ * const page: RawSubscriptionPage = { kind: "events", events: [] };
+ * ```
+ */
+export type RawSubscriptionPage =
+  | { readonly kind: "events"; readonly events: readonly RawEvent[] }
+  | { readonly kind: "caught-up"; readonly position: number };
+
+/**
  * Options of a subscription. `from` is inclusive: a revision for a stream,
  * a position for `$all`. `type` and `prefix` filter `$all`.
  *
@@ -52,28 +65,29 @@ export interface SubscribeOptions {
 }
 
 /**
- * Subscribes to a stream or to `$all` on a state machine, yielding raw
- * events. Throws `StreamDeletedError` (from the iterator) when the stream
- * is hard-deleted; a stream that does not exist yet is waited for.
+ * Subscribes to a stream or to `$all` on a state machine, yielding pages of
+ * raw events as they are read (at most `pageSize` each) and the caught-up
+ * marker. Throws `StreamDeletedError` (from the iterator) when the stream is
+ * hard-deleted; a stream that does not exist yet is waited for.
  *
  * @example
  * ```ts
- * import { subscribeRaw } from "./subscription.ts";
+ * import { subscribePages } from "./subscription.ts";
  * import { EventStoreStateMachine } from "./state_machine.ts";
  * import { MemoryStorage } from "../raft/storage/memory_storage.ts";
  * const sm = new EventStoreStateMachine({ storage: MemoryStorage.withVoters(["n1"]) });
  * const ac = new AbortController();
- * for await (const item of subscribeRaw(sm, "$all", { signal: ac.signal })) {
- *   console.assert(item.kind === "caught-up" && item.position === -1);
+ * for await (const page of subscribePages(sm, "$all", { signal: ac.signal })) {
+ *   console.assert(page.kind === "caught-up" && page.position === -1);
  *   ac.abort();
  * }
  * ```
  */
-export async function* subscribeRaw(
+export async function* subscribePages(
   sm: EventStoreStateMachine,
   target: string,
   options: SubscribeOptions = {},
-): AsyncGenerator<RawSubscriptionItem, void, undefined> {
+): AsyncGenerator<RawSubscriptionPage, void, undefined> {
   const all = target === ALL_STREAMS;
   if (!all) validateStreamName(target);
   const from = options.from ?? 0;
@@ -115,9 +129,9 @@ export async function* subscribeRaw(
     } else {
       cursor = page.next!;
     }
-    for (const event of page.events) {
+    if (page.events.length > 0) {
       if (signal?.aborted) return;
-      yield { kind: "event", event };
+      yield { kind: "events", events: page.events };
     }
     if (!atEnd) continue;
     if (!caughtUp) {
@@ -126,6 +140,39 @@ export async function* subscribeRaw(
     }
     if (sm.appliedIndex !== appliedAtRead) continue;
     await changed(sm, signal);
+  }
+}
+
+/**
+ * {@link subscribePages}, one event at a time.
+ *
+ * @example
+ * ```ts
+ * import { subscribeRaw } from "./subscription.ts";
+ * import { EventStoreStateMachine } from "./state_machine.ts";
+ * import { MemoryStorage } from "../raft/storage/memory_storage.ts";
+ * const sm = new EventStoreStateMachine({ storage: MemoryStorage.withVoters(["n1"]) });
+ * const ac = new AbortController();
+ * for await (const item of subscribeRaw(sm, "$all", { signal: ac.signal })) {
+ *   console.assert(item.kind === "caught-up");
+ *   ac.abort();
+ * }
+ * ```
+ */
+export async function* subscribeRaw(
+  sm: EventStoreStateMachine,
+  target: string,
+  options: SubscribeOptions = {},
+): AsyncGenerator<RawSubscriptionItem, void, undefined> {
+  for await (const page of subscribePages(sm, target, options)) {
+    if (page.kind === "caught-up") {
+      yield page;
+      continue;
+    }
+    for (const event of page.events) {
+      if (options.signal?.aborted) return;
+      yield { kind: "event", event };
+    }
   }
 }
 

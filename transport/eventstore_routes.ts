@@ -1,0 +1,491 @@
+/**
+ * The event store's HTTP API (client routes; `app.ts` mounts them and
+ * forwards writes from followers to the leader).
+ *
+ * ```
+ * POST   /streams/:stream                 append one event or an array (Expected-Revision header)
+ * GET    /streams/:stream                 read (?from=&direction=&limit=)
+ * GET    /streams/:stream/:revision       one event
+ * DELETE /streams/:stream                 soft delete (?hard=true: tombstone)
+ * GET    /streams/:stream/metadata        stream metadata
+ * PUT    /streams/:stream/metadata        replace stream metadata
+ * GET    /all                             read all streams (?from=&limit=&direction=&type=&prefix=)
+ * GET    /subscribe/streams/:stream       Server-Sent Events (?from=, Last-Event-ID)
+ * GET    /subscribe/all                   Server-Sent Events (?from=&type=&prefix=, Last-Event-ID)
+ * GET    /projections/:name               projection state
+ * GET    /projections/:name/:key          state of one key of a keyed projection
+ * ```
+ *
+ * Every read takes `consistency=local|leader|linearizable` (default
+ * linearizable) and `minPosition=`. Errors are
+ * `{"error": "<code>", "message": "..."}`. Event `data` and `metadata` are
+ * JSON; events written as bytes through the TypeScript API come out as
+ * base64 strings with `"dataEncoding": "base64"`.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { streamSSE } from "hono/streaming";
+import { z } from "zod";
+import { NotLeaderError } from "../raft/core/errors.ts";
+import {
+  AppendTooLargeError,
+  EventIdConflictError,
+  EventNotFoundError,
+  InvalidEventError,
+  InvalidStreamNameError,
+  ProjectionNotFoundError,
+  StreamDeletedError,
+  StreamNotFoundError,
+  WrongExpectedRevisionError,
+} from "../eventstore/errors.ts";
+import type { EventStore } from "../eventstore/event_store.ts";
+import { parseExpectedRevision } from "../eventstore/expected_revision.ts";
+import type { RawEvent } from "../eventstore/state_machine.ts";
+import { ALL_STREAMS, validateStreamName } from "../eventstore/stream_name.ts";
+import type {
+  Consistency,
+  EventData,
+  ExpectedRevision,
+  ReadConsistencyOptions,
+} from "../eventstore/types.ts";
+import { describeIssues } from "./codec.ts";
+import { errorBody } from "./errors.ts";
+
+/**
+ * Options of {@link eventStoreRoutes}.
+ *
+ * @example
+ * ```ts
+ * import type { EventStoreRoutesOptions } from "./eventstore_routes.ts";
+ * const o: EventStoreRoutesOptions = { maxBodyBytes: 1 << 20, heartbeatMs: 15_000 };
+ * ```
+ */
+export interface EventStoreRoutesOptions {
+  /** Largest request body; more gets 413. Default 4 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Interval of SSE heartbeat comments. Default 15,000 ms. */
+  readonly heartbeatMs?: number;
+  /** Consistency of reads that do not say. Default `linearizable`. */
+  readonly defaultConsistency?: Consistency;
+}
+
+const eventSchema = z.object({
+  id: z.string().min(1).max(128).optional(),
+  type: z.string().min(1).max(200),
+  data: z.unknown().optional(),
+  metadata: z.unknown().optional(),
+}).strict();
+
+const appendSchema = z.union([eventSchema, z.array(eventSchema).min(1).max(10_000)]);
+
+const metadataSchema = z.object({
+  maxCount: z.number().int().min(1).optional(),
+  maxAge: z.number().int().min(1).optional(),
+  truncateBefore: z.number().int().min(0).optional(),
+  custom: z.record(z.string(), z.unknown()).optional(),
+}).strict();
+
+class BadRequest extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+type Status = 400 | 404 | 409 | 410 | 413 | 500 | 501 | 503 | 504 | 401 | 403 | 421;
+
+/** Status and body for any error a route can meet. */
+function classify(e: unknown): {
+  status: Status;
+  body: Record<string, unknown>;
+  headers?: Record<string, string>;
+} {
+  if (e instanceof BadRequest) return { status: 400, body: { error: e.code, message: e.message } };
+  if (e instanceof WrongExpectedRevisionError) {
+    return {
+      status: 409,
+      body: { error: e.code, message: e.message, currentRevision: e.currentRevision },
+    };
+  }
+  if (e instanceof EventIdConflictError) {
+    return { status: 409, body: { error: e.code, message: e.message } };
+  }
+  if (e instanceof StreamDeletedError) {
+    return { status: 410, body: { error: e.code, message: e.message } };
+  }
+  if (
+    e instanceof StreamNotFoundError || e instanceof EventNotFoundError ||
+    e instanceof ProjectionNotFoundError
+  ) {
+    return { status: 404, body: { error: e.code, message: e.message } };
+  }
+  if (e instanceof AppendTooLargeError) {
+    return { status: 413, body: { error: e.code, message: e.message } };
+  }
+  if (e instanceof InvalidEventError || e instanceof InvalidStreamNameError) {
+    return { status: 400, body: { error: e.code, message: e.message } };
+  }
+  if (e instanceof NotLeaderError || !(e instanceof TypeError || e instanceof RangeError)) {
+    const b = errorBody(e);
+    return {
+      status: b.status,
+      body: b.body,
+      ...(b.headers !== undefined ? { headers: b.headers } : {}),
+    };
+  }
+  return { status: 400, body: { error: "invalid_request", message: e.message } };
+}
+
+function fail(c: Context, e: unknown): Response {
+  const { status, body, headers } = classify(e);
+  return c.json(body, status, headers);
+}
+
+const decoder = new TextDecoder();
+
+function bodyJson(bytes: Uint8Array, isJson: boolean): string {
+  if (isJson) return bytes.length === 0 ? "null" : decoder.decode(bytes);
+  return JSON.stringify(
+    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64"),
+  );
+}
+
+/**
+ * An event as JSON text, bodies spliced in as stored (no parse and re-stringify).
+ *
+ * @example
+ * ```ts
+ * import { eventJson } from "./eventstore_routes.ts";
+ * const text = eventJson({
+ *   id: "a", stream: "s", type: "T", revision: 0, position: 3, timestamp: 5,
+ *   data: new TextEncoder().encode('{"n":1}'), dataIsJson: true, metadata: new Uint8Array(), metadataIsJson: true,
+ * });
+ * console.assert(JSON.parse(text).data.n === 1);
+ * ```
+ */
+export function eventJson(e: RawEvent): string {
+  let s = `{"id":${JSON.stringify(e.id)},"stream":${JSON.stringify(e.stream)},"type":${
+    JSON.stringify(e.type)
+  },"revision":${e.revision},"position":${e.position},"timestamp":${e.timestamp},"data":${
+    bodyJson(e.data, e.dataIsJson)
+  },"metadata":${bodyJson(e.metadata, e.metadataIsJson)}`;
+  if (!e.dataIsJson) s += `,"dataEncoding":"base64"`;
+  if (!e.metadataIsJson) s += `,"metadataEncoding":"base64"`;
+  return s + "}";
+}
+
+function pageJson(events: readonly RawEvent[], next: number | null): string {
+  let s = '{"events":[';
+  for (let i = 0; i < events.length; i++) {
+    if (i > 0) s += ",";
+    s += eventJson(events[i]!);
+  }
+  return s + `],"next":${next === null ? "null" : next}}`;
+}
+
+function json(c: Context, text: string, status: 200 | 201 = 200): Response {
+  return c.body(text, status, { "content-type": "application/json" });
+}
+
+function natural(v: string | undefined, name: string): number | undefined {
+  if (v === undefined || v === "") return undefined;
+  if (!/^\d{1,15}$/.test(v)) {
+    throw new BadRequest(
+      "invalid_query",
+      `${name} must be a non-negative integer, got ${JSON.stringify(v)}`,
+    );
+  }
+  return Number(v);
+}
+
+function direction(v: string | undefined): "forward" | "backward" {
+  if (v === undefined || v === "" || v === "forward") return "forward";
+  if (v === "backward") return "backward";
+  throw new BadRequest(
+    "invalid_query",
+    `direction must be forward or backward, got ${JSON.stringify(v)}`,
+  );
+}
+
+function readOptions(c: Context, fallback: Consistency): ReadConsistencyOptions {
+  const v = c.req.query("consistency");
+  let consistency: Consistency = fallback;
+  if (v !== undefined && v !== "") {
+    if (v !== "local" && v !== "leader" && v !== "linearizable") {
+      throw new BadRequest(
+        "invalid_query",
+        `consistency must be local, leader or linearizable, got ${JSON.stringify(v)}`,
+      );
+    }
+    consistency = v;
+  }
+  const minPosition = natural(c.req.query("minPosition"), "minPosition");
+  return minPosition === undefined ? { consistency } : { consistency, minPosition };
+}
+
+function streamParam(c: Context): string {
+  const name = c.req.param("stream") ?? "";
+  validateStreamName(name);
+  return name;
+}
+
+function expected(c: Context): ExpectedRevision {
+  const h = c.req.header("expected-revision");
+  if (h === undefined || h === "") return "any";
+  try {
+    return parseExpectedRevision(h);
+  } catch (e) {
+    throw new BadRequest("invalid_expected_revision", (e as Error).message);
+  }
+}
+
+function types(c: Context): string[] | undefined {
+  const all = c.req.queries("type");
+  if (all === undefined) return undefined;
+  const list = all.flatMap((t) => t.split(",")).map((t) => t.trim()).filter((t) => t !== "");
+  return list.length === 0 ? undefined : list;
+}
+
+async function readJson(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new BadRequest("invalid_json", `Body is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The routes, over an {@link EventStore}.
+ *
+ * @example
+ * ```ts
+ * import { eventStoreRoutes } from "./eventstore_routes.ts";
+ * import { EventStore } from "../eventstore/event_store.ts";
+ * import { MemoryStorage } from "../raft/storage/memory_storage.ts";
+ *
+ * const store = await EventStore.start({ id: "n1", storage: MemoryStorage.withVoters(["n1"]), transport: { send() {} }, tickMs: 5 });
+ * await store.node.waitForLeader(2000);
+ * const app = eventStoreRoutes(store);
+ * const res = await app.request("/streams/orders-1", {
+ *   method: "POST",
+ *   headers: { "content-type": "application/json", "expected-revision": "no_stream" },
+ *   body: JSON.stringify({ type: "Placed", data: { total: 3 } }),
+ * });
+ * console.assert(res.status === 201);
+ * console.assert((await res.json()).lastRevision === 0);
+ * await store.stop();
+ * ```
+ */
+export function eventStoreRoutes(store: EventStore, options: EventStoreRoutesOptions = {}): Hono {
+  const app = new Hono();
+  const maxBody = options.maxBodyBytes ?? 4 << 20;
+  const heartbeatMs = options.heartbeatMs ?? 15_000;
+  const fallback = options.defaultConsistency ?? "linearizable";
+  const sm = store.stateMachine;
+  const limit = bodyLimit({
+    maxSize: maxBody,
+    onError: (c) =>
+      c.json({ error: "too_large", message: `Request body exceeds ${maxBody} bytes` }, 413),
+  });
+
+  app.post("/streams/:stream", limit, async (c) => {
+    try {
+      const stream = streamParam(c);
+      const expectedRevision = expected(c);
+      const parsed = appendSchema.safeParse(await readJson(c));
+      if (!parsed.success) throw new BadRequest("invalid_event", describeIssues(parsed.error));
+      const events: EventData[] = (Array.isArray(parsed.data) ? parsed.data : [parsed.data]).map(
+        (e) => ({
+          type: e.type,
+          ...(e.id !== undefined ? { id: e.id } : {}),
+          ...(e.data !== undefined ? { data: e.data } : {}),
+          ...(e.metadata !== undefined ? { metadata: e.metadata } : {}),
+        }),
+      );
+      const r = await store.append(stream, events, { expectedRevision });
+      const body = {
+        stream: r.stream,
+        firstRevision: r.firstRevision,
+        lastRevision: r.lastRevision,
+        position: r.position,
+      };
+      return c.json(body, r.replayed ? 200 : 201, {
+        location: `/streams/${encodeURIComponent(stream)}/${r.firstRevision}`,
+      });
+    } catch (e) {
+      return fail(c, e);
+    }
+  });
+
+  app.get("/streams/:stream", async (c) => {
+    try {
+      const stream = streamParam(c);
+      const from = natural(c.req.query("from"), "from");
+      const lim = natural(c.req.query("limit"), "limit");
+      const r = await store.readRaw(stream, {
+        ...readOptions(c, fallback),
+        direction: direction(c.req.query("direction")),
+        ...(from !== undefined ? { from } : {}),
+        ...(lim !== undefined ? { limit: lim } : {}),
+      });
+      return json(c, pageJson(r.events, r.next));
+    } catch (e) {
+      return fail(c, e);
+    }
+  });
+
+  app.get("/streams/:stream/metadata", async (c) => {
+    try {
+      const stream = streamParam(c);
+      return c.json(await store.getMetadata(stream, readOptions(c, fallback)));
+    } catch (e) {
+      return fail(c, e);
+    }
+  });
+
+  app.put("/streams/:stream/metadata", limit, async (c) => {
+    try {
+      const stream = streamParam(c);
+      const parsed = metadataSchema.safeParse(await readJson(c));
+      if (!parsed.success) throw new BadRequest("invalid_metadata", describeIssues(parsed.error));
+      const m = parsed.data;
+      const metadata = {
+        ...(m.maxCount !== undefined ? { maxCount: m.maxCount } : {}),
+        ...(m.maxAge !== undefined ? { maxAge: m.maxAge } : {}),
+        ...(m.truncateBefore !== undefined ? { truncateBefore: m.truncateBefore } : {}),
+        ...(m.custom !== undefined ? { custom: m.custom } : {}),
+      };
+      return c.json(await store.setMetadata(stream, metadata));
+    } catch (e) {
+      return fail(c, e);
+    }
+  });
+
+  app.get("/streams/:stream/:revision{[0-9]+}", async (c) => {
+    try {
+      const stream = streamParam(c);
+      const revision = natural(c.req.param("revision"), "revision")!;
+      const e = await store.readEventRaw(stream, revision, readOptions(c, fallback));
+      return json(c, eventJson(e));
+    } catch (e) {
+      return fail(c, e);
+    }
+  });
+
+  app.delete("/streams/:stream", async (c) => {
+    try {
+      const stream = streamParam(c);
+      const hard = c.req.query("hard") === "true";
+      const r = await store.deleteStream(stream, { hard, expectedRevision: expected(c) });
+      return c.json({ stream: r.stream, deleted: r.hard ? "hard" : "soft" });
+    } catch (e) {
+      return fail(c, e);
+    }
+  });
+
+  app.get("/all", async (c) => {
+    try {
+      const from = natural(c.req.query("from"), "from");
+      const lim = natural(c.req.query("limit"), "limit");
+      const t = types(c);
+      const prefix = c.req.query("prefix");
+      const r = await store.readAllRaw({
+        ...readOptions(c, fallback),
+        direction: direction(c.req.query("direction")),
+        ...(from !== undefined ? { from } : {}),
+        ...(lim !== undefined ? { limit: lim } : {}),
+        ...(t !== undefined ? { type: t } : {}),
+        ...(prefix !== undefined && prefix !== "" ? { prefix } : {}),
+      });
+      return json(c, pageJson(r.events, r.next));
+    } catch (e) {
+      return fail(c, e);
+    }
+  });
+
+  const subscribe = async (c: Context, target: string): Promise<Response> => {
+    try {
+      const all = target === ALL_STREAMS;
+      const lastId = natural(c.req.header("last-event-id"), "Last-Event-ID");
+      let from = natural(c.req.query("from"), "from") ?? 0;
+      const t = all ? types(c) : undefined;
+      const prefix = all ? c.req.query("prefix") : undefined;
+      await store.readBarrier(readOptions(c, fallback));
+      if (!all && sm.streamInfo(target)?.deleted === "hard") {
+        throw new StreamDeletedError(target, "subscribe to");
+      }
+      // Resume after the last event the client saw: its SSE id is its position.
+      if (lastId !== undefined) from = all ? lastId + 1 : sm.revisionAfterPosition(target, lastId);
+      return streamSSE(c, async (sse) => {
+        const ac = new AbortController();
+        sse.onAbort(() => ac.abort());
+        const beat = setInterval(() => void sse.write(": heartbeat\n\n"), heartbeatMs);
+        try {
+          const pages = store.subscribePages(target, {
+            from,
+            signal: ac.signal,
+            ...(t !== undefined ? { type: t } : {}),
+            ...(prefix !== undefined && prefix !== "" ? { prefix } : {}),
+          });
+          for await (const page of pages) {
+            let text = "";
+            if (page.kind === "caught-up") {
+              text = `event: caught-up\ndata: {"position":${page.position}}\n\n`;
+            } else {
+              for (const e of page.events) text += `id: ${e.position}\ndata: ${eventJson(e)}\n\n`;
+            }
+            // Resolves once the client took it: a slow client slows this loop, nothing queues.
+            await sse.write(text);
+            if (sse.aborted) break;
+          }
+        } catch (e) {
+          const { body } = classify(e);
+          await sse.write(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
+        } finally {
+          clearInterval(beat);
+        }
+      });
+    } catch (e) {
+      return fail(c, e);
+    }
+  };
+
+  app.get("/subscribe/all", (c) => subscribe(c, ALL_STREAMS));
+  app.get("/subscribe/streams/:stream", (c) => {
+    try {
+      return subscribe(c, streamParam(c));
+    } catch (e) {
+      return fail(c, e);
+    }
+  });
+
+  app.get("/projections/:name", async (c) => {
+    try {
+      const v = await store.getProjection(c.req.param("name"), undefined, readOptions(c, fallback));
+      return c.json(v);
+    } catch (e) {
+      return fail(c, e);
+    }
+  });
+
+  app.get("/projections/:name/:key", async (c) => {
+    try {
+      const v = await store.getProjection(
+        c.req.param("name"),
+        c.req.param("key"),
+        readOptions(c, fallback),
+      );
+      return c.json(v);
+    } catch (e) {
+      return fail(c, e);
+    }
+  });
+
+  return app;
+}

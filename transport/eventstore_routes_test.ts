@@ -1,0 +1,439 @@
+import assert from "node:assert/strict";
+import type { Hono } from "hono";
+import { EventStore } from "../eventstore/event_store.ts";
+import { MemoryStorage } from "../raft/storage/memory_storage.ts";
+import { eventStoreRoutes } from "./eventstore_routes.ts";
+
+interface Fixture {
+  store: EventStore;
+  app: Hono;
+}
+
+async function fixture(opts: { requestTimeoutMs?: number } = {}): Promise<Fixture> {
+  const store = await EventStore.start({
+    id: "n1",
+    storage: MemoryStorage.withVoters(["n1"]),
+    transport: { send() {} },
+    tickMs: 2,
+    projections: [
+      { name: "count", init: 0, apply: (n: number) => n + 1 },
+      {
+        name: "totals",
+        init: 0,
+        key: (e) => e.stream,
+        apply: (t: number, e) => t + ((e.data as { amount?: number } | null)?.amount ?? 0),
+      },
+    ],
+    ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+  });
+  await store.node.waitForLeader(5000);
+  return { store, app: eventStoreRoutes(store, { heartbeatMs: 20, maxBodyBytes: 20_000 }) };
+}
+
+async function withFixture(fn: (f: Fixture) => Promise<void>, opts = {}): Promise<void> {
+  const f = await fixture(opts);
+  try {
+    await fn(f);
+  } finally {
+    await f.store.stop();
+  }
+}
+
+async function post(
+  app: Hono,
+  stream: string,
+  body: unknown,
+  expected?: string,
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (expected !== undefined) headers["expected-revision"] = expected;
+  const res = await app.request(`/streams/${stream}`, {
+    method: "POST",
+    headers,
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json(), headers: res.headers };
+}
+
+async function get(app: Hono, path: string, init?: RequestInit) {
+  const res = await app.request(path, init);
+  return { status: res.status, body: await res.json() };
+}
+
+/** Reads SSE frames until `until` returns true for the frames seen; then cancels. */
+async function sse(
+  res: Response,
+  until: (frames: SseFrame[]) => boolean,
+  during?: (frames: SseFrame[]) => Promise<void> | void,
+): Promise<SseFrame[]> {
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const frames: SseFrame[] = [];
+  let buf = "";
+  let acted = false;
+  try {
+    while (!until(frames)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value;
+      let i;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const raw = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const f: SseFrame = { event: "message", data: "", id: undefined, comment: undefined };
+        for (const line of raw.split("\n")) {
+          if (line.startsWith(":")) f.comment = line.slice(1).trim();
+          else if (line.startsWith("event: ")) f.event = line.slice(7);
+          else if (line.startsWith("data: ")) f.data += line.slice(6);
+          else if (line.startsWith("id: ")) f.id = line.slice(4);
+        }
+        frames.push(f);
+      }
+      if (!acted && during !== undefined && frames.some((f) => f.event === "caught-up")) {
+        acted = true;
+        await during(frames);
+      }
+    }
+  } finally {
+    await reader.cancel();
+  }
+  return frames;
+}
+
+interface SseFrame {
+  event: string;
+  data: string;
+  id: string | undefined;
+  comment: string | undefined;
+}
+
+const events = (frames: SseFrame[]) =>
+  frames.filter((f) => f.event === "message" && f.comment === undefined && f.data !== "");
+
+Deno.test("POST /streams/:stream answers 201, then 200 with the original body on retry", () =>
+  withFixture(async ({ app }) => {
+    const batch = [{ id: "e-1", type: "Placed", data: { total: 3 } }, { id: "e-2", type: "Paid" }];
+    const first = await post(app, "orders-1", batch, "no_stream");
+    assert.equal(first.status, 201);
+    assert.deepEqual(first.body, {
+      stream: "orders-1",
+      firstRevision: 0,
+      lastRevision: 1,
+      position: 1,
+    });
+    assert.equal(first.headers.get("location"), "/streams/orders-1/0");
+    const retry = await post(app, "orders-1", batch, "no_stream");
+    assert.equal(retry.status, 200);
+    assert.deepEqual(retry.body, first.body);
+    const one = await post(app, "orders-1", { type: "Shipped" }, "1");
+    assert.equal(one.status, 201);
+    assert.deepEqual(one.body, {
+      stream: "orders-1",
+      firstRevision: 2,
+      lastRevision: 2,
+      position: 2,
+    });
+    assert.equal((await post(app, "orders-1", { type: "X" })).status, 201);
+    assert.equal((await post(app, "orders-1", { type: "X" }, "any")).status, 201);
+    assert.equal((await post(app, "orders-1", { type: "X" }, "stream_exists")).status, 201);
+  }));
+
+Deno.test("POST /streams/:stream answers 409 with the current revision on a mismatch", () =>
+  withFixture(async ({ app }) => {
+    for (let i = 0; i < 7; i++) await post(app, "orders-1", { type: "T" });
+    const r = await post(app, "orders-1", { type: "T" }, "4");
+    assert.equal(r.status, 409);
+    assert.deepEqual(r.body, {
+      error: "wrong_expected_revision",
+      message: "Cannot append to stream orders-1: expected revision 4, stream is at 6",
+      currentRevision: 6,
+    });
+    const missing = await post(app, "new-stream", { type: "T" }, "stream_exists");
+    assert.equal(missing.status, 409);
+    assert.equal(missing.body.currentRevision, "no_stream");
+    const dup = await post(app, "orders-1", [{ id: "a", type: "T" }]);
+    assert.equal(dup.status, 201);
+    const partial = await post(app, "orders-1", [{ id: "a", type: "T" }, { id: "b", type: "T" }]);
+    assert.equal(partial.status, 409);
+    assert.equal(partial.body.error, "event_id_conflict");
+  }));
+
+Deno.test("POST /streams/:stream answers 400 for invalid bodies, names and headers, 413 when too large", () =>
+  withFixture(async ({ app }) => {
+    const cases: [string, unknown, string | undefined, string][] = [
+      ["s", "{not json", undefined, "invalid_json"],
+      ["s", [], undefined, "invalid_event"],
+      ["s", { data: 1 }, undefined, "invalid_event"],
+      ["s", { type: "T", extra: 1 }, undefined, "invalid_event"],
+      ["s", { type: "$T" }, undefined, "invalid_event"],
+      ["s", [{ id: "x", type: "T" }, { id: "x", type: "T" }], undefined, "invalid_event"],
+      ["$system", { type: "T" }, undefined, "invalid_stream_name"],
+      ["a%20b", { type: "T" }, undefined, "invalid_stream_name"],
+      ["s", { type: "T" }, "-1", "invalid_expected_revision"],
+      ["s", { type: "T" }, "soon", "invalid_expected_revision"],
+    ];
+    for (const [stream, body, expected, code] of cases) {
+      const r = await post(app, stream, body, expected);
+      assert.equal(r.status, 400, `${stream} ${JSON.stringify(body)}`);
+      assert.equal(r.body.error, code, JSON.stringify(r.body));
+      assert.equal(typeof r.body.message, "string");
+    }
+    const big = await post(app, "s", { type: "T", data: "x".repeat(30_000) });
+    assert.equal(big.status, 413);
+    assert.equal(big.body.error, "too_large");
+  }));
+
+Deno.test("POST /streams/:stream answers 410 for a hard-deleted stream", () =>
+  withFixture(async ({ app }) => {
+    await post(app, "s", { type: "T" });
+    const del = await app.request("/streams/s?hard=true", { method: "DELETE" });
+    assert.deepEqual(await del.json(), { stream: "s", deleted: "hard" });
+    const r = await post(app, "s", { type: "T" });
+    assert.equal(r.status, 410);
+    assert.equal(r.body.error, "stream_deleted");
+  }));
+
+Deno.test("GET /streams/:stream pages forward and backward and answers 404, 410 and 400", () =>
+  withFixture(async ({ app }) => {
+    for (let i = 0; i < 5; i++) await post(app, "s", { id: `e${i}`, type: "T", data: { i } });
+    const page = await get(app, "/streams/s?limit=2");
+    assert.equal(page.status, 200);
+    assert.deepEqual(page.body.events.map((e: { data: { i: number } }) => e.data.i), [0, 1]);
+    assert.equal(page.body.next, 2);
+    const e0 = page.body.events[0];
+    assert.deepEqual(Object.keys(e0).sort(), [
+      "data",
+      "id",
+      "metadata",
+      "position",
+      "revision",
+      "stream",
+      "timestamp",
+      "type",
+    ]);
+    assert.equal(e0.id, "e0");
+    assert.equal(e0.metadata, null);
+    const back = await get(app, "/streams/s?direction=backward&from=3&limit=10&consistency=local");
+    assert.deepEqual(back.body.events.map((e: { revision: number }) => e.revision), [3, 2, 1, 0]);
+    assert.equal(back.body.next, null);
+    assert.equal((await get(app, "/streams/s?consistency=leader&minPosition=4")).status, 200);
+    assert.equal((await get(app, "/streams/s?consistency=linearizable")).status, 200);
+    const missing = await get(app, "/streams/nope");
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.error, "stream_not_found");
+    for (
+      const q of [
+        "limit=abc",
+        "limit=0",
+        "direction=sideways",
+        "consistency=eventual",
+        "from=-1",
+        "minPosition=x",
+      ]
+    ) {
+      const r = await get(app, `/streams/s?${q}`);
+      assert.equal(r.status, 400, q);
+      assert.ok(["invalid_query", "invalid_request"].includes(r.body.error), q);
+    }
+    await app.request("/streams/s", { method: "DELETE" });
+    assert.equal((await get(app, "/streams/s")).status, 404);
+    await post(app, "t", { type: "T" });
+    await app.request("/streams/t?hard=true", { method: "DELETE" });
+    const gone = await get(app, "/streams/t");
+    assert.equal(gone.status, 410);
+    assert.equal(gone.body.error, "stream_deleted");
+  }));
+
+Deno.test("GET /streams/:stream/:revision answers the event or 404", () =>
+  withFixture(async ({ app }) => {
+    await post(app, "s", [{ id: "a", type: "T", data: [1], metadata: { m: 1 } }, {
+      id: "b",
+      type: "U",
+    }]);
+    const r = await get(app, "/streams/s/0");
+    assert.equal(r.status, 200);
+    assert.equal(r.body.id, "a");
+    assert.deepEqual(r.body.data, [1]);
+    assert.deepEqual(r.body.metadata, { m: 1 });
+    const missing = await get(app, "/streams/s/9");
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.error, "event_not_found");
+    assert.equal((await get(app, "/streams/zz/0")).status, 404);
+  }));
+
+Deno.test("GET /all filters by type and prefix and pages with next", () =>
+  withFixture(async ({ app }) => {
+    await post(app, "orders-1", [{ type: "Placed" }, { type: "Paid" }]);
+    await post(app, "users-1", { type: "Placed" });
+    await post(app, "orders-2", { type: "Placed" });
+    const all = await get(app, "/all?limit=3");
+    assert.deepEqual(all.body.events.map((e: { position: number }) => e.position), [0, 1, 2]);
+    assert.equal(all.body.next, 3);
+    const placed = await get(app, "/all?type=Placed&prefix=orders-");
+    assert.deepEqual(placed.body.events.map((e: { stream: string }) => e.stream), [
+      "orders-1",
+      "orders-2",
+    ]);
+    const multi = await get(app, "/all?type=Paid,Placed&direction=backward&limit=2");
+    assert.deepEqual(multi.body.events.map((e: { position: number }) => e.position), [3, 2]);
+    assert.equal(multi.body.next, 1);
+    assert.equal((await get(app, "/all?from=x")).status, 400);
+  }));
+
+Deno.test("DELETE /streams/:stream soft-deletes (404 after), checks Expected-Revision, 404 for unknown", () =>
+  withFixture(async ({ app }) => {
+    await post(app, "s", [{ type: "T" }, { type: "T" }]);
+    const wrong = await app.request("/streams/s", {
+      method: "DELETE",
+      headers: { "expected-revision": "0" },
+    });
+    assert.equal(wrong.status, 409);
+    assert.equal((await wrong.json()).currentRevision, 1);
+    const ok = await app.request("/streams/s", {
+      method: "DELETE",
+      headers: { "expected-revision": "1" },
+    });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { stream: "s", deleted: "soft" });
+    assert.equal((await app.request("/streams/s", { method: "DELETE" })).status, 404);
+    // Appending again continues the numbering.
+    const again = await post(app, "s", { type: "T" }, "no_stream");
+    assert.equal(again.body.firstRevision, 2);
+    await app.request("/streams/s?hard=true", { method: "DELETE" });
+    assert.equal((await app.request("/streams/s", { method: "DELETE" })).status, 410);
+  }));
+
+Deno.test("GET and PUT /streams/:stream/metadata validate, apply retention and answer 410 after a hard delete", () =>
+  withFixture(async ({ app }) => {
+    for (let i = 0; i < 4; i++) await post(app, "s", { type: "T", data: i });
+    assert.deepEqual((await get(app, "/streams/s/metadata")).body, {});
+    const put = await app.request("/streams/s/metadata", {
+      method: "PUT",
+      body: JSON.stringify({ maxCount: 2, custom: { owner: "ops" } }),
+    });
+    assert.equal(put.status, 200);
+    assert.deepEqual(await put.json(), { maxCount: 2, custom: { owner: "ops" } });
+    assert.deepEqual((await get(app, "/streams/s/metadata")).body, {
+      maxCount: 2,
+      custom: { owner: "ops" },
+    });
+    assert.deepEqual(
+      (await get(app, "/streams/s")).body.events.map((e: { data: number }) => e.data),
+      [2, 3],
+    );
+    for (const bad of ['{"maxCount":0}', '{"maxAge":"1h"}', '{"other":1}', "nope"]) {
+      const r = await app.request("/streams/s/metadata", { method: "PUT", body: bad });
+      assert.equal(r.status, 400, bad);
+      assert.match((await r.json()).error, /invalid_(metadata|json)/);
+    }
+    await app.request("/streams/s?hard=true", { method: "DELETE" });
+    assert.equal((await get(app, "/streams/s/metadata")).status, 410);
+    const r = await app.request("/streams/s/metadata", { method: "PUT", body: '{"maxCount":1}' });
+    assert.equal(r.status, 410);
+  }));
+
+Deno.test("GET /projections/:name and /projections/:name/:key answer state or 404", () =>
+  withFixture(async ({ app }) => {
+    await post(app, "acc-1", { type: "Deposited", data: { amount: 5 } });
+    await post(app, "acc-1", { type: "Deposited", data: { amount: 2 } });
+    await post(app, "acc-2", { type: "Deposited", data: { amount: 1 } });
+    assert.deepEqual((await get(app, "/projections/count")).body, {
+      name: "count",
+      position: 2,
+      state: 3,
+    });
+    assert.deepEqual((await get(app, "/projections/totals")).body, {
+      name: "totals",
+      position: 2,
+      keys: 2,
+    });
+    assert.deepEqual((await get(app, "/projections/totals/acc-1")).body, {
+      name: "totals",
+      key: "acc-1",
+      position: 2,
+      state: 7,
+    });
+    const missing = await get(app, "/projections/totals/acc-9");
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.error, "projection_not_found");
+    assert.equal((await get(app, "/projections/nope")).status, 404);
+  }));
+
+Deno.test("reads answer 504 when minPosition is not reached in time", () =>
+  withFixture(async ({ app }) => {
+    await post(app, "s", { type: "T" });
+    const r = await get(app, "/streams/s?minPosition=5&consistency=local");
+    assert.equal(r.status, 504);
+    assert.equal(r.body.error, "timeout");
+  }, { requestTimeoutMs: 50 }));
+
+Deno.test("reads with consistency=leader answer 503 not_leader on a node that is not the leader", async () => {
+  const store = await EventStore.start({
+    id: "n1",
+    storage: MemoryStorage.withVoters(["n1", "n2"]),
+    transport: { send() {} },
+    tickMs: 2,
+  });
+  try {
+    const app = eventStoreRoutes(store);
+    const r = await get(app, "/all?consistency=leader");
+    assert.equal(r.status, 503);
+    assert.match(r.body.error, /no_leader|not_leader/);
+  } finally {
+    await store.stop();
+  }
+});
+
+Deno.test("GET /subscribe/all streams history, caught-up, live events, heartbeats, and resumes with Last-Event-ID", () =>
+  withFixture(async ({ app }) => {
+    await post(app, "a", [{ id: "a0", type: "T" }, { id: "a1", type: "U" }]);
+    await post(app, "b", { id: "b0", type: "T" });
+    const frames = await sse(
+      await app.request("/subscribe/all"),
+      (fs) => events(fs).length >= 4 && fs.some((f) => f.comment === "heartbeat"),
+      async () => {
+        await post(app, "a", { id: "a2", type: "T" });
+      },
+    );
+    const evs = events(frames);
+    assert.deepEqual(evs.map((f) => f.id), ["0", "1", "2", "3"]);
+    assert.deepEqual(evs.map((f) => JSON.parse(f.data).id), ["a0", "a1", "b0", "a2"]);
+    const caught = frames.findIndex((f) => f.event === "caught-up");
+    assert.equal(caught, 3);
+    assert.deepEqual(JSON.parse(frames[caught]!.data), { position: 2 });
+
+    const resumed = await sse(
+      await app.request("/subscribe/all?type=T", { headers: { "last-event-id": "1" } }),
+      (fs) => fs.some((f) => f.event === "caught-up"),
+    );
+    assert.deepEqual(events(resumed).map((f) => f.id), ["2", "3"]);
+  }));
+
+Deno.test("GET /subscribe/streams/:stream starts at from, resumes after Last-Event-ID, 410 when deleted", () =>
+  withFixture(async ({ app }) => {
+    await post(app, "a", [{ type: "T" }, { type: "T" }]);
+    await post(app, "b", { type: "T" });
+    await post(app, "a", { type: "T" });
+    const fromOne = await sse(
+      await app.request("/subscribe/streams/a?from=1"),
+      (fs) => fs.some((f) => f.event === "caught-up"),
+    );
+    assert.deepEqual(events(fromOne).map((f) => JSON.parse(f.data).revision), [1, 2]);
+    assert.deepEqual(events(fromOne).map((f) => f.id), ["1", "3"]);
+    const resumed = await sse(
+      await app.request("/subscribe/streams/a", { headers: { "last-event-id": "1" } }),
+      (fs) => fs.some((f) => f.event === "caught-up"),
+    );
+    assert.deepEqual(events(resumed).map((f) => f.id), ["3"]);
+    await app.request("/streams/b?hard=true", { method: "DELETE" });
+    const gone = await app.request("/subscribe/streams/b");
+    assert.equal(gone.status, 410);
+    assert.equal((await gone.json()).error, "stream_deleted");
+    const bad = await app.request("/subscribe/streams/$x");
+    assert.equal(bad.status, 400);
+    await bad.body?.cancel();
+    const badFrom = await app.request("/subscribe/all?from=-3");
+    assert.equal(badFrom.status, 400);
+    await badFrom.body?.cancel();
+  }));
