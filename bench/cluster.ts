@@ -11,7 +11,12 @@
  * how many requests per second each generator can drive on this machine.
  *
  * Run: `deno task bench-cluster [--seconds 10] [--connections 1,32,128]
- * [--vs-etcd] [--load wrk|deno] [--warmup 2] [--keep]`
+ * [--vs-etcd] [--rounds 1] [--load wrk|deno] [--warmup 2] [--calibrate] [--keep]`
+ *
+ * `--rounds N` repeats the whole run N times, alternating the systems, and
+ * prints medians: on a shared machine, other work skews single runs. Each
+ * line also reports the CPU time all nodes spent per write and the load
+ * average, which show whether the figures are CPU- or latency-bound.
  *
  * @module
  */
@@ -27,6 +32,10 @@ interface LoadResult {
   rps: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU milliseconds (user + system, all nodes) per acknowledged write; NaN when unknown. */
+  cpuMsPerWrite: number;
+  /** 1-minute load average when the run ended (other work on the machine skews results). */
+  load: number;
 }
 
 interface System {
@@ -35,6 +44,8 @@ interface System {
   readonly writeUrl: string;
   /** Request bodies, sent in turn. */
   readonly bodies: readonly string[];
+  /** Process ids of the nodes, for CPU accounting. */
+  readonly pids: readonly number[];
   stop(): Promise<void>;
 }
 
@@ -54,14 +65,21 @@ const { values: opts } = parseArgs({
     load: { type: "string" },
     warmup: { type: "string", default: "2" },
     calibrate: { type: "boolean", default: false },
+    rounds: { type: "string", default: "1" },
     keep: { type: "boolean", default: false },
   },
 });
 const seconds = Number(opts.seconds);
 const levels = opts.connections.split(",").map(Number);
 const warmup = Number(opts.warmup);
-if (!(seconds > 0) || levels.some((c) => !(c > 0)) || !(warmup >= 0)) {
-  console.error("bench: --seconds, --connections (list) and --warmup must be positive numbers");
+const rounds = Number(opts.rounds);
+if (
+  !(seconds > 0) || levels.some((c) => !(c > 0)) || !(warmup >= 0) ||
+  !Number.isInteger(rounds) || rounds < 1
+) {
+  console.error(
+    "bench: --seconds, --connections (list), --warmup and --rounds must be positive numbers",
+  );
   Deno.exit(2);
 }
 
@@ -179,6 +197,7 @@ async function startRaftlog(dir: string): Promise<System> {
     name: "raftlog",
     writeUrl: `${leader}/commands`,
     bodies,
+    pids: children.map((c) => c.pid),
     stop: () => stopAll(children),
   };
 }
@@ -237,8 +256,38 @@ async function startEtcd(dir: string): Promise<System> {
     name: "etcd",
     writeUrl: `${leader}/v3/kv/put`,
     bodies,
+    pids: children.map((c) => c.pid),
     stop: () => stopAll(children),
   };
+}
+
+/** CPU seconds (user + system) used so far by `pids`; NaN where /proc is not available. */
+function cpuSeconds(pids: readonly number[]): number {
+  let ticks = 0;
+  try {
+    for (const pid of pids) {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+    }
+  } catch {
+    return NaN;
+  }
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+function loadAvg(): number {
+  try {
+    return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+  } catch {
+    return NaN;
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function wrkScript(bodies: readonly string[], method: string): string {
@@ -270,8 +319,10 @@ async function runLoad(
   connections: number,
   secs: number,
   tmp: string,
-  method = "POST",
+  opts: { method?: string; pids?: readonly number[] } = {},
 ): Promise<LoadResult> {
+  const method = opts.method ?? "POST";
+  const cpu0 = cpuSeconds(opts.pids ?? []);
   let out: Deno.CommandOutput;
   if (gen === "wrk") {
     const script = join(tmp, "load.lua");
@@ -324,6 +375,10 @@ async function runLoad(
   }
   const r = JSON.parse(line.replace(/^RESULT /, "")) as LoadResult;
   r.rps = r.requests / r.seconds;
+  r.cpuMsPerWrite = opts.pids === undefined || r.requests === 0
+    ? NaN
+    : (cpuSeconds(opts.pids) - cpu0) * 1000 / r.requests;
+  r.load = loadAvg();
   return r;
 }
 
@@ -337,17 +392,20 @@ async function bench(
   try {
     if (warmup > 0) await runLoad(generator, sys.writeUrl, sys.bodies, 32, warmup, tmp);
     for (const c of levels) {
-      const r = await runLoad(generator, sys.writeUrl, sys.bodies, c, seconds, tmp);
+      const r = await runLoad(generator, sys.writeUrl, sys.bodies, c, seconds, tmp, {
+        pids: sys.pids,
+      });
       results.set(c, r);
+      const name = sys.name.padEnd(8);
       console.log(
-        `${sys.name.padEnd(8)} c=${String(c).padStart(3)}  ${
-          fmt(r.rps, 0).padStart(7)
-        } writes/s  ` +
-          `p50 ${fmt(r.p50Ms, 2)} ms  p99 ${fmt(r.p99Ms, 2)} ms  errors ${r.errors}`,
+        `${name} c=${String(c).padStart(3)}  ${fmt(r.rps, 0).padStart(7)} writes/s  ` +
+          `p50 ${fmt(r.p50Ms, 2)} ms  p99 ${fmt(r.p99Ms, 2)} ms  ` +
+          `cpu ${fmt(r.cpuMsPerWrite, 3)} ms/write  errors ${r.errors}  load ${fmt(r.load, 2)}`,
       );
     }
   } finally {
     await sys.stop();
+    if (!opts.keep) await Deno.remove(dir, { recursive: true });
   }
   return results;
 }
@@ -376,7 +434,7 @@ async function calibrate(tmp: string): Promise<void> {
     const url = sys.writeUrl.replace(/\/commands$/, "/health");
     for (const gen of ["wrk", "deno"]) {
       if (gen === "wrk" && !onPath("wrk")) continue;
-      const r = await runLoad(gen, url, [""], 128, Math.min(seconds, 5), tmp, "GET");
+      const r = await runLoad(gen, url, [""], 128, Math.min(seconds, 5), tmp, { method: "GET" });
       console.log(`calibrate ${gen.padEnd(4)} GET /health c=128: ${fmt(r.rps, 0)} req/s`);
     }
   } finally {
@@ -394,42 +452,58 @@ try {
     `deno ${Deno.version.deno}; ${opts["vs-etcd"] ? version("etcd", ["--version"]) : ""}`,
   );
   if (opts.calibrate) await calibrate(tmp);
-  const raftlog = await bench(startRaftlog, tmp);
-  let etcd: Map<number, LoadResult> | undefined;
-  if (opts["vs-etcd"]) {
-    if (!onPath("etcd")) {
-      console.error("bench: --vs-etcd needs etcd on PATH (apt-get install -y etcd-server)");
-    } else {
-      etcd = await bench(startEtcd, tmp);
-    }
+  const withEtcd = opts["vs-etcd"] && onPath("etcd");
+  if (opts["vs-etcd"] && !withEtcd) {
+    console.error("bench: --vs-etcd needs etcd on PATH (apt-get install -y etcd-server)");
   }
+  // Rounds alternate the systems, so a burst of other work on the machine hits both alike.
+  const runs: { raftlog: Map<number, LoadResult>[]; etcd: Map<number, LoadResult>[] } = {
+    raftlog: [],
+    etcd: [],
+  };
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) console.log(`round ${round} of ${rounds}`);
+    runs.raftlog.push(await bench(startRaftlog, tmp));
+    if (withEtcd) runs.etcd.push(await bench(startEtcd, tmp));
+  }
+  const med = (rs: Map<number, LoadResult>[], c: number, k: keyof LoadResult) =>
+    median(rs.map((r) => r.get(c)![k]));
   const rows = levels.map((c) => {
-    const r = raftlog.get(c)!;
-    const e = etcd?.get(c);
-    const cells = [String(c), fmt(r.rps, 0), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2)];
-    if (e !== undefined) {
+    const r = (k: keyof LoadResult) => med(runs.raftlog, c, k);
+    const cells = [String(c), fmt(r("rps"), 0), fmt(r("p50Ms"), 2), fmt(r("p99Ms"), 2)];
+    if (withEtcd) {
+      const e = (k: keyof LoadResult) => med(runs.etcd, c, k);
       cells.push(
-        fmt(e.rps, 0),
-        fmt(e.p50Ms, 2),
-        fmt(e.p99Ms, 2),
-        `${fmt(r.rps / e.rps, 2)}x`,
-        `${fmt(r.p50Ms / e.p50Ms, 2)}x`,
+        fmt(e("rps"), 0),
+        fmt(e("p50Ms"), 2),
+        fmt(e("p99Ms"), 2),
+        `${fmt(r("rps") / e("rps"), 2)}x`,
+        `${fmt(r("p50Ms") / e("p50Ms"), 2)}x`,
+        `${fmt(r("cpuMsPerWrite"), 3)} / ${fmt(e("cpuMsPerWrite"), 3)}`,
       );
+    } else {
+      cells.push(fmt(r("cpuMsPerWrite"), 3));
     }
     return cells;
   });
   const head = ["conns", "raftlog w/s", "p50 ms", "p99 ms"];
-  if (etcd !== undefined) head.push("etcd w/s", "p50 ms", "p99 ms", "w/s ratio", "p50 ratio");
+  if (withEtcd) {
+    head.push("etcd w/s", "p50 ms", "p99 ms", "w/s ratio", "p50 ratio", "CPU ms/write r / e");
+  } else {
+    head.push("CPU ms/write");
+  }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(" | ")} |`;
   console.log("");
+  if (rounds > 1) console.log(`medians of ${rounds} rounds`);
   console.log(line(head));
   console.log(`|${widths.map((w) => "-".repeat(w + 1) + ":").join("|")}|`);
   for (const r of rows) console.log(line(r));
-  if (etcd !== undefined) {
-    console.log("\nratios are raftlog / etcd (w/s: higher is better; p50: lower)");
-  }
+  console.log(
+    "\nCPU ms/write: user + system CPU of all three nodes per acknowledged write" +
+      (withEtcd ? "; ratios are raftlog / etcd (w/s: higher is better; p50: lower)" : ""),
+  );
 } finally {
   if (opts.keep) console.log(`data and logs kept in ${tmp}`);
   else await Deno.remove(tmp, { recursive: true });
