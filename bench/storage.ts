@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import type { Entry } from "../raft/core/types.ts";
 import { FileStorage } from "../raft/storage/file_storage.ts";
-import { ENTRY_OVERHEAD_BYTES } from "../raft/storage/record.ts";
+import { batchPayloadSize, FRAME_HEADER_BYTES } from "../raft/storage/record.ts";
 
 /** One batch size's figures. */
 export interface StorageBenchRow {
@@ -63,7 +63,9 @@ async function measureBatch(
   const data = new Uint8Array(ENTRY_BYTES);
   for (let i = 0; i < data.length; i++) data[i] = (i * 37) & 0xff;
   // The raw loop writes exactly as many bytes per batch as the storage does.
-  const rawBytes = new Uint8Array(batch * (ENTRY_OVERHEAD_BYTES + ENTRY_BYTES)).fill(7);
+  const rawBytes = new Uint8Array(
+    FRAME_HEADER_BYTES + batchPayloadSize(batch, batch * ENTRY_BYTES, undefined),
+  ).fill(7);
   const raw = await Deno.open(join(dir, `raw-${batch}.bin`), {
     write: true,
     create: true,

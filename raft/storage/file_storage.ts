@@ -12,8 +12,14 @@
  * snapshot                    latest snapshot (replaced atomically)
  * ```
  *
+ * Each `save` appends one batch record (entries, then hard state, under one
+ * CRC) with one `write`, then one `syncData`. A conflicting suffix is
+ * replaced by starting a new segment named after the first replaced index:
+ * it shadows the rest of the older segment, so nothing acknowledged is ever
+ * overwritten in place.
+ *
  * Reads are synchronous, as the core needs: an in-memory index maps every
- * log index to its segment, byte offset, size and term; recent entries are
+ * log index to its segment, batch position, size and term; recent entries are
  * served from a bounded cache, older ones by one positioned read per range.
  *
  * @module
@@ -26,16 +32,14 @@ import { syncDir, writeAllSync } from "./atomic_file.ts";
 import { DirLock } from "./dir_lock.ts";
 import { EntryCache } from "./entry_cache.ts";
 import { writeHardStateFile } from "./hard_state_file.ts";
-import { frameBuffer, sealFrames } from "./frame_sealer.ts";
 import {
+  BATCH_ENTRY_OVERHEAD_BYTES,
+  BATCH_HEADER_BYTES,
+  encodeBatch,
   encodeSegmentHeader,
-  ENTRY_OVERHEAD_BYTES,
-  hardStateRecordSize,
+  FRAME_HEADER_BYTES,
+  MAX_BATCH_PAYLOAD_BYTES,
   MAX_PAYLOAD_BYTES,
-  putEntry,
-  putHardState,
-  putSegmentHeader,
-  sealAll,
   SEGMENT_HEADER_BYTES,
 } from "./record.ts";
 import { recoverDataDir } from "./recovery.ts";
@@ -72,9 +76,8 @@ export interface FileStorageOptions {
 
 const DEFAULT_SEGMENT_BYTES = 64 << 20;
 const DEFAULT_CACHE_BYTES = 16 << 20;
-// Batches up to this size are built in WebAssembly memory and sealed in one
-// call; larger ones get their own buffer (so that memory stays small).
-const FRAME_BUFFER_MAX_BYTES = 8 << 20;
+// Saves up to this size reuse one buffer; larger ones get their own.
+const SCRATCH_MAX_BYTES = 8 << 20;
 // Record offsets are kept as u32.
 const MAX_SEGMENT_BYTES = 0xffff_ffff;
 const EMPTY_CONF: ConfState = {
@@ -185,12 +188,13 @@ function sameHardState(a: HardState, b: HardState): boolean {
  * A Raft log, hard state and snapshot kept in plain files in one directory.
  *
  * Guarantees: once `save(update, { sync: true })` resolves, `update` survives
- * a crash of the process or the machine. A save is one `write` of all its
- * records and one `syncData` (group commit). After a crash, `open` drops at
- * most a torn, never-acknowledged final write (and logs it); any other damage
- * makes `open` fail with `CorruptLogError` naming file and byte offset.
+ * a crash of the process or the machine. A save is one `write` of one record
+ * (several for saves over 1 MiB) and one `syncData` (group commit), and is
+ * all or nothing on disk. After a crash, `open` drops at most a torn,
+ * never-acknowledged final write (and logs it); any other damage makes
+ * `open` fail with `CorruptLogError` naming file and byte offset.
  *
- * Invariants: segments hold the consecutive entries
+ * Invariants: the segments' live entries are the consecutive
  * `segments[0].firstIndex .. lastIndex`, with `segments[0].firstIndex <=
  * firstIndex`; the last segment is the one written to; the entry cache, when
  * not empty, ends at `lastIndex`.
@@ -239,6 +243,9 @@ export class FileStorage implements WritableStorage {
   #cache: EntryCache;
   #vote = "";
   #voteBytes = new Uint8Array(0);
+  #scratch = new Uint8Array(64 << 10);
+  #scratchView = new DataView(this.#scratch.buffer);
+  #cuts: number[] = [];
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   #failed: unknown = undefined;
@@ -756,87 +763,132 @@ export class FileStorage implements WritableStorage {
     }
   }
 
-  /** One write of all records, then (if `sync`) one syncData. */
+  /**
+   * One write of all records, then (if `sync`) one syncData. The entries go
+   * into batch records of up to MAX_BATCH_PAYLOAD_BYTES; the hard state rides
+   * in the last one, so a save of ordinary size is a single record, all or
+   * nothing on disk.
+   */
   async #append(
     entries: readonly Entry[],
     hs: HardState | undefined,
     sync: boolean,
   ): Promise<void> {
-    let size = 0;
-    for (const e of entries) size += ENTRY_OVERHEAD_BYTES + e.data.byteLength;
     let vote = this.#voteBytes;
-    if (hs !== undefined) {
-      if (hs.vote !== this.#vote) {
-        vote = encoder.encode(hs.vote);
-        this.#vote = hs.vote;
-        this.#voteBytes = vote;
+    if (hs !== undefined && hs.vote !== this.#vote) {
+      vote = encoder.encode(hs.vote);
+      this.#vote = hs.vote;
+      this.#voteBytes = vote;
+    }
+    // Plan the batches: cuts[j] is the entry index where batch j ends.
+    const n = entries.length;
+    const cuts = this.#cuts;
+    cuts.length = 0;
+    let size = 0;
+    let payload = BATCH_HEADER_BYTES;
+    for (let i = 0; i < n; i++) {
+      const add = BATCH_ENTRY_OVERHEAD_BYTES + entries[i]!.data.byteLength;
+      if (payload + add > MAX_BATCH_PAYLOAD_BYTES && payload > BATCH_HEADER_BYTES) {
+        cuts.push(i);
+        size += FRAME_HEADER_BYTES + payload;
+        payload = BATCH_HEADER_BYTES;
       }
-      size += hardStateRecordSize(vote.byteLength);
+      payload += add;
     }
+    cuts.push(n);
+    size += FRAME_HEADER_BYTES + payload + (hs === undefined ? 0 : 26 + vote.byteLength);
+
     let seg = this.#segments[this.#segments.length - 1]!;
-    const rotate = entries.length > 0 && seg.count > 0 &&
-      (seg.bytes >= this.#segmentBytes || seg.bytes + size > MAX_SEGMENT_BYTES);
-    if (rotate) {
-      seg = await this.#rotate();
-      size += SEGMENT_HEADER_BYTES;
+    if (
+      n > 0 && seg.count > 0 &&
+      (seg.bytes >= this.#segmentBytes ||
+        seg.bytes + size + SEGMENT_HEADER_BYTES > MAX_SEGMENT_BYTES)
+    ) {
+      seg = await this.#startSegment(this.#lastIndex + 1);
     }
+    // A new segment's header goes out with its first batch.
+    const header = seg.bytes === 0;
+    if (header) size += SEGMENT_HEADER_BYTES;
     if (seg.bytes + size > MAX_SEGMENT_BYTES) {
       throw new RangeError(`A single save of ${size} bytes does not fit in a segment`);
     }
-    // From here to the write there is no await: the frame buffer is shared.
-    const shared = size <= FRAME_BUFFER_MAX_BYTES;
-    let buf: Uint8Array;
-    let view: DataView;
-    if (shared) {
-      ({ buf, view } = frameBuffer(size));
-    } else {
-      buf = new Uint8Array(size);
+    let buf = this.#scratch;
+    let view = this.#scratchView;
+    if (size > buf.length) {
+      buf = new Uint8Array(Math.max(size, buf.length * 2));
       view = new DataView(buf.buffer);
+      if (buf.length <= SCRATCH_MAX_BYTES) {
+        this.#scratch = buf;
+        this.#scratchView = view;
+      }
     }
     const base = seg.bytes;
     let pos = 0;
-    if (rotate) {
-      pos = putSegmentHeader(buf, view, 0, {
+    if (header) {
+      pos = encodeSegmentHeader(buf, view, 0, {
         firstIndex: seg.firstIndex,
         prevTerm: seg.prevTerm,
       });
     }
-    for (const e of entries) {
-      seg.push(base + pos, e.data.byteLength, e.term);
-      pos = putEntry(buf, view, pos, e);
-    }
+    let seq = 0;
     if (hs !== undefined) {
-      const seq = ++this.#hsSeq;
-      pos = putHardState(buf, view, pos, { seq, hardState: hs }, vote);
+      seq = ++this.#hsSeq;
       seg.hardStateSeq = seq;
       this.#hardState = hs;
     }
-    if (shared) sealFrames(buf, size);
-    else sealAll(buf, view, size);
+    let from = 0;
+    for (let j = 0; j < cuts.length; j++) {
+      const to = cuts[j]!;
+      const start = base + pos;
+      pos = encodeBatch(
+        buf,
+        view,
+        pos,
+        entries,
+        from,
+        to,
+        hs !== undefined && j === cuts.length - 1
+          ? { shs: { seq, hardState: hs }, vote }
+          : undefined,
+      );
+      const end = base + pos;
+      for (let i = from; i < to; i++) {
+        const e = entries[i]!;
+        seg.push(start, end, e.data.byteLength, e.term);
+      }
+      from = to;
+    }
     this.#unsynced = true;
     writeAllSync(this.#writer, buf.subarray(0, size));
     seg.bytes = base + size;
-    if (entries.length > 0) {
-      this.#lastIndex = entries[entries.length - 1]!.index;
+    if (n > 0) {
+      this.#lastIndex = entries[n - 1]!.index;
       this.#cache.append(entries);
     }
     if (sync) await this.#sync();
   }
 
-  /** Seals the last segment (durably) and starts a new, empty one after it. */
-  async #rotate(): Promise<Segment> {
+  /**
+   * Makes what was written durable, then starts a new, empty segment whose
+   * first entry will be `firstIndex` (its header goes out with the first
+   * batch; until then the file is empty, which recovery treats as a segment
+   * that never got written).
+   */
+  async #startSegment(firstIndex: number): Promise<Segment> {
     if (this.#unsynced) {
       await this.#writer.syncData();
       this.#unsynced = false;
     }
-    const seg = new Segment(this.dir, this.#lastIndex + 1, {
-      prevTerm: this.#termAt(this.#lastIndex),
+    const seg = new Segment(this.dir, firstIndex, {
+      prevTerm: this.#termAt(firstIndex - 1),
       headerBytes: SEGMENT_HEADER_BYTES,
     });
-    // The header goes out with the first batch; until then the file is empty,
-    // which recovery treats as a segment that never got written.
     const f = await Deno.open(seg.path, { write: true, createNew: true });
-    this.#writer.close();
+    try {
+      this.#writer.close();
+    } catch {
+      // Already closed (truncation closes it first).
+    }
     this.#writer = f;
     seg.bytes = 0;
     this.#segments.push(seg);
@@ -857,37 +909,39 @@ export class FileStorage implements WritableStorage {
   }
 
   /**
-   * Removes entries from `index` on. Crash-safe at every step: the hard state
-   * is checkpointed first (the cut may remove hard-state records), later
-   * segments are deleted newest first (a crash leaves a prefix of the log),
-   * and the cut is fsynced before anything new is written after it.
+   * Removes entries from `index` on, without destroying anything: a new
+   * segment named `index` shadows the rest of the segment that holds it.
+   * Crash-safe at every step: what was written is made durable first, later
+   * segments are deleted newest first and the deletions made durable (a crash
+   * leaves a prefix of the log), and only then does the new segment appear;
+   * until its header is on disk, recovery ignores it and the old log stands.
    */
   async #truncateFrom(index: number): Promise<void> {
-    await this.#checkpointHardState();
+    if (this.#unsynced) {
+      await this.#writer.syncData();
+      this.#unsynced = false;
+    }
     let k = this.#segments.length - 1;
     while (this.#segments[k]!.firstIndex > index) k--;
+    // A segment that starts exactly at `index` goes entirely (its name is needed).
+    const keep = this.#segments[k]!.firstIndex < index ? k + 1 : k;
+    const victims = this.#segments.slice(keep);
+    if (victims.some((s) => s.hardStateSeq === this.#hsSeq)) await this.#checkpointHardState();
+    const prevTerm = this.#termAt(index - 1);
     this.#writer.close();
-    for (let j = this.#segments.length - 1; j > k; j--) {
-      const s = this.#segments[j]!;
+    for (const s of [...victims].reverse()) {
       s.closeReader();
       await Deno.remove(s.path);
-      this.#dirDirty = true;
     }
-    this.#segments.length = k + 1;
-    const seg = this.#segments[k]!;
-    const cut = seg.truncateFrom(index);
-    const f = await Deno.open(seg.path, { write: true });
-    this.#writer = f;
-    await f.truncate(cut);
-    await f.sync();
-    f.seekSync(cut, Deno.SeekMode.Start);
-    this.#unsynced = false;
-    if (this.#dirDirty) {
-      await syncDir(this.dir);
-      this.#dirDirty = false;
-    }
+    if (victims.length > 0) await syncDir(this.dir);
+    this.#segments.length = keep;
+    if (keep === k + 1) this.#segments[k]!.shadowFrom(index);
     this.#lastIndex = index - 1;
     this.#cache.truncateFrom(index);
+    const seg = await this.#startSegment(index);
+    if (seg.prevTerm !== prevTerm) {
+      throw new RaftInvariantError(`segment ${seg.name} would start after term ${seg.prevTerm}`);
+    }
   }
 
   /** Drops entries up to `index` and deletes segments wholly at or below it, oldest first. */

@@ -4,6 +4,7 @@ import { CompactedError, RaftInvariantError, UnavailableError } from "../core/er
 import type { ConfState, Entry } from "../core/types.ts";
 import { FileStorage } from "./file_storage.ts";
 import { MemoryStorage } from "./memory_storage.ts";
+import { encodeSegmentHeader } from "./record.ts";
 import { DataDirInUseError, StorageClosedError } from "./storage_errors.ts";
 
 const CONF: ConfState = {
@@ -515,15 +516,15 @@ Deno.test("FileStorage.open refuses a directory held by another process", async 
   });
 });
 
-Deno.test("FileStorage.save writes one record batch per call (group commit)", async () => {
+Deno.test("FileStorage.save writes one record per call (group commit)", async () => {
   await withDir(async (dir) => {
     const s = await FileStorage.open(dir);
     const size0 = Deno.statSync(join(dir, segmentFiles(dir)[0]!)).size;
     await s.save({ entries: range(1, 101) });
     const size1 = Deno.statSync(join(dir, segmentFiles(dir)[0]!)).size;
-    let expected = 0;
-    for (const e of range(1, 101)) expected += 30 + e.data.byteLength;
-    assert.equal(size1 - size0, expected, "30 bytes of framing per entry, nothing else");
+    let expected = 12 + 14; // one frame header, one batch header
+    for (const e of range(1, 101)) expected += 13 + e.data.byteLength;
+    assert.equal(size1 - size0, expected, "one record, 13 bytes of framing per entry");
     await s.close();
   });
 });
@@ -545,5 +546,73 @@ Deno.test("FileStorage.open reports torn writes through the logger", async () =>
     assert.equal(lines[0]!.file, path);
     assert.equal(lines[0]!.droppedBytes, 3);
     await r.close();
+  });
+});
+
+Deno.test("FileStorage truncation inside a batch shadows the tail with a new segment", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir);
+    await s.save({ entries: range(1, 11), hardState: { term: 1, vote: "n1", commit: 3 } });
+    await s.save({ entries: range(6, 9, 2) }); // conflicts at 6, inside the first batch
+    assert.deepEqual(segmentFiles(dir), ["00000000000000000001.wal", "00000000000000000006.wal"]);
+    assertEntries(s.entries(1, 9), [...range(1, 6), ...range(6, 9, 2)]);
+    await s.save({ entries: range(8, 10, 3) }); // and again, inside the new segment
+    assert.deepEqual(segmentFiles(dir), [
+      "00000000000000000001.wal",
+      "00000000000000000006.wal",
+      "00000000000000000008.wal",
+    ]);
+    await s.save({ entries: range(6, 7, 4) }); // at a segment's first index: it is replaced
+    assert.deepEqual(segmentFiles(dir), ["00000000000000000001.wal", "00000000000000000006.wal"]);
+    await s.close();
+
+    const r = await FileStorage.open(dir);
+    assert.equal(r.lastIndex(), 6);
+    assertEntries(r.entries(1, 7), [...range(1, 6), ...range(6, 7, 4)]);
+    assert.deepEqual(r.initialState().hardState, { term: 1, vote: "n1", commit: 3 });
+    await r.close();
+  });
+});
+
+Deno.test("FileStorage truncation: before the new segment lands, the old log stands", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir);
+    await s.save({ entries: range(1, 11) });
+    await s.save({ entries: range(6, 9, 2) });
+    await s.close();
+    const shadowing = join(dir, "00000000000000000006.wal");
+    const bytes = Deno.readFileSync(shadowing);
+    // The new segment was created but nothing reached it.
+    Deno.writeFileSync(shadowing, new Uint8Array());
+    const lines: Record<string, unknown>[] = [];
+    let r = await FileStorage.open(dir, { logger: quiet(lines) });
+    assertEntries(r.entries(1, 11), range(1, 11));
+    assert.equal(lines[0]?.event, "torn_segment_removed");
+    await r.close();
+    // Its header landed, its batch did not: the log is cut at 5.
+    Deno.writeFileSync(shadowing, bytes.subarray(0, 34 + 5));
+    r = await FileStorage.open(dir, { logger: quiet() });
+    assert.equal(r.lastIndex(), 5);
+    assertEntries(r.entries(1, 6), range(1, 6));
+    await r.close();
+  });
+});
+
+Deno.test("FileStorage recovery refuses a shadowing segment whose previous term disagrees", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir);
+    await s.save({ entries: [...range(1, 4), ...range(4, 7, 2)] });
+    await s.save({ entries: range(5, 6, 3) });
+    await s.close();
+    // Make the shadowing segment claim entry 4 had term 1 (it has term 2).
+    const path = join(dir, "00000000000000000005.wal");
+    const bytes = Deno.readFileSync(path);
+    encodeSegmentHeader(bytes, new DataView(bytes.buffer), 0, { firstIndex: 5, prevTerm: 1 });
+    Deno.writeFileSync(path, bytes);
+    await assert.rejects(FileStorage.open(dir, { logger: quiet() }), (err: unknown) => {
+      assert.ok(err instanceof Error && err.name === "CorruptLogError");
+      assert.match(err.message, /entry 4 has term 1, but .* has term 2/);
+      return true;
+    });
   });
 });

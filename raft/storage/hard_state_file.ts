@@ -1,9 +1,10 @@
 /**
  * The hard-state checkpoint file. Hard state normally travels in log
- * segments, in the same write as the entries (one sync per `Ready`); this
- * file keeps the latest hard state safe before segments that hold hard-state
- * records are removed (compaction) or cut (suffix truncation). On open, the
- * record with the highest sequence number, here or in a segment, wins.
+ * segments, in the same batch record as the entries it follows (one write
+ * and one sync per `Ready`); this file keeps the newest hard state safe
+ * before the segment that holds it is deleted (compaction, suffix
+ * truncation, snapshot install). On open, the hard state with the highest
+ * sequence number, here or in a segment, wins.
  *
  * @module
  */

@@ -5,7 +5,7 @@
  *
  * ```
  * offset 0   u32 LE  payload length (>= 1)
- * offset 4   u32 LE  CRC-32 of the payload
+ * offset 4   u32 LE  CRC-32 of the payload (IEEE, as zlib)
  * offset 8   u32 LE  CRC-32 of bytes 0..7 (so a damaged length is caught before it is trusted)
  * offset 12  payload: kind byte, then the kind's fields
  * ```
@@ -15,10 +15,17 @@
  *
  * ```
  * segment header  1 | version u8 | "RLOG" | firstIndex u64 | prevTerm u64
- * entry           2 | type u8 (0 normal, 1 confChange) | index u64 | term u64 | data
  * hard state      3 | seq u64 | term u64 | commit u64 | vote length u16 | vote UTF-8
  * snapshot        4 | index u64 | term u64 | confState length u32 | confState JSON | data
+ * batch           5 | flags u8 (1: has hard state) | firstIndex u64 | count u32
+ *                   | [seq u64 | term u64 | commit u64 | vote length u16 | vote UTF-8]
+ *                   | count x (type u8 (0 normal, 1 confChange) | term u64 | size u32 | data)
  * ```
+ *
+ * A batch is what one `save` writes: its entries (index `firstIndex + i`)
+ * and, optionally, the hard state that follows them. One checksum covers the
+ * batch, so a save is all or nothing on disk. Large saves are split into
+ * several batches of at most {@link MAX_BATCH_PAYLOAD_BYTES}, still in one write.
  *
  * @module
  */
@@ -28,17 +35,6 @@ import type { Entry, HardState } from "../core/types.ts";
 
 /** Bytes of the frame header before each payload. */
 export const FRAME_HEADER_BYTES = 12;
-
-/**
- * Bytes an entry record adds on top of the entry's data.
- *
- * @example
- * ```ts
- * import { ENTRY_OVERHEAD_BYTES } from "./record.ts";
- * console.assert(ENTRY_OVERHEAD_BYTES === 30);
- * ```
- */
-export const ENTRY_OVERHEAD_BYTES = FRAME_HEADER_BYTES + 18;
 
 /** Bytes of a segment header record. */
 export const SEGMENT_HEADER_BYTES = FRAME_HEADER_BYTES + 22;
@@ -52,14 +48,14 @@ export const MAX_PAYLOAD_BYTES = 0x7fff_ffff;
  * @example
  * ```ts
  * import { RecordKind } from "./record.ts";
- * console.assert(RecordKind.entry === 2);
+ * console.assert(RecordKind.batch === 5);
  * ```
  */
 export const RecordKind = {
   segmentHeader: 1,
-  entry: 2,
   hardState: 3,
   snapshot: 4,
+  batch: 5,
 } as const;
 
 /**
@@ -191,100 +187,6 @@ export function checkFrame(buf: Uint8Array, view: DataView, pos: number, end: nu
 }
 
 /**
- * Writes the frames in `buf[0..end)` checksums, frame by frame: what
- * `sealFrames` in `frame_sealer.ts` does in WebAssembly, for buffers outside
- * its memory.
- *
- * @example
- * ```ts
- * import { checkFrame, putEntry, sealAll } from "./record.ts";
- * const buf = new Uint8Array(31);
- * const view = new DataView(buf.buffer);
- * const end = putEntry(buf, view, 0, { index: 1, term: 1, type: "normal", data: new Uint8Array(1) });
- * sealAll(buf, view, end);
- * console.assert(checkFrame(buf, view, 0, end) === 19);
- * ```
- */
-export function sealAll(buf: Uint8Array, view: DataView, end: number): void {
-  let pos = 0;
-  while (pos < end) pos = sealFrame(buf, view, pos, view.getUint32(pos, true));
-}
-
-/**
- * Writes `entry` as a frame at `pos` without its checksums (see
- * {@link sealAll}); returns the position after it.
- *
- * @example
- * ```ts
- * import { putEntry } from "./record.ts";
- * const buf = new Uint8Array(32);
- * console.assert(putEntry(buf, new DataView(buf.buffer), 0, { index: 1, term: 1, type: "normal", data: new Uint8Array(2) }) === 32);
- * ```
- */
-export function putEntry(buf: Uint8Array, view: DataView, pos: number, entry: Entry): number {
-  const p = pos + FRAME_HEADER_BYTES;
-  const length = 18 + entry.data.byteLength;
-  view.setUint32(pos, length, true);
-  buf[p] = RecordKind.entry;
-  buf[p + 1] = entry.type === "normal" ? 0 : 1;
-  writeU64(view, p + 2, entry.index);
-  writeU64(view, p + 10, entry.term);
-  buf.set(entry.data, p + 18);
-  return p + length;
-}
-
-/**
- * Encodes `entry` as a complete record at `pos`; returns the position after it.
- * The caller sizes `buf` with {@link ENTRY_OVERHEAD_BYTES} + data length.
- *
- * @example
- * ```ts
- * import { decodeEntry, encodeEntry, ENTRY_OVERHEAD_BYTES, FRAME_HEADER_BYTES } from "./record.ts";
- * const e = { term: 2, index: 7, type: "normal" as const, data: new Uint8Array([1, 2]) };
- * const buf = new Uint8Array(ENTRY_OVERHEAD_BYTES + 2);
- * const view = new DataView(buf.buffer);
- * encodeEntry(buf, view, 0, e);
- * const back = decodeEntry(buf, view, FRAME_HEADER_BYTES, 20);
- * console.assert(back?.index === 7 && back.term === 2 && back.data[1] === 2);
- * ```
- */
-export function encodeEntry(buf: Uint8Array, view: DataView, pos: number, entry: Entry): number {
-  putEntry(buf, view, pos, entry);
-  return sealFrame(buf, view, pos, 18 + entry.data.byteLength);
-}
-
-/**
- * Decodes an entry payload that starts at `payloadPos` (a verified frame of
- * kind entry). `data` is a view into `buf`, not a copy. Returns undefined when
- * the payload is not a well-formed entry.
- *
- * @example
- * ```ts
- * import { decodeEntry } from "./record.ts";
- * const buf = new Uint8Array(18);
- * buf[0] = 2;
- * buf[2] = 1;
- * console.assert(decodeEntry(buf, new DataView(buf.buffer), 0, 18)?.index === 1);
- * ```
- */
-export function decodeEntry(
-  buf: Uint8Array,
-  view: DataView,
-  payloadPos: number,
-  payloadLength: number,
-): Entry | undefined {
-  if (payloadLength < 18 || buf[payloadPos] !== RecordKind.entry) return undefined;
-  const t = buf[payloadPos + 1];
-  if (t !== 0 && t !== 1) return undefined;
-  return {
-    index: readU64(view, payloadPos + 2),
-    term: readU64(view, payloadPos + 10),
-    type: t === 0 ? "normal" : "confChange",
-    data: buf.subarray(payloadPos + 18, payloadPos + payloadLength),
-  };
-}
-
-/**
  * Size of the record {@link encodeHardState} writes for a vote of `voteBytes` UTF-8 bytes.
  *
  * @example
@@ -328,36 +230,14 @@ export function encodeHardState(
   shs: SequencedHardState,
   vote: Uint8Array,
 ): number {
-  putHardState(buf, view, pos, shs, vote);
-  return sealFrame(buf, view, pos, 27 + vote.byteLength);
-}
-
-/**
- * {@link encodeHardState} without the checksums (see {@link sealAll}).
- *
- * @example
- * ```ts
- * import { hardStateRecordSize, putHardState } from "./record.ts";
- * const buf = new Uint8Array(hardStateRecordSize(0));
- * putHardState(buf, new DataView(buf.buffer), 0, { seq: 1, hardState: { term: 1, vote: "", commit: 0 } }, new Uint8Array());
- * ```
- */
-export function putHardState(
-  buf: Uint8Array,
-  view: DataView,
-  pos: number,
-  shs: SequencedHardState,
-  vote: Uint8Array,
-): number {
   const p = pos + FRAME_HEADER_BYTES;
-  view.setUint32(pos, 27 + vote.byteLength, true);
   buf[p] = RecordKind.hardState;
   writeU64(view, p + 1, shs.seq);
   writeU64(view, p + 9, shs.hardState.term);
   writeU64(view, p + 17, shs.hardState.commit);
   view.setUint16(p + 25, vote.byteLength, true);
   buf.set(vote, p + 27);
-  return p + 27 + vote.byteLength;
+  return sealFrame(buf, view, pos, 27 + vote.byteLength);
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -423,34 +303,13 @@ export function encodeSegmentHeader(
   pos: number,
   header: SegmentHeader,
 ): number {
-  putSegmentHeader(buf, view, pos, header);
-  return sealFrame(buf, view, pos, 22);
-}
-
-/**
- * {@link encodeSegmentHeader} without the checksums (see {@link sealAll}).
- *
- * @example
- * ```ts
- * import { putSegmentHeader, SEGMENT_HEADER_BYTES } from "./record.ts";
- * const buf = new Uint8Array(SEGMENT_HEADER_BYTES);
- * console.assert(putSegmentHeader(buf, new DataView(buf.buffer), 0, { firstIndex: 1, prevTerm: 0 }) === SEGMENT_HEADER_BYTES);
- * ```
- */
-export function putSegmentHeader(
-  buf: Uint8Array,
-  view: DataView,
-  pos: number,
-  header: SegmentHeader,
-): number {
   const p = pos + FRAME_HEADER_BYTES;
-  view.setUint32(pos, 22, true);
   buf[p] = RecordKind.segmentHeader;
   buf[p + 1] = SEGMENT_VERSION;
   view.setUint32(p + 2, SEGMENT_MAGIC, true);
   writeU64(view, p + 6, header.firstIndex);
   writeU64(view, p + 14, header.prevTerm);
-  return p + 22;
+  return sealFrame(buf, view, pos, 22);
 }
 
 /**
@@ -478,4 +337,154 @@ export function decodeSegmentHeader(
     return undefined;
   }
   return { firstIndex: readU64(view, payloadPos + 6), prevTerm: readU64(view, payloadPos + 14) };
+}
+
+/** Bytes of a batch payload before its (optional) hard state and entries. */
+export const BATCH_HEADER_BYTES = 14;
+
+/**
+ * Bytes a batch adds per entry on top of the entry's data.
+ *
+ * @example
+ * ```ts
+ * import { BATCH_ENTRY_OVERHEAD_BYTES } from "./record.ts";
+ * console.assert(BATCH_ENTRY_OVERHEAD_BYTES === 13);
+ * ```
+ */
+export const BATCH_ENTRY_OVERHEAD_BYTES = 13;
+
+/** A batch grows up to about this payload size before the next one starts. */
+export const MAX_BATCH_PAYLOAD_BYTES = 1 << 20;
+
+/**
+ * Payload bytes of a batch of `count` entries with `dataBytes` of data in
+ * total, with a hard state whose vote is `voteBytes` long (or none when
+ * undefined).
+ *
+ * @example
+ * ```ts
+ * import { batchPayloadSize } from "./record.ts";
+ * console.assert(batchPayloadSize(2, 200, undefined) === 14 + 2 * 13 + 200);
+ * ```
+ */
+export function batchPayloadSize(
+  count: number,
+  dataBytes: number,
+  voteBytes: number | undefined,
+): number {
+  return BATCH_HEADER_BYTES + (voteBytes === undefined ? 0 : 26 + voteBytes) +
+    count * BATCH_ENTRY_OVERHEAD_BYTES + dataBytes;
+}
+
+/**
+ * Writes a batch frame at `pos` holding `entries[from..to)` (consecutive
+ * indexes) and, when given, a hard state (with `vote` its UTF-8 vote);
+ * checksums included. Returns the position after the frame.
+ *
+ * @example
+ * ```ts
+ * import { batchPayloadSize, decodeBatch, encodeBatch, FRAME_HEADER_BYTES } from "./record.ts";
+ * const entries = [1, 2].map((index) => ({ index, term: 1, type: "normal" as const, data: new Uint8Array([index]) }));
+ * const buf = new Uint8Array(FRAME_HEADER_BYTES + batchPayloadSize(2, 2, undefined));
+ * const view = new DataView(buf.buffer);
+ * encodeBatch(buf, view, 0, entries, 0, 2, undefined);
+ * const b = decodeBatch(buf, view, FRAME_HEADER_BYTES, buf.length - FRAME_HEADER_BYTES);
+ * console.assert(b?.firstIndex === 1 && b.count === 2);
+ * ```
+ */
+export function encodeBatch(
+  buf: Uint8Array,
+  view: DataView,
+  pos: number,
+  entries: readonly Entry[],
+  from: number,
+  to: number,
+  hardState: { readonly shs: SequencedHardState; readonly vote: Uint8Array } | undefined,
+): number {
+  let p = pos + FRAME_HEADER_BYTES;
+  const start = p;
+  buf[p] = RecordKind.batch;
+  buf[p + 1] = hardState === undefined ? 0 : 1;
+  writeU64(view, p + 2, from < to ? entries[from]!.index : 0);
+  view.setUint32(p + 10, to - from, true);
+  p += BATCH_HEADER_BYTES;
+  if (hardState !== undefined) {
+    const { shs, vote } = hardState;
+    writeU64(view, p, shs.seq);
+    writeU64(view, p + 8, shs.hardState.term);
+    writeU64(view, p + 16, shs.hardState.commit);
+    view.setUint16(p + 24, vote.byteLength, true);
+    buf.set(vote, p + 26);
+    p += 26 + vote.byteLength;
+  }
+  for (let i = from; i < to; i++) {
+    const e = entries[i]!;
+    const data = e.data;
+    buf[p] = e.type === "normal" ? 0 : 1;
+    writeU64(view, p + 1, e.term);
+    view.setUint32(p + 9, data.byteLength, true);
+    buf.set(data, p + 13);
+    p += 13 + data.byteLength;
+  }
+  return sealFrame(buf, view, pos, p - start);
+}
+
+/** The fixed part of a decoded batch; entries are read from `entriesPos` on. */
+export interface BatchHeader {
+  readonly firstIndex: number;
+  readonly count: number;
+  /** The hard state the batch carries, if any. */
+  readonly hardState: SequencedHardState | undefined;
+  /** Where the first entry starts in the buffer. */
+  readonly entriesPos: number;
+}
+
+/**
+ * Decodes the header of a batch payload at `payloadPos` and checks that its
+ * entries exactly fill the payload. Undefined when malformed.
+ *
+ * @example
+ * ```ts
+ * import { decodeBatch } from "./record.ts";
+ * const buf = new Uint8Array(14);
+ * console.assert(decodeBatch(buf, new DataView(buf.buffer), 0, 14) === undefined);
+ * ```
+ */
+export function decodeBatch(
+  buf: Uint8Array,
+  view: DataView,
+  payloadPos: number,
+  payloadLength: number,
+): BatchHeader | undefined {
+  if (payloadLength < BATCH_HEADER_BYTES || buf[payloadPos] !== RecordKind.batch) return undefined;
+  const flags = buf[payloadPos + 1]!;
+  if (flags > 1) return undefined;
+  const firstIndex = readU64(view, payloadPos + 2);
+  const count = view.getUint32(payloadPos + 10, true);
+  const end = payloadPos + payloadLength;
+  let p = payloadPos + BATCH_HEADER_BYTES;
+  let hardState: SequencedHardState | undefined;
+  if (flags === 1) {
+    if (end - p < 26) return undefined;
+    const voteLength = view.getUint16(p + 24, true);
+    if (end - p < 26 + voteLength) return undefined;
+    let vote: string;
+    try {
+      vote = decoder.decode(buf.subarray(p + 26, p + 26 + voteLength));
+    } catch {
+      return undefined;
+    }
+    hardState = {
+      seq: readU64(view, p),
+      hardState: { term: readU64(view, p + 8), vote, commit: readU64(view, p + 16) },
+    };
+    p += 26 + voteLength;
+  }
+  const entriesPos = p;
+  for (let i = 0; i < count; i++) {
+    if (end - p < 13 || buf[p]! > 1) return undefined;
+    p += 13 + view.getUint32(p + 9, true);
+  }
+  if (p !== end || (count > 0 && firstIndex < 1)) return undefined;
+  return { firstIndex, count, hardState, entriesPos };
 }

@@ -1,24 +1,39 @@
 import assert from "node:assert/strict";
-import { crc32 } from "node:zlib";
-import { crc32Wasm, frameBuffer, sealFrames } from "./frame_sealer.ts";
+import type { Entry } from "../core/types.ts";
 import {
+  BATCH_HEADER_BYTES,
+  batchPayloadSize,
   checkFrame,
-  decodeEntry,
+  decodeBatch,
   decodeHardState,
   decodeSegmentHeader,
-  encodeEntry,
-  ENTRY_OVERHEAD_BYTES,
+  encodeBatch,
+  encodeHardState,
+  encodeSegmentHeader,
   FRAME_HEADER_BYTES,
   FrameStatus,
   hardStateRecordSize,
-  putEntry,
-  putHardState,
-  putSegmentHeader,
   readU64,
-  sealAll,
   SEGMENT_HEADER_BYTES,
   writeU64,
 } from "./record.ts";
+
+function entries(first: number, n: number): Entry[] {
+  return Array.from({ length: n }, (_, i) => ({
+    index: first + i,
+    term: 3 + (i >> 2),
+    type: i % 3 === 0 ? "confChange" : "normal",
+    data: new Uint8Array(i * 5).fill(i),
+  }));
+}
+
+function batchBuffer(ents: Entry[], vote?: Uint8Array): { buf: Uint8Array; view: DataView } {
+  const data = ents.reduce((s, e) => s + e.data.length, 0);
+  const buf = new Uint8Array(
+    FRAME_HEADER_BYTES + batchPayloadSize(ents.length, data, vote?.length),
+  );
+  return { buf, view: new DataView(buf.buffer) };
+}
 
 Deno.test("writeU64/readU64 round-trip integers up to 2^53", () => {
   const view = new DataView(new ArrayBuffer(8));
@@ -28,30 +43,75 @@ Deno.test("writeU64/readU64 round-trip integers up to 2^53", () => {
   }
 });
 
-Deno.test("encodeEntry/decodeEntry round-trip both entry types", () => {
-  for (const type of ["normal", "confChange"] as const) {
-    const data = new Uint8Array([1, 2, 3, 250]);
-    const buf = new Uint8Array(ENTRY_OVERHEAD_BYTES + data.length);
-    const view = new DataView(buf.buffer);
-    const end = encodeEntry(buf, view, 0, { index: 2 ** 33, term: 7, type, data });
-    assert.equal(end, buf.length);
-    const length = checkFrame(buf, view, 0, end);
-    assert.equal(length, 18 + data.length);
-    const e = decodeEntry(buf, view, FRAME_HEADER_BYTES, length);
-    assert.deepEqual({ ...e, data: [...e!.data] }, {
-      index: 2 ** 33,
-      term: 7,
-      type,
-      data: [...data],
-    });
+Deno.test("encodeBatch/decodeBatch round-trip entries and a hard state", () => {
+  const ents = entries(2 ** 33, 9);
+  const vote = new TextEncoder().encode("nöde-7");
+  const { buf, view } = batchBuffer(ents, vote);
+  const end = encodeBatch(buf, view, 0, ents, 0, ents.length, {
+    shs: { seq: 42, hardState: { term: 5, vote: "nöde-7", commit: 2 ** 33 } },
+    vote,
+  });
+  assert.equal(end, buf.length);
+  const length = checkFrame(buf, view, 0, end);
+  assert.equal(length, buf.length - FRAME_HEADER_BYTES);
+  const b = decodeBatch(buf, view, FRAME_HEADER_BYTES, length);
+  assert.ok(b !== undefined);
+  assert.equal(b.firstIndex, 2 ** 33);
+  assert.equal(b.count, 9);
+  assert.deepEqual(b.hardState, {
+    seq: 42,
+    hardState: { term: 5, vote: "nöde-7", commit: 2 ** 33 },
+  });
+  let q = b.entriesPos;
+  for (const e of ents) {
+    assert.equal(buf[q], e.type === "normal" ? 0 : 1);
+    assert.equal(readU64(view, q + 1), e.term);
+    const size = view.getUint32(q + 9, true);
+    assert.deepEqual([...buf.subarray(q + 13, q + 13 + size)], [...e.data]);
+    q += 13 + size;
   }
 });
 
+Deno.test("encodeBatch writes a sub-range and a hard-state-only batch", () => {
+  const ents = entries(10, 6);
+  const part = ents.slice(2, 5);
+  const { buf, view } = batchBuffer(part);
+  encodeBatch(buf, view, 0, ents, 2, 5, undefined);
+  const b = decodeBatch(buf, view, FRAME_HEADER_BYTES, checkFrame(buf, view, 0, buf.length));
+  assert.equal(b?.firstIndex, 12);
+  assert.equal(b?.count, 3);
+  assert.equal(b?.hardState, undefined);
+
+  const empty = batchBuffer([], new Uint8Array());
+  encodeBatch(empty.buf, empty.view, 0, [], 0, 0, {
+    shs: { seq: 1, hardState: { term: 1, vote: "", commit: 0 } },
+    vote: new Uint8Array(),
+  });
+  const e = decodeBatch(
+    empty.buf,
+    empty.view,
+    FRAME_HEADER_BYTES,
+    checkFrame(empty.buf, empty.view, 0, empty.buf.length),
+  );
+  assert.equal(e?.count, 0);
+  assert.equal(e?.hardState?.seq, 1);
+});
+
+Deno.test("decodeBatch rejects payloads whose entries do not fill them exactly", () => {
+  const ents = entries(1, 3);
+  const { buf, view } = batchBuffer(ents);
+  encodeBatch(buf, view, 0, ents, 0, 3, undefined);
+  const length = buf.length - FRAME_HEADER_BYTES;
+  assert.equal(decodeBatch(buf, view, FRAME_HEADER_BYTES, length - 1), undefined);
+  view.setUint32(FRAME_HEADER_BYTES + 10, 4, true); // claims 4 entries
+  assert.equal(decodeBatch(buf, view, FRAME_HEADER_BYTES, length), undefined);
+  assert.equal(decodeBatch(buf, view, FRAME_HEADER_BYTES, BATCH_HEADER_BYTES - 1), undefined);
+});
+
 Deno.test("checkFrame tells incomplete, bad header and bad payload apart", () => {
-  const data = new Uint8Array(20).fill(9);
-  const buf = new Uint8Array(ENTRY_OVERHEAD_BYTES + data.length);
-  const view = new DataView(buf.buffer);
-  encodeEntry(buf, view, 0, { index: 1, term: 1, type: "normal", data });
+  const ents = entries(1, 2);
+  const { buf, view } = batchBuffer(ents);
+  encodeBatch(buf, view, 0, ents, 0, 2, undefined);
   assert.equal(checkFrame(buf, view, 0, 11), FrameStatus.headerIncomplete);
   assert.equal(checkFrame(buf, view, 0, buf.length - 1), FrameStatus.payloadIncomplete);
   for (let i = 0; i < FRAME_HEADER_BYTES; i++) {
@@ -77,20 +137,19 @@ Deno.test("checkFrame tells incomplete, bad header and bad payload apart", () =>
 });
 
 Deno.test("hard state and segment header records round-trip", () => {
-  const vote = new TextEncoder().encode("nöde-7");
+  const vote = new TextEncoder().encode("n2");
   const buf = new Uint8Array(hardStateRecordSize(vote.length) + SEGMENT_HEADER_BYTES);
   const view = new DataView(buf.buffer);
-  let end = putHardState(buf, view, 0, {
+  let end = encodeHardState(buf, view, 0, {
     seq: 99,
-    hardState: { term: 4, vote: "nöde-7", commit: 12 },
+    hardState: { term: 4, vote: "n2", commit: 12 },
   }, vote);
-  end = putSegmentHeader(buf, view, end, { firstIndex: 1001, prevTerm: 4 });
+  end = encodeSegmentHeader(buf, view, end, { firstIndex: 1001, prevTerm: 4 });
   assert.equal(end, buf.length);
-  sealAll(buf, view, end);
   const l1 = checkFrame(buf, view, 0, end);
   assert.deepEqual(decodeHardState(buf, view, FRAME_HEADER_BYTES, l1), {
     seq: 99,
-    hardState: { term: 4, vote: "nöde-7", commit: 12 },
+    hardState: { term: 4, vote: "n2", commit: 12 },
   });
   const p2 = FRAME_HEADER_BYTES + l1;
   const l2 = checkFrame(buf, view, p2, end);
@@ -98,46 +157,5 @@ Deno.test("hard state and segment header records round-trip", () => {
     firstIndex: 1001,
     prevTerm: 4,
   });
-  assert.equal(decodeEntry(buf, view, FRAME_HEADER_BYTES, l1), undefined);
-});
-
-Deno.test("crc32Wasm equals zlib crc32 on every length 0..600 and random contents", () => {
-  let seed = 12345;
-  for (let n = 0; n <= 600; n++) {
-    const b = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      b[i] = seed >>> 24;
-    }
-    assert.equal(crc32Wasm(b), crc32(b), `length ${n}`);
-  }
-});
-
-Deno.test("sealFrames produces the same bytes as sealAll, paired or not", () => {
-  for (const count of [1, 2, 3, 4, 5, 300, 301]) {
-    const entries = Array.from({ length: count }, (_, i) => ({
-      index: i + 1,
-      term: 1 + (i >> 5),
-      type: "normal" as const,
-      data: new Uint8Array((i * 7) % 61).fill(i & 0xff),
-    }));
-    const size = entries.reduce((s, e) => s + ENTRY_OVERHEAD_BYTES + e.data.length, 0);
-    const js = new Uint8Array(size);
-    const jsView = new DataView(js.buffer);
-    let p = 0;
-    for (const e of entries) p = putEntry(js, jsView, p, e);
-    sealAll(js, jsView, size);
-    const { buf, view } = frameBuffer(size);
-    let q = 0;
-    for (const e of entries) q = putEntry(buf, view, q, e);
-    sealFrames(buf, size);
-    assert.deepEqual(buf.subarray(0, size), js, `${count} frames`);
-    for (let i = 0, at = 0; i < count; i++) {
-      const length = checkFrame(buf, view, at, size);
-      assert.equal(length, 18 + entries[i]!.data.length);
-      at += FRAME_HEADER_BYTES + length;
-    }
-    assert.throws(() => sealFrames(js, size), TypeError);
-    assert.throws(() => sealFrames(buf, buf.length + 1), RangeError);
-  }
+  assert.equal(decodeBatch(buf, view, FRAME_HEADER_BYTES, l1), undefined);
 });

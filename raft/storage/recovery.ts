@@ -14,6 +14,10 @@
  *   records after it, a missing segment, an index gap, a snapshot that does
  *   not reach the log, or a commit index beyond the last entry.
  *
+ * A segment that starts at an index the previous segment holds shadows the
+ * rest of that segment: the log was truncated there (a new leader's entries
+ * replaced a conflicting suffix).
+ *
  * @module
  */
 
@@ -22,8 +26,9 @@ import type { HardState, Snapshot } from "../core/types.ts";
 import { EMPTY_HARD_STATE } from "../core/types.ts";
 import { readHardStateFile } from "./hard_state_file.ts";
 import {
+  BATCH_HEADER_BYTES,
   checkFrame,
-  decodeHardState,
+  decodeBatch,
   decodeSegmentHeader,
   FRAME_HEADER_BYTES,
   FrameStatus,
@@ -125,14 +130,14 @@ function readAt(file: Deno.FsFile, offset: number, length: number): Uint8Array {
 }
 
 /**
- * Reads one segment in large chunks, verifying every frame. Avoids per-record
- * allocation apart from the checksum call: the index goes into typed arrays.
+ * Reads one segment in large chunks, verifying every frame. Avoids per-entry
+ * allocation: the index goes into typed arrays, and the newest hard state is
+ * only located during the scan and decoded at the end.
  */
 function scanSegment(
   dir: string,
   name: string,
   nameIndex: number,
-  expectedFirst: number | undefined,
   isLast: boolean,
   scratch: { buf: Uint8Array },
 ): SegmentScan {
@@ -148,7 +153,9 @@ function scanSegment(
     let segment: Segment | undefined;
     let expected = nameIndex;
     let lastTerm = 0;
-    let best: { seq: number; bytes: Uint8Array } | undefined;
+    let bestSeq = -1;
+    let bestOffset = 0;
+    let bestLength = 0;
 
     const refill = (need: number): void => {
       // Keep the unparsed tail, then read more behind it.
@@ -171,6 +178,16 @@ function scanSegment(
         if (n === null) break;
         filled += n;
       }
+    };
+
+    const decodeBest = (): SequencedHardState | undefined => {
+      if (bestSeq < 0) return undefined;
+      const frame = readAt(file, bestOffset, bestLength);
+      const v = new DataView(frame.buffer);
+      const hs = decodeBatch(frame, v, FRAME_HEADER_BYTES, frame.length - FRAME_HEADER_BYTES)
+        ?.hardState;
+      if (hs === undefined) corrupt(path, bestOffset, "malformed hard state in batch record");
+      return hs;
     };
 
     // A damaged record at `offset`. In the last segment it is a torn tail
@@ -208,17 +225,6 @@ function scanSegment(
       return { segment, size, torn: { offset, reason }, hardState: decodeBest() };
     };
 
-    const decodeBest = (): SequencedHardState | undefined => {
-      if (best === undefined) return undefined;
-      const v = new DataView(best.bytes.buffer);
-      return decodeHardState(
-        best.bytes,
-        v,
-        FRAME_HEADER_BYTES,
-        best.bytes.length - FRAME_HEADER_BYTES,
-      );
-    };
-
     refill(FRAME_HEADER_BYTES);
     while (base + pos < size) {
       let length = checkFrame(buf, view, pos, filled);
@@ -242,6 +248,7 @@ function scanSegment(
         );
       }
       const p = pos + FRAME_HEADER_BYTES;
+      const end = p + length;
       const kind = buf[p];
       if (segment === undefined) {
         const header = offset === 0 ? decodeSegmentHeader(buf, view, p, length) : undefined;
@@ -255,55 +262,65 @@ function scanSegment(
             `segment header says first index ${header.firstIndex}, file name says ${nameIndex}`,
           );
         }
-        if (expectedFirst !== undefined && nameIndex !== expectedFirst) {
-          corrupt(
-            path,
-            0,
-            `segment starts at index ${nameIndex} but the previous segment ends at index ${
-              expectedFirst - 1
-            }: a segment is missing or entries are out of order`,
-          );
-        }
         segment = new Segment(dir, nameIndex, {
           prevTerm: header.prevTerm,
           headerBytes: FRAME_HEADER_BYTES + length,
           capacity: Math.ceil(size / 100),
         });
         lastTerm = header.prevTerm;
-      } else if (kind === RecordKind.entry) {
-        const t = buf[p + 1];
-        if (length < 18 || (t !== 0 && t !== 1)) corrupt(path, offset, "malformed entry record");
-        const index = readU64(view, p + 2);
-        const term = readU64(view, p + 10);
-        if (index !== expected) {
+      } else if (kind === RecordKind.batch && length >= BATCH_HEADER_BYTES) {
+        // Parsed inline, without objects per entry: this loop is most of a reopen.
+        const flags = buf[p + 1];
+        const first = readU64(view, p + 2);
+        const count = view.getUint32(p + 10, true);
+        let q = p + BATCH_HEADER_BYTES;
+        if (flags !== 0 && flags !== 1) corrupt(path, offset, "malformed batch record");
+        if (flags === 1) {
+          if (end - q < 26 || end - q < 26 + view.getUint16(q + 24, true)) {
+            corrupt(path, offset, "malformed hard state in batch record");
+          }
+          const seq = readU64(view, q);
+          if (seq > bestSeq) {
+            bestSeq = seq;
+            bestOffset = offset;
+            bestLength = FRAME_HEADER_BYTES + length;
+          }
+          if (seq > segment.hardStateSeq) segment.hardStateSeq = seq;
+          q += 26 + view.getUint16(q + 24, true);
+        }
+        if (count > 0 && first !== expected) {
           corrupt(
             path,
             offset,
-            `expected entry ${expected}, found entry ${index}: the log has a gap`,
+            `expected entry ${expected}, found entry ${first}: the log has a gap`,
           );
         }
-        if (term < lastTerm) {
-          corrupt(path, offset, `entry ${index} has term ${term} below the previous ${lastTerm}`);
+        const frameEnd = offset + FRAME_HEADER_BYTES + length;
+        for (let k = 0; k < count; k++) {
+          if (end - q < 13 || buf[q]! > 1) corrupt(path, offset, "malformed entry in batch record");
+          const term = readU64(view, q + 1);
+          const dataSize = view.getUint32(q + 9, true);
+          q += 13 + dataSize;
+          if (q > end) corrupt(path, offset, "entry runs past its batch record");
+          if (term < lastTerm) {
+            corrupt(
+              path,
+              offset,
+              `entry ${expected} has term ${term} below the previous ${lastTerm}`,
+            );
+          }
+          segment.push(offset, frameEnd, dataSize, term);
+          lastTerm = term;
+          expected++;
         }
-        segment.push(offset, length - 18, term);
-        lastTerm = term;
-        expected++;
-      } else if (kind === RecordKind.hardState) {
-        const seq = length >= 9 ? readU64(view, p + 1) : 0;
-        if (best === undefined || seq > best.seq) {
-          best = { seq, bytes: buf.slice(pos, p + length) };
-        }
-        if (seq > segment.hardStateSeq) segment.hardStateSeq = seq;
+        if (q !== end) corrupt(path, offset, "batch record has bytes after its last entry");
       } else {
-        corrupt(path, offset, `unknown record kind ${kind}`);
+        corrupt(path, offset, `unknown or malformed record (kind ${kind})`);
       }
-      pos = p + length;
+      pos = end;
       segment.bytes = base + pos;
     }
     const hardState = decodeBest();
-    if (best !== undefined && hardState === undefined) {
-      corrupt(path, 0, "malformed hard state record");
-    }
     if (segment === undefined) {
       // An empty file: the segment was created but its first write never landed.
       if (!isLast) corrupt(path, 0, "segment file is empty");
@@ -357,14 +374,7 @@ export async function recoverDataDir(dir: string): Promise<RecoveredDir> {
     const { name, first } = segmentNames[i]!;
     const path = join(dir, name);
     const prev = segments[segments.length - 1];
-    const scan = scanSegment(
-      dir,
-      name,
-      first,
-      prev === undefined ? undefined : prev.lastIndex + 1,
-      i === segmentNames.length - 1,
-      scratch,
-    );
+    const scan = scanSegment(dir, name, first, i === segmentNames.length - 1, scratch);
     fileSizes.set(path, scan.size);
     if (scan.hardState !== undefined && (best === undefined || scan.hardState.seq > best.seq)) {
       best = scan.hardState;
@@ -379,14 +389,26 @@ export async function recoverDataDir(dir: string): Promise<RecoveredDir> {
       });
       continue;
     }
-    if (prev !== undefined && seg.prevTerm !== prev.lastTerm) {
-      throw new CorruptLogError(
-        path,
-        0,
-        `segment header says entry ${
-          seg.firstIndex - 1
-        } has term ${seg.prevTerm}, but ${prev.name} has term ${prev.lastTerm}`,
-      );
+    if (prev !== undefined) {
+      if (seg.firstIndex > prev.lastIndex + 1) {
+        throw new CorruptLogError(
+          path,
+          0,
+          `segment starts at index ${seg.firstIndex} but the previous segment ${prev.name} ends at index ${prev.lastIndex}: a segment is missing`,
+        );
+      }
+      const before = prev.term(seg.firstIndex - 1);
+      if (seg.prevTerm !== before) {
+        throw new CorruptLogError(
+          path,
+          0,
+          `segment header says entry ${
+            seg.firstIndex - 1
+          } has term ${seg.prevTerm}, but ${prev.name} has term ${before}`,
+        );
+      }
+      // The log was truncated at this segment's first index; it shadows the rest of the previous one.
+      if (seg.firstIndex <= prev.lastIndex) prev.shadowFrom(seg.firstIndex);
     }
     if (scan.torn !== undefined) {
       repairs.push({

@@ -1,16 +1,18 @@
 /**
  * One log segment file and its in-memory index. A segment is named after the
  * index of its first entry (`00000000000000000101.wal`), starts with a segment
- * header record and then holds entry and hard-state records. Entries in a
- * segment have consecutive indexes, and the next segment starts right after
- * the last one.
+ * header record and then holds batch records (entries and hard state), with
+ * consecutive indexes. The next segment starts right after the last entry
+ * of this one, or earlier: a segment that starts at an index this one already
+ * holds shadows the rest of it (that is how a conflicting suffix is replaced
+ * without destroying anything).
  *
  * @module
  */
 
 import { join } from "node:path";
 import type { Entry } from "../core/types.ts";
-import { checkFrame, FRAME_HEADER_BYTES, readU64, RecordKind } from "./record.ts";
+import { checkFrame, decodeBatch, FRAME_HEADER_BYTES, readU64 } from "./record.ts";
 import { CorruptLogError } from "./storage_errors.ts";
 
 const NAME_PATTERN = /^(\d{20})\.wal$/;
@@ -47,18 +49,20 @@ export function parseSegmentFileName(name: string): number | undefined {
 }
 
 /**
- * A segment's entries as positions in its file: for each entry, where its
- * record starts, how many data bytes it has and its term. Reads use
- * positioned synchronous reads on a handle kept open per segment.
+ * A segment's entries as positions in its file: for each entry, where the
+ * batch record holding it starts and ends, how many data bytes it has and
+ * its term. Reads use positioned synchronous reads on a handle kept open
+ * per segment.
  *
- * Invariant: entries are `firstIndex .. firstIndex + count - 1`, their record
- * offsets increase, and every record lies below `bytes`.
+ * Invariant: the entries are `firstIndex .. firstIndex + count - 1` (the live
+ * ones; a shadowed tail is forgotten), their batches' offsets do not
+ * decrease, and every batch lies below `bytes`.
  *
  * @example
  * ```ts
  * import { Segment } from "./segment.ts";
  * const seg = new Segment("/tmp", 11, { prevTerm: 2, headerBytes: 34 });
- * seg.push(34, 100, 3);
+ * seg.push(34, 160, 100, 3);
  * console.assert(seg.lastIndex === 11 && seg.term(11) === 3 && seg.term(10) === 2);
  * ```
  */
@@ -73,12 +77,13 @@ export class Segment {
   readonly prevTerm: number;
   /** Where the first record after the segment header starts. */
   readonly headerBytes: number;
-  /** Length of the valid part of the file: the end of the last record. */
+  /** Length of the valid part of the file: the end of the last record (shadowed ones included). */
   bytes: number;
   /** Highest hard-state sequence number written to this segment (0: none). */
   hardStateSeq = 0;
   #count = 0;
-  #offsets: Uint32Array;
+  #starts: Uint32Array;
+  #ends: Uint32Array;
   #sizes: Uint32Array;
   #terms: Float64Array;
   #reader: Deno.FsFile | undefined;
@@ -95,7 +100,8 @@ export class Segment {
     this.headerBytes = options.headerBytes;
     this.bytes = options.headerBytes;
     const capacity = Math.max(16, options.capacity ?? 1024);
-    this.#offsets = new Uint32Array(capacity);
+    this.#starts = new Uint32Array(capacity);
+    this.#ends = new Uint32Array(capacity);
     this.#sizes = new Uint32Array(capacity);
     this.#terms = new Float64Array(capacity);
   }
@@ -115,41 +121,45 @@ export class Segment {
     return this.#count === 0 ? this.prevTerm : this.#terms[this.#count - 1]!;
   }
 
-  /** Records that the next entry's record starts at `offset` with `size` data bytes and `term`. */
-  push(offset: number, size: number, term: number): void {
-    if (this.#count === this.#offsets.length) this.#grow();
+  /**
+   * Records the next entry: it is in the batch at bytes [start, end) and has
+   * `size` data bytes and term `term`.
+   */
+  push(start: number, end: number, size: number, term: number): void {
+    if (this.#count === this.#starts.length) this.#grow();
     const i = this.#count++;
-    this.#offsets[i] = offset;
+    this.#starts[i] = start;
+    this.#ends[i] = end;
     this.#sizes[i] = size;
     this.#terms[i] = term;
   }
 
   #grow(): void {
-    const n = this.#offsets.length * 2;
-    const offsets = new Uint32Array(n);
-    offsets.set(this.#offsets);
+    const n = this.#starts.length * 2;
+    const starts = new Uint32Array(n);
+    starts.set(this.#starts);
+    const ends = new Uint32Array(n);
+    ends.set(this.#ends);
     const sizes = new Uint32Array(n);
     sizes.set(this.#sizes);
     const terms = new Float64Array(n);
     terms.set(this.#terms);
-    this.#offsets = offsets;
+    this.#starts = starts;
+    this.#ends = ends;
     this.#sizes = sizes;
     this.#terms = terms;
   }
 
   /**
-   * Forgets entries from `index` on and returns the byte offset where the
-   * file must be cut (the start of that entry's record).
+   * Forgets entries from `index` on: a later segment shadows them. The file
+   * is not changed.
    */
-  truncateFrom(index: number): number {
+  shadowFrom(index: number): void {
     const i = index - this.firstIndex;
     if (i < 0 || i > this.#count) {
       throw new RangeError(`Index ${index} is outside segment ${this.name}`);
     }
-    const cut = i === this.#count ? this.bytes : this.#offsets[i]!;
     this.#count = i;
-    this.bytes = cut;
-    return cut;
   }
 
   /** Term of entry `index`, for `index` in [firstIndex - 1, lastIndex]. */
@@ -166,12 +176,13 @@ export class Segment {
 
   /**
    * Reads entries [lo, hi) (all inside this segment) with one positioned
-   * read, verifying checksums. Entry data are views into one buffer.
+   * read of the batches holding them, verifying their checksums. Entry data
+   * are views into one buffer.
    */
   read(lo: number, hi: number): Entry[] {
     if (lo >= hi) return [];
-    const start = this.#offsets[lo - this.firstIndex]!;
-    const end = hi > this.lastIndex ? this.bytes : this.#offsets[hi - this.firstIndex]!;
+    const start = this.#starts[lo - this.firstIndex]!;
+    const end = this.#ends[hi - 1 - this.firstIndex]!;
     const buf = new Uint8Array(end - start);
     const reader = this.#reader ??= Deno.openSync(this.path, { read: true });
     reader.seekSync(start, Deno.SeekMode.Start);
@@ -190,27 +201,42 @@ export class Segment {
     const view = new DataView(buf.buffer);
     const out: Entry[] = new Array(hi - lo);
     let pos = 0;
-    let index = lo;
-    while (index < hi) {
+    let next = lo;
+    while (next < hi) {
       const length = checkFrame(buf, view, pos, buf.length);
       if (length < 0) {
         throw new CorruptLogError(this.path, start + pos, "record checksum mismatch on read");
       }
       const p = pos + FRAME_HEADER_BYTES;
-      if (buf[p] === RecordKind.entry) {
-        const t = buf[p + 1];
-        if (readU64(view, p + 2) !== index || (t !== 0 && t !== 1)) {
-          throw new CorruptLogError(this.path, start + pos, `expected entry ${index} here`);
+      const batch = decodeBatch(buf, view, p, length);
+      if (batch !== undefined) {
+        let q = batch.entriesPos;
+        for (let k = 0; k < batch.count; k++) {
+          const index = batch.firstIndex + k;
+          const size = view.getUint32(q + 9, true);
+          if (index >= lo && index < hi) {
+            if (index !== next) {
+              throw new CorruptLogError(this.path, start + pos, `expected entry ${next} here`);
+            }
+            out[index - lo] = {
+              index,
+              term: readU64(view, q + 1),
+              type: buf[q] === 0 ? "normal" : "confChange",
+              data: buf.subarray(q + 13, q + 13 + size),
+            };
+            next++;
+          }
+          q += 13 + size;
         }
-        out[index - lo] = {
-          index,
-          term: readU64(view, p + 10),
-          type: t === 0 ? "normal" : "confChange",
-          data: buf.subarray(p + 18, p + length),
-        };
-        index++;
       }
       pos = p + length;
+      if (pos >= buf.length && next < hi) {
+        throw new CorruptLogError(
+          this.path,
+          start + pos,
+          `entry ${next} is not where the index says`,
+        );
+      }
     }
     return out;
   }
