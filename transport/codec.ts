@@ -46,9 +46,15 @@ const messageSchema = z.discriminatedUnion("type", [
     reject: z.boolean(),
     rejectHint: nat,
     logTerm: nat,
+    commit: nat.optional(),
   }),
   z.object({ ...base, type: z.literal("heartbeat"), commit: nat, context: z.string() }),
-  z.object({ ...base, type: z.literal("heartbeatResp"), context: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal("heartbeatResp"),
+    context: z.string(),
+    commit: nat.optional(),
+  }),
   z.object({
     ...base,
     type: z.enum(["vote", "preVote"]),

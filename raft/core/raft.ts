@@ -77,6 +77,13 @@ export class Raft {
    * one is accepted only once `applied >= pendingConfIndex` (one change at a time).
    */
   pendingConfIndex = 0;
+  /**
+   * Set when this leader applied a configuration that removes or demotes it:
+   * the commit index every voter of the new configuration must know before
+   * the leader steps down. Stepping down earlier can leave a voter that still
+   * uses the joint configuration unable to win an election (thesis §4.2.2).
+   */
+  pendingStepDown = 0;
   /** Bytes of entries this leader appended that are not yet committed. */
   uncommittedSize = 0;
   readOnly: ReadOnly = new ReadOnly();
@@ -191,6 +198,7 @@ export class Raft {
       this.trk.progress.set(id, np);
     }
     this.pendingConfIndex = 0;
+    this.pendingStepDown = 0;
     this.uncommittedSize = 0;
     this.readOnly = new ReadOnly();
     this.lease = new LeaderLease();
@@ -380,6 +388,7 @@ export class Raft {
         // that pre-votes could never disrupt it, and it would never step down (thesis §9.6).
         this.send({
           type: "appResp",
+          commit: this.raftLog.committed,
           to: m.from,
           index: 0,
           reject: false,
@@ -616,6 +625,7 @@ export class Raft {
     if (m.index < this.raftLog.committed) {
       this.send({
         type: "appResp",
+        commit: this.raftLog.committed,
         to: m.from,
         index: this.raftLog.committed,
         reject: false,
@@ -628,6 +638,7 @@ export class Raft {
     if (lastNew !== undefined) {
       this.send({
         type: "appResp",
+        commit: this.raftLog.committed,
         to: m.from,
         index: lastNew,
         reject: false,
@@ -643,6 +654,7 @@ export class Raft {
     );
     this.send({
       type: "appResp",
+      commit: this.raftLog.committed,
       to: m.from,
       index: m.index,
       reject: true,
@@ -654,7 +666,12 @@ export class Raft {
   /** Heartbeat receiver: learn commit (the leader sends at most our match). */
   handleHeartbeat(m: HeartbeatMessage): void {
     this.raftLog.commitTo(Math.min(m.commit, this.raftLog.lastIndex()));
-    this.send({ type: "heartbeatResp", to: m.from, context: m.context });
+    this.send({
+      type: "heartbeatResp",
+      to: m.from,
+      context: m.context,
+      commit: this.raftLog.committed,
+    });
   }
 
   /** InstallSnapshot receiver (Raft §7). */
@@ -664,6 +681,7 @@ export class Raft {
       this.logger?.("info", `${this.id} restored snapshot at index ${s.index}, term ${s.term}`);
       this.send({
         type: "appResp",
+        commit: this.raftLog.committed,
         to: m.from,
         index: this.raftLog.lastIndex(),
         reject: false,
@@ -673,6 +691,7 @@ export class Raft {
     } else {
       this.send({
         type: "appResp",
+        commit: this.raftLog.committed,
         to: m.from,
         index: this.raftLog.committed,
         reject: false,
@@ -726,8 +745,11 @@ export class Raft {
     const pr = this.trk.progress.get(this.id);
     this.isLearner = pr?.isLearner ?? false;
     if ((pr === undefined || this.isLearner) && this.role === "leader") {
-      // Removed or demoted: keep serving until stepping down is safe.
-      if (this.stepDownOnRemoval) this.becomeFollower(this.term, NO_NODE);
+      // Removed or demoted: keep leading until every new voter knows the change committed.
+      if (this.stepDownOnRemoval) {
+        this.pendingStepDown = this.raftLog.committed;
+        this.maybeStepDownAfterRemoval();
+      }
       return cs;
     }
     if (this.role !== "leader" || cs.voters.length === 0) return cs;
@@ -741,6 +763,18 @@ export class Raft {
       this.abortLeaderTransfer();
     }
     return cs;
+  }
+
+  /** Steps down once every voter of the configuration knows the commit that removed this leader. */
+  maybeStepDownAfterRemoval(): void {
+    if (this.pendingStepDown === 0 || this.role !== "leader") return;
+    for (const id of this.trk.voterIds()) {
+      if (id === this.id) continue;
+      const pr = this.trk.progress.get(id);
+      if (pr === undefined || pr.knownCommit < this.pendingStepDown) return;
+    }
+    this.logger?.("info", `${this.id} steps down: it was removed and every voter knows it`);
+    this.becomeFollower(this.term, NO_NODE);
   }
 
   /** True while a joint configuration is active. */

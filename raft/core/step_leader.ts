@@ -117,6 +117,11 @@ function handleAppendResponse(r: Raft, m: Extract<Message, { type: "appResp" }>)
   const pr = r.trk.progress.get(m.from);
   if (pr === undefined) return;
   pr.recentActive = true;
+  if (m.commit !== undefined && m.commit > pr.knownCommit) {
+    pr.knownCommit = m.commit;
+    r.maybeStepDownAfterRemoval();
+    if (r.role !== "leader") return;
+  }
   if (m.reject) {
     let hint = m.rejectHint;
     if (m.logTerm > 0) hint = r.raftLog.findConflictByTerm(m.rejectHint, m.logTerm).index;
@@ -152,6 +157,11 @@ function handleHeartbeatResponse(r: Raft, m: Extract<Message, { type: "heartbeat
   const pr = r.trk.progress.get(m.from);
   if (pr === undefined) return;
   pr.recentActive = true;
+  if (m.commit !== undefined && m.commit > pr.knownCommit) {
+    pr.knownCommit = m.commit;
+    r.maybeStepDownAfterRemoval();
+    if (r.role !== "leader") return;
+  }
   pr.msgAppFlowPaused = false;
   if (pr.match < r.raftLog.lastIndex() || pr.state === "probe") r.sendAppend(m.from);
   if (m.context === "") return;

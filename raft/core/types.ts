@@ -143,6 +143,8 @@ export interface AppendResponseMessage extends MessageBase {
   readonly reject: boolean;
   readonly rejectHint: number;
   readonly logTerm: number;
+  /** The sender's commit index after handling the request (0 when unknown). */
+  readonly commit?: number;
 }
 
 /** Heartbeat: asserts leadership and carries the commit index the follower can safely use. */
@@ -157,6 +159,8 @@ export interface HeartbeatMessage extends MessageBase {
 export interface HeartbeatResponseMessage extends MessageBase {
   readonly type: "heartbeatResp";
   readonly context: string;
+  /** The sender's commit index after handling the heartbeat (0 when unknown). */
+  readonly commit?: number;
 }
 
 /**

@@ -34,6 +34,8 @@ export class Progress {
   state: ProgressState = "probe";
   /** Index of the snapshot being sent while in `snapshot` state. */
   pendingSnapshot = 0;
+  /** Highest commit index the peer reported having (from its responses). */
+  knownCommit = 0;
   /** Heard from within the current election timeout (check-quorum, Raft thesis §6.2). */
   recentActive = false;
   /** In `probe` state: an append was sent and no answer arrived since the last heartbeat. */
