@@ -5,6 +5,11 @@
  * acknowledged entry is there, in order, with identical bytes. Repeats on the
  * same directory, so each run also recovers from the previous crash.
  *
+ * The writer announces each save (`intent`) and acknowledges it once `save`
+ * resolved (`ack`); some saves replace a suffix. After a kill the log must be
+ * exactly the acknowledged log, or that log with the one save in flight
+ * applied in full: nothing acknowledged lost, no save half applied.
+ *
  * Usage: `deno task crash-test --iterations N [--seed S] [--verbose]`.
  * Ends with `crash-test: N iterations, A acknowledged, L lost` and exits
  * non-zero when anything was lost or a writer failed.
@@ -13,6 +18,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { checkDataDir } from "../raft/storage/check_data_dir.ts";
 import { FileStorage } from "../raft/storage/file_storage.ts";
 import { crashEntry } from "./crash_test_writer.ts";
 
@@ -33,13 +39,22 @@ export interface CrashTestOptions {
 /** What {@link runCrashTest} found. */
 export interface CrashTestResult {
   readonly iterations: number;
-  /** Entries acknowledged by the writer over all iterations. */
+  /** Entries the writer acknowledged, over all iterations. */
   readonly acknowledged: number;
   /** Acknowledged entries missing or different after a crash. */
   readonly lost: number;
-  /** Writer failures and unreadable directories (each is a failed run). */
+  /** Saves acknowledged that replaced a suffix. */
+  readonly replacements: number;
+  /** Writer failures, unreadable directories and half-applied saves. */
   readonly errors: readonly string[];
   readonly seed: number;
+}
+
+/** A save the writer announced: entries first..last, all in `term`. */
+interface Save {
+  readonly first: number;
+  readonly last: number;
+  readonly term: number;
 }
 
 const WRITER = new URL("./crash_test_writer.ts", import.meta.url).pathname;
@@ -51,13 +66,19 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Runs the writer once; resolves with the highest acknowledged index it printed. */
+/** The log the writer has: the term of each index (terms[i] for index i + 1). */
+function apply(terms: number[], save: Save): void {
+  terms.length = save.first - 1;
+  for (let i = save.first; i <= save.last; i++) terms.push(save.term);
+}
+
+/** Runs the writer once, until killed; returns its acknowledged saves and the save in flight. */
 async function runWriterUntilKilled(
   dir: string,
   seed: number,
   killDelayMs: number,
   segmentBytes: number,
-): Promise<{ lastAck: number; acks: number; error: string | undefined; stderr: string }> {
+): Promise<{ acks: Save[]; inFlight: Save | undefined; error: string | undefined }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -86,24 +107,33 @@ async function runWriterUntilKilled(
     }
   };
   const deadline = setTimeout(kill, FIRST_ACK_DEADLINE_MS);
-  let lastAck = 0;
-  let acks = 0;
+  const acks: Save[] = [];
+  let inFlight: Save | undefined;
+  let protocolError: string | undefined;
   let pending = "";
   try {
     for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
       pending += chunk;
       let nl: number;
       while ((nl = pending.indexOf("\n")) >= 0) {
-        const ack = Number(pending.slice(0, nl));
+        const [kind, ...nums] = pending.slice(0, nl).split(" ");
         pending = pending.slice(nl + 1);
-        if (!Number.isSafeInteger(ack) || ack <= lastAck) {
-          throw new Error(`writer printed a bad acknowledgement: ${JSON.stringify(ack)}`);
-        }
-        lastAck = ack;
-        acks++;
-        if (acks === 1) {
-          clearTimeout(deadline);
-          killTimer = setTimeout(kill, killDelayMs);
+        const [first, last, term] = nums.map(Number);
+        const save = { first: first!, last: last!, term: term! };
+        if (kind === "intent" && inFlight === undefined) {
+          inFlight = save;
+        } else if (
+          kind === "ack" && inFlight !== undefined && inFlight.first === save.first &&
+          inFlight.last === save.last && inFlight.term === save.term
+        ) {
+          acks.push(save);
+          inFlight = undefined;
+          if (acks.length === 1) {
+            clearTimeout(deadline);
+            killTimer = setTimeout(kill, killDelayMs);
+          }
+        } else {
+          protocolError ??= `writer printed an unexpected line: ${kind} ${nums.join(" ")}`;
         }
       }
     }
@@ -112,20 +142,18 @@ async function runWriterUntilKilled(
     if (killTimer !== undefined) clearTimeout(killTimer);
   }
   const status = await child.status;
-  const stderr = await stderrText;
-  let error: string | undefined;
-  if (acks === 0) error = `writer acknowledged nothing within ${FIRST_ACK_DEADLINE_MS} ms`;
+  const stderr = (await stderrText).trim();
+  let error = protocolError;
+  if (acks.length === 0) error ??= `writer acknowledged nothing within ${FIRST_ACK_DEADLINE_MS} ms`;
   else if (!killedByUs || status.signal !== "SIGKILL") {
-    error = `writer exited on its own (code ${status.code}, signal ${status.signal})`;
+    error ??= `writer exited on its own (code ${status.code}, signal ${status.signal})`;
   }
-  if (error !== undefined && stderr.trim() !== "") error += `: ${stderr.trim()}`;
-  return { lastAck, acks, error, stderr };
+  if (error !== undefined && stderr !== "") error += `: ${stderr}`;
+  return { acks, inFlight, error };
 }
 
 /**
- * Runs the crash test. Every acknowledged entry must be present after every
- * crash; entries present beyond the last acknowledgement (written but not yet
- * acknowledged) must be intact too.
+ * Runs the crash test and returns what it found.
  *
  * @example
  * ```ts ignore
@@ -152,51 +180,93 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
   };
 
   const dir = await Deno.makeTempDir({ prefix: "raftlog-crash-" });
-  const lostIndexes = new Set<number>();
   const errors: string[] = [];
-  let acknowledged = 0; // highest acknowledged index so far
-  let verifiedThrough = 0; // acknowledged entries checked after the latest full pass
+  const acked: number[] = []; // the acknowledged log: term of index i + 1
+  let acknowledged = 0;
+  let replacements = 0;
+  let lost = 0;
+  let checkedUpTo = 0; // indexes below this were verified on an earlier pass and not rewritten since
   try {
     for (let it = 1; it <= iterations; it++) {
       const killDelay = random(maxKillDelayMs + 1);
       const run = await runWriterUntilKilled(dir, seed * 1000 + it, killDelay, segmentBytes);
       if (run.error !== undefined) errors.push(`iteration ${it}: ${run.error}`);
-      acknowledged = Math.max(acknowledged, run.lastAck);
+      for (const a of run.acks) {
+        if (a.first <= acked.length) replacements++;
+        checkedUpTo = Math.min(checkedUpTo, a.first - 1);
+        apply(acked, a);
+        acknowledged += a.last - a.first + 1;
+      }
 
-      const lines: Record<string, unknown>[] = [];
+      // The checker must accept whatever a crash leaves.
+      let warnings: readonly string[] = [];
+      try {
+        warnings = (await checkDataDir(dir)).warnings;
+      } catch (err) {
+        errors.push(
+          `iteration ${it}: check-data failed: ${err instanceof Error ? err.message : err}`,
+        );
+      }
       let storage: FileStorage;
       try {
-        storage = await FileStorage.open(dir, { logger: (l) => lines.push(l), segmentBytes });
+        storage = await FileStorage.open(dir, { logger: () => {}, segmentBytes });
       } catch (err) {
         errors.push(`iteration ${it}: cannot reopen: ${err instanceof Error ? err.message : err}`);
-        for (let i = verifiedThrough + 1; i <= acknowledged; i++) lostIndexes.add(i);
+        lost += acked.length;
         break;
       }
       try {
+        // Legal outcomes: the acknowledged log, or it with the save in flight applied.
+        const withInFlight = [...acked.slice(0, (run.inFlight?.first ?? 1) - 1)];
+        if (run.inFlight !== undefined) apply(withInFlight, run.inFlight);
         const last = storage.lastIndex();
-        // Check the tail every time, the whole log every 10th time and at the end.
         const full = it % 10 === 0 || it === iterations;
-        const from = full ? 1 : Math.max(1, verifiedThrough - 1000);
-        let i = from;
-        while (i <= last) {
+        const from = full ? 1 : Math.max(1, Math.min(checkedUpTo, last, acked.length) - 64);
+        const actual: number[] = []; // term at index from + k, or -1 when the bytes are wrong
+        for (let i = from; i <= last;) {
           const batch = storage.entries(i, Math.min(last + 1, i + 4096));
           for (const e of batch) {
-            const want = crashEntry(e.index);
-            if (
-              e.index !== i || e.term !== want.term || e.type !== want.type ||
-              !sameBytes(e.data, want.data)
-            ) {
-              lostIndexes.add(i);
-            }
+            const want = crashEntry(e.index, e.term);
+            const ok = e.index === i && e.type === want.type && sameBytes(e.data, want.data);
+            actual.push(ok ? e.term : -1);
             i++;
           }
         }
-        for (let j = Math.max(from, last + 1); j <= acknowledged; j++) lostIndexes.add(j);
-        verifiedThrough = acknowledged;
-        const torn = lines.find((l) => l.event === "torn_tail_truncated");
+        const mismatches = (expected: number[]): number => {
+          let bad = Math.abs(expected.length - last);
+          for (let i = from; i <= Math.min(last, expected.length); i++) {
+            if (actual[i - from] !== expected[i - 1]) bad++;
+          }
+          return bad;
+        };
+        const asAcked = mismatches(acked);
+        const asInFlight = run.inFlight === undefined ? Infinity : mismatches(withInFlight);
+        let outcome: string;
+        if (asAcked === 0) {
+          outcome = "acknowledged log";
+        } else if (asInFlight === 0) {
+          outcome = "in-flight save landed";
+          acked.length = 0;
+          acked.push(...withInFlight);
+        } else {
+          // Count acknowledged entries that are gone or different.
+          let missing = 0;
+          for (let i = from; i <= acked.length; i++) {
+            const inFlightReplaces = run.inFlight !== undefined && i >= run.inFlight.first;
+            if (actual[i - from] !== acked[i - 1] && !inFlightReplaces) missing++;
+          }
+          lost += missing;
+          outcome = `NEITHER the acknowledged log nor it with the save in flight`;
+          errors.push(
+            `iteration ${it}: log ends at ${last}, acknowledged through ${acked.length}, in flight ${
+              JSON.stringify(run.inFlight)
+            }: ${outcome}`,
+          );
+        }
+        checkedUpTo = Math.min(last, acked.length);
         log(
-          `iteration ${it}: killed after ${killDelay} ms, ${run.acks} acks, acknowledged through ${acknowledged}, log ends at ${last}${
-            torn === undefined ? "" : `, torn tail of ${torn.droppedBytes} bytes dropped`
+          `iteration ${it}: killed ${killDelay} ms after the first ack, ${run.acks.length} acks, log ends at ${last}: ${outcome}${
+            warnings.length > 0 ? ` (${warnings.join("; ")})` : ""
           }${full ? ", full check" : ""}`,
         );
       } finally {
@@ -206,7 +276,7 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-  return { iterations, acknowledged, lost: lostIndexes.size, errors, seed };
+  return { iterations, acknowledged, lost, replacements, errors, seed };
 }
 
 async function main(): Promise<void> {
@@ -225,7 +295,7 @@ async function main(): Promise<void> {
     ...(seed === undefined ? {} : { seed }),
     log: values.verbose ? (line) => console.log(line) : () => {},
   });
-  console.log(`seed ${r.seed}`);
+  console.log(`seed ${r.seed}, ${r.replacements} acknowledged saves replaced a suffix`);
   for (const e of r.errors) console.error(`error: ${e}`);
   console.log(
     `crash-test: ${r.iterations} iterations, ${r.acknowledged} acknowledged, ${r.lost} lost`,

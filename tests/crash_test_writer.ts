@@ -1,14 +1,16 @@
 /**
- * The writer process of the crash test. Appends batches of entries to a
- * FileStorage through `save` with sync and prints each acknowledged last
- * index on stdout, one per line, only after `save` has resolved. It runs
- * until it is killed.
+ * The writer process of the crash test. It plays a follower: it appends
+ * batches of entries through `FileStorage.save` with sync and, now and then,
+ * replaces the last few entries with ones from a newer term (a new leader
+ * overwriting a conflicting suffix). Before each save it prints
+ * `intent <first> <last> <term>`; only after `save` has resolved does it print
+ * `ack <first> <last> <term>`. It runs until it is killed.
  *
  * Usage: `deno run --allow-read --allow-write tests/crash_test_writer.ts <dir>
  * [--seed N] [--segment-bytes N]`
  *
- * Entry contents are a function of the index ({@link crashEntryData}), so the
- * checker can verify every byte after a crash.
+ * Entry contents are a function of index and term ({@link crashEntry}), so
+ * the checker can verify every byte after a crash.
  *
  * @module
  */
@@ -18,16 +20,17 @@ import type { Entry } from "../raft/core/types.ts";
 import { FileStorage } from "../raft/storage/file_storage.ts";
 
 /**
- * The data of entry `index`: 1 to 400 bytes, derived from the index alone.
+ * The data of the entry at `index` written in `term`: 1 to 400 bytes,
+ * derived from those two numbers alone.
  *
  * @example
  * ```ts
  * import { crashEntryData } from "./crash_test_writer.ts";
- * console.assert(crashEntryData(7).length === crashEntryData(7).length);
+ * console.assert(crashEntryData(7, 1).length === crashEntryData(7, 1).length);
  * ```
  */
-export function crashEntryData(index: number): Uint8Array {
-  let x = (Math.imul(index, 2654435761) ^ 0x9e3779b9) >>> 0;
+export function crashEntryData(index: number, term: number): Uint8Array {
+  let x = (Math.imul(index, 2654435761) ^ Math.imul(term, 40503) ^ 0x9e3779b9) >>> 0 || 1;
   const next = (): number => {
     x ^= x << 13;
     x ^= x >>> 17;
@@ -40,34 +43,30 @@ export function crashEntryData(index: number): Uint8Array {
 }
 
 /**
- * The term of entry `index` (non-decreasing in the index).
- *
- * @example
- * ```ts
- * import { crashEntryTerm } from "./crash_test_writer.ts";
- * console.assert(crashEntryTerm(1) === 1 && crashEntryTerm(1000) === 2);
- * ```
- */
-export function crashEntryTerm(index: number): number {
-  return 1 + Math.floor(index / 1000);
-}
-
-/**
- * The entry the writer stores at `index`.
+ * The entry the writer stores at `index` in `term`.
  *
  * @example
  * ```ts
  * import { crashEntry } from "./crash_test_writer.ts";
- * console.assert(crashEntry(10).index === 10);
+ * console.assert(crashEntry(10, 2).index === 10);
  * ```
  */
-export function crashEntry(index: number): Entry {
+export function crashEntry(index: number, term: number): Entry {
   return {
     index,
-    term: crashEntryTerm(index),
+    term,
     type: index % 97 === 0 ? "confChange" : "normal",
-    data: crashEntryData(index),
+    data: crashEntryData(index, term),
   };
+}
+
+/** Entries this far behind the last one are never replaced (they count as committed). */
+export const CRASH_COMMIT_LAG = 40;
+
+function writeLine(line: string): void {
+  const bytes = new TextEncoder().encode(`${line}\n`);
+  let done = 0;
+  while (done < bytes.length) done += Deno.stdout.writeSync(bytes.subarray(done));
 }
 
 async function main(): Promise<void> {
@@ -95,22 +94,27 @@ async function main(): Promise<void> {
     segmentBytes: Number(values["segment-bytes"]),
     logger: (line) => console.error(JSON.stringify(line)),
   });
-  const encoder = new TextEncoder();
-  let next = storage.lastIndex() + 1;
+  let last = storage.lastIndex();
+  let term = Math.max(1, storage.term(last));
+  let commit = storage.initialState().hardState.commit;
   for (;;) {
+    let first = last + 1;
+    // One save in eight replaces a suffix of uncommitted entries, as after an election.
+    if (random(8) === 0 && last - commit > 1) {
+      first = last - random(Math.min(last - commit - 1, 20));
+      term++;
+    }
     const n = 1 + random(64);
     const entries: Entry[] = [];
-    for (let i = 0; i < n; i++) entries.push(crashEntry(next + i));
-    const last = next + n - 1;
+    for (let i = 0; i < n; i++) entries.push(crashEntry(first + i, term));
+    last = first + n - 1;
+    commit = Math.max(commit, last - CRASH_COMMIT_LAG);
+    writeLine(`intent ${first} ${last} ${term}`);
     await storage.save(
-      { entries, hardState: { term: crashEntryTerm(last), vote: "w", commit: last } },
+      { entries, hardState: { term, vote: "w", commit } },
       { sync: true },
     );
-    // Acknowledge only now that the write is durable.
-    const line = encoder.encode(`${last}\n`);
-    let done = 0;
-    while (done < line.length) done += Deno.stdout.writeSync(line.subarray(done));
-    next = last + 1;
+    writeLine(`ack ${first} ${last} ${term}`);
   }
 }
 

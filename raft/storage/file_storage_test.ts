@@ -589,11 +589,20 @@ Deno.test("FileStorage truncation: before the new segment lands, the old log sta
     assertEntries(r.entries(1, 11), range(1, 11));
     assert.equal(lines[0]?.event, "torn_segment_removed");
     await r.close();
-    // Its header landed, its batch did not: the log is cut at 5.
-    Deno.writeFileSync(shadowing, bytes.subarray(0, 34 + 5));
-    r = await FileStorage.open(dir, { logger: quiet() });
-    assert.equal(r.lastIndex(), 5);
-    assertEntries(r.entries(1, 6), range(1, 6));
+    // Its header landed, its batch did not: the replacement never happened.
+    for (const cut of [34, 34 + 5, bytes.length - 1]) {
+      Deno.writeFileSync(shadowing, bytes.subarray(0, cut));
+      lines.length = 0;
+      r = await FileStorage.open(dir, { logger: quiet(lines) });
+      assertEntries(r.entries(1, 11), range(1, 11));
+      assert.equal(lines.at(-1)?.event, "torn_segment_removed");
+      assert.match(String(lines.at(-1)?.message), /would replace entries from 6 on/);
+      await r.close();
+    }
+    // All of it landed.
+    Deno.writeFileSync(shadowing, bytes);
+    r = await FileStorage.open(dir);
+    assertEntries(r.entries(1, 9), [...range(1, 6), ...range(6, 9, 2)]);
     await r.close();
   });
 });

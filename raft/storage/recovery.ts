@@ -95,6 +95,8 @@ interface SegmentScan {
   readonly size: number;
   readonly torn: { offset: number; reason: string } | undefined;
   readonly hardState: SequencedHardState | undefined;
+  /** Valid records after the segment header. */
+  readonly records: number;
 }
 
 /** Whether buf[from..end) holds a complete valid frame at any offset; returns it or -1. */
@@ -156,6 +158,7 @@ function scanSegment(
     let bestSeq = -1;
     let bestOffset = 0;
     let bestLength = 0;
+    let records = 0;
 
     const refill = (need: number): void => {
       // Keep the unparsed tail, then read more behind it.
@@ -222,7 +225,7 @@ function scanSegment(
           );
         }
       }
-      return { segment, size, torn: { offset, reason }, hardState: decodeBest() };
+      return { segment, size, torn: { offset, reason }, hardState: decodeBest(), records };
     };
 
     refill(FRAME_HEADER_BYTES);
@@ -269,6 +272,7 @@ function scanSegment(
         });
         lastTerm = header.prevTerm;
       } else if (kind === RecordKind.batch && length >= BATCH_HEADER_BYTES) {
+        records++;
         // Parsed inline, without objects per entry: this loop is most of a reopen.
         const flags = buf[p + 1];
         const first = readU64(view, p + 2);
@@ -324,9 +328,15 @@ function scanSegment(
     if (segment === undefined) {
       // An empty file: the segment was created but its first write never landed.
       if (!isLast) corrupt(path, 0, "segment file is empty");
-      return { segment, size, torn: { offset: 0, reason: "segment file is empty" }, hardState };
+      return {
+        segment,
+        size,
+        torn: { offset: 0, reason: "segment file is empty" },
+        hardState,
+        records,
+      };
     }
-    return { segment, size, torn: undefined, hardState };
+    return { segment, size, torn: undefined, hardState, records };
   } finally {
     file.close();
   }
@@ -386,6 +396,21 @@ export async function recoverDataDir(dir: string): Promise<RecoveredDir> {
         kind: "removeSegment",
         file: path,
         reason: `its header was never fully written (${scan.size} bytes)`,
+      });
+      continue;
+    }
+    if (
+      prev !== undefined && seg.firstIndex <= prev.lastIndex && scan.records === 0 &&
+      i === segmentNames.length - 1
+    ) {
+      // A suffix replacement writes the new segment's header and first batch
+      // in one write; with the batch torn away, the replacement never
+      // happened and the old entries stand.
+      repairs.push({
+        kind: "removeSegment",
+        file: path,
+        reason:
+          `it would replace entries from ${seg.firstIndex} on, but its first batch never landed`,
       });
       continue;
     }
