@@ -51,7 +51,7 @@ Deno.test("checkDataDir reports log range, hard state, snapshot and segments", a
     assert.deepEqual(r.snapshot, { index: 10, term: 2, confState: CONF, bytes: 5 });
     assert.ok(r.segments.length > 1);
     assert.equal(r.segments.reduce((n, s) => n + s.entries, 0), 20);
-    assert.equal(r.segments[0]!.name, segmentFileName(1));
+    assert.equal(r.segments[0]!.name, segmentFileName(1, 1));
     for (const s of r.segments) assert.equal(s.bytes, Deno.statSync(join(dir, s.name)).size);
     assert.deepEqual(r.warnings, []);
     const text = formatDataDirReport(r);
@@ -81,7 +81,7 @@ Deno.test("checkDataDir warns about a torn tail without changing any file", asyn
 Deno.test("checkDataDir throws CorruptLogError with file and offset on damage", async () => {
   await withDir(async (dir) => {
     await fill(dir);
-    const first = join(dir, segmentFileName(1));
+    const first = join(dir, segmentFileName(1, 1));
     const bytes = Deno.readFileSync(first);
     bytes[40]! ^= 0xff;
     Deno.writeFileSync(first, bytes);
@@ -119,7 +119,7 @@ Deno.test("runCheckCli exits 0 when sound, 1 on corruption, 2 on bad usage", asy
       assert.equal(JSON.parse(out[1]!).lastIndex, 20);
       assert.equal(await runCheckCli([]), 2);
       assert.equal(await runCheckCli([dir, "--bogus"]), 2);
-      const first = join(dir, segmentFileName(1));
+      const first = join(dir, segmentFileName(1, 1));
       const bytes = Deno.readFileSync(first);
       bytes[bytes.length - 1]! ^= 0xff;
       Deno.writeFileSync(first, bytes);

@@ -253,6 +253,13 @@ export class FileStorage implements WritableStorage {
   #unsynced = false;
   /** A segment was created or removed and the directory not yet fsynced. */
   #dirDirty = false;
+  /** Sequence number of the next segment to create. */
+  #nextSeq: number;
+  /**
+   * Segments a suffix replacement made dead, deleted once the replacing
+   * batch is durable (until then, a crash must find them).
+   */
+  #doomed: Segment[] = [];
 
   private constructor(init: {
     dir: string;
@@ -269,6 +276,7 @@ export class FileStorage implements WritableStorage {
     firstIndex: number;
     prevTerm: number;
     lastIndex: number;
+    nextSeq: number;
   }) {
     this.dir = init.dir;
     this.#lock = init.lock;
@@ -283,6 +291,7 @@ export class FileStorage implements WritableStorage {
     this.#firstIndex = init.firstIndex;
     this.#prevTerm = init.prevTerm;
     this.#lastIndex = init.lastIndex;
+    this.#nextSeq = init.nextSeq;
     this.#cache = new EntryCache(init.cacheBytes);
   }
 
@@ -323,6 +332,14 @@ export class FileStorage implements WritableStorage {
       opened.push(...rec.segments);
       let dirDirty = false;
       let hsFileSeq = rec.hardStateFileSeq;
+      // The newest hard state may live in a segment about to go.
+      const removed = rec.repairs.flatMap((r) =>
+        r.kind === "removeSegment" ? [r.file] : r.kind === "discardLog" ? r.files : []
+      );
+      if (rec.hardStateSeq > hsFileSeq && removed.includes(rec.hardStateSource)) {
+        await writeHardStateFile(dir, { seq: rec.hardStateSeq, hardState: rec.hardState });
+        hsFileSeq = rec.hardStateSeq;
+      }
       for (const r of rec.repairs) {
         switch (r.kind) {
           case "removeTemp":
@@ -360,11 +377,6 @@ export class FileStorage implements WritableStorage {
             });
             break;
           case "discardLog":
-            // The newest hard state may live in a segment about to go.
-            if (rec.hardStateSeq > hsFileSeq) {
-              await writeHardStateFile(dir, { seq: rec.hardStateSeq, hardState: rec.hardState });
-              hsFileSeq = rec.hardStateSeq;
-            }
             for (const file of [...r.files].reverse()) await Deno.remove(file);
             dirDirty = true;
             logger({
@@ -390,6 +402,7 @@ export class FileStorage implements WritableStorage {
       const last = segments[segments.length - 1];
       if (last === undefined) {
         const seg = new Segment(dir, rec.lastIndex + 1, {
+          seq: rec.maxSeq + 1,
           prevTerm: rec.prevTerm,
           headerBytes: SEGMENT_HEADER_BYTES,
         });
@@ -418,6 +431,7 @@ export class FileStorage implements WritableStorage {
         firstIndex: rec.firstIndex,
         prevTerm: rec.prevTerm,
         lastIndex: rec.lastIndex,
+        nextSeq: Math.max(rec.maxSeq, segments[segments.length - 1]!.seq) + 1,
       });
     } catch (err) {
       for (const s of opened) s.closeReader();
@@ -646,10 +660,7 @@ export class FileStorage implements WritableStorage {
     const done = this.#queue.then(async () => {
       if (this.#closed) return;
       try {
-        if (this.#failed === undefined) {
-          if (this.#unsynced) await this.#writer.syncData();
-          if (this.#dirDirty) await syncDir(this.dir);
-        }
+        if (this.#failed === undefined) await this.#sync();
       } finally {
         this.#closed = true;
         try {
@@ -746,12 +757,15 @@ export class FileStorage implements WritableStorage {
       ? hardState
       : undefined;
     if (ents.length === 0 && hs === undefined) {
-      if (sync && (this.#unsynced || this.#dirDirty)) await this.#io(() => this.#sync());
+      if (sync && (this.#unsynced || this.#dirDirty || this.#doomed.length > 0)) {
+        await this.#io(() => this.#sync());
+      }
       return;
     }
     await this.#io(() => this.#append(ents, hs, sync));
   }
 
+  /** Makes everything written durable, then deletes segments a replacement made dead. */
   async #sync(): Promise<void> {
     if (this.#unsynced) {
       await this.#writer.syncData();
@@ -760,6 +774,13 @@ export class FileStorage implements WritableStorage {
     if (this.#dirDirty) {
       await syncDir(this.dir);
       this.#dirDirty = false;
+    }
+    if (this.#doomed.length > 0) {
+      const doomed = this.#doomed;
+      if (doomed.some((s) => s.hardStateSeq === this.#hsSeq)) await this.#checkpointHardState();
+      for (const s of doomed) await Deno.remove(s.path);
+      this.#doomed = [];
+      await syncDir(this.dir);
     }
   }
 
@@ -880,6 +901,7 @@ export class FileStorage implements WritableStorage {
       this.#unsynced = false;
     }
     const seg = new Segment(this.dir, firstIndex, {
+      seq: this.#nextSeq++,
       prevTerm: this.#termAt(firstIndex - 1),
       headerBytes: SEGMENT_HEADER_BYTES,
     });
@@ -909,12 +931,12 @@ export class FileStorage implements WritableStorage {
   }
 
   /**
-   * Removes entries from `index` on, without destroying anything: a new
-   * segment named `index` shadows the rest of the segment that holds it.
-   * Crash-safe at every step: what was written is made durable first, later
-   * segments are deleted newest first and the deletions made durable (a crash
-   * leaves a prefix of the log), and only then does the new segment appear;
-   * until its header is on disk, recovery ignores it and the old log stands.
+   * Removes entries from `index` on, without overwriting anything: a new
+   * segment starting at `index` replaces them (recovery reads segments in
+   * creation order, and a newer segment that starts at an index older ones
+   * hold replaces them from there on). The save's batch goes into it in the
+   * same write as its header, so the replacement lands whole or not at all;
+   * segments it makes dead are deleted only once that batch is durable.
    */
   async #truncateFrom(index: number): Promise<void> {
     if (this.#unsynced) {
@@ -923,25 +945,16 @@ export class FileStorage implements WritableStorage {
     }
     let k = this.#segments.length - 1;
     while (this.#segments[k]!.firstIndex > index) k--;
-    // A segment that starts exactly at `index` goes entirely (its name is needed).
     const keep = this.#segments[k]!.firstIndex < index ? k + 1 : k;
-    const victims = this.#segments.slice(keep);
-    if (victims.some((s) => s.hardStateSeq === this.#hsSeq)) await this.#checkpointHardState();
-    const prevTerm = this.#termAt(index - 1);
-    this.#writer.close();
-    for (const s of [...victims].reverse()) {
+    for (const s of this.#segments.slice(keep)) {
       s.closeReader();
-      await Deno.remove(s.path);
+      this.#doomed.push(s);
     }
-    if (victims.length > 0) await syncDir(this.dir);
     this.#segments.length = keep;
     if (keep === k + 1) this.#segments[k]!.shadowFrom(index);
     this.#lastIndex = index - 1;
     this.#cache.truncateFrom(index);
-    const seg = await this.#startSegment(index);
-    if (seg.prevTerm !== prevTerm) {
-      throw new RaftInvariantError(`segment ${seg.name} would start after term ${seg.prevTerm}`);
-    }
+    await this.#startSegment(index);
   }
 
   /** Drops entries up to `index` and deletes segments wholly at or below it, oldest first. */
@@ -985,6 +998,7 @@ export class FileStorage implements WritableStorage {
       await Deno.remove(s.path);
     }
     const seg = new Segment(this.dir, index + 1, {
+      seq: this.#nextSeq++,
       prevTerm: term,
       headerBytes: SEGMENT_HEADER_BYTES,
     });

@@ -4,6 +4,7 @@ import { CompactedError, RaftInvariantError, UnavailableError } from "../core/er
 import type { ConfState, Entry } from "../core/types.ts";
 import { FileStorage } from "./file_storage.ts";
 import { MemoryStorage } from "./memory_storage.ts";
+import { parseSegmentFileName, segmentFileName } from "./segment.ts";
 import { encodeSegmentHeader } from "./record.ts";
 import { DataDirInUseError, StorageClosedError } from "./storage_errors.ts";
 
@@ -59,6 +60,11 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
 
 function segmentFiles(dir: string): string[] {
   return [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".wal")).sort();
+}
+
+/** First indexes of the segment files, in creation order. */
+function segmentFirsts(dir: string): number[] {
+  return segmentFiles(dir).map((n) => parseSegmentFileName(n)!.firstIndex);
 }
 
 function quiet(lines: Record<string, unknown>[] = []): (line: Record<string, unknown>) => void {
@@ -126,7 +132,7 @@ Deno.test("FileStorage rotates segments at segmentBytes and reads across them", 
     for (let i = 1; i <= 100; i += 5) await s.save({ entries: range(i, i + 5) });
     const files = segmentFiles(dir);
     assert.ok(files.length >= 10, `expected many segments, got ${files.length}`);
-    assert.equal(files[0], "00000000000000000001.wal");
+    assert.equal(files[0], "0000000001-00000000000000000001.wal");
     assertEntries(s.entries(1, 101), range(1, 101));
     assertEntries(s.entries(37, 64), range(37, 64));
     await s.close();
@@ -360,7 +366,7 @@ Deno.test("FileStorage.compact drops entries and whole segments", async () => {
     assertEntries(s.entries(31, 61), range(31, 61));
     const after = segmentFiles(dir);
     assert.ok(after.length < before.length, "covered segments are deleted");
-    const firstSegIndex = Number(after[0]!.slice(0, 20));
+    const firstSegIndex = parseSegmentFileName(after[0]!)!.firstIndex;
     assert.ok(firstSegIndex <= 31 && firstSegIndex > 1);
     await s.close();
 
@@ -381,7 +387,7 @@ Deno.test("FileStorage.compact keeps the hard state when its segment is deleted"
     for (let i = 4; i <= 20; i += 2) await s.save({ entries: range(i, i + 2, 5) });
     await s.createSnapshot(3, CONF, new Uint8Array());
     await s.compact(3);
-    assert.ok(!segmentFiles(dir).includes("00000000000000000001.wal"));
+    assert.ok(!segmentFirsts(dir).includes(1));
     await s.close();
     const r = await FileStorage.open(dir);
     assert.deepEqual(r.initialState().hardState, { term: 5, vote: "n2", commit: 3 });
@@ -402,7 +408,7 @@ Deno.test("FileStorage.save installs a leader snapshot over a conflicting log", 
     assert.equal(s.firstIndex(), 21);
     assert.equal(s.lastIndex(), 22);
     assert.equal(s.term(20), 3);
-    assert.deepEqual(segmentFiles(dir), ["00000000000000000021.wal"]);
+    assert.deepEqual(segmentFirsts(dir), [21]);
     await s.close();
 
     const r = await FileStorage.open(dir);
@@ -554,16 +560,16 @@ Deno.test("FileStorage truncation inside a batch shadows the tail with a new seg
     const s = await FileStorage.open(dir);
     await s.save({ entries: range(1, 11), hardState: { term: 1, vote: "n1", commit: 3 } });
     await s.save({ entries: range(6, 9, 2) }); // conflicts at 6, inside the first batch
-    assert.deepEqual(segmentFiles(dir), ["00000000000000000001.wal", "00000000000000000006.wal"]);
+    assert.deepEqual(segmentFiles(dir), [segmentFileName(1, 1), segmentFileName(2, 6)]);
     assertEntries(s.entries(1, 9), [...range(1, 6), ...range(6, 9, 2)]);
     await s.save({ entries: range(8, 10, 3) }); // and again, inside the new segment
     assert.deepEqual(segmentFiles(dir), [
-      "00000000000000000001.wal",
-      "00000000000000000006.wal",
-      "00000000000000000008.wal",
+      segmentFileName(1, 1),
+      segmentFileName(2, 6),
+      segmentFileName(3, 8),
     ]);
-    await s.save({ entries: range(6, 7, 4) }); // at a segment's first index: it is replaced
-    assert.deepEqual(segmentFiles(dir), ["00000000000000000001.wal", "00000000000000000006.wal"]);
+    await s.save({ entries: range(6, 7, 4) }); // replaces segments 2 and 3 wholly
+    assert.deepEqual(segmentFiles(dir), [segmentFileName(1, 1), segmentFileName(4, 6)]);
     await s.close();
 
     const r = await FileStorage.open(dir);
@@ -580,7 +586,7 @@ Deno.test("FileStorage truncation: before the new segment lands, the old log sta
     await s.save({ entries: range(1, 11) });
     await s.save({ entries: range(6, 9, 2) });
     await s.close();
-    const shadowing = join(dir, "00000000000000000006.wal");
+    const shadowing = join(dir, segmentFileName(2, 6));
     const bytes = Deno.readFileSync(shadowing);
     // The new segment was created but nothing reached it.
     Deno.writeFileSync(shadowing, new Uint8Array());
@@ -614,7 +620,7 @@ Deno.test("FileStorage recovery refuses a shadowing segment whose previous term 
     await s.save({ entries: range(5, 6, 3) });
     await s.close();
     // Make the shadowing segment claim entry 4 had term 1 (it has term 2).
-    const path = join(dir, "00000000000000000005.wal");
+    const path = join(dir, segmentFileName(2, 5));
     const bytes = Deno.readFileSync(path);
     encodeSegmentHeader(bytes, new DataView(bytes.buffer), 0, { firstIndex: 5, prevTerm: 1 });
     Deno.writeFileSync(path, bytes);
@@ -623,5 +629,45 @@ Deno.test("FileStorage recovery refuses a shadowing segment whose previous term 
       assert.match(err.message, /entry 4 has term 1, but .* has term 2/);
       return true;
     });
+  });
+});
+
+Deno.test("FileStorage replacing entries of earlier segments is atomic across a crash", async () => {
+  await withDir(async (root) => {
+    const dir = join(root, "live");
+    const s = await FileStorage.open(dir, { segmentBytes: 200 });
+    for (let i = 1; i <= 30; i += 3) await s.save({ entries: range(i, i + 3) });
+    const before = segmentFiles(dir);
+    assert.ok(before.length >= 4);
+    // Replace from 5 on without syncing: the replaced segments stay until a sync.
+    await s.save({ entries: range(5, 8, 2) }, { sync: false });
+    const during = segmentFiles(dir);
+    assert.deepEqual(during.slice(0, before.length), before, "nothing deleted yet");
+    assert.equal(during.length, before.length + 1);
+    const replacing = during.at(-1)!;
+    assert.equal(parseSegmentFileName(replacing)?.firstIndex, 5);
+
+    // A crash now, with the new segment's batch torn: the old log stands, whole.
+    const crashed = join(root, "crashed");
+    await Deno.mkdir(crashed);
+    for (const name of during) Deno.copyFileSync(join(dir, name), join(crashed, name));
+    const bytes = Deno.readFileSync(join(crashed, replacing));
+    Deno.writeFileSync(join(crashed, replacing), bytes.subarray(0, bytes.length - 1));
+    const lines: Record<string, unknown>[] = [];
+    let r = await FileStorage.open(crashed, { logger: quiet(lines) });
+    assertEntries(r.entries(1, 31), range(1, 31));
+    await r.close();
+    // The same crash with the batch whole: the replacement, and the dead segments go.
+    Deno.writeFileSync(join(crashed, replacing), bytes);
+    r = await FileStorage.open(crashed, { logger: quiet(lines) });
+    assertEntries(r.entries(1, 8), [...range(1, 5), ...range(5, 8, 2)]);
+    assert.equal(r.lastIndex(), 7);
+    await r.close();
+    assert.ok(segmentFiles(crashed).length < during.length, "wholly replaced segments removed");
+
+    // The live storage deletes them at its next sync.
+    await s.save({ entries: [] }, { sync: true });
+    assert.deepEqual(segmentFiles(dir), segmentFiles(crashed));
+    await s.close();
   });
 });

@@ -14,9 +14,11 @@
  *   records after it, a missing segment, an index gap, a snapshot that does
  *   not reach the log, or a commit index beyond the last entry.
  *
- * A segment that starts at an index the previous segment holds shadows the
- * rest of that segment: the log was truncated there (a new leader's entries
- * replaced a conflicting suffix).
+ * Segments are read in the order they were created (their sequence
+ * number). A segment that starts at an index older segments hold replaces
+ * them from there on: the log was truncated there (a new leader's entries
+ * replaced a conflicting suffix). Older segments it replaces wholly are
+ * removed on open.
  *
  * @module
  */
@@ -77,6 +79,8 @@ export interface RecoveredDir {
   readonly hardStateSource: string;
   /** Segments that remain, in order, with their indexes loaded. */
   readonly segments: Segment[];
+  /** Highest segment sequence number seen (0 when there are none). */
+  readonly maxSeq: number;
   /** First readable index and the term of the index before it. */
   readonly firstIndex: number;
   readonly prevTerm: number;
@@ -139,6 +143,7 @@ function readAt(file: Deno.FsFile, offset: number, length: number): Uint8Array {
 function scanSegment(
   dir: string,
   name: string,
+  seq: number,
   nameIndex: number,
   isLast: boolean,
   scratch: { buf: Uint8Array },
@@ -266,6 +271,7 @@ function scanSegment(
           );
         }
         segment = new Segment(dir, nameIndex, {
+          seq,
           prevTerm: header.prevTerm,
           headerBytes: FRAME_HEADER_BYTES + length,
           capacity: Math.ceil(size / 100),
@@ -361,14 +367,26 @@ function scanSegment(
  */
 export async function recoverDataDir(dir: string): Promise<RecoveredDir> {
   const repairs: Repair[] = [];
-  const segmentNames: { name: string; first: number }[] = [];
+  const segmentNames: { name: string; seq: number; first: number }[] = [];
   for (const e of Deno.readDirSync(dir)) {
     if (!e.isFile) continue;
-    const first = parseSegmentFileName(e.name);
-    if (first !== undefined) segmentNames.push({ name: e.name, first });
-    else if (e.name.endsWith(".tmp")) repairs.push({ kind: "removeTemp", file: join(dir, e.name) });
+    const parsed = parseSegmentFileName(e.name);
+    if (parsed !== undefined) {
+      segmentNames.push({ name: e.name, seq: parsed.seq, first: parsed.firstIndex });
+    } else if (e.name.endsWith(".tmp")) {
+      repairs.push({ kind: "removeTemp", file: join(dir, e.name) });
+    }
   }
-  segmentNames.sort((a, b) => a.first - b.first);
+  segmentNames.sort((a, b) => a.seq - b.seq);
+  for (let i = 1; i < segmentNames.length; i++) {
+    if (segmentNames[i]!.seq === segmentNames[i - 1]!.seq) {
+      throw new CorruptLogError(
+        join(dir, segmentNames[i]!.name),
+        0,
+        `two segments have sequence number ${segmentNames[i]!.seq}`,
+      );
+    }
+  }
 
   const snapshot = await readSnapshotFile(dir);
   const hsFile = await readHardStateFile(dir);
@@ -377,14 +395,15 @@ export async function recoverDataDir(dir: string): Promise<RecoveredDir> {
 
   let best: SequencedHardState | undefined = hsFile;
   let bestSource = hsFile === undefined ? "none" : join(dir, "hardstate");
+  // The live segments, oldest first; a newer segment may replace the tail of older ones.
   const segments: Segment[] = [];
   const fileSizes = new Map<string, number>();
   const scratch = { buf: new Uint8Array(CHUNK_BYTES) };
   for (let i = 0; i < segmentNames.length; i++) {
-    const { name, first } = segmentNames[i]!;
+    const { name, seq, first } = segmentNames[i]!;
     const path = join(dir, name);
-    const prev = segments[segments.length - 1];
-    const scan = scanSegment(dir, name, first, i === segmentNames.length - 1, scratch);
+    const isLast = i === segmentNames.length - 1;
+    const scan = scanSegment(dir, name, seq, first, isLast, scratch);
     fileSizes.set(path, scan.size);
     if (scan.hardState !== undefined && (best === undefined || scan.hardState.seq > best.seq)) {
       best = scan.hardState;
@@ -399,10 +418,8 @@ export async function recoverDataDir(dir: string): Promise<RecoveredDir> {
       });
       continue;
     }
-    if (
-      prev !== undefined && seg.firstIndex <= prev.lastIndex && scan.records === 0 &&
-      i === segmentNames.length - 1
-    ) {
+    const prev = segments[segments.length - 1];
+    if (prev !== undefined && seg.firstIndex <= prev.lastIndex && scan.records === 0 && isLast) {
       // A suffix replacement writes the new segment's header and first batch
       // in one write; with the batch torn away, the replacement never
       // happened and the old entries stand.
@@ -419,21 +436,42 @@ export async function recoverDataDir(dir: string): Promise<RecoveredDir> {
         throw new CorruptLogError(
           path,
           0,
-          `segment starts at index ${seg.firstIndex} but the previous segment ${prev.name} ends at index ${prev.lastIndex}: a segment is missing`,
+          `segment starts at index ${seg.firstIndex} but the log before it (${prev.name}) ends at index ${prev.lastIndex}: a segment is missing`,
         );
       }
-      const before = prev.term(seg.firstIndex - 1);
+      const holder = [...segments].reverse().find((s) =>
+        seg.firstIndex - 1 >= s.firstIndex - 1 && seg.firstIndex - 1 <= s.lastIndex
+      );
+      if (holder === undefined) {
+        throw new CorruptLogError(
+          path,
+          0,
+          `segment starts at index ${seg.firstIndex}, before the log it would replace`,
+        );
+      }
+      const before = holder.term(seg.firstIndex - 1);
       if (seg.prevTerm !== before) {
         throw new CorruptLogError(
           path,
           0,
           `segment header says entry ${
             seg.firstIndex - 1
-          } has term ${seg.prevTerm}, but ${prev.name} has term ${before}`,
+          } has term ${seg.prevTerm}, but ${holder.name} has term ${before}`,
         );
       }
-      // The log was truncated at this segment's first index; it shadows the rest of the previous one.
-      if (seg.firstIndex <= prev.lastIndex) prev.shadowFrom(seg.firstIndex);
+      // The log was truncated at this segment's first index: older segments
+      // that start there or later are wholly replaced, the one holding the
+      // entry before it keeps only what precedes it.
+      while (segments.length > 0 && segments[segments.length - 1]!.firstIndex >= seg.firstIndex) {
+        const dead = segments.pop()!;
+        repairs.push({
+          kind: "removeSegment",
+          file: dead.path,
+          reason: `${seg.name} replaced all of its entries`,
+        });
+      }
+      const keep = segments[segments.length - 1];
+      if (keep !== undefined && keep.lastIndex >= seg.firstIndex) keep.shadowFrom(seg.firstIndex);
     }
     if (scan.torn !== undefined) {
       repairs.push({
@@ -502,6 +540,7 @@ export async function recoverDataDir(dir: string): Promise<RecoveredDir> {
     hardStateFileSeq: hsFile?.seq ?? 0,
     hardStateSource: bestSource,
     segments,
+    maxSeq: segmentNames.reduce((m, n) => Math.max(m, n.seq), 0),
     firstIndex,
     prevTerm,
     lastIndex,

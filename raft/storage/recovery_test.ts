@@ -4,7 +4,7 @@ import type { Entry, HardState } from "../core/types.ts";
 import { FileStorage } from "./file_storage.ts";
 import { HARD_STATE_FILE, writeHardStateFile } from "./hard_state_file.ts";
 import { recoverDataDir } from "./recovery.ts";
-import { segmentFileName } from "./segment.ts";
+import { parseSegmentFileName, segmentFileName } from "./segment.ts";
 import { SNAPSHOT_FILE, writeSnapshotFile } from "./snapshot_file.ts";
 import { CorruptLogError } from "./storage_errors.ts";
 
@@ -53,7 +53,7 @@ async function writeBatches(
   batches: { entries: Entry[]; hardState?: HardState }[],
 ): Promise<{ path: string; ends: number[] }> {
   const s = await FileStorage.open(dir);
-  const path = join(dir, segmentFileName(1));
+  const path = join(dir, segmentFileName(1, 1));
   const ends = [Deno.statSync(path).size];
   for (const b of batches) {
     await s.save(b);
@@ -177,7 +177,7 @@ Deno.test("recovery: damage at the end of an earlier segment is corruption, not 
     const s = await FileStorage.open(dir, { segmentBytes: 100 });
     for (let i = 1; i <= 12; i += 2) await s.save({ entries: range(i, i + 2) });
     await s.close();
-    const first = join(dir, segmentFileName(1));
+    const first = join(dir, segmentFileName(1, 1));
     const bytes = Deno.readFileSync(first);
     // Cut the first segment's last record short.
     Deno.writeFileSync(first, bytes.subarray(0, bytes.length - 3));
@@ -236,7 +236,7 @@ Deno.test("recovery: an empty segment left by a crash during rotation is removed
     const s = await FileStorage.open(dir);
     await s.save({ entries: range(1, 4) });
     await s.close();
-    const empty = join(dir, segmentFileName(4));
+    const empty = join(dir, segmentFileName(2, 4));
     Deno.writeFileSync(empty, new Uint8Array());
     const lines: Line[] = [];
     const r = await FileStorage.open(dir, { logger: (l) => lines.push(l) });
@@ -331,8 +331,9 @@ Deno.test("recovery: leftover temp files are removed and an interrupted snapshot
     const again = await FileStorage.open(dir);
     assert.equal(again.lastIndex(), 32);
     assert.deepEqual(
-      [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".wal")),
-      [segmentFileName(31)],
+      [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".wal"))
+        .map((n) => parseSegmentFileName(n)?.firstIndex),
+      [31],
     );
     await again.close();
   });

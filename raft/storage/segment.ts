@@ -1,11 +1,12 @@
 /**
- * One log segment file and its in-memory index. A segment is named after the
- * index of its first entry (`00000000000000000101.wal`), starts with a segment
+ * One log segment file and its in-memory index. A segment is named after its
+ * sequence number (segments are created in that order) and the index of its
+ * first entry (`0000000003-00000000000000000101.wal`), starts with a segment
  * header record and then holds batch records (entries and hard state), with
  * consecutive indexes. The next segment starts right after the last entry
- * of this one, or earlier: a segment that starts at an index this one already
- * holds shadows the rest of it (that is how a conflicting suffix is replaced
- * without destroying anything).
+ * of this one, or earlier: a newer segment that starts at an index older ones
+ * hold replaces them from there on (that is how a conflicting suffix is
+ * replaced without overwriting anything).
  *
  * @module
  */
@@ -15,37 +16,42 @@ import type { Entry } from "../core/types.ts";
 import { checkFrame, decodeBatch, FRAME_HEADER_BYTES, readU64 } from "./record.ts";
 import { CorruptLogError } from "./storage_errors.ts";
 
-const NAME_PATTERN = /^(\d{20})\.wal$/;
+const NAME_PATTERN = /^(\d{10})-(\d{20})\.wal$/;
 
 /**
- * The file name of the segment whose first entry is `firstIndex`.
+ * The file name of segment number `seq` whose first entry is `firstIndex`.
  *
  * @example
  * ```ts
  * import { segmentFileName } from "./segment.ts";
- * console.assert(segmentFileName(101) === "00000000000000000101.wal");
+ * console.assert(segmentFileName(3, 101) === "0000000003-00000000000000000101.wal");
  * ```
  */
-export function segmentFileName(firstIndex: number): string {
-  return `${String(firstIndex).padStart(20, "0")}.wal`;
+export function segmentFileName(seq: number, firstIndex: number): string {
+  return `${String(seq).padStart(10, "0")}-${String(firstIndex).padStart(20, "0")}.wal`;
 }
 
 /**
- * The first index encoded in a segment file name, or undefined when `name`
- * is not a segment file name.
+ * The sequence number and first index in a segment file name, or undefined
+ * when `name` is not a segment file name.
  *
  * @example
  * ```ts
  * import { parseSegmentFileName } from "./segment.ts";
- * console.assert(parseSegmentFileName("00000000000000000101.wal") === 101);
+ * console.assert(parseSegmentFileName("0000000003-00000000000000000101.wal")?.firstIndex === 101);
  * console.assert(parseSegmentFileName("LOCK") === undefined);
  * ```
  */
-export function parseSegmentFileName(name: string): number | undefined {
+export function parseSegmentFileName(
+  name: string,
+): { seq: number; firstIndex: number } | undefined {
   const m = NAME_PATTERN.exec(name);
   if (m === null) return undefined;
-  const n = Number(m[1]);
-  return Number.isSafeInteger(n) && n >= 1 ? n : undefined;
+  const seq = Number(m[1]);
+  const firstIndex = Number(m[2]);
+  return Number.isSafeInteger(firstIndex) && firstIndex >= 1 && seq >= 1
+    ? { seq, firstIndex }
+    : undefined;
 }
 
 /**
@@ -61,7 +67,7 @@ export function parseSegmentFileName(name: string): number | undefined {
  * @example
  * ```ts
  * import { Segment } from "./segment.ts";
- * const seg = new Segment("/tmp", 11, { prevTerm: 2, headerBytes: 34 });
+ * const seg = new Segment("/tmp", 11, { seq: 1, prevTerm: 2, headerBytes: 34 });
  * seg.push(34, 160, 100, 3);
  * console.assert(seg.lastIndex === 11 && seg.term(11) === 3 && seg.term(10) === 2);
  * ```
@@ -69,8 +75,10 @@ export function parseSegmentFileName(name: string): number | undefined {
 export class Segment {
   /** Path of the segment file. */
   readonly path: string;
-  /** File name (`<firstIndex, 20 digits>.wal`). */
+  /** File name (`<seq, 10 digits>-<firstIndex, 20 digits>.wal`). */
   readonly name: string;
+  /** Sequence number: segments are created in this order. */
+  readonly seq: number;
   /** Index of the first entry this segment holds (or would hold, while empty). */
   readonly firstIndex: number;
   /** Term of entry `firstIndex - 1`, from the segment header. */
@@ -91,9 +99,10 @@ export class Segment {
   constructor(
     dir: string,
     firstIndex: number,
-    options: { prevTerm: number; headerBytes: number; capacity?: number },
+    options: { seq: number; prevTerm: number; headerBytes: number; capacity?: number },
   ) {
-    this.name = segmentFileName(firstIndex);
+    this.seq = options.seq;
+    this.name = segmentFileName(options.seq, firstIndex);
     this.path = join(dir, this.name);
     this.firstIndex = firstIndex;
     this.prevTerm = options.prevTerm;
