@@ -94,7 +94,11 @@ export interface NodeOptions<R> {
   readonly clock?: Clock;
   /** Milliseconds per Raft tick. Default 10. */
   readonly tickMs?: number;
-  /** Core options (electionTick, heartbeatTick, preVote, checkQuorum, ...). Defaults: electionTick 10, heartbeatTick 1. */
+  /**
+   * Core options (electionTick, heartbeatTick, preVote, checkQuorum, ...).
+   * Defaults here: electionTick 30 and heartbeatTick 5, i.e. with 10 ms ticks a
+   * heartbeat every 50 ms and an election timeout of 300-600 ms.
+   */
   readonly raft?: Omit<Config, "id" | "storage" | "applied">;
   /** Default proposal/read timeout in ms. Default 10,000. */
   readonly requestTimeoutMs?: number;
@@ -185,6 +189,7 @@ export class RaftNode<R = unknown> {
   #seq = 0;
 
   readonly #proposals = new Map<string, Pending<R>>();
+  #proposalQueue: { ids: string[]; datas: Uint8Array[] } = { ids: [], datas: [] };
   /** Proposals this node appended as leader, by index: lost if that index commits with another term. */
   readonly #byIndex = new Map<number, { term: number; id: string }>();
   readonly #confProposals = new Map<string, Pending<ConfState>>();
@@ -214,7 +219,9 @@ export class RaftNode<R = unknown> {
     this.#sm = opts.stateMachine;
     this.#clock = opts.clock ?? systemClock;
     this.#tickMs = opts.tickMs ?? 10;
-    const electionTick = opts.raft?.electionTick ?? 10;
+    const electionTick = opts.raft?.electionTick ?? 30;
+    const heartbeatTick = opts.raft?.heartbeatTick ??
+      Math.min(5, Math.max(1, Math.floor(electionTick / 6)));
     this.#electionMs = electionTick * this.#tickMs;
     this.#timeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.#snapshotEvery = opts.snapshotEvery ?? 10_000;
@@ -223,6 +230,7 @@ export class RaftNode<R = unknown> {
     this.#raw = new RawNode({
       ...opts.raft,
       electionTick,
+      heartbeatTick,
       id: opts.id,
       storage: opts.storage,
       applied,
@@ -255,14 +263,14 @@ export class RaftNode<R = unknown> {
     return this.#stopped;
   }
 
-  /** Current role. */
+  /** Current role (as of the last message or tick handled). */
   get role(): Role {
-    return this.#role;
+    return this.#raw.softState().role;
   }
 
   /** Known leader, or "" when none. */
   get leader(): NodeId {
-    return this.#leader;
+    return this.#raw.softState().leader;
   }
 
   /** Highest applied index. */
@@ -300,20 +308,31 @@ export class RaftNode<R = unknown> {
       encodeEnvelope({ id: ids[i]!, timestamp: now, payload })
     );
     const promises = ids.map((id) => this.#track(this.#proposals, id, opts.timeoutMs, "propose"));
+    // Proposals made while the loop is busy go to Raft together: one append per peer, not one each.
+    for (let i = 0; i < ids.length; i++) {
+      this.#proposalQueue.ids.push(ids[i]!);
+      this.#proposalQueue.datas.push(datas[i]!);
+    }
+    this.#wake();
+    return Promise.all(promises);
+  }
+
+  #flushProposals(): void {
+    const { ids, datas } = this.#proposalQueue;
+    if (ids.length === 0) return;
+    this.#proposalQueue = { ids: [], datas: [] };
     let receipt: ProposeReceipt | undefined;
     try {
       receipt = this.#raw.proposeBatch(datas);
     } catch (e) {
       for (const id of ids) this.#settle(this.#proposals, id, undefined, this.#withUrl(e));
-      return Promise.all(promises);
+      return;
     }
     if (receipt !== undefined) {
       for (let i = 0; i < ids.length; i++) {
         this.#byIndex.set(receipt.firstIndex + i, { term: receipt.term, id: ids[i]! });
       }
     }
-    this.#wake();
-    return Promise.all(promises);
   }
 
   /**
@@ -532,9 +551,11 @@ export class RaftNode<R = unknown> {
         if (!this.#woken) await new Promise<void>((r) => (this.#wakeUp = r));
         this.#woken = false;
         if (this.#stopped) break;
+        this.#flushProposals();
         this.#flushReads();
         while (!this.#stopped && this.#raw.hasReady()) {
           await this.#handleReady(this.#raw.ready());
+          this.#flushProposals();
         }
       }
     } catch (e) {
@@ -591,8 +612,17 @@ export class RaftNode<R = unknown> {
 
   async #handleReady(rd: Ready): Promise<void> {
     if (rd.canSendBeforePersist && rd.messages.length > 0) this.#transport.send(rd.messages);
+    // Committed entries already in local storage are applied while this Ready's write is in
+    // flight: they are on a quorum of disks, and readers of the log can already find them.
+    const firstNew = rd.entries[0]?.index ?? Infinity;
+    let split = 0;
+    while (split < rd.committedEntries.length && rd.committedEntries[split]!.index < firstNew) {
+      split++;
+    }
+    const early = rd.snapshot === undefined && split > 0 ? rd.committedEntries.slice(0, split) : [];
+    const late = early.length > 0 ? rd.committedEntries.slice(split) : rd.committedEntries;
     if (rd.snapshot !== undefined || rd.entries.length > 0 || rd.hardState !== undefined) {
-      await this.#storage.save(
+      const saved = this.#storage.save(
         {
           entries: rd.entries,
           ...(rd.hardState !== undefined ? { hardState: rd.hardState } : {}),
@@ -600,6 +630,16 @@ export class RaftNode<R = unknown> {
         },
         { sync: rd.mustSync },
       );
+      if (early.length > 0) {
+        // Wait for both even if one fails, so no write is left running unobserved.
+        const [s, a] = await Promise.allSettled([saved, this.#apply(early)]);
+        if (s.status === "rejected") throw s.reason;
+        if (a.status === "rejected") throw a.reason;
+      } else {
+        await saved;
+      }
+    } else if (early.length > 0) {
+      await this.#apply(early);
     }
     if (!rd.canSendBeforePersist && rd.messages.length > 0) this.#transport.send(rd.messages);
     if (rd.snapshot !== undefined) {
@@ -609,7 +649,7 @@ export class RaftNode<R = unknown> {
       this.#confState = rd.snapshot.metadata.confState;
     }
     this.#observeState(rd);
-    await this.#apply(rd.committedEntries);
+    await this.#apply(late);
     for (const rs of rd.readStates) {
       const round = this.#readRounds.get(rs.context);
       if (round !== undefined) round.index = rs.index;

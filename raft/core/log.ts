@@ -67,18 +67,23 @@ export class RaftLog {
 
   /** Term at `i`; throws `CompactedError` below the first index - 1 and `UnavailableError` past the end. */
   term(i: number): number {
-    const t = this.unstable.maybeTerm(i);
+    const t = this.termOrUndefined(i);
     if (t !== undefined) return t;
     const dummy = this.firstIndex() - 1;
     if (i < dummy) throw new CompactedError(i, dummy + 1);
-    if (i > this.lastIndex()) throw new UnavailableError(i, this.lastIndex());
-    return this.storage.term(i);
+    throw new UnavailableError(i, this.lastIndex());
   }
 
-  /** Term at `i`, or undefined if `i` is compacted or beyond the end. */
+  /**
+   * Term at `i`, or undefined if `i` is compacted or beyond the end. Checks
+   * bounds first: this runs on every append and must not build exceptions.
+   */
   termOrUndefined(i: number): number | undefined {
+    const t = this.unstable.maybeTerm(i);
+    if (t !== undefined) return t;
+    if (i < this.firstIndex() - 1 || i > this.lastIndex()) return undefined;
     try {
-      return this.term(i);
+      return this.storage.term(i);
     } catch (e) {
       if (e instanceof CompactedError || e instanceof UnavailableError) return undefined;
       throw e;

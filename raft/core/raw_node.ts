@@ -94,6 +94,11 @@ export class RawNode {
     return this.#raft.id;
   }
 
+  /** Leader and role right now (cheap; `status()` builds more). */
+  softState(): SoftState {
+    return this.#raft.softState();
+  }
+
   /** Advances the logical clock by one tick (elections, heartbeats, check-quorum). */
   tick(): void {
     this.#raft.tick();
