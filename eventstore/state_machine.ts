@@ -813,6 +813,24 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     return s === undefined ? 0 : s.revisionAfter(position);
   }
 
+  /**
+   * What the index knows about a position, without reading the log: its
+   * stream, revision, and whether the event still exists. Undefined past the end.
+   */
+  positionInfo(
+    position: number,
+  ): { stream: string; revision: number; alive: boolean } | undefined {
+    const idx = this.#index;
+    if (!Number.isSafeInteger(position) || position < 0 || position >= idx.positionCount) {
+      return undefined;
+    }
+    return {
+      stream: idx.streamsById[idx.posStream.get(position)]!.name,
+      revision: idx.posRevision.get(position),
+      alive: idx.isAlive(position),
+    };
+  }
+
   /** Revision of the event at `position` if it belongs to `stream`, else undefined. */
   revisionAt(position: number, stream: string): number | undefined {
     const idx = this.#index;
