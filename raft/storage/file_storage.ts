@@ -778,7 +778,8 @@ export class FileStorage implements WritableStorage {
     if (this.#doomed.length > 0) {
       const doomed = this.#doomed;
       if (doomed.some((s) => s.hardStateSeq === this.#hsSeq)) await this.#checkpointHardState();
-      for (const s of doomed) await Deno.remove(s.path);
+      // Newest first: a crash in between leaves files recovery reads consistently.
+      for (const s of [...doomed].reverse()) await Deno.remove(s.path);
       this.#doomed = [];
       await syncDir(this.dir);
     }
@@ -959,6 +960,9 @@ export class FileStorage implements WritableStorage {
 
   /** Drops entries up to `index` and deletes segments wholly at or below it, oldest first. */
   async #compactTo(index: number): Promise<void> {
+    // Segments a replacement made dead must go first: with the older ones
+    // they followed deleted, recovery could not place them.
+    if (this.#doomed.length > 0) await this.#sync();
     this.#prevTerm = this.#termAt(index);
     this.#firstIndex = index + 1;
     this.#cache.dropBefore(index + 1);
@@ -983,6 +987,7 @@ export class FileStorage implements WritableStorage {
    */
   async #installSnapshot(snap: Snapshot): Promise<void> {
     const { index, term } = snap.metadata;
+    if (this.#doomed.length > 0) await this.#sync();
     await writeSnapshotFile(this.dir, snap);
     this.#snapshot = snap;
     if (

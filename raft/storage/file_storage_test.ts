@@ -671,3 +671,31 @@ Deno.test("FileStorage replacing entries of earlier segments is atomic across a 
     await s.close();
   });
 });
+
+Deno.test("FileStorage compaction and snapshot installs after an unsynced replacement reopen cleanly", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir, { segmentBytes: 200 });
+    for (let i = 1; i <= 30; i += 3) await s.save({ entries: range(i, i + 3) });
+    await s.save({ entries: [], hardState: { term: 1, vote: "", commit: 8 } });
+    await s.save({ entries: range(12, 20, 2) }, { sync: false });
+    await s.createSnapshot(8, CONF, new Uint8Array());
+    await s.compact(8);
+    await s.close();
+    let r = await FileStorage.open(dir, { segmentBytes: 200 });
+    assert.equal(r.lastIndex(), 19);
+    assertEntries(r.entries(r.firstIndex(), 20), [
+      ...range(r.firstIndex(), 12),
+      ...range(12, 20, 2),
+    ]);
+    await r.save({ entries: range(15, 17, 3) }, { sync: false });
+    await r.save({
+      snapshot: { metadata: { index: 40, term: 5, confState: CONF }, data: new Uint8Array() },
+      entries: range(41, 42, 5),
+    });
+    await r.close();
+    r = await FileStorage.open(dir);
+    assert.equal(r.firstIndex(), 41);
+    assert.equal(r.lastIndex(), 41);
+    await r.close();
+  });
+});
