@@ -217,11 +217,18 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
       }
       try {
         // Legal outcomes: the acknowledged log, or it with the save in flight applied.
-        const withInFlight = [...acked.slice(0, (run.inFlight?.first ?? 1) - 1)];
-        if (run.inFlight !== undefined) apply(withInFlight, run.inFlight);
+        const f = run.inFlight;
         const last = storage.lastIndex();
+        // Compacted entries are covered by the snapshot, which must reach them.
+        const low = storage.firstIndex();
+        if (storage.snapshot().metadata.index < low - 1) {
+          errors.push(`iteration ${it}: the log starts at ${low} but the snapshot ends before`);
+        }
         const full = it % 10 === 0 || it === iterations;
-        const from = full ? 1 : Math.max(1, Math.min(checkedUpTo, last, acked.length) - 64);
+        const from = Math.max(
+          low,
+          full ? 1 : Math.max(1, Math.min(checkedUpTo, last, acked.length) - 64),
+        );
         const actual: number[] = []; // term at index from + k, or -1 when the bytes are wrong
         for (let i = from; i <= last;) {
           const batch = storage.entries(i, Math.min(last + 1, i + 4096));
@@ -232,40 +239,42 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
             i++;
           }
         }
-        const mismatches = (expected: number[]): number => {
-          let bad = Math.abs(expected.length - last);
-          for (let i = from; i <= Math.min(last, expected.length); i++) {
-            if (actual[i - from] !== expected[i - 1]) bad++;
+        const mismatches = (length: number, termAt: (i: number) => number): number => {
+          let bad = Math.abs(length - last);
+          for (let i = from; i <= Math.min(last, length); i++) {
+            if (actual[i - from] !== termAt(i)) bad++;
           }
           return bad;
         };
-        const asAcked = mismatches(acked);
-        const asInFlight = run.inFlight === undefined ? Infinity : mismatches(withInFlight);
+        const asAcked = mismatches(acked.length, (i) => acked[i - 1]!);
+        const asInFlight = f === undefined
+          ? Infinity
+          : mismatches(f.last, (i) => i < f.first ? acked[i - 1]! : f.term);
         let outcome: string;
         if (asAcked === 0) {
           outcome = "acknowledged log";
-        } else if (asInFlight === 0) {
+        } else if (f !== undefined && asInFlight === 0) {
           outcome = "in-flight save landed";
-          acked.length = 0;
-          acked.push(...withInFlight);
+          apply(acked, f);
         } else {
           // Count acknowledged entries that are gone or different.
           let missing = 0;
           for (let i = from; i <= acked.length; i++) {
-            const inFlightReplaces = run.inFlight !== undefined && i >= run.inFlight.first;
-            if (actual[i - from] !== acked[i - 1] && !inFlightReplaces) missing++;
+            const replacedInFlight = f !== undefined && i >= f.first;
+            if (actual[i - from] !== acked[i - 1] && !replacedInFlight) missing++;
           }
           lost += missing;
           outcome = `NEITHER the acknowledged log nor it with the save in flight`;
           errors.push(
             `iteration ${it}: log ends at ${last}, acknowledged through ${acked.length}, in flight ${
-              JSON.stringify(run.inFlight)
+              JSON.stringify(f)
             }: ${outcome}`,
           );
+          break;
         }
         checkedUpTo = Math.min(last, acked.length);
         log(
-          `iteration ${it}: killed ${killDelay} ms after the first ack, ${run.acks.length} acks, log ends at ${last}: ${outcome}${
+          `iteration ${it}: killed ${killDelay} ms after the first ack, ${run.acks.length} acks, log ${low}..${last}: ${outcome}${
             warnings.length > 0 ? ` (${warnings.join("; ")})` : ""
           }${full ? ", full check" : ""}`,
         );

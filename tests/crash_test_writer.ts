@@ -2,7 +2,8 @@
  * The writer process of the crash test. It plays a follower: it appends
  * batches of entries through `FileStorage.save` with sync and, now and then,
  * replaces the last few entries with ones from a newer term (a new leader
- * overwriting a conflicting suffix). Before each save it prints
+ * overwriting a conflicting suffix), and now and then snapshots and compacts
+ * committed entries. Before each save it prints
  * `intent <first> <last> <term>`; only after `save` has resolved does it print
  * `ack <first> <last> <term>`. It runs until it is killed.
  *
@@ -97,7 +98,14 @@ async function main(): Promise<void> {
   let last = storage.lastIndex();
   let term = Math.max(1, storage.term(last));
   let commit = storage.initialState().hardState.commit;
-  for (;;) {
+  const confState = storage.initialState().confState;
+  for (let saves = 1;; saves++) {
+    // Now and then, snapshot the committed entries and drop most of them.
+    if (saves % 50 === 0 && commit > storage.snapshot().metadata.index) {
+      await storage.createSnapshot(commit, confState, new Uint8Array(8));
+      const keep = 200 + random(2000);
+      if (commit - keep >= storage.firstIndex()) await storage.compact(commit - keep);
+    }
     let first = last + 1;
     // One save in eight replaces a suffix of uncommitted entries, as after an election.
     if (random(8) === 0 && last - commit > 1) {
