@@ -43,7 +43,10 @@ export function healAll(cluster: SimCluster): void {
  * ```
  */
 export interface LivenessOptions {
-  /** Fail once every running node has ticked this many times without success. */
+  /**
+   * The proposal must commit before every running node has ticked this many
+   * times, and a member catching up must not go this many ticks without progress.
+   */
   readonly maxTicks: number;
   /** Data of the proposal that must commit; a counter is appended on retries. */
   readonly probe?: string;
@@ -55,14 +58,16 @@ export interface LivenessOptions {
  * @example
  * ```ts
  * import type { LivenessReport } from "./liveness.ts";
- * const r: LivenessReport = { steps: 12, ticks: 9, leader: "n1", index: 4 };
+ * const r: LivenessReport = { steps: 12, ticks: 9, commitTicks: 7, leader: "n1", index: 4 };
  * ```
  */
 export interface LivenessReport {
   /** Steps taken. */
   readonly steps: number;
-  /** Ticks of the slowest running node meanwhile. */
+  /** Ticks of the slowest running node until every member applied the proposal. */
   readonly ticks: number;
+  /** Ticks of the slowest running node until the proposal committed. */
+  readonly commitTicks: number;
   /** The leader that committed the probe. */
   readonly leader: NodeId;
   /** Index of the committed probe entry. */
@@ -77,10 +82,13 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /**
  * Steps `cluster` (whose faults must already be healed) until a leader has
- * committed a fresh proposal and every member (as the leader sees membership)
- * has applied it. Throws an {@link InvariantViolation} named `liveness` if
- * every running node ticks `maxTicks` times first. A proposal lost to a
- * leader change is proposed again.
+ * committed a fresh proposal, then until every member (as the leader sees
+ * membership) has applied it. Throws an {@link InvariantViolation} named
+ * `liveness` if the proposal is not committed before every running node has
+ * ticked `maxTicks` times, or if a member that is behind then makes no
+ * progress for `maxTicks` ticks (catching up may take longer than committing,
+ * e.g. one entry per round trip with tiny messages; it must not stall). A
+ * proposal lost to a leader change is proposed again.
  *
  * @example
  * ```ts
@@ -88,7 +96,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * import { SimCluster } from "./sim_cluster.ts";
  * const c = new SimCluster({ seed: 5, ids: ["n1", "n2", "n3"] });
  * const r = awaitLiveness(c, { maxTicks: 500 });
- * if (!(c.node("n2").sm!.applied >= r.index)) throw new Error("unexpected");
+ * if (!(c.node("n2").sm!.applied >= r.index && r.commitTicks <= r.ticks)) throw new Error("unexpected");
  * ```
  */
 export function awaitLiveness(cluster: SimCluster, options: LivenessOptions): LivenessReport {
@@ -97,44 +105,66 @@ export function awaitLiveness(cluster: SimCluster, options: LivenessOptions): Li
   const enc = new TextEncoder();
   let attempt = 0;
   let probe: { index: number; term: number; data: Uint8Array } | undefined;
+  let commitTicks: number | undefined;
+  // Catch-up phase: each member's applied index and the tick it last advanced.
+  const progress = new Map<NodeId, { applied: number; at: number }>();
   for (let steps = 1;; steps++) {
     cluster.step();
+    const ticks = minTicks(cluster, startTicks);
     const leader = cluster.leader();
-    if (leader !== undefined) {
-      const term = cluster.node(leader).term;
-      if (probe !== undefined) {
-        const committed = cluster.checker.committedData(probe.index);
-        if (committed !== undefined && !sameBytes(committed, probe.data)) probe = undefined;
-        else if (committed === undefined && probe.term !== term) probe = undefined;
+    if (commitTicks === undefined) {
+      if (leader !== undefined) {
+        const term = cluster.node(leader).term;
+        if (probe !== undefined) {
+          const committed = cluster.checker.committedData(probe.index);
+          if (committed !== undefined && sameBytes(committed, probe.data)) commitTicks = ticks;
+          else if (committed !== undefined || probe.term !== term) probe = undefined;
+        }
+        if (probe === undefined) {
+          const data = enc.encode(`${options.probe ?? "probe"}#${attempt++}`);
+          const r = cluster.propose(leader, data);
+          if (r.status === "appended") probe = { index: r.receipt.lastIndex, term, data };
+        }
       }
-      if (probe === undefined) {
-        const data = enc.encode(`${options.probe ?? "probe"}#${attempt++}`);
-        const r = cluster.propose(leader, data);
-        if (r.status === "appended") probe = { index: r.receipt.lastIndex, term, data };
-      } else if (allApplied(cluster, leader, probe.index)) {
-        return { steps, ticks: minTicks(cluster, startTicks), leader, index: probe.index };
+      if (commitTicks === undefined && ticks >= options.maxTicks) {
+        throw new InvariantViolation(
+          "liveness",
+          `no proposal committed within ${options.maxTicks} ticks after healing (leader: ${
+            leader ?? "none"
+          }, probe: ${probe === undefined ? "none" : `${probe.index}/t${probe.term}`}, ${
+            describeNodes(cluster)
+          })`,
+        );
       }
     }
-    const ticks = minTicks(cluster, startTicks);
-    if (ticks >= options.maxTicks) {
-      throw new InvariantViolation(
-        "liveness",
-        `no proposal committed on every member within ${options.maxTicks} ticks after healing ` +
-          `(leader: ${leader ?? "none"}, probe: ${
-            probe === undefined ? "none" : `${probe.index}/t${probe.term}`
-          }, ${describeNodes(cluster)})`,
-      );
+    if (commitTicks === undefined || probe === undefined) continue;
+    const lagging = behind(cluster, leader, probe.index);
+    if (lagging.length === 0) {
+      return { steps, ticks, commitTicks, leader: leader ?? "", index: probe.index };
+    }
+    for (const id of lagging) {
+      const applied = cluster.node(id).sm?.applied ?? -1;
+      const p = progress.get(id);
+      if (p === undefined || applied > p.applied) progress.set(id, { applied, at: ticks });
+      else if (ticks - p.at >= options.maxTicks) {
+        throw new InvariantViolation(
+          "liveness",
+          `${id} made no progress towards the committed proposal ${probe.index} for ${options.maxTicks} ticks ` +
+            `(stuck at ${applied}; ${describeNodes(cluster)})`,
+        );
+      }
     }
   }
 }
 
-function allApplied(cluster: SimCluster, leader: NodeId, index: number): boolean {
-  for (const id of cluster.members(leader)) {
+/** Members (as `leader`, or any running node, sees them) that have not applied `index`. */
+function behind(cluster: SimCluster, leader: NodeId | undefined, index: number): NodeId[] {
+  const view = leader ?? cluster.ids().find((id) => cluster.isUp(id));
+  if (view === undefined) return [];
+  return cluster.members(view).filter((id) => {
     const n = cluster.node(id);
-    if (n.retired) continue;
-    if (n.sm === undefined || n.sm.applied < index) return false;
-  }
-  return true;
+    return !n.retired && (n.sm === undefined || n.sm.applied < index);
+  });
 }
 
 function minTicks(cluster: SimCluster, start: ReadonlyMap<NodeId, number>): number {

@@ -391,14 +391,6 @@ class Schedule {
       if (options.length === 0) return;
       cc = rng.pick(options)();
     }
-    if (removesInJoint(cc, leader)) {
-      // Like etcd's server, hand leadership over before a joint change removes or demotes the
-      // leader: with stepDownOnRemoval the core can otherwise deadlock (see the KNOWN BUG test
-      // in raft/core/raft_test.ts). Single-server removals of the leader are still exercised.
-      const stay = cs.voters.filter((v) => v !== leader);
-      if (stay.length > 0) c.transferLeader(leader, rng.pick(stay));
-      return;
-    }
     if (fresh !== undefined) c.addNode(fresh);
     const r = c.proposeConfChange(leader, cc);
     if (r.status === "refused" && fresh !== undefined) c.retire(fresh);
@@ -415,12 +407,6 @@ class Schedule {
     });
     this.stats.steps += r.steps;
   }
-}
-
-/** True if `cc` is a joint change that removes `id` or makes it a learner. */
-function removesInJoint(cc: ConfChange, id: NodeId): boolean {
-  if (cc.changes.length <= 1 && cc.transition === undefined) return false;
-  return cc.changes.some((ch) => ch.nodeId === id && ch.type !== "addVoter");
 }
 
 /**
