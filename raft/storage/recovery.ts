@@ -211,7 +211,11 @@ function scanSegment(
         ? "record header checksum mismatch"
         : "record checksum mismatch";
       if (!isLast) {
-        corrupt(path, offset, `${reason}; only the last segment may end in a torn write`);
+        corrupt(
+          path,
+          offset,
+          `${reason} in a segment that is not the last: damage, not a torn write`,
+        );
       }
       if (status === FrameStatus.badHeader || status === FrameStatus.badPayload) {
         const tail = readAt(file, offset, size - offset);
