@@ -233,7 +233,7 @@ export class EventIndex {
     w.array(this.entLog.view());
     w.array(this.entFirst.view());
     w.array(this.entTime.view());
-    this.ids.write(w);
+    this.ids.write(w, (p) => this.isAlive(p));
   }
 
   static read(r: ByteReader): EventIndex {

@@ -155,27 +155,53 @@ export class IdTable {
     }
   }
 
-  /** Writes the table (raw arrays). */
-  write(w: ByteWriter): void {
-    w.u32(this.#size);
-    w.array(this.#keys);
-    w.array(this.#values);
+  /**
+   * Writes the occupied slots only (12 bytes each while positions fit in 32
+   * bits, else 16), keeping only positions for which `alive` holds; the
+   * reader rebuilds the table. Snapshots stay about half the size of the
+   * table itself.
+   */
+  write(w: ByteWriter, alive?: (position: number) => boolean): void {
+    const keys = this.#keys, values = this.#values;
+    let n = 0, wide = false;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (v === EMPTY || (alive !== undefined && !alive(v))) continue;
+      n++;
+      if (v > 0xffff_ffff) wide = true;
+    }
+    w.u32(n);
+    w.u8(wide ? 1 : 0);
+    const out = new Uint32Array(n * (wide ? 4 : 3));
+    let o = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (v === EMPTY || (alive !== undefined && !alive(v))) continue;
+      out[o++] = keys[2 * i]!;
+      out[o++] = keys[2 * i + 1]!;
+      if (wide) {
+        out[o++] = v % 2 ** 32;
+        out[o++] = Math.floor(v / 2 ** 32);
+      } else out[o++] = v;
+    }
+    w.array(out);
   }
 
   /** Reads a table written by {@link IdTable.write}. */
   static read(r: ByteReader): IdTable {
-    const size = r.u32();
-    const keys = r.u32Array();
-    const values = r.f64Array();
-    const cap = values.length;
-    if (cap === 0 || (cap & (cap - 1)) !== 0 || keys.length !== cap * 2) {
-      throw new RangeError(`Id table in snapshot has a bad capacity ${cap}`);
+    const n = r.u32();
+    const wide = r.u8() === 1;
+    const a = r.u32Array();
+    const stride = wide ? 4 : 3;
+    if (a.length !== n * stride) throw new RangeError("Id table in snapshot has a bad length");
+    let cap = 16;
+    while ((n + 1) * 2 > cap) cap *= 2;
+    const t = new IdTable(cap);
+    for (let i = 0; i < a.length; i += stride) {
+      const v = wide ? a[i + 2]! + a[i + 3]! * 2 ** 32 : a[i + 2]!;
+      t.#place(a[i]!, a[i + 1]!, v);
     }
-    const t = new IdTable(16);
-    t.#keys = keys;
-    t.#values = values;
-    t.#mask = cap - 1;
-    t.#size = size;
+    t.#size = n;
     return t;
   }
 }

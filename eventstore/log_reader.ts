@@ -38,7 +38,7 @@ export interface LoggedCommand {
 export interface LogReaderOptions {
   /** Most cached entries. Default 1024. */
   readonly cacheEntries?: number;
-  /** Most cached bytes. Default 32 MiB. */
+  /** Most cached bytes. Default 16 MiB. */
   readonly cacheBytes?: number;
 }
 
@@ -69,7 +69,7 @@ export class LogReader {
     this.#storage = storage;
     this.#archive = archive;
     this.#maxEntries = options.cacheEntries ?? 1024;
-    this.#maxBytes = options.cacheBytes ?? 32 << 20;
+    this.#maxBytes = options.cacheBytes ?? 16 << 20;
   }
 
   /** The archive entries below the log's first index come from. */
@@ -106,6 +106,11 @@ export class LogReader {
     if (this.#cache.has(index)) return;
     const size = c.payload.byteLength + 64;
     if (size > this.#maxBytes / 4) return;
+    // Storage may hand out views into a larger read buffer: keep only our bytes,
+    // or the cache would pin whole buffers and its byte bound would mean nothing.
+    if (c.payload.buffer.byteLength > 2 * c.payload.byteLength + 4096) {
+      c = { payload: c.payload.slice(), timestamp: c.timestamp };
+    }
     this.#cache.set(index, c);
     this.#bytes += size;
     while (this.#cache.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
