@@ -83,27 +83,59 @@ export interface RaftlogClientOptions {
   readonly idleTimeoutMs?: number;
 }
 
-/** Options every read takes. */
+/**
+ * Options every read takes.
+ *
+ * @example
+ * ```ts
+ * import type { ClientReadOptions } from "./client.ts";
+ * const o: ClientReadOptions = { consistency: "local", minPosition: 10 };
+ * ```
+ */
 export interface ClientReadOptions {
   readonly consistency?: Consistency;
   readonly minPosition?: number;
   readonly signal?: AbortSignal;
 }
 
-/** Options of a stream read. */
+/**
+ * Options of a stream read.
+ *
+ * @example
+ * ```ts
+ * import type { ClientReadStreamOptions } from "./client.ts";
+ * const o: ClientReadStreamOptions = { from: 5, direction: "backward", limit: 10 };
+ * ```
+ */
 export interface ClientReadStreamOptions extends ClientReadOptions {
   readonly from?: number;
   readonly direction?: Direction;
   readonly limit?: number;
 }
 
-/** Options of a read of all streams. */
+/**
+ * Options of a read of all streams.
+ *
+ * @example
+ * ```ts
+ * import type { ClientReadAllOptions } from "./client.ts";
+ * const o: ClientReadAllOptions = { type: ["Placed", "Paid"], prefix: "orders-" };
+ * ```
+ */
 export interface ClientReadAllOptions extends ClientReadStreamOptions {
   readonly type?: string | readonly string[];
   readonly prefix?: string;
 }
 
-/** Options of a subscription. */
+/**
+ * Options of a subscription.
+ *
+ * @example
+ * ```ts
+ * import type { ClientSubscribeOptions } from "./client.ts";
+ * const o: ClientSubscribeOptions = { from: 0, signal: new AbortController().signal };
+ * ```
+ */
 export interface ClientSubscribeOptions {
   /** First revision (stream) or position (`$all`), inclusive. */
   readonly from?: number;

@@ -27,21 +27,77 @@ import { decodeExpectedRevision, encodeExpectedRevision } from "./expected_revis
 import { validateStreamName } from "./stream_name.ts";
 import type { EventData, ExpectedRevision, StreamMetadata } from "./types.ts";
 
-/** Command kinds (first byte). */
+/**
+ * Command kinds (first byte).
+ *
+ * @example
+ * ```ts
+ * import { APPEND, encodeAppend, prepareEvent } from "./commands.ts";
+ * console.assert(encodeAppend("s", [prepareEvent({ type: "T" })])[0] === APPEND);
+ * ```
+ */
 export const APPEND = 1;
-/** See {@link APPEND}. */
+/**
+ * See {@link APPEND}.
+ *
+ * @example
+ * ```ts
+ * import { DELETE, encodeDelete } from "./commands.ts";
+ * console.assert(encodeDelete("s")[0] === DELETE);
+ * ```
+ */
 export const DELETE = 2;
-/** See {@link APPEND}. */
+/**
+ * See {@link APPEND}.
+ *
+ * @example
+ * ```ts
+ * import { encodeSetMetadata, SET_METADATA } from "./commands.ts";
+ * console.assert(encodeSetMetadata("s", {})[0] === SET_METADATA);
+ * ```
+ */
 export const SET_METADATA = 3;
 
-/** Event flag: data is JSON text. */
+/**
+ * Event flag: data is JSON text.
+ *
+ * @example
+ * ```ts
+ * import { DATA_JSON } from "./commands.ts";
+ * console.assert((3 & DATA_JSON) !== 0);
+ * ```
+ */
 export const DATA_JSON = 1;
-/** Event flag: metadata is JSON text. */
+/**
+ * Event flag: metadata is JSON text.
+ *
+ * @example
+ * ```ts
+ * import { META_JSON } from "./commands.ts";
+ * console.assert((3 & META_JSON) !== 0);
+ * ```
+ */
 export const META_JSON = 2;
 
-/** Longest event id, in UTF-8 bytes. */
+/**
+ * Longest event id, in UTF-8 bytes.
+ *
+ * @example
+ * ```ts
+ * import { MAX_EVENT_ID_BYTES } from "./commands.ts";
+ * console.assert(crypto.randomUUID().length <= MAX_EVENT_ID_BYTES);
+ * ```
+ */
 export const MAX_EVENT_ID_BYTES = 128;
-/** Longest event type, in UTF-8 bytes. */
+/**
+ * Longest event type, in UTF-8 bytes.
+ *
+ * @example
+ * ```ts
+ * import { MAX_EVENT_TYPE_BYTES } from "./commands.ts";
+ * console.assert(MAX_EVENT_TYPE_BYTES === 200);
+ * ```
+ */
 export const MAX_EVENT_TYPE_BYTES = 200;
 
 /**
@@ -63,7 +119,16 @@ export interface PreparedEvent {
   readonly metadataIsJson: boolean;
 }
 
-/** A decoded append. */
+/**
+ * A decoded append.
+ *
+ * @example
+ * ```ts
+ * import { decodeCommand, encodeAppend, prepareEvent } from "./commands.ts";
+ * const c = decodeCommand(encodeAppend("s", [prepareEvent({ type: "T" })]));
+ * if (c.kind === "append") console.assert(c.events.length === 1);
+ * ```
+ */
 export interface AppendCommand {
   readonly kind: "append";
   readonly stream: string;
@@ -71,7 +136,15 @@ export interface AppendCommand {
   readonly events: readonly PreparedEvent[];
 }
 
-/** A decoded delete. */
+/**
+ * A decoded delete.
+ *
+ * @example
+ * ```ts
+ * import type { DeleteCommand } from "./commands.ts";
+ * const c: DeleteCommand = { kind: "delete", stream: "s", expectedRevision: "any", hard: false };
+ * ```
+ */
 export interface DeleteCommand {
   readonly kind: "delete";
   readonly stream: string;
@@ -79,14 +152,30 @@ export interface DeleteCommand {
   readonly hard: boolean;
 }
 
-/** A decoded metadata write. */
+/**
+ * A decoded metadata write.
+ *
+ * @example
+ * ```ts
+ * import type { SetMetadataCommand } from "./commands.ts";
+ * const c: SetMetadataCommand = { kind: "metadata", stream: "s", metadata: { maxCount: 3 } };
+ * ```
+ */
 export interface SetMetadataCommand {
   readonly kind: "metadata";
   readonly stream: string;
   readonly metadata: StreamMetadata;
 }
 
-/** Any command. */
+/**
+ * Any command.
+ *
+ * @example
+ * ```ts
+ * import type { Command } from "./commands.ts";
+ * const kind = (c: Command): string => c.kind;
+ * ```
+ */
 export type Command = AppendCommand | DeleteCommand | SetMetadataCommand;
 
 const EMPTY = new Uint8Array(0);
@@ -164,7 +253,15 @@ export function prepareEvent(e: EventData, index = 0): PreparedEvent {
   };
 }
 
-/** Limits checked by {@link encodeAppend}. */
+/**
+ * Limits checked by {@link encodeAppend}.
+ *
+ * @example
+ * ```ts
+ * import type { AppendLimits } from "./commands.ts";
+ * const l: AppendLimits = { maxBytes: 1 << 20, maxEvents: 500 };
+ * ```
+ */
 export interface AppendLimits {
   /** Largest encoded append, in bytes. Default 4 MiB. */
   readonly maxBytes?: number;
@@ -326,6 +423,14 @@ export function encodeSetMetadata(stream: string, metadata: StreamMetadata): Uin
 /**
  * One event record inside an append, located by byte offsets (no copies).
  * Reused by {@link EventRecordCursor} for allocation-free walks.
+ *
+ * @example
+ * ```ts
+ * import { EventRecordCursor, encodeAppend, prepareEvent } from "./commands.ts";
+ * const bytes = encodeAppend("s", [prepareEvent({ id: "a", type: "T" })]);
+ * const c = new EventRecordCursor(bytes);
+ * console.assert(c.read(c.header().firstRecord).idLen === 1);
+ * ```
  */
 export interface EventRecordView {
   /** Offset of the record (what the index stores). */

@@ -205,7 +205,15 @@ export class ProjectionNotFoundError extends Error {
   }
 }
 
-/** Any error the event store raises for a condition callers handle. */
+/**
+ * Any error the event store raises for a condition callers handle.
+ *
+ * @example
+ * ```ts
+ * import type { EventStoreError } from "./errors.ts";
+ * const code = (e: EventStoreError): string => e.code;
+ * ```
+ */
 export type EventStoreError =
   | WrongExpectedRevisionError
   | StreamDeletedError

@@ -123,14 +123,30 @@ export interface EventStoreStartOptions
   readonly cache?: LogReaderOptions;
 }
 
-/** Options of {@link EventStore.append}. */
+/**
+ * Options of {@link EventStore.append}.
+ *
+ * @example
+ * ```ts
+ * import type { AppendOptions } from "./event_store.ts";
+ * const o: AppendOptions = { expectedRevision: "no_stream", timeoutMs: 2000 };
+ * ```
+ */
 export interface AppendOptions {
   /** Default `any`. */
   readonly expectedRevision?: ExpectedRevision;
   readonly timeoutMs?: number;
 }
 
-/** Options of {@link EventStore.deleteStream}. */
+/**
+ * Options of {@link EventStore.deleteStream}.
+ *
+ * @example
+ * ```ts
+ * import type { DeleteOptions } from "./event_store.ts";
+ * const o: DeleteOptions = { hard: true, expectedRevision: 3 };
+ * ```
+ */
 export interface DeleteOptions {
   /** Tombstone the stream for good (410 forever). Default false (soft delete). */
   readonly hard?: boolean;

@@ -239,9 +239,25 @@ export interface EventStoreStateMachineOptions {
   readonly cache?: LogReaderOptions;
 }
 
-/** Most events a read returns. */
+/**
+ * Most events a read returns.
+ *
+ * @example
+ * ```ts
+ * import { MAX_READ_LIMIT } from "./state_machine.ts";
+ * console.assert(MAX_READ_LIMIT === 10_000);
+ * ```
+ */
 export const MAX_READ_LIMIT = 10_000;
-/** Most positions a filtered `readAll` scans per call (it then returns `next`). */
+/**
+ * Most positions a filtered `readAll` scans per call (it then returns `next`).
+ *
+ * @example
+ * ```ts
+ * import { MAX_SCAN } from "./state_machine.ts";
+ * console.assert(MAX_SCAN >= 10_000);
+ * ```
+ */
 export const MAX_SCAN = 100_000;
 const SWEEP_EVERY = 4096;
 const MAGIC = 0x53454c52; // "RLES"

@@ -10,10 +10,26 @@
 
 import { InvalidStreamNameError } from "./errors.ts";
 
-/** Longest stream name, in UTF-8 bytes. */
+/**
+ * Longest stream name, in UTF-8 bytes.
+ *
+ * @example
+ * ```ts
+ * import { MAX_STREAM_NAME_BYTES } from "./stream_name.ts";
+ * console.assert("orders-1".length <= MAX_STREAM_NAME_BYTES);
+ * ```
+ */
 export const MAX_STREAM_NAME_BYTES = 200;
 
-/** The name that means "every stream" in subscriptions. */
+/**
+ * The name that means "every stream" in subscriptions.
+ *
+ * @example
+ * ```ts
+ * import { ALL_STREAMS } from "./stream_name.ts";
+ * console.assert(ALL_STREAMS === "$all");
+ * ```
+ */
 export const ALL_STREAMS = "$all";
 
 const ALLOWED = /^[\p{L}\p{N}_.:@+=~-]+$/u;

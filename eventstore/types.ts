@@ -162,7 +162,15 @@ export interface ReadConsistencyOptions {
   readonly timeoutMs?: number;
 }
 
-/** Read direction. */
+/**
+ * Read direction.
+ *
+ * @example
+ * ```ts
+ * import type { Direction } from "./types.ts";
+ * const d: Direction = "backward";
+ * ```
+ */
 export type Direction = "forward" | "backward";
 
 /**
