@@ -13,7 +13,7 @@
 
 import type { ByteReader, ByteWriter } from "./_bytes.ts";
 import { F64Column, U32Column } from "./_columns.ts";
-import { hashBytes, idHash, IdTable } from "./_id_table.ts";
+import { hashBytes, idHash, IdTable, type Liveness } from "./_id_table.ts";
 import type { CurrentRevision, StreamMetadata } from "./types.ts";
 
 /**
@@ -221,6 +221,16 @@ export class EventIndex {
     return !s.hardDeleted && this.posRevision.get(position) >= s.truncatedBefore;
   }
 
+  /** Liveness of every position as raw columns (see {@link Liveness}). */
+  liveness(): Liveness {
+    const floor = new Float64Array(this.streamsById.length);
+    for (let i = 0; i < floor.length; i++) {
+      const s = this.streamsById[i]!;
+      floor[i] = s.hardDeleted ? Infinity : s.truncatedBefore;
+    }
+    return { stream: this.posStream.view(), revision: this.posRevision.view(), floor };
+  }
+
   write(w: ByteWriter): void {
     w.u32(this.types.length);
     for (const t of this.types) w.string(t);
@@ -233,7 +243,7 @@ export class EventIndex {
     w.array(this.entLog.view());
     w.array(this.entFirst.view());
     w.array(this.entTime.view());
-    this.ids.write(w, (p) => this.isAlive(p));
+    this.ids.write(w);
   }
 
   static read(r: ByteReader): EventIndex {

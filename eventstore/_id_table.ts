@@ -18,6 +18,17 @@ import type { ByteReader, ByteWriter } from "./_bytes.ts";
 
 const EMPTY = -1;
 
+/**
+ * Which positions still hold an event, as raw columns (checked in tight
+ * loops over the whole table, so no callback per slot): position `p` is
+ * live when `revision[p] >= floor[stream[p]]`.
+ */
+export interface Liveness {
+  readonly stream: Uint32Array;
+  readonly revision: Uint32Array;
+  readonly floor: Float64Array;
+}
+
 /** The two hash lanes of the last {@link hashBytes} call. */
 export const idHash: { h1: number; h2: number } = { h1: 0, h2: 0 };
 
@@ -116,11 +127,11 @@ export class IdTable {
 
   /**
    * Adds (h1, h2) -> position. When the table is 70% full it is rebuilt,
-   * keeping only positions for which `alive` returns true, and doubled if
+   * keeping only live positions (per `liveness`), and doubled if
    * still over half full.
    */
-  insert(h1: number, h2: number, position: number, alive?: (position: number) => boolean): void {
-    if ((this.#size + 1) * 10 > (this.#mask + 1) * 7) this.#rebuild(alive);
+  insert(h1: number, h2: number, position: number, liveness?: () => Liveness): void {
+    if ((this.#size + 1) * 10 > (this.#mask + 1) * 7) this.#rebuild(liveness?.());
     this.#place(h1, h2, position);
     this.#size++;
   }
@@ -134,12 +145,13 @@ export class IdTable {
     values[i] = position;
   }
 
-  #rebuild(alive?: (position: number) => boolean): void {
+  #rebuild(l?: Liveness): void {
     const oldKeys = this.#keys, oldValues = this.#values;
+    const alive = (v: number) => l === undefined || l.revision[v]! >= l.floor[l.stream[v]!]!;
     let live = 0;
     for (let i = 0; i < oldValues.length; i++) {
       const v = oldValues[i]!;
-      if (v !== EMPTY && (alive === undefined || alive(v))) live++;
+      if (v !== EMPTY && alive(v)) live++;
     }
     let cap = this.#mask + 1;
     while ((live + 1) * 2 > cap) cap *= 2;
@@ -149,7 +161,7 @@ export class IdTable {
     this.#size = 0;
     for (let i = 0; i < oldValues.length; i++) {
       const v = oldValues[i]!;
-      if (v === EMPTY || (alive !== undefined && !alive(v))) continue;
+      if (v === EMPTY || !alive(v)) continue;
       this.#place(oldKeys[2 * i]!, oldKeys[2 * i + 1]!, v);
       this.#size++;
     }
@@ -157,16 +169,16 @@ export class IdTable {
 
   /**
    * Writes the occupied slots only (12 bytes each while positions fit in 32
-   * bits, else 16), keeping only positions for which `alive` holds; the
-   * reader rebuilds the table. Snapshots stay about half the size of the
-   * table itself.
+   * bits, else 16); the reader rebuilds the table. Snapshots stay about half
+   * the size of the table itself. (Entries of removed events go too: they are
+   * dropped at the next rebuild, and skipped by liveness checks until then.)
    */
-  write(w: ByteWriter, alive?: (position: number) => boolean): void {
+  write(w: ByteWriter): void {
     const keys = this.#keys, values = this.#values;
     let n = 0, wide = false;
     for (let i = 0; i < values.length; i++) {
       const v = values[i]!;
-      if (v === EMPTY || (alive !== undefined && !alive(v))) continue;
+      if (v === EMPTY) continue;
       n++;
       if (v > 0xffff_ffff) wide = true;
     }
@@ -176,7 +188,7 @@ export class IdTable {
     let o = 0;
     for (let i = 0; i < values.length; i++) {
       const v = values[i]!;
-      if (v === EMPTY || (alive !== undefined && !alive(v))) continue;
+      if (v === EMPTY) continue;
       out[o++] = keys[2 * i]!;
       out[o++] = keys[2 * i + 1]!;
       if (wide) {

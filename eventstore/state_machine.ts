@@ -312,7 +312,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   /** Checkpoints from a snapshot for projections not defined (yet) on this node. */
   #pendingCheckpoints = new Map<string, ProjectionCheckpoint>();
   readonly #listeners = new Set<() => void>();
-  readonly #alive = (p: number) => this.#index.isAlive(p);
+  readonly #liveness = () => this.#index.liveness();
   // Scratch for the two passes over an append's records.
   #offs = new Uint32Array(256);
   #h1 = new Uint32Array(256);
@@ -481,7 +481,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       idx.posRevision.push(s.next);
       idx.posOffset.push(offs[k]!);
       s.push(pos);
-      idx.ids.insert(h1[k]!, h2[k]!, pos, this.#alive);
+      idx.ids.insert(h1[k]!, h2[k]!, pos, this.#liveness);
     }
     this.#reader.remember(c.index, { payload, timestamp: c.timestamp });
     this.#fold(s);
