@@ -79,6 +79,8 @@ export interface NodeEvents {
   removePeer: { readonly id: NodeId };
   /** This node was removed from the cluster. */
   removed: { readonly id: NodeId };
+  /** A heartbeat to `peer` was answered after `ms` milliseconds. */
+  roundTrip: { readonly peer: NodeId; readonly ms: number };
   /** Something an operator should know about, e.g. heartbeat round trips near the election timeout. */
   warning: { readonly message: string };
   /** The node stopped; `error` is set when it stopped because of a failure. */
@@ -189,6 +191,8 @@ export class RaftNode<R = unknown> {
   #seq = 0;
 
   readonly #proposals = new Map<string, Pending<R>>();
+  /** When the oldest unanswered heartbeat to each peer was sent (round-trip measurement). */
+  readonly #heartbeatSentAt = new Map<NodeId, number>();
   #proposalQueue: { ids: string[]; datas: Uint8Array[] } = { ids: [], datas: [] };
   /** Proposals this node appended as leader, by index: lost if that index commits with another term. */
   readonly #byIndex = new Map<number, { term: number; id: string }>();
@@ -419,6 +423,13 @@ export class RaftNode<R = unknown> {
   /** Hands a message from a peer to Raft. Messages for other nodes are ignored. */
   step(m: Message): void {
     if (this.#stopped || m.to !== this.id) return;
+    if (m.type === "heartbeatResp") {
+      const sent = this.#heartbeatSentAt.get(m.from);
+      if (sent !== undefined) {
+        this.#heartbeatSentAt.delete(m.from);
+        this.observeRoundTrip(m.from, this.#clock.now() - sent);
+      }
+    }
     this.#raw.step(m);
     this.#wake();
   }
@@ -450,6 +461,7 @@ export class RaftNode<R = unknown> {
 
   /** Records a heartbeat round trip; warns when it exceeds 80% of the election timeout. */
   observeRoundTrip(peer: NodeId, ms: number): void {
+    this.#events.emit("roundTrip", { peer, ms });
     if (ms > 0.8 * this.#electionMs) {
       this.#events.emit("warning", {
         message: `Round trip to ${peer} took ${
@@ -610,8 +622,18 @@ export class RaftNode<R = unknown> {
     this.#readRounds.set(ctx, { index: undefined, waiters });
   }
 
+  #send(messages: readonly Message[]): void {
+    if (messages.length === 0) return;
+    for (const m of messages) {
+      if (m.type === "heartbeat" && !this.#heartbeatSentAt.has(m.to)) {
+        this.#heartbeatSentAt.set(m.to, this.#clock.now());
+      }
+    }
+    this.#transport.send(messages);
+  }
+
   async #handleReady(rd: Ready): Promise<void> {
-    if (rd.canSendBeforePersist && rd.messages.length > 0) this.#transport.send(rd.messages);
+    if (rd.canSendBeforePersist) this.#send(rd.messages);
     // Committed entries already in local storage are applied while this Ready's write is in
     // flight: they are on a quorum of disks, and readers of the log can already find them.
     const firstNew = rd.entries[0]?.index ?? Infinity;
@@ -641,7 +663,7 @@ export class RaftNode<R = unknown> {
     } else if (early.length > 0) {
       await this.#apply(early);
     }
-    if (!rd.canSendBeforePersist && rd.messages.length > 0) this.#transport.send(rd.messages);
+    if (!rd.canSendBeforePersist) this.#send(rd.messages);
     if (rd.snapshot !== undefined) {
       await this.#sm.restore(rd.snapshot.data);
       this.#applied = rd.snapshot.metadata.index;

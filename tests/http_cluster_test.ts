@@ -184,3 +184,68 @@ Deno.test("HTTP client routes answer 400 for malformed JSON and bad commands, 41
     await Promise.all(nodes.map((s) => s.stop()));
   }
 });
+
+Deno.test("HTTP peer stream requires the secret and the cluster id, and rejects malformed lines", async () => {
+  const nodes = await startCluster(1);
+  try {
+    const s = await leaderOf(nodes);
+    const term = s.node.status().term;
+    const line = JSON.stringify([{
+      type: "heartbeat",
+      from: "x",
+      to: "n1",
+      term: term + 5,
+      commit: 0,
+      context: "",
+    }]) +
+      "\n";
+    const headers = (extra: Record<string, string>) => ({
+      "x-raftlog-from": "x",
+      "x-raftlog-cluster": "test",
+      ...extra,
+    });
+    const noSecret = await fetchJson(`${s.url}/raft/stream`, {
+      method: "POST",
+      body: line,
+      headers: headers({}),
+    });
+    assert.equal(noSecret.status, 401);
+    const otherCluster = await fetchJson(`${s.url}/raft/stream`, {
+      method: "POST",
+      body: line,
+      headers: headers({ [SECRET_HEADER]: SECRET, "x-raftlog-cluster": "other" }),
+    });
+    assert.equal(otherCluster.status, 403);
+    assert.equal(s.node.status().term, term, "nothing was stepped");
+    const garbage = await fetchJson(`${s.url}/raft/stream`, {
+      method: "POST",
+      body: '[{"type":"heartbeat","from":"x"}]\n',
+      headers: headers({ [SECRET_HEADER]: SECRET }),
+    });
+    assert.equal(garbage.status, 400);
+    assert.equal(garbage.body.error, "invalid_message");
+    const spoofed = await fetchJson(`${s.url}/raft/stream`, {
+      method: "POST",
+      body: line.replace('"from":"x"', '"from":"n9"'),
+      headers: headers({ [SECRET_HEADER]: SECRET }),
+    });
+    assert.equal(spoofed.status, 400, "messages must come from the stream's sender");
+  } finally {
+    await Promise.all(nodes.map((s) => s.stop()));
+  }
+});
+
+Deno.test("HTTP cluster reports heartbeat round trips in /metrics", async () => {
+  const nodes = await startCluster(3);
+  try {
+    const leader = await leaderOf(nodes);
+    const text = await waitFor("peer RTT samples", async () => {
+      const res = await fetch(`${leader.url}/metrics`);
+      const t = await res.text();
+      return /raftlog_peer_rtt_seconds_count\{peer="n\d"\} [1-9]/.test(t) ? t : undefined;
+    });
+    assert.match(text, /raftlog_is_leader 1/);
+  } finally {
+    await Promise.all(nodes.map((s) => s.stop()));
+  }
+});

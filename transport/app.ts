@@ -75,7 +75,7 @@ export function createApp(opts: AppOptions): NodeApp {
     c.json({ error: "payload_too_large", message: `Request body exceeds ${max} bytes` }, 413);
   const peerMax = opts.maxPeerBodyBytes ?? 512 * 1024 * 1024;
   const clientMax = opts.maxBodyBytes ?? 1024 * 1024;
-  app.use("/raft/*", bodyLimit({ maxSize: peerMax, onError: limitError(peerMax) }));
+  app.use("/raft/messages", bodyLimit({ maxSize: peerMax, onError: limitError(peerMax) }));
   app.use("*", async (c, next) => {
     if (c.req.path.startsWith("/raft/")) return await next();
     return await bodyLimit({ maxSize: clientMax, onError: limitError(clientMax) })(c, next);

@@ -11,9 +11,9 @@ import { timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import type { Message } from "../raft/core/types.ts";
 import type { RaftNode } from "../raft/node.ts";
-import { decodeBatch } from "./codec.ts";
+import { decodeBatch, decodeMessage, MessageFormatError } from "./codec.ts";
 import { sendError } from "./errors.ts";
-import { SECRET_HEADER } from "./peer_transport.ts";
+import { CLUSTER_HEADER, FROM_HEADER, SECRET_HEADER } from "./peer_transport.ts";
 import { Reorderer } from "./reorder.ts";
 
 /** True when `given` equals `secret`, in time independent of where they differ. */
@@ -33,12 +33,14 @@ export interface PeerRouteOptions {
     msg: string,
     fields?: Record<string, unknown>,
   ) => void;
+  /** Longest line accepted on a peer stream. Default 512 MiB. */
+  readonly maxLineBytes?: number;
 }
 
 /** Peer routes and the resources they hold. */
 export interface PeerRoutes {
   readonly app: Hono;
-  /** Cancels timers of the reorder buffer. */
+  /** Cancels timers of the reorder buffer and ends open peer streams. */
   close(): void;
 }
 
@@ -63,7 +65,9 @@ export interface PeerRoutes {
  */
 export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
   const { node } = opts;
-  const reorder = new Reorderer<Message[]>((_, msgs) => {
+  const streams = new Set<ReadableStreamDefaultReader<string>>();
+  const maxLine = opts.maxLineBytes ?? 512 * 1024 * 1024;
+  const stepAll = (msgs: readonly Message[]) => {
     for (const m of msgs) {
       try {
         node.step(m);
@@ -75,7 +79,8 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
         });
       }
     }
-  });
+  };
+  const reorder = new Reorderer<Message[]>((_, msgs) => stepAll(msgs));
   const app = new Hono();
   app.use("/raft/*", async (c, next) => {
     if (!secretMatches(c.req.header(SECRET_HEADER), opts.secret)) {
@@ -114,5 +119,75 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
     reorder.accept(batch.from, batch.boot, batch.seq, batch.messages);
     return c.body(null, 204);
   });
-  return { app, close: () => reorder.close() };
+  // A long-lived stream of JSON lines, each an array of messages, from one peer (in order).
+  app.post("/raft/stream", async (c) => {
+    const from = c.req.header(FROM_HEADER) ?? "";
+    const cluster = c.req.header(CLUSTER_HEADER);
+    if (cluster !== opts.clusterId) {
+      return c.json(
+        {
+          error: "cluster_mismatch",
+          message: `Stream from cluster ${cluster} rejected by a node of cluster ${opts.clusterId}`,
+        },
+        403,
+      );
+    }
+    const body = c.req.raw.body;
+    if (body === null || from === "") {
+      return c.json({
+        error: "invalid_message",
+        message: `A peer stream needs a body and ${FROM_HEADER}`,
+      }, 400);
+    }
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+    streams.add(reader);
+    let buf = "";
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value;
+        let nl: number;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (line.length === 0) continue;
+          const raw = JSON.parse(line);
+          if (!Array.isArray(raw)) {
+            throw new MessageFormatError("a stream line must be a JSON array of messages");
+          }
+          const msgs = raw.map(decodeMessage);
+          for (const m of msgs) {
+            if (m.from !== from || m.to !== node.id) {
+              throw new MessageFormatError(
+                `message ${m.from} -> ${m.to} on a stream from ${from} to ${node.id}`,
+              );
+            }
+          }
+          stepAll(msgs);
+        }
+        if (buf.length > maxLine) {
+          return c.json({
+            error: "payload_too_large",
+            message: `Stream line exceeds ${maxLine} bytes`,
+          }, 413);
+        }
+      }
+    } catch (e) {
+      if (e instanceof MessageFormatError || e instanceof SyntaxError) return sendError(c, e);
+      // Otherwise the sender went away or this server is closing: nothing to answer.
+    } finally {
+      streams.delete(reader);
+      reader.cancel().catch(() => {});
+    }
+    return c.body(null, 204);
+  });
+  return {
+    app,
+    close: () => {
+      reorder.close();
+      for (const r of streams) r.cancel().catch(() => {});
+      streams.clear();
+    },
+  };
 }

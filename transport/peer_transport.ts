@@ -1,8 +1,11 @@
 /**
- * Sends Raft messages to peers over HTTP: batched (all messages queued for a
- * peer go in one request), pipelined (several requests in flight per peer,
- * reassembled in order by the receiver through sequence numbers), over
- * keep-alive connections, with backoff on an unreachable peer.
+ * Sends Raft messages to peers over HTTP. By default each peer gets one
+ * long-lived streaming request (as etcd's rafthttp does): every batch of
+ * messages is one JSON line written to it, so messages arrive in order with no
+ * per-message request. Snapshots go as separate requests (their completion is
+ * reported to Raft). Without streaming, batches are POSTed with several
+ * requests in flight per peer, reordered by the receiver through sequence
+ * numbers. An unreachable peer is backed off.
  *
  * @module
  */
@@ -13,12 +16,15 @@ import { encodeMessage } from "./codec.ts";
 
 /** The header that carries the cluster secret on peer requests. */
 export const SECRET_HEADER = "x-raftlog-secret";
+/** The header naming the sender of a peer stream. */
+export const FROM_HEADER = "x-raftlog-from";
+/** The header carrying the cluster id of a peer stream. */
+export const CLUSTER_HEADER = "x-raftlog-cluster";
 
 /** What the transport reports back to the node. */
 export interface TransportFeedback {
   reportUnreachable(id: NodeId): void;
   reportSnapshot(id: NodeId, ok: boolean): void;
-  observeRoundTrip(id: NodeId, ms: number): void;
 }
 
 /** Options of {@link HttpTransport}. */
@@ -34,6 +40,8 @@ export interface HttpTransportOptions {
   readonly maxQueueBytes?: number;
   /** Request timeout in ms. Default 5,000 (snapshots get 60,000). */
   readonly timeoutMs?: number;
+  /** One long-lived streaming request per peer instead of a request per batch. Default true. */
+  readonly stream?: boolean;
   readonly log?: (
     level: "debug" | "info" | "warn",
     msg: string,
@@ -50,7 +58,11 @@ interface PeerState {
   downUntil: number;
   backoffMs: number;
   seq: number;
+  /** Writer of the open stream to this peer, if any. */
+  writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
 }
+
+const encoder = new TextEncoder();
 
 function approxSize(m: Message): number {
   if (m.type === "app" || m.type === "prop") {
@@ -116,17 +128,27 @@ export class HttpTransport implements Transport {
         downUntil: 0,
         backoffMs: 0,
         seq: 0,
+        writer: undefined,
       });
     }
   }
 
   /** Forgets a peer. */
   removePeer(id: NodeId): void {
+    this.#closeStream(this.#peers.get(id));
     this.#peers.delete(id);
   }
 
   send(messages: readonly Message[]): void {
     if (this.#closed) return;
+    if (this.#opts.stream ?? true) {
+      this.#sendStreamed(messages);
+      return;
+    }
+    this.#enqueue(messages);
+  }
+
+  #enqueue(messages: readonly Message[]): void {
     const touched = new Set<NodeId>();
     for (const m of messages) {
       const p = this.#peers.get(m.to);
@@ -150,11 +172,83 @@ export class HttpTransport implements Transport {
     for (const id of touched) this.#pump(id);
   }
 
-  /** Stops sending and aborts requests in flight. */
+  /** Stops sending, closes streams and aborts requests in flight. */
   close(): void {
     this.#closed = true;
+    for (const p of this.#peers.values()) this.#closeStream(p);
     for (const c of this.#controllers) c.abort();
     this.#controllers.clear();
+  }
+
+  #sendStreamed(messages: readonly Message[]): void {
+    const byPeer = new Map<NodeId, Message[]>();
+    const posted: Message[] = [];
+    for (const m of messages) {
+      if (m.type === "snap") {
+        posted.push(m);
+        continue;
+      }
+      let list = byPeer.get(m.to);
+      if (list === undefined) byPeer.set(m.to, list = []);
+      list.push(m);
+    }
+    if (posted.length > 0) this.#enqueue(posted);
+    for (const [id, batch] of byPeer) {
+      const p = this.#peers.get(id);
+      if (p === undefined || Date.now() < p.downUntil) continue;
+      const w = p.writer ?? this.#openStream(id, p);
+      // A peer that stops reading must not make us buffer without bound: Raft resends.
+      if (w.desiredSize !== null && w.desiredSize < -this.#maxQueueBytes) continue;
+      const line = encoder.encode(JSON.stringify(batch.map(encodeMessage)) + "\n");
+      w.write(line).catch(() => {});
+    }
+  }
+
+  #openStream(id: NodeId, p: PeerState): WritableStreamDefaultWriter<Uint8Array> {
+    const pipe = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = pipe.writable.getWriter();
+    p.writer = writer;
+    const broken = (why: string) => {
+      if (p.writer !== writer) return;
+      p.writer = undefined;
+      writer.abort().catch(() => {});
+      if (this.#closed) return;
+      p.backoffMs = Math.min(Math.max(p.backoffMs * 2, 50), 1000);
+      p.downUntil = Date.now() + p.backoffMs;
+      this.#opts.log?.("debug", "peer stream closed", {
+        peer: id,
+        reason: why,
+        backoffMs: p.backoffMs,
+      });
+      this.#feedback?.reportUnreachable(id);
+    };
+    fetch(`${p.url}/raft/stream`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-ndjson",
+        [SECRET_HEADER]: this.#opts.secret,
+        [FROM_HEADER]: this.#opts.id,
+        [CLUSTER_HEADER]: this.#opts.clusterId,
+      },
+      body: pipe.readable,
+      duplex: "half",
+    } as RequestInit).then(
+      async (res) => {
+        const text = await res.text().catch(() => "");
+        broken(`HTTP ${res.status} ${text.slice(0, 200)}`);
+      },
+      (e) => broken(String(e)),
+    );
+    // The stream is healthy once data flows; reset the backoff then.
+    p.backoffMs = 0;
+    return writer;
+  }
+
+  #closeStream(p: PeerState | undefined): void {
+    if (p?.writer === undefined) return;
+    const w = p.writer;
+    p.writer = undefined;
+    w.close().catch(() => {});
   }
 
   #dropped(m: Message): void {
@@ -179,7 +273,6 @@ export class HttpTransport implements Transport {
   async #post(id: NodeId, p: PeerState, batch: Message[]): Promise<void> {
     const seq = ++p.seq;
     const hasSnap = batch.some((m) => m.type === "snap");
-    const hasHeartbeat = batch.some((m) => m.type === "heartbeat");
     const body = JSON.stringify({
       clusterId: this.#opts.clusterId,
       from: this.#opts.id,
@@ -190,7 +283,6 @@ export class HttpTransport implements Transport {
     const ctrl = new AbortController();
     this.#controllers.add(ctrl);
     const timer = setTimeout(() => ctrl.abort(), hasSnap ? 60_000 : this.#timeoutMs);
-    const start = performance.now();
     try {
       const res = await fetch(`${p.url}/raft/messages`, {
         method: "POST",
@@ -201,7 +293,6 @@ export class HttpTransport implements Transport {
       await res.body?.cancel();
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       p.backoffMs = 0;
-      if (hasHeartbeat) this.#feedback?.observeRoundTrip(id, performance.now() - start);
       if (hasSnap) {
         for (const m of batch) if (m.type === "snap") this.#feedback?.reportSnapshot(id, true);
       }

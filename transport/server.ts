@@ -106,11 +106,8 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
   transport.attach({
     reportUnreachable: (id) => node.reportUnreachable(id),
     reportSnapshot: (id, ok) => node.reportSnapshot(id, ok),
-    observeRoundTrip: (id, ms) => {
-      metrics.observeRtt(id, ms);
-      node.observeRoundTrip(id, ms);
-    },
   });
+  node.on("roundTrip", ({ peer, ms }) => metrics.observeRtt(peer, ms));
   node.on("addPeer", ({ id, context }) => {
     if (/^https?:\/\//.test(context)) transport.addPeer(id, context);
   });
