@@ -5,8 +5,9 @@
  * - Appends get event ids before the first attempt, so retrying after a
  *   timeout, a dropped connection or a leader change is safe: the store
  *   answers a retry with the original result.
- * - Writes follow redirects (`307` with `Location`) and, when the cluster
- *   has no leader or a node is down, retry on the next node with backoff.
+ * - Requests follow redirects (`307` with `Location`) and, when the cluster
+ *   has no leader or a node is down, retry with backoff on the leader the
+ *   answer names (`leaderUrl`) or else on the next node.
  * - Subscriptions are async iterators over Server-Sent Events that
  *   reconnect with `Last-Event-ID` and never deliver an event twice.
  *
@@ -317,12 +318,29 @@ export class RaftlogClient {
         continue;
       }
       if (!last && RETRY_STATUS.has(res.status)) {
-        await res.body?.cancel();
-        this.#current = (this.#current + 1) % this.#urls.length;
+        this.#current = await this.#nextNode(res);
         continue;
       }
       return res;
     }
+  }
+
+  /** The node to try next: the leader the answer names, else the next URL. */
+  async #nextNode(res: Response): Promise<number> {
+    let hint: unknown;
+    try {
+      hint = (await res.json() as { leaderUrl?: unknown }).leaderUrl;
+    } catch {
+      // Not JSON: no hint.
+    }
+    if (typeof hint === "string" && /^https?:\/\//.test(hint)) {
+      const url = hint.replace(/\/+$/, "");
+      const known = this.#urls.indexOf(url);
+      if (known >= 0) return known;
+      this.#urls.push(url);
+      return this.#urls.length - 1;
+    }
+    return (this.#current + 1) % this.#urls.length;
   }
 
   async #json<T>(

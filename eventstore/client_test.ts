@@ -176,6 +176,16 @@ Deno.test("RaftlogClient retries 503 on the next node and follows 307 to the lea
     const r = await client.append("s", { type: "T" });
     assert.equal(r.position, 0);
     assert.deepEqual(seen, ["POST down", "POST follower", "POST leader"]);
+    const hinted = (url: string, init?: RequestInit) => {
+      if (new URL(url).host === "stale") {
+        return Response.json({ error: "not_leader", message: "x", leaderUrl: "http://leader" }, {
+          status: 503,
+        });
+      }
+      return app.request(url, init);
+    };
+    const viaHint = new RaftlogClient({ urls: "http://stale", fetch: hinted, retryDelayMs: 1 });
+    assert.equal((await viaHint.append("s", { type: "T" })).position, 1);
     const alwaysDown = new RaftlogClient({
       urls: "http://down",
       fetch: cluster,
