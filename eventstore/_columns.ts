@@ -6,6 +6,11 @@
  * @module
  */
 
+/** Next capacity: doubling while small, then +50% so big columns waste less. */
+function grow(n: number): number {
+  return n < 1 << 20 ? n * 2 : Math.ceil(n * 1.5);
+}
+
 /**
  * A growable `Uint32Array`.
  *
@@ -41,7 +46,7 @@ export class U32Column {
   /** Appends a value. */
   push(v: number): void {
     if (this.#n === this.#a.length) {
-      const next = new Uint32Array(this.#a.length * 2);
+      const next = new Uint32Array(grow(this.#a.length));
       next.set(this.#a);
       this.#a = next;
     }
@@ -94,7 +99,7 @@ export class F64Column {
   /** Appends a value. */
   push(v: number): void {
     if (this.#n === this.#a.length) {
-      const next = new Float64Array(this.#a.length * 2);
+      const next = new Float64Array(grow(this.#a.length));
       next.set(this.#a);
       this.#a = next;
     }

@@ -38,7 +38,7 @@ export interface LoggedCommand {
 export interface LogReaderOptions {
   /** Most cached entries. Default 1024. */
   readonly cacheEntries?: number;
-  /** Most cached bytes. Default 16 MiB. */
+  /** Most cached bytes. Default 8 MiB. */
   readonly cacheBytes?: number;
 }
 
@@ -69,7 +69,7 @@ export class LogReader {
     this.#storage = storage;
     this.#archive = archive;
     this.#maxEntries = options.cacheEntries ?? 1024;
-    this.#maxBytes = options.cacheBytes ?? 16 << 20;
+    this.#maxBytes = options.cacheBytes ?? 8 << 20;
   }
 
   /** The archive entries below the log's first index come from. */
