@@ -24,6 +24,10 @@
  *   `maxAge` is judged against log time (the largest proposal timestamp seen)
  *   when applying, and against the wall clock when reading.
  *
+ * The idempotency index is a hash table of 64-bit id hashes -> position;
+ * a hash match is confirmed by comparing the id stored in the log, so a
+ * collision costs a read and never merges two events.
+ *
  * ## No second copy, snapshots and retention (the design)
  *
  * Event bodies live only in the Raft log. The index maps each position to
@@ -56,7 +60,9 @@
  * would reclaim at least as many entries as it keeps: in a store that keeps
  * its events, the log is the store and snapshots stay index-sized; in a
  * store whose retention drops old events, the log is compacted and snapshots
- * carry the (bounded) retained events.
+ * carry the (bounded) retained events. Once compacted, a log stays in that
+ * mode: if retention later stops dropping events, snapshots grow with the
+ * retained events (the price of serving new followers without a second copy).
  *
  * @module
  */
