@@ -19,6 +19,7 @@ import { NotLeaderError, ProposalDroppedError } from "./core/errors.ts";
 import { type ProposeReceipt, RawNode } from "./core/raw_node.ts";
 import type { ConfState, Entry, Message, NodeId, Ready, Role } from "./core/types.ts";
 import { NO_NODE } from "./core/types.ts";
+import { DeadlineQueue } from "./deadlines.ts";
 import { Emitter } from "./emitter.ts";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
 import { StoppedError, TimeoutError } from "./node_errors.ts";
@@ -191,6 +192,8 @@ export class RaftNode<R = unknown> {
   #seq = 0;
 
   readonly #proposals = new Map<string, Pending<R>>();
+  /** Timeouts of proposals and reads, checked every tick. */
+  readonly #deadlines = new DeadlineQueue();
   /** When the oldest unanswered heartbeat to each peer was sent (round-trip measurement). */
   readonly #heartbeatSentAt = new Map<NodeId, number>();
   #proposalQueue: { ids: string[]; datas: Uint8Array[] } = { ids: [], datas: [] };
@@ -375,13 +378,17 @@ export class RaftNode<R = unknown> {
   readIndex(opts: { timeoutMs?: number } = {}): Promise<number> {
     if (this.#stopped) return Promise.reject(new StoppedError(this.id, this.#stopError));
     return new Promise<number>((resolve, reject) => {
-      const cancelTimer = this.#clock.after(opts.timeoutMs ?? this.#timeoutMs, () => {
-        this.#readQueue = this.#readQueue.filter((p) => p !== pending);
-        for (const round of this.#readRounds.values()) {
-          round.waiters = round.waiters.filter((p) => p !== pending);
-        }
-        reject(new TimeoutError("read index", opts.timeoutMs ?? this.#timeoutMs));
-      });
+      const cancelTimer = this.#deadlines.add(
+        this.#clock.now(),
+        opts.timeoutMs ?? this.#timeoutMs,
+        () => {
+          this.#readQueue = this.#readQueue.filter((p) => p !== pending);
+          for (const round of this.#readRounds.values()) {
+            round.waiters = round.waiters.filter((p) => p !== pending);
+          }
+          reject(new TimeoutError("read index", opts.timeoutMs ?? this.#timeoutMs));
+        },
+      );
       const pending: Pending<number> = { resolve, reject, cancelTimer };
       this.#readQueue.push(pending);
       this.#wake();
@@ -394,7 +401,7 @@ export class RaftNode<R = unknown> {
     if (this.#stopped) return Promise.reject(new StoppedError(this.id, this.#stopError));
     return new Promise<void>((resolve, reject) => {
       const ms = opts.timeoutMs ?? this.#timeoutMs;
-      const cancelTimer = this.#clock.after(ms, () => {
+      const cancelTimer = this.#deadlines.add(this.#clock.now(), ms, () => {
         this.#appliedWaiters = this.#appliedWaiters.filter((w) => w.p !== p);
         reject(new TimeoutError(`waiting for index ${index} to be applied`, ms));
       });
@@ -523,7 +530,7 @@ export class RaftNode<R = unknown> {
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const ms = timeoutMs ?? this.#timeoutMs;
-      const cancelTimer = this.#clock.after(ms, () => {
+      const cancelTimer = this.#deadlines.add(this.#clock.now(), ms, () => {
         if (map.delete(id)) reject(new TimeoutError(what, ms));
       });
       map.set(id, { resolve, reject, cancelTimer });
@@ -546,6 +553,7 @@ export class RaftNode<R = unknown> {
 
   #tick(): void {
     if (this.#stopped) return;
+    this.#deadlines.expire(this.#clock.now());
     this.#raw.tick();
     this.#wake();
   }
