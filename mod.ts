@@ -46,9 +46,18 @@ export {
   decodeConfChange,
   encodeConfChange,
 } from "./raft/core/confchange.ts";
-export { type PeerStatus, type ProposeReceipt, RawNode, type Status } from "./raft/core/raw_node.ts";
+export {
+  type PeerStatus,
+  type ProposeReceipt,
+  RawNode,
+  type Status,
+} from "./raft/core/raw_node.ts";
 export * from "./raft/storage/memory_storage.ts";
-export type { SaveOptions, StorageUpdate, WritableStorage } from "./raft/storage/writable_storage.ts";
+export type {
+  SaveOptions,
+  StorageUpdate,
+  WritableStorage,
+} from "./raft/storage/writable_storage.ts";
 export { FileStorage, type FileStorageOptions } from "./raft/storage/file_storage.ts";
 export { type Clock, systemClock } from "./raft/clock.ts";
 export {
