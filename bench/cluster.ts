@@ -170,6 +170,8 @@ async function startRaftlog(dir: string): Promise<System> {
       "bench",
       "--cluster-id",
       "bench",
+      "--app",
+      "kv",
       "--log-level",
       "warn",
     ], join(dir, `${id}.log`))

@@ -60,6 +60,8 @@ function startProcs(dirs: string[]): Proc[] {
       SECRET,
       "--cluster-id",
       "process-test",
+      "--app",
+      "kv",
       "--tick-ms",
       "10",
       "--log-level",
