@@ -16,13 +16,19 @@
  * @module
  */
 
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Hono } from "hono";
+import { FileArchive } from "./eventstore/archive.ts";
+import { EventStore } from "./eventstore/event_store.ts";
+import { type CommandResult, EventStoreStateMachine } from "./eventstore/state_machine.ts";
+import type { Storage } from "./raft/core/storage.ts";
 import type { ConfState } from "./raft/core/types.ts";
 import type { RaftNode, StateMachine } from "./raft/node.ts";
 import { FileStorage } from "./raft/storage/file_storage.ts";
 import { runCheckCli } from "./raft/storage/check_cli.ts";
 import { type KvResult, KvStateMachine } from "./raft/testing/kv_state_machine.ts";
+import { eventStoreRoutes } from "./transport/eventstore_routes.ts";
 import { kvRoutes } from "./transport/kv_routes.ts";
 import type { NodeMetrics } from "./transport/metrics.ts";
 import { serveNode } from "./transport/server.ts";
@@ -99,23 +105,51 @@ export interface ServeConfig {
   readonly snapshotEvery: number | undefined;
 }
 
+/** What an application gets to build its state machine: the node's storage and data directory. */
+export interface AppContext {
+  /** The node's log storage (the event store reads events back from it). */
+  readonly storage: Storage;
+  /** The node's data directory; an application may keep side files in it. */
+  readonly dataDir: string;
+}
+
 /** The state machine and client routes of an application served by `raftlog serve`. */
 export interface AppWiring {
   readonly stateMachine: StateMachine<unknown>;
   routes(node: RaftNode<unknown>, metrics: NodeMetrics): readonly Hono[];
+  /** Releases what the application opened, after the node stopped. */
+  close?(): void;
 }
 
 /**
  * Applications `raftlog serve --app NAME` can run. Each call builds a fresh
  * state machine. Adding an application is one entry here.
  *
+ * - `events` (the default): the event store (`POST /streams/:stream`,
+ *   `GET /all`, `GET /subscribe/all`, ...). Events are read from the log;
+ *   entries a snapshot install removed from the log are kept in
+ *   `<data>/eventstore.archive`.
+ * - `kv`: the key-value example (`POST /commands`, `GET /kv/:key`).
+ *
  * @example
  * ```ts
  * import { APPS } from "./cli.ts";
- * console.assert(typeof APPS.kv === "function");
+ * import { MemoryStorage } from "./raft/storage/memory_storage.ts";
+ * console.assert(typeof APPS.events === "function");
+ * const kv = APPS.kv!({ storage: MemoryStorage.withVoters(["n1"]), dataDir: "unused" });
+ * console.assert(kv.stateMachine !== undefined);
  * ```
  */
-export const APPS: Readonly<Record<string, () => AppWiring>> = {
+export const APPS: Readonly<Record<string, (ctx: AppContext) => AppWiring>> = {
+  events: ({ storage, dataDir }) => {
+    const archive = FileArchive.open(join(dataDir, "eventstore.archive"));
+    const sm = new EventStoreStateMachine({ storage, archive });
+    return {
+      stateMachine: sm as StateMachine<unknown>,
+      routes: (node) => [eventStoreRoutes(new EventStore(node as RaftNode<CommandResult>, sm))],
+      close: () => archive.close(),
+    };
+  },
   kv: () => {
     const kv = new KvStateMachine();
     return {
@@ -124,6 +158,11 @@ export const APPS: Readonly<Record<string, () => AppWiring>> = {
     };
   },
 };
+
+/** The application `raftlog serve` runs without `--app`. */
+export const DEFAULT_APP = "events";
+
+const APP_NAMES = Object.keys(APPS).join(", ");
 
 const USAGE = `raftlog: a Raft-replicated log with an HTTP/JSON API
 
@@ -145,7 +184,7 @@ serve options:
   --tick-ms N          milliseconds per Raft tick (default 10: 10 ms heartbeats)
   --election-ticks N   ticks without a leader before an election (default 10)
   --snapshot-every N   entries between state machine snapshots (default 10000)
-  --app NAME           application on the log: ${Object.keys(APPS).join(", ")} (default kv)
+  --app NAME           application on the log: ${APP_NAMES} (default ${DEFAULT_APP})
   --log-level L        debug, info, warn or error (default info); JSON lines on stderr
 
 Exit codes: 0 ok, 1 failure, 2 bad arguments.`;
@@ -283,7 +322,7 @@ export function parseServeArgs(
   if (!LEVELS.includes(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LEVELS.join(", ")}, got "${logLevel}"`);
   }
-  const app = values.app ?? "kv";
+  const app = values.app ?? DEFAULT_APP;
   if (!(app in APPS)) {
     throw new UsageError(`--app must be one of ${Object.keys(APPS).join(", ")}, got "${app}"`);
   }
@@ -333,7 +372,14 @@ async function serve(cfg: ServeConfig, log: Logger): Promise<number> {
     return 1;
   }
   const init = storage.initialState();
-  const app = APPS[cfg.app]!();
+  let app: AppWiring;
+  try {
+    app = APPS[cfg.app]!({ storage, dataDir: cfg.dataDir });
+  } catch (e) {
+    await storage.close().catch(() => {});
+    log("error", `cannot start the ${cfg.app} app`, { dir: cfg.dataDir, error: e });
+    return 1;
+  }
   let served;
   try {
     served = await serveNode<unknown>({
@@ -352,6 +398,7 @@ async function serve(cfg: ServeConfig, log: Logger): Promise<number> {
       log: (level, msg, fields) => log(level, msg, fields),
     });
   } catch (e) {
+    app.close?.();
     await storage.close().catch(() => {});
     const busy = e instanceof Deno.errors.AddrInUse;
     log("error", busy ? `Address ${cfg.hostname}:${cfg.port} is already in use` : "cannot start", {
@@ -387,6 +434,7 @@ async function serve(cfg: ServeConfig, log: Logger): Promise<number> {
   node.on("removed", () => log("warn", "this node was removed from the cluster"));
   node.on("warning", (e) => log("warn", e.message));
 
+  const stopNode = () => served.stop().finally(() => app.close?.());
   return await new Promise<number>((resolve) => {
     let stopping = false;
     const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
@@ -397,7 +445,7 @@ async function serve(cfg: ServeConfig, log: Logger): Promise<number> {
       }
       stopping = true;
       log("info", "stopping", { signal: sig });
-      served.stop().then(
+      stopNode().then(
         () => {
           log("info", "stopped");
           resolve(0);
@@ -413,7 +461,7 @@ async function serve(cfg: ServeConfig, log: Logger): Promise<number> {
       if (stopping || e.error === undefined) return;
       stopping = true;
       log("error", "node failed", { error: e.error });
-      served.stop().finally(() => resolve(1));
+      stopNode().finally(() => resolve(1));
     });
   });
 }

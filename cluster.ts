@@ -5,8 +5,12 @@
  * same directory resume it with its data. Ctrl-C stops every node cleanly.
  *
  * ```sh
- * deno task cluster [--nodes 3] [--base-port 7001] [--data ./data/cluster] [--log-level info]
+ * deno task cluster [--nodes 3] [--base-port 7001] [--data ./data/cluster] [--app events|kv]
+ *                   [--log-level info]
  * ```
+ *
+ * The application (`--app`, default `events`: the event store) is kept with
+ * the cluster, so a resumed cluster runs the one its log was written for.
  *
  * @module
  */
@@ -21,6 +25,8 @@ interface ClusterFile {
   readonly host: string;
   readonly basePort: number;
   readonly nodes: number;
+  /** Application on the log (`raftlog serve --app`); clusters from before it was kept ran `kv`. */
+  readonly app?: string;
 }
 
 interface NodeProc {
@@ -34,11 +40,17 @@ const CONFIG_FILE = "cluster.json";
 const SECRET_FILE = "secret";
 const HOST = "127.0.0.1";
 
-const USAGE = `Usage: deno task cluster [--nodes N] [--base-port P] [--data DIR] [--log-level L]
+const APPS = ["events", "kv"];
+const DEFAULT_APP = "events";
+
+const USAGE =
+  `Usage: deno task cluster [--nodes N] [--base-port P] [--data DIR] [--app A] [--log-level L]
 
   --nodes N        number of nodes (default 3)
   --base-port P    node i listens on P + i - 1 (default 7001)
   --data DIR       cluster directory (default ./data/cluster); a second run resumes it
+  --app A          application on the log: events (the event store) or kv (default events;
+                   kept with the cluster, so a resumed cluster runs the app it was created with)
   --log-level L    node log level: debug, info, warn, error (default info)
   --json-logs      print node logs as raw JSON lines`;
 
@@ -73,14 +85,22 @@ function intOption(name: string, v: string | undefined, min: number, max: number
 /** Loads the cluster of `dir`, or creates it; flags that contradict a stored cluster are errors. */
 function loadOrCreate(
   dir: string,
-  want: { nodes: number | undefined; basePort: number | undefined },
+  want: { nodes: number | undefined; basePort: number | undefined; app: string | undefined },
 ): { cfg: ClusterFile; secretFile: string; created: boolean } {
   const cfgPath = join(dir, CONFIG_FILE);
   const secretFile = join(dir, SECRET_FILE);
-  const stored = readJson(cfgPath) as ClusterFile | undefined;
+  const read = readJson(cfgPath) as ClusterFile | undefined;
+  const stored = read === undefined ? undefined : { ...read, app: read.app ?? "kv" };
   if (stored !== undefined) {
-    for (const [k, v] of Object.entries(want)) {
-      if (v !== undefined && v !== stored[k as keyof typeof want]) {
+    if (want.app !== undefined && want.app !== stored.app) {
+      fail(
+        `${dir} holds a cluster running the ${stored.app} app; --app ${want.app} contradicts it. ` +
+          `Drop the option to resume, or pass a new --data directory.`,
+        2,
+      );
+    }
+    for (const [k, v] of Object.entries({ nodes: want.nodes, basePort: want.basePort })) {
+      if (v !== undefined && v !== stored[k as "nodes" | "basePort"]) {
         fail(
           `${dir} holds a cluster with ${stored.nodes} nodes on ports ${stored.basePort}..${
             stored.basePort + stored.nodes - 1
@@ -102,6 +122,7 @@ function loadOrCreate(
     host: HOST,
     basePort: want.basePort ?? 7001,
     nodes: want.nodes ?? 3,
+    app: want.app ?? DEFAULT_APP,
   };
   Deno.writeTextFileSync(secretFile, randomToken(24) + "\n", { mode: 0o600 });
   Deno.writeTextFileSync(cfgPath, JSON.stringify(cfg, null, 2) + "\n");
@@ -175,6 +196,7 @@ async function main(): Promise<void> {
         "base-port": { type: "string" },
         data: { type: "string" },
         "log-level": { type: "string" },
+        app: { type: "string" },
         "json-logs": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -190,6 +212,9 @@ async function main(): Promise<void> {
   const basePort = intOption("base-port", values["base-port"], 1, 65535 - (nodes ?? 3));
   const dataDir = resolve(values.data ?? "./data/cluster");
   const logLevel = values["log-level"] ?? "info";
+  if (values.app !== undefined && !APPS.includes(values.app)) {
+    fail(`--app must be one of ${APPS.join(", ")}, got "${values.app}"`, 2);
+  }
 
   await Deno.mkdir(dataDir, { recursive: true });
   let lock: DirLock;
@@ -198,7 +223,12 @@ async function main(): Promise<void> {
   } catch (e) {
     fail(`${e instanceof Error ? e.message : e}: is a cluster already running on it?`);
   }
-  const { cfg, secretFile, created } = loadOrCreate(dataDir, { nodes, basePort });
+  const { cfg, secretFile, created } = loadOrCreate(dataDir, {
+    nodes,
+    basePort,
+    app: values.app,
+  });
+  const app = cfg.app ?? DEFAULT_APP;
   const ids = Array.from({ length: cfg.nodes }, (_, i) => `n${i + 1}`);
   const urls = ids.map((_, i) => `http://${cfg.host}:${cfg.basePort + i}`);
   const peers = ids.map((id, i) => `${id}=${urls[i]}`).join(",");
@@ -217,7 +247,7 @@ async function main(): Promise<void> {
   console.log(
     `${
       created ? "Creating" : "Resuming"
-    } cluster ${cfg.clusterId}: ${cfg.nodes} node(s), data in ${dataDir}`,
+    } cluster ${cfg.clusterId}: ${cfg.nodes} node(s), app ${app}, data in ${dataDir}`,
   );
   const render = values["json-logs"] ? (l: string) => l : renderLine;
   let stopping = false;
@@ -239,6 +269,8 @@ async function main(): Promise<void> {
         secretFile,
         "--cluster-id",
         cfg.clusterId,
+        "--app",
+        app,
         "--log-level",
         logLevel,
       ],
@@ -313,6 +345,9 @@ async function main(): Promise<void> {
   const follower = urls[(ids.indexOf(leader) + 1) % ids.length]!;
   const last = urls[urls.length - 1]!;
   const table = ids.map((id, i) => `  ${id}  ${urls[i]}${id === leader ? "  (leader)" : ""}`);
+  const tryLines = app === "events"
+    ? await eventsCurls(leaderUrl, follower, last)
+    : kvCurls(leaderUrl, follower, last);
   console.log(
     [
       "",
@@ -320,14 +355,52 @@ async function main(): Promise<void> {
       ...table,
       "",
       "Try:",
-      `  curl -s -X POST ${leaderUrl}/commands -H 'content-type: application/json' -d '{"op":"put","key":"greeting","value":"hello"}'`,
-      `  curl -s '${follower}/kv/greeting?consistency=linearizable'`,
-      `  curl -s ${last}/status`,
+      ...tryLines,
       "",
       "Ctrl-C stops all nodes; run `deno task cluster` again to resume with the same data.",
       "",
     ].join("\n"),
   );
+}
+
+function kvCurls(leaderUrl: string, follower: string, last: string): string[] {
+  return [
+    `  curl -s -X POST ${leaderUrl}/commands -H 'content-type: application/json' -d '{"op":"put","key":"greeting","value":"hello"}'`,
+    `  curl -s '${follower}/kv/greeting?consistency=linearizable'`,
+    `  curl -s ${last}/status`,
+  ];
+}
+
+const DEMO_STREAM = "orders-1";
+
+/**
+ * The event store's curls. The append carries the stream's current revision
+ * as `Expected-Revision` (asked of the leader now), so it succeeds as printed
+ * on a new cluster and on a resumed one.
+ */
+async function eventsCurls(leaderUrl: string, follower: string, last: string): Promise<string[]> {
+  let expected = "no_stream";
+  try {
+    const res = await fetch(
+      `${leaderUrl}/streams/${DEMO_STREAM}?direction=backward&limit=1&consistency=leader`,
+      { signal: AbortSignal.timeout(2000) },
+    );
+    const body = await res.json() as { events?: { revision?: number }[] };
+    const rev = body.events?.[0]?.revision;
+    if (res.ok && typeof rev === "number") expected = String(rev);
+  } catch {
+    // Unknown: the no_stream line is right for a new cluster.
+  }
+  return [
+    `  # append an event; Expected-Revision is the stream's current revision (409 if it moved)`,
+    `  curl -s -X POST ${leaderUrl}/streams/${DEMO_STREAM} -H 'content-type: application/json' \\`,
+    `    -H 'Expected-Revision: ${expected}' -d '{"type":"OrderPlaced","data":{"total":42}}'`,
+    `  # read the stream from a follower, linearizably`,
+    `  curl -s '${follower}/streams/${DEMO_STREAM}?consistency=linearizable'`,
+    `  curl -s ${last}/status`,
+    `  # follow every event, history then live (Server-Sent Events)`,
+    `  curl -N ${follower}/subscribe/all`,
+  ];
 }
 
 await main();
