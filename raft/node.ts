@@ -207,6 +207,8 @@ export class RaftNode<R = unknown> {
   #applied: number;
   #confState: ConfState;
   #snapshotIndex: number;
+  /** Take a snapshot at the next opportunity, whatever `snapshotEvery` says. */
+  #snapshotDue = false;
   #role: Role = "follower";
   #leader: NodeId = NO_NODE;
   #term: number;
@@ -809,6 +811,9 @@ export class RaftNode<R = unknown> {
       if (id === this.id) this.#events.emit("removed", { id });
     }
     if (pid !== "") this.#settle(this.#confProposals, pid, this.#confState);
+    // The leader sends its latest snapshot to members that need one, and a member rejects a
+    // snapshot whose membership does not include it: snapshot after every membership change.
+    this.#snapshotDue = true;
   }
 
   #releaseReads(): void {
@@ -830,9 +835,14 @@ export class RaftNode<R = unknown> {
   }
 
   async #maybeSnapshot(): Promise<void> {
-    if (this.#snapshotEvery <= 0 || this.#applied - this.#snapshotIndex < this.#snapshotEvery) {
+    const due = this.#snapshotDue && this.#applied > this.#snapshotIndex;
+    if (
+      !due &&
+      (this.#snapshotEvery <= 0 || this.#applied - this.#snapshotIndex < this.#snapshotEvery)
+    ) {
       return;
     }
+    this.#snapshotDue = false;
     const index = this.#applied;
     const data = await this.#sm.snapshot();
     await this.#storage.createSnapshot(index, this.#confState, data);
