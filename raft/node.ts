@@ -209,6 +209,8 @@ export class RaftNode<R = unknown> {
   #snapshotIndex: number;
   /** Take a snapshot at the next opportunity, whatever `snapshotEvery` says. */
   #snapshotDue = false;
+  /** Membership changes applied in the Ready being handled, settled after `advance`. */
+  #confApplied: [string, ConfState][] = [];
   #role: Role = "follower";
   #leader: NodeId = NO_NODE;
   #term: number;
@@ -257,6 +259,8 @@ export class RaftNode<R = unknown> {
     const snap = opts.storage.snapshot();
     if (snap.metadata.index > 0) await opts.stateMachine.restore(snap.data);
     const node = new RaftNode(opts, snap.metadata.index);
+    // A fresh member of the initial cluster puts the membership in its log for later joiners.
+    node.#raw.bootstrap();
     node.#stopTicker = node.#clock.every(node.#tickMs, () => node.#tick());
     node.#loopDone = node.#loop();
     return node;
@@ -687,6 +691,8 @@ export class RaftNode<R = unknown> {
       if (round !== undefined) round.index = rs.index;
     }
     this.#raw.advance(rd);
+    for (const [pid, cs] of this.#confApplied) this.#settle(this.#confProposals, pid, cs);
+    this.#confApplied = [];
     this.#releaseReads();
     this.#releaseAppliedWaiters();
     await this.#maybeSnapshot();
@@ -810,7 +816,8 @@ export class RaftNode<R = unknown> {
       this.#events.emit("removePeer", { id });
       if (id === this.id) this.#events.emit("removed", { id });
     }
-    if (pid !== "") this.#settle(this.#confProposals, pid, this.#confState);
+    // Settled after advance: Raft accepts the next change only once this one counts as applied.
+    if (pid !== "") this.#confApplied.push([pid, this.#confState]);
     // The leader sends its latest snapshot to members that need one, and a member rejects a
     // snapshot whose membership does not include it: snapshot after every membership change.
     this.#snapshotDue = true;

@@ -40,7 +40,7 @@ async function runSeed(seed: number, ops: number): Promise<void> {
       stateMachine: kv,
       clock,
       tickMs: 10,
-      requestTimeoutMs: 400,
+      requestTimeoutMs: 1000,
       raft: { electionTick: 10, seed: seed * 31 + i },
     });
     net.register(node as RaftNode<unknown>);
@@ -50,11 +50,15 @@ async function runSeed(seed: number, ops: number): Promise<void> {
   const rec = new HistoryRecorder<KvInput, KvOutput>();
   const inFlight = new Set<Promise<void>>();
   try {
+    // Clients start once the cluster has a leader, as they would against a running cluster.
+    for (let t = 0; t < 300 && !nodes.some((n) => n.role === "leader"); t++) {
+      await clock.advance(10);
+    }
     let issued = 0;
     for (let step = 0; issued < ops || inFlight.size > 0; step++) {
       if (step > 20_000) assert.fail(`seed ${seed}: clients did not finish`);
       // Faults: re-partition now and then, heal often.
-      if (rng.int(40) === 0) {
+      if (rng.int(60) === 0) {
         const shuffled = [...IDS].sort(() => rng.next() - 0.5);
         const cut = 1 + rng.int(2);
         net.partition(shuffled.slice(0, cut), shuffled.slice(cut));

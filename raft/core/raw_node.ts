@@ -11,7 +11,8 @@ import { RaftInvariantError } from "./errors.ts";
 import { Raft, reportSnapshot, reportUnreachable } from "./raft.ts";
 import type { ProgressState } from "./tracker/progress.ts";
 import { confStateFromConfig } from "./tracker/tracker.ts";
-import type { ConfState, HardState, Message, NodeId, Ready, SoftState } from "./types.ts";
+import type { ConfState, Entry, HardState, Message, NodeId, Ready, SoftState } from "./types.ts";
+import { NO_NODE } from "./types.ts";
 
 /** Replication progress of one member, as seen by the leader. */
 export interface PeerStatus {
@@ -92,6 +93,35 @@ export class RawNode {
   /** This node's id. */
   get id(): NodeId {
     return this.#raft.id;
+  }
+
+  /**
+   * Writes the bootstrap membership (from storage) into the log as committed
+   * configuration entries of term 1, one per member, so that a member added
+   * later learns the whole membership by replaying the log. Every initial
+   * member must call it on its fresh storage: the entries are identical on
+   * all of them. Returns false (and does nothing) unless the log is empty, the
+   * term is 0 and the membership is not empty.
+   */
+  bootstrap(): boolean {
+    const r = this.#raft;
+    if (r.raftLog.lastIndex() !== 0 || r.term !== 0) return false;
+    const cs = confStateFromConfig(r.trk.config);
+    if (cs.voters.length === 0 || cs.votersOutgoing.length > 0) return false;
+    const changes = [
+      ...cs.voters.map((nodeId) => ({ type: "addVoter" as const, nodeId })),
+      ...cs.learners.map((nodeId) => ({ type: "addLearner" as const, nodeId })),
+    ];
+    const ents: Entry[] = changes.map((c, i) => ({
+      term: 1,
+      index: i + 1,
+      type: "confChange",
+      data: encodeConfChange({ changes: [c] }),
+    }));
+    r.becomeFollower(1, NO_NODE);
+    r.raftLog.append(ents);
+    r.raftLog.committed = ents.length;
+    return true;
   }
 
   /** Leader and role right now (cheap; `status()` builds more). */

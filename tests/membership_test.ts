@@ -1,0 +1,92 @@
+/**
+ * Membership changes on a running HTTP cluster: a new node joins as a
+ * learner, catches up, is promoted, and the old leader is removed.
+ */
+import assert from "node:assert/strict";
+import type { RaftNode } from "../raft/node.ts";
+import { MemoryStorage } from "../raft/storage/memory_storage.ts";
+import { type KvResult, KvStateMachine } from "../raft/testing/kv_state_machine.ts";
+import { kvRoutes } from "../transport/kv_routes.ts";
+import { type ServedNode, serveNode } from "../transport/server.ts";
+import { fetchJson, freePort, waitFor } from "./helpers.ts";
+
+const SECRET = "membership-secret";
+
+async function start(
+  id: string,
+  port: number,
+  peers: Record<string, string>,
+  storage: MemoryStorage,
+  kvs: Map<string, KvStateMachine>,
+): Promise<ServedNode<KvResult>> {
+  const kv = new KvStateMachine();
+  kvs.set(id, kv);
+  return await serveNode<KvResult>({
+    id,
+    hostname: "127.0.0.1",
+    port,
+    peers,
+    clusterId: "m",
+    secret: SECRET,
+    storage,
+    stateMachine: kv,
+    tickMs: 10,
+    requestTimeoutMs: 3000,
+    routes: (node, metrics) => [kvRoutes(node as RaftNode<KvResult>, kv, metrics)],
+  });
+}
+
+async function put(url: string, key: string, value: string) {
+  return await fetchJson(`${url}/commands`, {
+    method: "POST",
+    body: JSON.stringify({ op: "put", key, value }),
+  });
+}
+
+Deno.test("§4.1 a node joins as a learner, is promoted to voter, and the old leader is removed", async () => {
+  const ids = ["n1", "n2", "n3"];
+  const ports = [...ids, "n4"].map(() => freePort());
+  const peers = Object.fromEntries(ids.map((id, i) => [id, `http://127.0.0.1:${ports[i]}`]));
+  const kvs = new Map<string, KvStateMachine>();
+  const nodes = await Promise.all(
+    ids.map((id, i) => start(id, ports[i]!, peers, MemoryStorage.withVoters(ids), kvs)),
+  );
+  let joiner: ServedNode<KvResult> | undefined;
+  try {
+    const leader = await waitFor("a leader", () => nodes.find((s) => s.node.role === "leader"));
+    for (let i = 0; i < 10; i++) {
+      assert.equal((await put(leader.url, `k${i}`, `v${i}`)).status, 200);
+    }
+
+    // The joiner starts empty: it knows no membership and learns it from the log.
+    const n4url = `http://127.0.0.1:${ports[3]}`;
+    joiner = await start("n4", ports[3]!, { ...peers, n4: n4url }, new MemoryStorage(), kvs);
+    const asLearner = await leader.node.changeMembership([{ type: "addLearner", nodeId: "n4" }], {
+      context: n4url,
+    });
+    assert.deepEqual(asLearner.learners, ["n4"]);
+    await waitFor("n4 catches up", () => kvs.get("n4")!.get("k9") === "v9");
+    assert.deepEqual([...joiner.node.status().confState.voters], ["n1", "n2", "n3"]);
+
+    const asVoter = await leader.node.changeMembership([{ type: "addVoter", nodeId: "n4" }]);
+    assert.deepEqual(asVoter.voters, ["n1", "n2", "n3", "n4"]);
+
+    const old = leader.node.id;
+    const after = await leader.node.changeMembership([{ type: "removeNode", nodeId: old }]);
+    assert.ok(!after.voters.includes(old));
+    const rest = [...nodes.filter((s) => s !== leader), joiner];
+    const next = await waitFor(
+      "a leader among the remaining members",
+      () => rest.find((s) => s.node.role === "leader"),
+    );
+    assert.notEqual(next.node.id, old);
+    assert.equal((await put(next.url, "after", "yes")).status, 200);
+    await waitFor(
+      "every remaining member applies the write",
+      () => rest.every((s) => kvs.get(s.node.id)!.get("after") === "yes"),
+    );
+    assert.notEqual(leader.node.role, "leader", "the removed leader stepped down");
+  } finally {
+    await Promise.all([...nodes, ...(joiner ? [joiner] : [])].map((s) => s.stop()));
+  }
+});
