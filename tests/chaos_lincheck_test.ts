@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { SeededRandom } from "../raft/core/rand.ts";
 import { RaftNode } from "../raft/node.ts";
+import { FileStorage } from "../raft/storage/file_storage.ts";
 import { MemoryStorage } from "../raft/storage/memory_storage.ts";
+import type { WritableStorage } from "../raft/storage/writable_storage.ts";
 import {
   encodeKvCommand,
   type KvResult,
@@ -25,28 +27,53 @@ import { MemoryNetwork } from "../raft/testing/memory_transport.ts";
 const IDS = ["n1", "n2", "n3", "n4", "n5"];
 const KEYS = ["a", "b", "c"];
 
-async function runSeed(seed: number, ops: number): Promise<void> {
+const BOOTSTRAP = {
+  voters: IDS,
+  learners: [],
+  votersOutgoing: [],
+  learnersNext: [],
+  autoLeave: false,
+};
+
+/**
+ * One seeded run. With `dir`, nodes keep their logs in FileStorage under it and
+ * a random node is restarted from its files now and then.
+ */
+async function runSeed(seed: number, ops: number, dir?: string): Promise<void> {
   const rng = new SeededRandom(seed);
   const clock = new ManualClock();
   const net = new MemoryNetwork();
   const nodes: RaftNode<KvResult>[] = [];
   const kvs: KvStateMachine[] = [];
-  for (const [i, id] of IDS.entries()) {
+  const open = async (id: string): Promise<WritableStorage> =>
+    dir === undefined
+      ? MemoryStorage.withVoters(IDS)
+      : await FileStorage.open(`${dir}/${id}`, { bootstrap: BOOTSTRAP, logger: () => {} });
+  const memory = new Map<string, WritableStorage>();
+  const startNode = async (i: number): Promise<void> => {
+    const id = IDS[i]!;
     const kv = new KvStateMachine();
+    // Memory storage survives a restart as is; file storage is reopened from disk.
+    let storage = memory.get(id);
+    if (storage === undefined || dir !== undefined) storage = await open(id);
+    memory.set(id, storage);
     const node = await RaftNode.start<KvResult>({
       id,
-      storage: MemoryStorage.withVoters(IDS),
+      storage,
       transport: net.transport(id),
       stateMachine: kv,
       clock,
       tickMs: 10,
       requestTimeoutMs: 1000,
+      snapshotEvery: 20,
+      snapshotKeep: 10,
       raft: { electionTick: 10, seed: seed * 31 + i },
     });
     net.register(node as RaftNode<unknown>);
-    nodes.push(node);
-    kvs.push(kv);
-  }
+    nodes[i] = node;
+    kvs[i] = kv;
+  };
+  for (let i = 0; i < IDS.length; i++) await startNode(i);
   const rec = new HistoryRecorder<KvInput, KvOutput>();
   const inFlight = new Set<Promise<void>>();
   try {
@@ -55,6 +82,7 @@ async function runSeed(seed: number, ops: number): Promise<void> {
       await clock.advance(10);
     }
     let issued = 0;
+    let restarts = 0;
     for (let step = 0; issued < ops || inFlight.size > 0; step++) {
       if (step > 20_000) assert.fail(`seed ${seed}: clients did not finish`);
       // Faults: re-partition now and then, heal often.
@@ -63,11 +91,20 @@ async function runSeed(seed: number, ops: number): Promise<void> {
         const cut = 1 + rng.int(2);
         net.partition(shuffled.slice(0, cut), shuffled.slice(cut));
       } else if (rng.int(25) === 0) net.heal();
+      if (dir !== undefined && (rng.int(150) === 0 || step === 15 || step === 35)) {
+        restarts++;
+        // Restart a node from its files; requests in flight on it fail as stopped.
+        const i = rng.int(IDS.length);
+        await nodes[i]!.stop();
+        net.unregister(IDS[i]!);
+        await startNode(i);
+      }
       // Up to three clients, each with one operation in flight.
       while (issued < ops && inFlight.size < 3) {
         const client = issued % 3;
-        const node = nodes[rng.int(nodes.length)]!;
-        const kv = kvs[nodes.indexOf(node)]!;
+        const at = rng.int(nodes.length);
+        const node = nodes[at]!;
+        const kv = kvs[at]!;
         const key = KEYS[rng.int(KEYS.length)]!;
         const kind = rng.int(3);
         issued++;
@@ -91,6 +128,9 @@ async function runSeed(seed: number, ops: number): Promise<void> {
         inFlight.add(tracked);
       }
       await clock.advance(10);
+    }
+    if (dir !== undefined) {
+      assert.ok(restarts >= 2, `seed ${seed}: expected restarts, got ${restarts}`);
     }
     const result = checkHistory(kvModel, rec.history());
     assert.ok(
@@ -116,3 +156,17 @@ for (let batch = 0; batch < 2; batch++) {
     }
   });
 }
+
+Deno.test("chaos: kv clients stay linearizable on file storage with nodes restarted from disk (seeds 11-12)", async () => {
+  for (const seed of [11, 12]) {
+    const dir = await Deno.makeTempDir({ prefix: "raftlog-chaos-" });
+    try {
+      await runSeed(seed, 150, dir);
+    } catch (e) {
+      console.error(`chaos failure with seed ${seed} on file storage`);
+      throw e;
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});
