@@ -11,6 +11,9 @@ import { entrySize } from "../core/storage.ts";
 /**
  * Holds a contiguous run of entries `[first, last]` ending at the log's tail,
  * evicting the oldest once their total {@link entrySize} exceeds `maxBytes`.
+ * An entry whose data is a view into a larger buffer (say, a message it was
+ * decoded from) is cached as a copy, so the byte bound is what the cache
+ * really keeps alive.
  *
  * Invariant: `#ents[#head + k].index === first + k`; `#bytes` is the size of
  * the entries held.
@@ -63,13 +66,27 @@ export class EntryCache {
 
   /**
    * Adds entries that were just written at the log's tail. When they do not
-   * follow the cached run, the cache restarts with them.
+   * follow the cached run, the cache restarts with them. Entries whose data
+   * own their whole buffer are kept by reference, others as copies.
    */
   append(entries: readonly Entry[]): void {
     if (entries.length === 0 || this.maxBytes === 0) return;
     if (this.count > 0 && entries[0]!.index !== this.last + 1) this.clear();
-    for (const e of entries) {
-      this.#ents.push(e);
+    // Only the newest maxBytes can stay; skip (and do not copy) the rest.
+    let from = entries.length - 1;
+    let size = entrySize(entries[from]!);
+    while (from > 0 && size + entrySize(entries[from - 1]!) <= this.maxBytes) {
+      size += entrySize(entries[--from]!);
+    }
+    if (from > 0) this.clear();
+    for (let i = from; i < entries.length; i++) {
+      const e = entries[i]!;
+      const d = e.data;
+      this.#ents.push(
+        d.byteLength === d.buffer.byteLength
+          ? e
+          : { index: e.index, term: e.term, type: e.type, data: d.slice() },
+      );
       this.#bytes += entrySize(e);
     }
     this.#evict();

@@ -53,3 +53,29 @@ Deno.test("EntryCache stays consistent over many appends and evictions", () => {
   assert.deepEqual(c.slice(9951, 10_001).map((e) => e.index)[0], 9951);
   assert.equal(c.slice(9951, 10_001).length, 50);
 });
+
+Deno.test("EntryCache keeps copies of entries whose data are views into larger buffers", () => {
+  const c = new EntryCache(1 << 20);
+  const message = new Uint8Array(64 << 10);
+  const own = ent(1, 10);
+  const view: Entry = { index: 2, term: 1, type: "normal", data: message.subarray(100, 110) };
+  c.append([own, view]);
+  const [a, b] = c.slice(1, 3);
+  assert.equal(a, own);
+  assert.equal(b!.data.buffer.byteLength, 10);
+  assert.deepEqual([...b!.data], [...view.data]);
+});
+
+Deno.test("EntryCache copies only what it can keep from a large append", () => {
+  const c = new EntryCache(3 * entrySize(ent(1)));
+  const message = new Uint8Array(1 << 20);
+  const ents: Entry[] = [];
+  for (let i = 1; i <= 100; i++) {
+    ents.push({ index: i, term: 1, type: "normal", data: message.subarray(i * 84, i * 84 + 84) });
+  }
+  c.append(ents);
+  assert.equal(c.first, 98);
+  assert.equal(c.count, 3);
+  assert.equal(c.bytes, 3 * entrySize(ent(1)));
+  for (const e of c.slice(98, 101)) assert.equal(e.data.buffer.byteLength, 84);
+});

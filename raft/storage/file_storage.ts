@@ -19,8 +19,13 @@
  * overwritten in place.
  *
  * Reads are synchronous, as the core needs: an in-memory index maps every
- * log index to its segment, batch position, size and term; recent entries are
- * served from a bounded cache, older ones by one positioned read per range.
+ * log index to its segment, the batch record holding it, its byte offset,
+ * size and term; recent entries are served from a cache bounded in bytes,
+ * older ones from disk through one reusable buffer. A record's checksum is
+ * verified the first time one of its entries is read (damage surfaces as
+ * `CorruptLogError` before any of its bytes are served); later reads fetch
+ * only the requested entries' bytes, and a range of entries in large
+ * contiguous chunks. What reads return are copies that pin no larger buffer.
  *
  * @module
  */
@@ -42,6 +47,7 @@ import {
   MAX_PAYLOAD_BYTES,
   SEGMENT_HEADER_BYTES,
 } from "./record.ts";
+import { ReadBuffer } from "./read_buffer.ts";
 import { recoverDataDir } from "./recovery.ts";
 import { Segment } from "./segment.ts";
 import { writeSnapshotFile } from "./snapshot_file.ts";
@@ -241,6 +247,8 @@ export class FileStorage implements WritableStorage {
   #prevTerm: number;
   #lastIndex: number;
   #cache: EntryCache;
+  /** Every disk read goes through this one buffer (entries are copied out of it). */
+  #readBuffer = new ReadBuffer();
   #vote = "";
   #voteBytes = new Uint8Array(0);
   #scratch = new Uint8Array(64 << 10);
@@ -509,7 +517,7 @@ export class FileStorage implements WritableStorage {
     for (let i = lo; i < diskEnd;) {
       const seg = this.#segmentFor(i);
       const stop = Math.min(diskEnd, seg.lastIndex + 1);
-      const part = seg.read(i, stop);
+      const part = seg.read(i, stop, this.#readBuffer);
       for (const e of part) out.push(e);
       i = stop;
     }
@@ -572,7 +580,7 @@ export class FileStorage implements WritableStorage {
    * `options.sync`, the default). Entries already in the log with the same
    * term are skipped; entries at or below a compacted index are ignored.
    * Entry data must not be changed after the call (recent entries are cached
-   * by reference).
+   * by reference; data that are views into a larger buffer are copied).
    */
   save(update: StorageUpdate, options?: SaveOptions): Promise<void> {
     try {
@@ -670,6 +678,7 @@ export class FileStorage implements WritableStorage {
         }
         for (const s of this.#segments) s.closeReader();
         this.#cache.clear();
+        this.#readBuffer.release();
         this.#lock.release();
       }
     });
@@ -874,9 +883,15 @@ export class FileStorage implements WritableStorage {
           : undefined,
       );
       const end = base + pos;
+      // Entry offsets as encodeBatch lays them out: after the batch header
+      // and the hard state (carried by the last batch only).
+      let at = start + FRAME_HEADER_BYTES + BATCH_HEADER_BYTES +
+        (hs !== undefined && j === cuts.length - 1 ? 26 + vote.byteLength : 0);
       for (let i = from; i < to; i++) {
         const e = entries[i]!;
-        seg.push(start, end, e.data.byteLength, e.term);
+        const size = e.data.byteLength;
+        seg.push(start, end, at, size, e.term);
+        at += BATCH_ENTRY_OVERHEAD_BYTES + size;
       }
       from = to;
     }

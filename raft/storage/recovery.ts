@@ -314,6 +314,7 @@ function scanSegment(
           if (end - q < 13 || buf[q]! > 1) corrupt(path, offset, "malformed entry in batch record");
           const term = readU64(view, q + 1);
           const dataSize = view.getUint32(q + 9, true);
+          const at = base + q;
           q += 13 + dataSize;
           if (q > end) corrupt(path, offset, "entry runs past its batch record");
           if (term < lastTerm) {
@@ -323,7 +324,7 @@ function scanSegment(
               `entry ${expected} has term ${term} below the previous ${lastTerm}`,
             );
           }
-          segment.push(offset, frameEnd, dataSize, term);
+          segment.push(offset, frameEnd, at, dataSize, term);
           lastTerm = term;
           expected++;
         }

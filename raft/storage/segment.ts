@@ -12,9 +12,26 @@
  */
 
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import type { Entry } from "../core/types.ts";
-import { checkFrame, decodeBatch, FRAME_HEADER_BYTES, readU64 } from "./record.ts";
+import { type ReadBuffer, readFully } from "./read_buffer.ts";
+import {
+  BATCH_ENTRY_OVERHEAD_BYTES as ENTRY_HEADER_BYTES,
+  BATCH_HEADER_BYTES,
+  checkFrame,
+  FRAME_HEADER_BYTES,
+  FrameStatus,
+  readU64,
+  RecordKind,
+} from "./record.ts";
 import { CorruptLogError } from "./storage_errors.ts";
+
+// Consecutive entries up to PACK_ENTRY_BYTES each, read together, share one
+// copy of at most PACK_BYTES (their bytes as on disk): one allocation per
+// run instead of one per entry, and a held entry keeps at most PACK_BYTES
+// alive.
+const PACK_ENTRY_BYTES = 1024;
+const PACK_BYTES = 16 << 10;
 
 const NAME_PATTERN = /^(\d{10})-(\d{20})\.wal$/;
 
@@ -55,20 +72,34 @@ export function parseSegmentFileName(
 }
 
 /**
- * A segment's entries as positions in its file: for each entry, where the
- * batch record holding it starts and ends, how many data bytes it has and
- * its term. Reads use positioned synchronous reads on a handle kept open
- * per segment.
+ * A segment's entries as positions in its file, and the synchronous reads
+ * that serve them.
  *
- * Invariant: the entries are `firstIndex .. firstIndex + count - 1` (the live
- * ones; a shadowed tail is forgotten), their batches' offsets do not
- * decrease, and every batch lies below `bytes`.
+ * The index keeps, per entry, where its 13-byte entry header starts in the
+ * file, its data size and its term (16 bytes an entry); per batch record
+ * holding live entries, where the record starts and ends, and one bit: has
+ * its checksum been verified since the segment was opened.
+ *
+ * Reads: the first read of any entry of a record reads the whole record and
+ * verifies its checksum (so damage is reported, as `CorruptLogError` naming
+ * file and offset, before any of its bytes are served); later reads fetch
+ * only the requested entries' bytes, checking each entry's header against
+ * the index. Consecutive entries of verified records are read in chunks of
+ * up to the read buffer's capacity. Entry data are copied out of the shared
+ * {@link ReadBuffer}, so what a read returns pins no large buffer (small
+ * entries read together share a copy of at most 16 KiB).
+ *
+ * Invariants: the entries are `firstIndex .. firstIndex + count - 1` (the
+ * live ones; a shadowed tail is forgotten), their offsets strictly increase;
+ * the records are exactly those holding live entries, in file order; entry
+ * `i` lies inside one record (`recStart < offset < recEnd`); everything lies
+ * below `bytes`.
  *
  * @example
  * ```ts
  * import { Segment } from "./segment.ts";
  * const seg = new Segment("/tmp", 11, { seq: 1, prevTerm: 2, headerBytes: 34 });
- * seg.push(34, 160, 100, 3);
+ * seg.push(34, 160, 60, 100, 3);
  * console.assert(seg.lastIndex === 11 && seg.term(11) === 3 && seg.term(10) === 2);
  * ```
  */
@@ -90,10 +121,15 @@ export class Segment {
   /** Highest hard-state sequence number written to this segment (0: none). */
   hardStateSeq = 0;
   #count = 0;
-  #starts: Uint32Array;
-  #ends: Uint32Array;
+  /** Per entry: file offset of its entry header (type, term, size), then its data. */
+  #offsets: Uint32Array;
   #sizes: Uint32Array;
   #terms: Float64Array;
+  #records = 0;
+  #recStarts: Uint32Array;
+  #recEnds: Uint32Array;
+  /** Bit r: record r's checksum matched when it was last read. */
+  #verified: Uint32Array;
   #reader: Deno.FsFile | undefined;
 
   constructor(
@@ -109,10 +145,12 @@ export class Segment {
     this.headerBytes = options.headerBytes;
     this.bytes = options.headerBytes;
     const capacity = Math.max(16, options.capacity ?? 1024);
-    this.#starts = new Uint32Array(capacity);
-    this.#ends = new Uint32Array(capacity);
+    this.#offsets = new Uint32Array(capacity);
     this.#sizes = new Uint32Array(capacity);
     this.#terms = new Float64Array(capacity);
+    this.#recStarts = new Uint32Array(16);
+    this.#recEnds = new Uint32Array(16);
+    this.#verified = new Uint32Array(1);
   }
 
   /** Number of entries. */
@@ -130,33 +168,56 @@ export class Segment {
     return this.#count === 0 ? this.prevTerm : this.#terms[this.#count - 1]!;
   }
 
-  /**
-   * Records the next entry: it is in the batch at bytes [start, end) and has
-   * `size` data bytes and term `term`.
-   */
-  push(start: number, end: number, size: number, term: number): void {
-    if (this.#count === this.#starts.length) this.#grow();
-    const i = this.#count++;
-    this.#starts[i] = start;
-    this.#ends[i] = end;
-    this.#sizes[i] = size;
-    this.#terms[i] = term;
+  /** Number of batch records holding live entries. */
+  get records(): number {
+    return this.#records;
   }
 
-  #grow(): void {
-    const n = this.#starts.length * 2;
-    const starts = new Uint32Array(n);
-    starts.set(this.#starts);
-    const ends = new Uint32Array(n);
-    ends.set(this.#ends);
+  /**
+   * Records the next entry: it is in the batch record at bytes
+   * [recordStart, recordEnd), its entry header starts at byte `offset`, and
+   * it has `size` data bytes and term `term`.
+   */
+  push(recordStart: number, recordEnd: number, offset: number, size: number, term: number): void {
+    if (this.#count === this.#offsets.length) this.#growEntries();
+    const i = this.#count++;
+    this.#offsets[i] = offset;
+    this.#sizes[i] = size;
+    this.#terms[i] = term;
+    const r = this.#records;
+    if (r === 0 || this.#recStarts[r - 1] !== recordStart) {
+      if (r === this.#recStarts.length) this.#growRecords();
+      this.#recStarts[r] = recordStart;
+      this.#recEnds[r] = recordEnd;
+      this.#verified[r >>> 5]! &= ~(1 << (r & 31));
+      this.#records = r + 1;
+    }
+  }
+
+  #growEntries(): void {
+    const n = this.#offsets.length * 2;
+    const offsets = new Uint32Array(n);
+    offsets.set(this.#offsets);
     const sizes = new Uint32Array(n);
     sizes.set(this.#sizes);
     const terms = new Float64Array(n);
     terms.set(this.#terms);
-    this.#starts = starts;
-    this.#ends = ends;
+    this.#offsets = offsets;
     this.#sizes = sizes;
     this.#terms = terms;
+  }
+
+  #growRecords(): void {
+    const n = this.#recStarts.length * 2;
+    const starts = new Uint32Array(n);
+    starts.set(this.#recStarts);
+    const ends = new Uint32Array(n);
+    ends.set(this.#recEnds);
+    const verified = new Uint32Array(n >>> 5 || 1);
+    verified.set(this.#verified);
+    this.#recStarts = starts;
+    this.#recEnds = ends;
+    this.#verified = verified;
   }
 
   /**
@@ -169,6 +230,7 @@ export class Segment {
       throw new RangeError(`Index ${index} is outside segment ${this.name}`);
     }
     this.#count = i;
+    this.#records = i === 0 ? 0 : this.#recordOf(i - 1) + 1;
   }
 
   /** Term of entry `index`, for `index` in [firstIndex - 1, lastIndex]. */
@@ -183,69 +245,86 @@ export class Segment {
     return this.#sizes[index - this.firstIndex]!;
   }
 
+  /** Whether the record holding entry `index` has been verified since the segment was opened. */
+  verified(index: number): boolean {
+    return this.#isVerified(this.#recordOf(index - this.firstIndex));
+  }
+
   /**
-   * Reads entries [lo, hi) (all inside this segment) with one positioned
-   * read of the batches holding them, verifying their checksums. Entry data
-   * are views into one buffer.
+   * Reads entries [lo, hi) (all inside this segment) through `rb`. Records
+   * not yet verified are read whole and checked first; the entries' data are
+   * copies (see the class comment). Throws `CorruptLogError` naming the file
+   * and offset when a checksum or an entry header does not match.
    */
-  read(lo: number, hi: number): Entry[] {
+  read(lo: number, hi: number, rb: ReadBuffer): Entry[] {
     if (lo >= hi) return [];
-    const start = this.#starts[lo - this.firstIndex]!;
-    const end = this.#ends[hi - 1 - this.firstIndex]!;
-    const buf = new Uint8Array(end - start);
-    const reader = this.#reader ??= Deno.openSync(this.path, { read: true });
-    reader.seekSync(start, Deno.SeekMode.Start);
-    let got = 0;
-    while (got < buf.length) {
-      const n = reader.readSync(buf.subarray(got));
-      if (n === null) {
-        throw new CorruptLogError(
-          this.path,
-          start + got,
-          `file ends before the records it held when opened (expected ${end} bytes)`,
-        );
-      }
-      got += n;
-    }
-    const view = new DataView(buf.buffer);
+    const file = this.#reader ??= Deno.openSync(this.path, { read: true });
+    const offsets = this.#offsets;
+    const sizes = this.#sizes;
+    const ends = this.#recEnds;
     const out: Entry[] = new Array(hi - lo);
-    let pos = 0;
-    let next = lo;
-    while (next < hi) {
-      const length = checkFrame(buf, view, pos, buf.length);
-      if (length < 0) {
-        throw new CorruptLogError(this.path, start + pos, "record checksum mismatch on read");
+    const base = lo - this.firstIndex;
+    const end = hi - this.firstIndex;
+    let i = base;
+    let r = this.#recordOf(i);
+    while (i < end) {
+      while (offsets[i]! >= ends[r]!) r++;
+      if (!this.#isVerified(r)) this.#verify(r, rb, file);
+      // One read serves entries i..j-1: consecutive, in verified records,
+      // and within the buffer (within its window, when that holds entry i:
+      // then no read is needed at all).
+      const start = offsets[i]!;
+      let stop = start + ENTRY_HEADER_BYTES + sizes[i]!;
+      const window = rb.windowEndAt(file, start);
+      const limit = window >= stop ? window : start + rb.capacity;
+      let j = i + 1;
+      let rj = r;
+      while (j < end) {
+        const e = offsets[j]! + ENTRY_HEADER_BYTES + sizes[j]!;
+        if (e > limit) break;
+        while (offsets[j]! >= ends[rj]!) rj++;
+        if (!this.#isVerified(rj)) break;
+        stop = e;
+        j++;
       }
-      const p = pos + FRAME_HEADER_BYTES;
-      const batch = decodeBatch(buf, view, p, length);
-      if (batch !== undefined) {
-        let q = batch.entriesPos;
-        for (let k = 0; k < batch.count; k++) {
-          const index = batch.firstIndex + k;
-          const size = view.getUint32(q + 9, true);
-          if (index >= lo && index < hi) {
-            if (index !== next) {
-              throw new CorruptLogError(this.path, start + pos, `expected entry ${next} here`);
-            }
-            out[index - lo] = {
-              index,
-              term: readU64(view, q + 1),
-              type: buf[q] === 0 ? "normal" : "confChange",
-              data: buf.subarray(q + 13, q + 13 + size),
-            };
-            next++;
+      if (stop - start > rb.capacity) {
+        out[i - base] = this.#readLarge(i, rb, file);
+      } else {
+        const p = rb.load(file, this.path, start, stop) - start;
+        const bytes = rb.bytes;
+        for (let k = i; k < j;) {
+          // A run of small entries shares one copy of its bytes (a copy
+          // each would cost an allocation each); other entries get their own.
+          let m = k + 1;
+          const from = offsets[k]!;
+          while (
+            m < j && sizes[m - 1]! <= PACK_ENTRY_BYTES && sizes[m]! <= PACK_ENTRY_BYTES &&
+            offsets[m]! + ENTRY_HEADER_BYTES + sizes[m]! - from <= PACK_BYTES
+          ) {
+            m++;
           }
-          q += 13 + size;
+          if (m === k + 1) {
+            const q = p + from;
+            const type = this.#checkEntryHeader(k, rb, q);
+            const data = bytes.slice(q + ENTRY_HEADER_BYTES, q + ENTRY_HEADER_BYTES + sizes[k]!);
+            out[k - base] = { index: this.firstIndex + k, term: this.#terms[k]!, type, data };
+            k++;
+            continue;
+          }
+          const to = offsets[m - 1]! + ENTRY_HEADER_BYTES + sizes[m - 1]!;
+          const pack = bytes.slice(p + from, p + to);
+          for (; k < m; k++) {
+            const at = offsets[k]! - from;
+            const type = this.#checkEntryHeader(k, rb, p + offsets[k]!);
+            const data = pack.subarray(
+              at + ENTRY_HEADER_BYTES,
+              at + ENTRY_HEADER_BYTES + sizes[k]!,
+            );
+            out[k - base] = { index: this.firstIndex + k, term: this.#terms[k]!, type, data };
+          }
         }
       }
-      pos = p + length;
-      if (pos >= buf.length && next < hi) {
-        throw new CorruptLogError(
-          this.path,
-          start + pos,
-          `entry ${next} is not where the index says`,
-        );
-      }
+      i = j;
     }
     return out;
   }
@@ -254,5 +333,123 @@ export class Segment {
   closeReader(): void {
     this.#reader?.close();
     this.#reader = undefined;
+  }
+
+  #isVerified(r: number): boolean {
+    return (this.#verified[r >>> 5]! & (1 << (r & 31))) !== 0;
+  }
+
+  /** The record holding entry slot `i`: the last one starting before it. */
+  #recordOf(i: number): number {
+    const at = this.#offsets[i]!;
+    const starts = this.#recStarts;
+    let lo = 0;
+    let hi = this.#records - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (starts[mid]! < at) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** The first entry slot of record `r`. */
+  #firstSlotOf(r: number): number {
+    const at = this.#recStarts[r]!;
+    const offsets = this.#offsets;
+    let lo = 0;
+    let hi = this.#count - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (offsets[mid]! > at) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /**
+   * Reads record `r` whole and checks both checksums, that its length is the
+   * one the index has, and that it is the batch of the entries the index
+   * places in it. Records larger than the buffer are checksummed piece by
+   * piece.
+   */
+  #verify(r: number, rb: ReadBuffer, file: Deno.FsFile): void {
+    const start = this.#recStarts[r]!;
+    const end = this.#recEnds[r]!;
+    const payload = end - start - FRAME_HEADER_BYTES;
+    let p: number;
+    if (end - start <= rb.capacity) {
+      p = rb.load(file, this.path, start, end);
+      const length = checkFrame(rb.bytes, rb.view, p, p + end - start);
+      if (length !== payload) this.#corruptRecord(start, length);
+    } else {
+      const head = FRAME_HEADER_BYTES + BATCH_HEADER_BYTES;
+      p = rb.load(file, this.path, start, start + head);
+      const status = checkFrame(rb.bytes, rb.view, p, p + head);
+      if (status !== FrameStatus.payloadIncomplete) this.#corruptRecord(start, status);
+      if (rb.view.getUint32(p, true) !== payload) this.#corruptRecord(start, 0);
+    }
+    const view = rb.view;
+    const kind = rb.bytes[p + FRAME_HEADER_BYTES];
+    const first = readU64(view, p + FRAME_HEADER_BYTES + 2);
+    const count = view.getUint32(p + FRAME_HEADER_BYTES + 10, true);
+    if (end - start > rb.capacity) {
+      const want = view.getUint32(p + 4, true);
+      let crc = 0;
+      for (let a = start + FRAME_HEADER_BYTES; a < end;) {
+        const b = Math.min(end, a + rb.capacity);
+        const q = rb.load(file, this.path, a, b);
+        crc = crc32(rb.bytes.subarray(q, q + b - a), crc);
+        a = b;
+      }
+      if (crc !== want) this.#corruptRecord(start, FrameStatus.badPayload);
+    }
+    const expected = this.firstIndex + this.#firstSlotOf(r);
+    if (kind !== RecordKind.batch || first !== expected || count === 0) {
+      throw new CorruptLogError(
+        this.path,
+        start,
+        `record is not the batch holding entry ${expected} that the index places here`,
+      );
+    }
+    this.#verified[r >>> 5]! |= 1 << (r & 31);
+  }
+
+  #corruptRecord(start: number, status: number): never {
+    throw new CorruptLogError(
+      this.path,
+      start,
+      status === FrameStatus.badHeader
+        ? "record header checksum mismatch on read"
+        : status === FrameStatus.badPayload
+        ? "record checksum mismatch on read"
+        : "record length does not match the index on read",
+    );
+  }
+
+  /** Checks the entry header at `rb.bytes[q]` against the index; returns the entry type. */
+  #checkEntryHeader(k: number, rb: ReadBuffer, q: number): Entry["type"] {
+    const type = rb.bytes[q]!;
+    if (
+      type > 1 || rb.view.getUint32(q + 9, true) !== this.#sizes[k] ||
+      readU64(rb.view, q + 1) !== this.#terms[k]
+    ) {
+      throw new CorruptLogError(
+        this.path,
+        this.#offsets[k]!,
+        `entry ${this.firstIndex + k} is not where the index says`,
+      );
+    }
+    return type === 0 ? "normal" : "confChange";
+  }
+
+  /** Reads entry slot `k`, larger than the buffer, straight into its own array. */
+  #readLarge(k: number, rb: ReadBuffer, file: Deno.FsFile): Entry {
+    const at = this.#offsets[k]!;
+    const q = rb.load(file, this.path, at, at + ENTRY_HEADER_BYTES);
+    const type = this.#checkEntryHeader(k, rb, q);
+    const data = new Uint8Array(this.#sizes[k]!);
+    readFully(file, this.path, at + ENTRY_HEADER_BYTES, data);
+    return { index: this.firstIndex + k, term: this.#terms[k]!, type, data };
   }
 }
