@@ -47,7 +47,7 @@ export interface ConfChange {
  * @example
  * ```ts
  * import { ConfChangeError } from "./confchange.ts";
- * console.assert(new ConfChangeError("no voters").name === "ConfChangeError");
+ * if (!(new ConfChangeError("no voters").name === "ConfChangeError")) throw new Error("unexpected result");
  * ```
  */
 export class ConfChangeError extends RangeError {
@@ -67,7 +67,7 @@ const decoder = new TextDecoder();
  * ```ts
  * import { decodeConfChange, encodeConfChange } from "./confchange.ts";
  * const cc = { changes: [{ type: "removeNode" as const, nodeId: "n2" }] };
- * console.assert(decodeConfChange(encodeConfChange(cc)).changes[0]?.nodeId === "n2");
+ * if (!(decodeConfChange(encodeConfChange(cc)).changes[0]?.nodeId === "n2")) throw new Error("unexpected result");
  * ```
  */
 export function encodeConfChange(cc: ConfChange): Uint8Array {
@@ -175,7 +175,7 @@ function applyChanges(c: MutableConfig, changes: readonly ConfChangeSingle[]): v
  *   learners: new Set<string>(), learnersNext: new Set<string>(), autoLeave: false,
  * };
  * const next = applyConfChange(cfg, { changes: [{ type: "addVoter", nodeId: "d" }] });
- * console.assert(next.voters.incoming.size === 4);
+ * if (!(next.voters.incoming.size === 4)) throw new Error("unexpected result");
  * ```
  */
 export function applyConfChange(cfg: TrackerConfig, cc: ConfChange): TrackerConfig {

@@ -87,7 +87,7 @@ export type ResolvedConfig = Required<Omit<Config, "logger" | "applied" | "seed"
  * ```ts
  * import { resolveConfig } from "./config.ts";
  * import { MemoryStorage } from "../storage/memory_storage.ts";
- * console.assert(resolveConfig({ id: "n1", storage: new MemoryStorage() }).electionTick === 10);
+ * if (!(resolveConfig({ id: "n1", storage: new MemoryStorage() }).electionTick === 10)) throw new Error("unexpected result");
  * ```
  */
 export function resolveConfig(c: Config): ResolvedConfig {

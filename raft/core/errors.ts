@@ -14,7 +14,7 @@ import type { NodeId } from "./types.ts";
  * ```ts
  * import { NotLeaderError } from "./errors.ts";
  * const err = new NotLeaderError("n2", "n1");
- * console.assert(err.leaderHint === "n1");
+ * if (!(err.leaderHint === "n1")) throw new Error("unexpected result");
  * ```
  */
 export class NotLeaderError extends Error {
@@ -44,7 +44,7 @@ export class NotLeaderError extends Error {
  * ```ts
  * import { ProposalDroppedError } from "./errors.ts";
  * const err = new ProposalDroppedError("no leader");
- * console.assert(err.message.includes("no leader"));
+ * if (!(err.message.includes("no leader"))) throw new Error("unexpected result");
  * ```
  */
 export class ProposalDroppedError extends Error {
@@ -62,7 +62,7 @@ export class ProposalDroppedError extends Error {
  * ```ts
  * import { CompactedError } from "./errors.ts";
  * const err = new CompactedError(5, 10);
- * console.assert(err.firstIndex === 10);
+ * if (!(err.firstIndex === 10)) throw new Error("unexpected result");
  * ```
  */
 export class CompactedError extends Error {
@@ -83,7 +83,7 @@ export class CompactedError extends Error {
  * ```ts
  * import { UnavailableError } from "./errors.ts";
  * const err = new UnavailableError(12, 10);
- * console.assert(err.lastIndex === 10);
+ * if (!(err.lastIndex === 10)) throw new Error("unexpected result");
  * ```
  */
 export class UnavailableError extends Error {
@@ -103,7 +103,7 @@ export class UnavailableError extends Error {
  * @example
  * ```ts
  * import { SnapshotTemporarilyUnavailableError } from "./errors.ts";
- * console.assert(new SnapshotTemporarilyUnavailableError().name === "SnapshotTemporarilyUnavailableError");
+ * if (!(new SnapshotTemporarilyUnavailableError().name === "SnapshotTemporarilyUnavailableError")) throw new Error("unexpected result");
  * ```
  */
 export class SnapshotTemporarilyUnavailableError extends Error {
@@ -120,7 +120,7 @@ export class SnapshotTemporarilyUnavailableError extends Error {
  * @example
  * ```ts
  * import { RaftInvariantError } from "./errors.ts";
- * console.assert(new RaftInvariantError("applied > committed").message.includes("applied"));
+ * if (!(new RaftInvariantError("applied > committed").message.includes("applied"))) throw new Error("unexpected result");
  * ```
  */
 export class RaftInvariantError extends Error {

@@ -23,7 +23,7 @@ export const LEASE_CONTEXT_PREFIX = "~lease:";
  * const lease = new LeaderLease();
  * const ctx = lease.startRound(5, "n1");
  * lease.ack(ctx, "n2", (acks) => acks.size >= 2);
- * console.assert(lease.holds(10, 8) && !lease.holds(13, 8));
+ * if (!(lease.holds(10, 8) && !lease.holds(13, 8))) throw new Error("unexpected result");
  * ```
  */
 export class LeaderLease {

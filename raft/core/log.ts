@@ -22,7 +22,7 @@ import type { Entry, Snapshot } from "./types.ts";
  * import { MemoryStorage } from "../storage/memory_storage.ts";
  * const log = new RaftLog(new MemoryStorage());
  * log.append([{ term: 1, index: 1, type: "normal", data: new Uint8Array() }]);
- * console.assert(log.lastIndex() === 1 && log.lastTerm() === 1);
+ * if (!(log.lastIndex() === 1 && log.lastTerm() === 1)) throw new Error("unexpected result");
  * ```
  */
 export class RaftLog {

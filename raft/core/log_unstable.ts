@@ -18,7 +18,7 @@ import type { Entry, Snapshot } from "./types.ts";
  * import { Unstable } from "./log_unstable.ts";
  * const u = new Unstable(1);
  * u.truncateAndAppend([{ term: 1, index: 1, type: "normal", data: new Uint8Array() }]);
- * console.assert(u.maybeLastIndex() === 1);
+ * if (!(u.maybeLastIndex() === 1)) throw new Error("unexpected result");
  * ```
  */
 export class Unstable {

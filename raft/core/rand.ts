@@ -12,7 +12,7 @@
  * ```ts
  * import { SeededRandom } from "./rand.ts";
  * const a = new SeededRandom(7), b = new SeededRandom(7);
- * console.assert(a.int(100) === b.int(100));
+ * if (!(a.int(100) === b.int(100))) throw new Error("unexpected result");
  * ```
  */
 export class SeededRandom {
@@ -42,7 +42,7 @@ export class SeededRandom {
  * @example
  * ```ts
  * import { hashString } from "./rand.ts";
- * console.assert(hashString("n1") === hashString("n1"));
+ * if (!(hashString("n1") === hashString("n1"))) throw new Error("unexpected result");
  * ```
  */
 export function hashString(s: string): number {

@@ -75,7 +75,7 @@ function sameHardState(a: HardState, b: HardState): boolean {
  *   for (const e of rd.committedEntries) if (e.data.length > 0) applied.push(new TextDecoder().decode(e.data));
  *   node.advance(rd);
  * }
- * console.assert(applied[0] === "hello");
+ * if (!(applied[0] === "hello")) throw new Error("unexpected result");
  * ```
  */
 export class RawNode {

@@ -26,7 +26,7 @@ export interface ReadIndexStatus {
  * const ro = new ReadOnly();
  * ro.addRequest(7, "r1", "n1");
  * ro.recvAck("n2", "r1");
- * console.assert(ro.advance("r1").length === 1);
+ * if (!(ro.advance("r1").length === 1)) throw new Error("unexpected result");
  * ```
  */
 export class ReadOnly {

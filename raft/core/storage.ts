@@ -61,7 +61,7 @@ export function entrySize(e: Entry): number {
  * ```ts
  * import { limitSize } from "./storage.ts";
  * const e = { term: 1, index: 1, type: "normal" as const, data: new Uint8Array(100) };
- * console.assert(limitSize([e, { ...e, index: 2 }], 150).length === 1);
+ * if (!(limitSize([e, { ...e, index: 2 }], 150).length === 1)) throw new Error("unexpected result");
  * ```
  */
 export function limitSize<T extends Entry>(entries: T[], maxBytes: number | undefined): T[] {

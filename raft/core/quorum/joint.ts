@@ -22,7 +22,7 @@ export interface JointConfig {
  * import { jointCommittedIndex } from "./joint.ts";
  * const acked = new Map([["a", 5], ["b", 3], ["c", 9], ["d", 1]]);
  * const cfg = { incoming: new Set(["a", "b", "c"]), outgoing: new Set(["a", "d"]) };
- * console.assert(jointCommittedIndex(cfg, (id) => acked.get(id) ?? 0) === 1);
+ * if (!(jointCommittedIndex(cfg, (id) => acked.get(id) ?? 0) === 1)) throw new Error("unexpected result");
  * ```
  */
 export function jointCommittedIndex(cfg: JointConfig, acked: (id: NodeId) => number): number {
@@ -38,7 +38,7 @@ export function jointCommittedIndex(cfg: JointConfig, acked: (id: NodeId) => num
  * ```ts
  * import { jointVoteResult } from "./joint.ts";
  * const cfg = { incoming: new Set(["a", "b", "c"]), outgoing: new Set<string>() };
- * console.assert(jointVoteResult(cfg, new Map([["a", true], ["b", true]])) === "won");
+ * if (!(jointVoteResult(cfg, new Map([["a", true], ["b", true]])) === "won")) throw new Error("unexpected result");
  * ```
  */
 export function jointVoteResult(

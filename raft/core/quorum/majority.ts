@@ -18,7 +18,7 @@ export type VoteResult = "pending" | "lost" | "won";
  * ```ts
  * import { majorityCommittedIndex } from "./majority.ts";
  * const acked = new Map([["a", 5], ["b", 3], ["c", 9]]);
- * console.assert(majorityCommittedIndex(["a", "b", "c"], (id) => acked.get(id) ?? 0) === 5);
+ * if (!(majorityCommittedIndex(["a", "b", "c"], (id) => acked.get(id) ?? 0) === 5)) throw new Error("unexpected result");
  * ```
  */
 export function majorityCommittedIndex(
@@ -41,7 +41,7 @@ export function majorityCommittedIndex(
  * ```ts
  * import { majorityVoteResult } from "./majority.ts";
  * const votes = new Map([["a", true], ["b", true]]);
- * console.assert(majorityVoteResult(["a", "b", "c"], votes) === "won");
+ * if (!(majorityVoteResult(["a", "b", "c"], votes) === "won")) throw new Error("unexpected result");
  * ```
  */
 export function majorityVoteResult(

@@ -17,9 +17,9 @@ import { RaftInvariantError } from "../errors.ts";
  * import { Inflights } from "./inflights.ts";
  * const f = new Inflights(2, 0);
  * f.add(5, 10); f.add(9, 10);
- * console.assert(f.full());
+ * if (!(f.full())) throw new Error("unexpected result");
  * f.freeLE(5);
- * console.assert(f.count() === 1);
+ * if (!(f.count() === 1)) throw new Error("unexpected result");
  * ```
  */
 export class Inflights {

@@ -23,7 +23,7 @@ export type ProgressState = "probe" | "replicate" | "snapshot";
  * ```ts
  * import { Progress } from "./progress.ts";
  * const pr = new Progress(11, { maxInflight: 4, maxInflightBytes: 0, isLearner: false });
- * console.assert(pr.maybeUpdate(10) && pr.match === 10 && pr.next === 11);
+ * if (!(pr.maybeUpdate(10) && pr.match === 10 && pr.next === 11)) throw new Error("unexpected result");
  * ```
  */
 export class Progress {

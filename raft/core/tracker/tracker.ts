@@ -65,7 +65,7 @@ export function isJoint(cfg: TrackerConfig): boolean {
  * const t = new ProgressTracker({ maxInflight: 16, maxInflightBytes: 0 });
  * t.setConfig(configFromConfState({ voters: ["a", "b", "c"], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }), 1);
  * t.recordVote("a", true); t.recordVote("b", true);
- * console.assert(t.tallyVotes() === "won");
+ * if (!(t.tallyVotes() === "won")) throw new Error("unexpected result");
  * ```
  */
 export class ProgressTracker {
