@@ -289,11 +289,17 @@ export class RaftlogClient {
     const attempts = init.retry ? this.#retries + 1 : 1;
     for (let attempt = 0;; attempt++) {
       if (attempt > 0) {
-        await sleep(Math.min(2000, this.#delay * 2 ** (attempt - 1)), init.signal);
+        // Jitter: requests that failed together must not retry (and fail) in lockstep.
+        const ms = Math.min(2000, this.#delay * 2 ** (attempt - 1));
+        await sleep(ms * (0.5 + Math.random() / 2), init.signal);
       }
       init.signal?.throwIfAborted();
       const last = attempt + 1 >= attempts;
-      let url = this.#urls[this.#current]! + path;
+      // Concurrent requests share `#current`: a failure moves it only if no other
+      // request moved it since this one started (else N failures would step N nodes
+      // and could land on the failed node again).
+      const used = this.#current;
+      let url = this.#urls[used]! + path;
       let res: Response;
       try {
         for (let hop = 0;; hop++) {
@@ -314,19 +320,20 @@ export class RaftlogClient {
         }
       } catch (e) {
         if (init.signal?.aborted || last) throw e;
-        this.#current = (this.#current + 1) % this.#urls.length;
+        if (this.#current === used) this.#current = (used + 1) % this.#urls.length;
         continue;
       }
       if (!last && RETRY_STATUS.has(res.status)) {
-        this.#current = await this.#nextNode(res);
+        const next = await this.#nextNode(res, used);
+        if (this.#current === used) this.#current = next;
         continue;
       }
       return res;
     }
   }
 
-  /** The node to try next: the leader the answer names, else the next URL. */
-  async #nextNode(res: Response): Promise<number> {
+  /** The node to try after `used` failed: the leader the answer names, else the next URL. */
+  async #nextNode(res: Response, used: number): Promise<number> {
     let hint: unknown;
     try {
       hint = (await res.json() as { leaderUrl?: unknown }).leaderUrl;
@@ -340,7 +347,7 @@ export class RaftlogClient {
       this.#urls.push(url);
       return this.#urls.length - 1;
     }
-    return (this.#current + 1) % this.#urls.length;
+    return (used + 1) % this.#urls.length;
   }
 
   async #json<T>(
