@@ -1,0 +1,292 @@
+/**
+ * Helpers of the process-level benchmarks: ports, waiting, child processes
+ * with logs, CPU accounting, a 3-node etcd, `wrk` runs and tables.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+
+/** Loopback host every benchmark cluster listens on. */
+export const HOST = "127.0.0.1";
+
+/** Figures of one load run. */
+export interface LoadResult {
+  /** Successful (2xx) requests. */
+  requests: number;
+  errors: number;
+  seconds: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** CPU milliseconds (user + system, all nodes) per successful request; NaN when unknown. */
+  cpuMsPerRequest: number;
+  /** 1-minute load average when the run ended. */
+  load: number;
+}
+
+/** A free loopback port (closed again before use). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: HOST, port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Polls `f` until it yields a value, failing after `ms`. */
+export async function waitFor<T>(
+  what: string,
+  f: () => Promise<T | undefined>,
+  ms = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await f().catch(() => undefined);
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`bench: timed out waiting for ${what}`);
+}
+
+/** Whether `cmd` is on PATH. */
+export function onPath(cmd: string): boolean {
+  try {
+    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/** First line of `cmd args` (a version string), or "?". */
+export function version(cmd: string, args: string[]): string {
+  try {
+    const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).outputSync();
+    return new TextDecoder().decode(out.stdout).split("\n")[0]!.trim();
+  } catch {
+    return "?";
+  }
+}
+
+/** Spawns a process with stdout and stderr appended to `logFile`. */
+export function spawnLogged(cmd: string, args: string[], logFile: string): Deno.ChildProcess {
+  const child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
+    .spawn();
+  const file = Deno.openSync(logFile, { create: true, append: true });
+  const write = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s) file.writeSync(chunk);
+  };
+  Promise.all([write(child.stdout), write(child.stderr)]).finally(() => file.close());
+  return child;
+}
+
+/** SIGTERM, then SIGKILL after 10 s; resolves when all exited. */
+export async function stopAll(children: Deno.ChildProcess[]): Promise<void> {
+  for (const c of children) {
+    try {
+      c.kill("SIGTERM");
+    } catch {
+      // Already exited.
+    }
+  }
+  await Promise.all(children.map(async (c) => {
+    const t = setTimeout(() => {
+      try {
+        c.kill("SIGKILL");
+      } catch {
+        // Already exited.
+      }
+    }, 10_000);
+    await c.status;
+    clearTimeout(t);
+  }));
+}
+
+/** CPU seconds (user + system) used so far by `pids`; NaN where /proc is not available. */
+export function cpuSeconds(pids: readonly number[]): number {
+  let ticks = 0;
+  try {
+    for (const pid of pids) {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+    }
+  } catch {
+    return NaN;
+  }
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+/** The 1-minute load average, or NaN. */
+export function loadAvg(): number {
+  try {
+    return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+  } catch {
+    return NaN;
+  }
+}
+
+/** Median of `xs`. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** `n` with `digits` decimals and thousands separators. */
+export function fmt(n: number, digits: number): string {
+  return n.toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+
+/** Prints a right-aligned Markdown table. */
+export function printTable(head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(" | ")} |`;
+  console.log(line(head));
+  console.log(`|${widths.map((w) => "-".repeat(w + 1) + ":").join("|")}|`);
+  for (const r of rows) console.log(line(r));
+}
+
+/** A request `wrk` sends: path and body. */
+export interface WrkRequest {
+  readonly path: string;
+  readonly body: string;
+}
+
+/**
+ * A wrk Lua script sending `requests` in turn (POST, JSON), with `headers`,
+ * printing a `RESULT {...}` line. Only 2xx answers count as requests.
+ */
+function wrkScript(requests: readonly WrkRequest[], headers: Record<string, string>): string {
+  const lines = requests.map((r) => `  {[==[${r.path}]==], [==[${r.body}]==]},`).join("\n");
+  const hdrs = Object.entries({ "Content-Type": "application/json", ...headers })
+    .map(([k, v]) => `wrk.headers["${k}"] = "${v}"`).join("\n");
+  return `local reqs = {
+${lines}
+}
+local i = 0
+wrk.method = "POST"
+${hdrs}
+request = function()
+  i = i + 1
+  local r = reqs[(i % #reqs) + 1]
+  return wrk.format(nil, r[1], nil, r[2])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests":%d,"errors":%d,"seconds":%f,"p50Ms":%f,"p99Ms":%f}\\n',
+    summary.requests - e.status, e.connect + e.read + e.write + e.timeout + e.status,
+    summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+`;
+}
+
+/** Runs wrk against `baseUrl` for `secs` with `connections`; CPU of `pids` is accounted. */
+export async function runWrk(
+  baseUrl: string,
+  requests: readonly WrkRequest[],
+  opts: {
+    connections: number;
+    seconds: number;
+    tmp: string;
+    pids?: readonly number[];
+    headers?: Record<string, string>;
+  },
+): Promise<LoadResult> {
+  const script = join(opts.tmp, `load-${crypto.randomUUID()}.lua`);
+  Deno.writeTextFileSync(script, wrkScript(requests, opts.headers ?? {}));
+  const cpu0 = cpuSeconds(opts.pids ?? []);
+  const out = await new Deno.Command("wrk", {
+    args: [
+      "-t",
+      String(Math.min(2, opts.connections)),
+      "-c",
+      String(opts.connections),
+      "-d",
+      `${opts.seconds}s`,
+      "--timeout",
+      "10s",
+      "-s",
+      script,
+      baseUrl,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  Deno.removeSync(script);
+  const text = new TextDecoder().decode(out.stdout);
+  const line = text.split("\n").find((l) => l.startsWith("RESULT "));
+  if (!out.success || line === undefined) {
+    throw new Error(`wrk failed: ${text}\n${new TextDecoder().decode(out.stderr)}`);
+  }
+  const r = JSON.parse(line.slice("RESULT ".length)) as LoadResult;
+  r.rps = r.requests / r.seconds;
+  r.cpuMsPerRequest = opts.pids === undefined || r.requests === 0
+    ? NaN
+    : (cpuSeconds(opts.pids) - cpu0) * 1000 / r.requests;
+  r.load = loadAvg();
+  return r;
+}
+
+/** A running 3-node etcd. */
+export interface EtcdCluster {
+  /** Client URL of the leader. */
+  readonly leaderUrl: string;
+  readonly pids: readonly number[];
+  stop(): Promise<void>;
+}
+
+/** Starts a 3-node etcd on loopback (fsync on, as etcd always does) with data under `dir`. */
+export async function startEtcd(dir: string): Promise<EtcdCluster> {
+  const names = ["e1", "e2", "e3"];
+  const client = names.map(() => `http://${HOST}:${freePort()}`);
+  const peer = names.map(() => `http://${HOST}:${freePort()}`);
+  const initial = names.map((n, i) => `${n}=${peer[i]}`).join(",");
+  const children = names.map((n, i) =>
+    spawnLogged("etcd", [
+      "--name",
+      n,
+      "--data-dir",
+      join(dir, n),
+      "--listen-client-urls",
+      client[i]!,
+      "--advertise-client-urls",
+      client[i]!,
+      "--listen-peer-urls",
+      peer[i]!,
+      "--initial-advertise-peer-urls",
+      peer[i]!,
+      "--initial-cluster",
+      initial,
+      "--initial-cluster-state",
+      "new",
+      "--initial-cluster-token",
+      "bench",
+      "--logger",
+      "zap",
+      "--log-level",
+      "warn",
+    ], join(dir, `${n}.log`))
+  );
+  const leaderUrl = await waitFor("an etcd leader", async () => {
+    for (const u of client) {
+      const res = await fetch(`${u}/v3/maintenance/status`, { method: "POST", body: "{}" });
+      const s = await res.json() as { leader?: string; header?: { member_id?: string } };
+      if (s.leader !== undefined && s.leader !== "0" && s.leader === s.header?.member_id) {
+        const r = await fetch(`${u}/v3/kv/put`, {
+          method: "POST",
+          body: JSON.stringify({ key: btoa("warm"), value: btoa("up") }),
+        });
+        await r.body?.cancel();
+        if (r.ok) return u;
+      }
+    }
+    return undefined;
+  });
+  return { leaderUrl, pids: children.map((c) => c.pid), stop: () => stopAll(children) };
+}

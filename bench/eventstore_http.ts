@@ -1,0 +1,415 @@
+/**
+ * The event store over HTTP on a 3-node cluster of `cli.ts serve --app events`
+ * processes (FileStorage, fsync on, data in a temp directory on disk):
+ *
+ * 1. appends: one event per `POST /streams/:stream` (1,000 streams, 100-byte
+ *    data, `Expected-Revision: any`) at 1, 32 and 128 connections. With
+ *    `--vs-etcd`, a 3-node etcd gets one put per request (`POST /v3/kv/put`,
+ *    the same connection counts) in the same run, and the ratio is printed.
+ * 2. batched: 100 events per request; events/s committed (acknowledged
+ *    appends are committed and applied on the leader).
+ * 3. catch-up: one subscriber reads `$all` from position 0 over Server-Sent
+ *    Events (`GET /subscribe/all`) until `caught-up`; events/s delivered.
+ *    Before it, batched appends bring the log to `--catchup-events`.
+ *
+ * The load generator is `wrk` (Debian package `wrk`), in its own process.
+ * `--cpu-prof DIR` runs the nodes with `deno run --cpu-prof` and writes
+ * their profiles to DIR on exit (summarize them with
+ * `deno run -A bench/cpuprofile_summary.ts DIR/n1`).
+ *
+ * Run: `deno task bench-events [--seconds 10] [--connections 1,32,128]
+ * [--vs-etcd] [--batch 100] [--batch-connections 16] [--catchup-events 500000]
+ * [--rounds 1] [--only appends,batched,catchup] [--cpu-prof DIR] [--keep]`
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import {
+  cpuSeconds,
+  fmt,
+  freePort,
+  HOST,
+  type LoadResult,
+  median,
+  onPath,
+  printTable,
+  runWrk,
+  spawnLogged,
+  startEtcd,
+  stopAll,
+  version,
+  waitFor,
+  type WrkRequest,
+} from "./_harness.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const CLI = join(ROOT, "cli.ts");
+const STREAMS = 1000;
+const PAD = "x".repeat(60);
+
+const { values: opts } = parseArgs({
+  args: Deno.args,
+  options: {
+    seconds: { type: "string", default: "10" },
+    connections: { type: "string", default: "1,32,128" },
+    "vs-etcd": { type: "boolean", default: false },
+    batch: { type: "string", default: "100" },
+    "batch-connections": { type: "string", default: "16" },
+    "catchup-events": { type: "string", default: "500000" },
+    rounds: { type: "string", default: "1" },
+    only: { type: "string", default: "appends,batched,catchup" },
+    warmup: { type: "string", default: "2" },
+    "cpu-prof": { type: "string" },
+    keep: { type: "boolean", default: false },
+  },
+});
+const seconds = Number(opts.seconds);
+const levels = opts.connections.split(",").map(Number);
+const batch = Number(opts.batch);
+const batchConns = Number(opts["batch-connections"]);
+const catchupEvents = Number(opts["catchup-events"]);
+const rounds = Number(opts.rounds);
+const warmup = Number(opts.warmup);
+const only = new Set(opts.only.split(","));
+if (
+  !(seconds > 0) || levels.some((c) => !(c > 0)) || !(batch > 0) || !(batchConns > 0) ||
+  !(catchupEvents >= 0) || !Number.isInteger(rounds) || rounds < 1 || !(warmup >= 0)
+) {
+  console.error("bench: numeric options must be positive numbers");
+  Deno.exit(2);
+}
+if (!onPath("wrk")) {
+  console.error("bench: needs wrk on PATH (apt-get install -y wrk)");
+  Deno.exit(2);
+}
+
+/** Event data of about 100 bytes of JSON. */
+function eventJson(i: number, j: number): string {
+  return JSON.stringify({
+    type: "Deposited",
+    data: { account: `acct-${i % STREAMS}`, amount: (i * 7 + j) % 1000, note: PAD },
+  });
+}
+
+function singleRequests(n: number): WrkRequest[] {
+  return Array.from({ length: n }, (_, i) => ({
+    path: `/streams/bench-${i % STREAMS}`,
+    body: eventJson(i, 0),
+  }));
+}
+
+function batchRequests(n: number, size: number): WrkRequest[] {
+  return Array.from({ length: n }, (_, i) => ({
+    path: `/streams/batch-${i % STREAMS}`,
+    body: `[${Array.from({ length: size }, (_, j) => eventJson(i, j)).join(",")}]`,
+  }));
+}
+
+interface EventsCluster {
+  readonly urls: string[];
+  readonly leaderUrl: string;
+  readonly followerUrl: string;
+  readonly pids: readonly number[];
+  stop(): Promise<void>;
+}
+
+async function startEvents(dir: string, profDir: string | undefined): Promise<EventsCluster> {
+  const ids = ["n1", "n2", "n3"];
+  const urls = ids.map(() => `http://${HOST}:${freePort()}`);
+  const peers = ids.map((id, i) => `${id}=${urls[i]}`).join(",");
+  const children = ids.map((id) =>
+    spawnLogged(Deno.execPath(), [
+      "run",
+      "-A",
+      ...(profDir !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${join(profDir, id)}`] : []),
+      "--config",
+      join(ROOT, "deno.json"),
+      CLI,
+      "serve",
+      "--app",
+      "events",
+      "--id",
+      id,
+      "--peers",
+      peers,
+      "--data",
+      join(dir, id),
+      "--secret",
+      "bench",
+      "--cluster-id",
+      "bench",
+      "--log-level",
+      "warn",
+    ], join(dir, `${id}.log`))
+  );
+  const leaderUrl = await waitFor("a raftlog leader", async () => {
+    for (const u of urls) {
+      const s = await (await fetch(`${u}/status`)).json();
+      if (s.role === "leader") {
+        // The leader must accept appends before the load starts.
+        const r = await fetch(`${u}/streams/warmup`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: eventJson(0, 0),
+        });
+        await r.body?.cancel();
+        if (r.ok) return u;
+      }
+    }
+    return undefined;
+  });
+  return {
+    urls,
+    leaderUrl,
+    followerUrl: urls.find((u) => u !== leaderUrl)!,
+    pids: children.map((c) => c.pid),
+    stop: () => stopAll(children),
+  };
+}
+
+function line(name: string, c: number, r: LoadResult, unit = "req/s"): void {
+  console.log(
+    `${name.padEnd(16)} c=${String(c).padStart(3)}  ${fmt(r.rps, 0).padStart(7)} ${unit}  ` +
+      `p50 ${fmt(r.p50Ms, 2)} ms  p99 ${fmt(r.p99Ms, 2)} ms  ` +
+      `cpu ${fmt(r.cpuMsPerRequest, 3)} ms/req  errors ${r.errors}  load ${fmt(r.load, 2)}`,
+  );
+}
+
+async function appends(
+  baseUrl: string,
+  pids: readonly number[],
+  name: string,
+  requests: WrkRequest[],
+  tmp: string,
+): Promise<Map<number, LoadResult>> {
+  if (warmup > 0) await runWrk(baseUrl, requests, { connections: 32, seconds: warmup, tmp });
+  const out = new Map<number, LoadResult>();
+  for (const c of levels) {
+    const r = await runWrk(baseUrl, requests, { connections: c, seconds, tmp, pids });
+    out.set(c, r);
+    line(name, c, r);
+  }
+  return out;
+}
+
+/** Highest position on `url` (-1 when empty). */
+async function lastPosition(url: string): Promise<number> {
+  const res = await fetch(`${url}/all?direction=backward&limit=1&consistency=leader`);
+  const body = await res.json() as { events: { position: number }[] };
+  return body.events[0]?.position ?? -1;
+}
+
+/** Appends batches with a fetch pool until `url` holds `target` events. */
+async function fill(url: string, target: number, size: number): Promise<void> {
+  const bodies = batchRequests(64, size);
+  let have = (await lastPosition(url)) + 1;
+  let next = 0;
+  const worker = async () => {
+    while (have < target) {
+      const r = bodies[next++ % bodies.length]!;
+      const res = await fetch(`${url}${r.path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: r.body,
+      });
+      await res.body?.cancel();
+      if (res.ok) have += size;
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+}
+
+/**
+ * Reads `$all` over SSE from position 0 until `caught-up`; counts events by
+ * their `id:` lines. Resolves with the count and the seconds it took.
+ */
+async function catchUp(
+  url: string,
+): Promise<{ events: number; seconds: number; bytes: number; caughtUpAt: number }> {
+  const t0 = performance.now();
+  const res = await fetch(`${url}/subscribe/all?from=0&consistency=local`, {
+    headers: { accept: "text/event-stream" },
+  });
+  if (!res.ok || res.body === null) throw new Error(`subscribe: HTTP ${res.status}`);
+  const decoder = new TextDecoder();
+  const MARK = "\nid: ";
+  let events = 0, bytes = 0, caughtUpAt = -1;
+  // The end of the text before, so a marker split across chunks is found; "\n" at the start
+  // makes the first event's "id: " a marker too.
+  let carry = "\n";
+  const reader = res.body.getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("subscription ended before caught-up");
+      bytes += value.length;
+      const text = carry + decoder.decode(value, { stream: true });
+      for (let i = text.indexOf(MARK); i >= 0; i = text.indexOf(MARK, i + 1)) {
+        if (i + MARK.length > carry.length) events++; // Not counted with the previous chunk.
+      }
+      const m = /event: caught-up\ndata: \{"position":(-?\d+)\}/.exec(text);
+      if (m !== null) {
+        caughtUpAt = Number(m[1]);
+        break;
+      }
+      carry = text.slice(-64);
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return { events, seconds: (performance.now() - t0) / 1000, bytes, caughtUpAt };
+}
+
+const tmp = await Deno.makeTempDir({ prefix: "raftlog-bench-es-" });
+const profDir = opts["cpu-prof"] === undefined ? undefined : join(Deno.cwd(), opts["cpu-prof"]);
+try {
+  const withEtcd = opts["vs-etcd"] && onPath("etcd") && only.has("appends");
+  if (opts["vs-etcd"] && !onPath("etcd")) {
+    console.error("bench: --vs-etcd needs etcd on PATH (apt-get install -y etcd-server)");
+  }
+  console.log(
+    `Event store over HTTP: 3-node cluster on loopback, fsync on, ${seconds} s per level, ` +
+      `wrk (own process), ${navigator.hardwareConcurrency} CPUs; deno ${Deno.version.deno}` +
+      (withEtcd ? `; ${version("etcd", ["--version"])}` : ""),
+  );
+  const single = singleRequests(2000);
+  const etcdPuts: WrkRequest[] = Array.from({ length: 1000 }, (_, i) => ({
+    path: "/v3/kv/put",
+    body: JSON.stringify({ key: btoa(`k${i}`), value: btoa(PAD.slice(0, 32)) }),
+  }));
+  const runs = { raftlog: [] as Map<number, LoadResult>[], etcd: [] as Map<number, LoadResult>[] };
+  let batched: LoadResult | undefined;
+  let caught: { events: number; seconds: number; bytes: number; from: string } | undefined;
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) console.log(`round ${round} of ${rounds}`);
+    const dir = await Deno.makeTempDir({ dir: tmp, prefix: "events-" });
+    const lastRound = round === rounds;
+    const es = await startEvents(dir, lastRound ? profDir : undefined);
+    try {
+      if (only.has("appends")) {
+        runs.raftlog.push(await appends(es.leaderUrl, es.pids, "raftlog append", single, tmp));
+      }
+      if (lastRound && only.has("batched")) {
+        const reqs = batchRequests(200, batch);
+        await runWrk(es.leaderUrl, reqs, { connections: batchConns, seconds: 1, tmp });
+        batched = await runWrk(es.leaderUrl, reqs, {
+          connections: batchConns,
+          seconds,
+          tmp,
+          pids: es.pids,
+        });
+        line(`raftlog batch${batch}`, batchConns, batched);
+      }
+      if (lastRound && only.has("catchup")) {
+        await fill(es.leaderUrl, catchupEvents, batch);
+        const total = (await lastPosition(es.leaderUrl)) + 1;
+        // The follower must have applied everything before the read starts.
+        await waitFor("the follower to catch up", async () => {
+          const res = await fetch(
+            `${es.followerUrl}/all?direction=backward&limit=1&consistency=local`,
+          );
+          const b = await res.json() as { events: { position: number }[] };
+          return (b.events[0]?.position ?? -1) + 1 >= total ? true : undefined;
+        }, 120_000);
+        const cpu0 = cpuSeconds(es.pids);
+        const r = await catchUp(es.followerUrl);
+        if (r.events !== r.caughtUpAt + 1 || r.events < total) {
+          throw new Error(
+            `catch-up delivered ${r.events} events, caught up at position ${r.caughtUpAt}, ` +
+              `the log held ${total} before`,
+          );
+        }
+        caught = { ...r, from: "follower" };
+        console.log(
+          `raftlog catch-up  ${fmt(r.events, 0)} events in ${fmt(r.seconds, 2)} s: ` +
+            `${fmt(r.events / r.seconds, 0)} events/s, ${fmt(r.bytes / r.seconds / 1e6, 1)} MB/s ` +
+            `(node CPU ${fmt(cpuSeconds(es.pids) - cpu0, 2)} s)`,
+        );
+      }
+    } finally {
+      await es.stop();
+      if (!opts.keep) await Deno.remove(dir, { recursive: true });
+    }
+    if (withEtcd) {
+      const edir = await Deno.makeTempDir({ dir: tmp, prefix: "etcd-" });
+      const etcd = await startEtcd(edir);
+      try {
+        runs.etcd.push(await appends(etcd.leaderUrl, etcd.pids, "etcd put", etcdPuts, tmp));
+      } finally {
+        await etcd.stop();
+        if (!opts.keep) await Deno.remove(edir, { recursive: true });
+      }
+    }
+  }
+
+  console.log("");
+  if (only.has("appends")) {
+    const med = (rs: Map<number, LoadResult>[], c: number, k: keyof LoadResult) =>
+      median(rs.map((r) => r.get(c)![k]));
+    console.log(
+      `Single-event appends (POST /streams/:stream)` + (withEtcd ? " vs etcd puts" : "") +
+        (rounds > 1 ? `, medians of ${rounds} rounds` : ""),
+    );
+    const head = ["conns", "raftlog ev/s", "p50 ms", "p99 ms"];
+    if (withEtcd) head.push("etcd puts/s", "p50 ms", "p99 ms", "ratio", "CPU ms/req r / e");
+    else head.push("CPU ms/req");
+    printTable(
+      head,
+      levels.map((c) => {
+        const r = (k: keyof LoadResult) => med(runs.raftlog, c, k);
+        const cells = [String(c), fmt(r("rps"), 0), fmt(r("p50Ms"), 2), fmt(r("p99Ms"), 2)];
+        if (withEtcd) {
+          const e = (k: keyof LoadResult) => med(runs.etcd, c, k);
+          cells.push(
+            fmt(e("rps"), 0),
+            fmt(e("p50Ms"), 2),
+            fmt(e("p99Ms"), 2),
+            `${fmt(r("rps") / e("rps"), 2)}x`,
+            `${fmt(r("cpuMsPerRequest"), 3)} / ${fmt(e("cpuMsPerRequest"), 3)}`,
+          );
+        } else cells.push(fmt(r("cpuMsPerRequest"), 3));
+        return cells;
+      }),
+    );
+    if (withEtcd) {
+      const at = Math.max(...levels);
+      const ratio = med(runs.raftlog, at, "rps") / med(runs.etcd, at, "rps");
+      console.log(`ratio at ${at} connections: ${fmt(ratio, 2)}x (target >= 2x)`);
+    }
+    console.log("");
+  }
+  if (batched !== undefined || caught !== undefined) {
+    const rows: string[][] = [];
+    if (batched !== undefined) {
+      rows.push([
+        `batched appends (${batch} events/request, ${batchConns} conns)`,
+        fmt(batched.rps * batch, 0),
+        "100,000",
+        `p50 ${fmt(batched.p50Ms, 1)} ms, p99 ${fmt(batched.p99Ms, 1)} ms, ` +
+        `${fmt(batched.cpuMsPerRequest / batch * 1000, 1)} µs CPU/event`,
+      ]);
+    }
+    if (caught !== undefined) {
+      rows.push([
+        `$all catch-up over SSE, 1 subscriber (${caught.from})`,
+        fmt(caught.events / caught.seconds, 0),
+        "200,000",
+        `${fmt(caught.events, 0)} events, ${fmt(caught.bytes / 1e6, 0)} MB in ${
+          fmt(caught.seconds, 2)
+        } s`,
+      ]);
+    }
+    printTable(["", "events/s", "target", "notes"], rows);
+  }
+  console.log(
+    "\nCPU ms/req: user + system CPU of all three nodes per acknowledged request" +
+      (withEtcd ? "; ratio is raftlog appends/s over etcd puts/s" : ""),
+  );
+  if (profDir !== undefined) console.log(`CPU profiles of the last round's nodes in ${profDir}`);
+} finally {
+  if (opts.keep) console.log(`data and logs kept in ${tmp}`);
+  else await Deno.remove(tmp, { recursive: true });
+}
