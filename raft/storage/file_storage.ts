@@ -30,9 +30,10 @@
  * @module
  */
 
+import { join } from "node:path";
 import { CompactedError, RaftInvariantError, UnavailableError } from "../core/errors.ts";
 import type { InitialState } from "../core/storage.ts";
-import type { ConfState, Entry, HardState, Snapshot } from "../core/types.ts";
+import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from "../core/types.ts";
 import { syncDir, writeAllSync } from "./atomic_file.ts";
 import { DirLock } from "./dir_lock.ts";
 import { EntryCache } from "./entry_cache.ts";
@@ -50,8 +51,8 @@ import {
 import { ReadBuffer } from "./read_buffer.ts";
 import { recoverDataDir } from "./recovery.ts";
 import { Segment } from "./segment.ts";
-import { writeSnapshotFile } from "./snapshot_file.ts";
-import { StorageClosedError, StorageFailedError } from "./storage_errors.ts";
+import { readSnapshotFileSync, SNAPSHOT_FILE, writeSnapshotFile } from "./snapshot_file.ts";
+import { CorruptLogError, StorageClosedError, StorageFailedError } from "./storage_errors.ts";
 import type { SaveOptions, StorageUpdate, WritableStorage } from "./writable_storage.ts";
 
 /**
@@ -84,6 +85,9 @@ const DEFAULT_SEGMENT_BYTES = 64 << 20;
 const DEFAULT_CACHE_BYTES = 16 << 20;
 // Saves up to this size reuse one buffer; larger ones get their own.
 const SCRATCH_MAX_BYTES = 8 << 20;
+// Snapshots with at most this much data stay in memory; larger ones are
+// held weakly and read back from their file when needed again.
+const SNAPSHOT_HELD_BYTES = 64 << 10;
 // Record offsets are kept as u32.
 const MAX_SEGMENT_BYTES = 0xffff_ffff;
 const EMPTY_CONF: ConfState = {
@@ -236,7 +240,16 @@ export class FileStorage implements WritableStorage {
   #logger: StorageLogger;
   #segments: Segment[];
   #writer: Deno.FsFile;
-  #snapshot: Snapshot;
+  /** Metadata of the latest snapshot. */
+  #snapMeta: SnapshotMetadata;
+  /**
+   * The latest snapshot: held strongly when its data are small, else weakly,
+   * so a large snapshot costs no memory once nobody uses it (it is read back
+   * from the snapshot file when asked for again).
+   */
+  #snapHeld: Snapshot | WeakRef<Snapshot>;
+  /** A snapshot whose file is being written (held until it is the latest). */
+  #snapPending: Snapshot | undefined = undefined;
   #hardState: HardState;
   /** Sequence number of the newest hard state written (in a segment or the file). */
   #hsSeq: number;
@@ -292,7 +305,8 @@ export class FileStorage implements WritableStorage {
     this.#logger = init.logger;
     this.#segments = init.segments;
     this.#writer = init.writer;
-    this.#snapshot = init.snapshot;
+    this.#snapMeta = init.snapshot.metadata;
+    this.#snapHeld = FileStorage.#hold(init.snapshot);
     this.#hardState = init.hardState;
     this.#hsSeq = init.hsSeq;
     this.#hsFileSeq = init.hsFileSeq;
@@ -477,7 +491,7 @@ export class FileStorage implements WritableStorage {
   /** Hard state and membership (from the snapshot) recovered from disk. */
   initialState(): InitialState {
     this.#checkReadable();
-    return { hardState: this.#hardState, confState: this.#snapshot.metadata.confState };
+    return { hardState: this.#hardState, confState: this.#snapMeta.confState };
   }
 
   /**
@@ -546,10 +560,54 @@ export class FileStorage implements WritableStorage {
     return this.#lastIndex;
   }
 
-  /** The latest snapshot (index 0 with the bootstrap membership before any). */
+  /**
+   * The latest snapshot (index 0 with the bootstrap membership before any).
+   * A large snapshot nobody holds any more is read back from its file
+   * (synchronously) and checked; damage throws `CorruptLogError`.
+   */
   snapshot(): Snapshot {
     this.#checkReadable();
-    return this.#snapshot;
+    return this.#loadSnapshot();
+  }
+
+  static #hold(snap: Snapshot): Snapshot | WeakRef<Snapshot> {
+    return snap.data.byteLength <= SNAPSHOT_HELD_BYTES ? snap : new WeakRef(snap);
+  }
+
+  #loadSnapshot(): Snapshot {
+    const held = this.#snapHeld;
+    const snap = held instanceof WeakRef ? held.deref() : held;
+    if (snap !== undefined) return snap;
+    const meta = this.#snapMeta;
+    const file = readSnapshotFileSync(this.dir);
+    const same = (m: SnapshotMetadata) =>
+      file !== undefined && file.metadata.index === m.index && file.metadata.term === m.term;
+    if (same(meta)) {
+      const loaded: Snapshot = { metadata: meta, data: file!.data };
+      this.#snapHeld = new WeakRef(loaded);
+      return loaded;
+    }
+    // The file was just replaced by a snapshot being written: that one is
+    // already durable and as valid (it covers committed entries only).
+    const pending = this.#snapPending;
+    if (pending !== undefined && same(pending.metadata)) return pending;
+    throw new CorruptLogError(
+      join(this.dir, SNAPSHOT_FILE),
+      0,
+      `the snapshot file no longer holds the snapshot at index ${meta.index} (term ${meta.term})`,
+    );
+  }
+
+  /** Writes `snap` to the snapshot file and makes it the latest. */
+  async #writeSnapshot(snap: Snapshot): Promise<void> {
+    this.#snapPending = snap;
+    try {
+      await writeSnapshotFile(this.dir, snap);
+      this.#snapMeta = snap.metadata;
+      this.#snapHeld = FileStorage.#hold(snap);
+    } finally {
+      this.#snapPending = undefined;
+    }
   }
 
   #termAt(index: number): number {
@@ -612,7 +670,7 @@ export class FileStorage implements WritableStorage {
       checkConfState(confState, "confState");
       if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
       return this.#enqueue(async () => {
-        if (index <= this.#snapshot.metadata.index) return this.#snapshot;
+        if (index <= this.#snapMeta.index) return this.#loadSnapshot();
         if (index > this.#lastIndex) throw new UnavailableError(index, this.#lastIndex);
         if (index > this.#hardState.commit) {
           throw new RangeError(
@@ -623,8 +681,7 @@ export class FileStorage implements WritableStorage {
           metadata: { index, term: this.#termAt(index), confState },
           data,
         };
-        await this.#io(() => writeSnapshotFile(this.dir, snap));
-        this.#snapshot = snap;
+        await this.#io(() => this.#writeSnapshot(snap));
         return snap;
       });
     } catch (err) {
@@ -645,7 +702,7 @@ export class FileStorage implements WritableStorage {
       return this.#enqueue(async () => {
         if (index < this.#firstIndex) return;
         if (index > this.#lastIndex) throw new UnavailableError(index, this.#lastIndex);
-        const snapIndex = this.#snapshot.metadata.index;
+        const snapIndex = this.#snapMeta.index;
         if (index > snapIndex) {
           throw new RangeError(
             `Cannot compact the log to index ${index}: the snapshot covers only up to index ${snapIndex}`,
@@ -719,7 +776,7 @@ export class FileStorage implements WritableStorage {
     snapshot: Snapshot | undefined,
     sync: boolean,
   ): Promise<void> {
-    if (snapshot !== undefined && snapshot.metadata.index > this.#snapshot.metadata.index) {
+    if (snapshot !== undefined && snapshot.metadata.index > this.#snapMeta.index) {
       await this.#io(() => this.#installSnapshot(snapshot));
     }
     let ents = entries;
@@ -1003,8 +1060,7 @@ export class FileStorage implements WritableStorage {
   async #installSnapshot(snap: Snapshot): Promise<void> {
     const { index, term } = snap.metadata;
     if (this.#doomed.length > 0) await this.#sync();
-    await writeSnapshotFile(this.dir, snap);
-    this.#snapshot = snap;
+    await this.#writeSnapshot(snap);
     if (
       index >= this.#firstIndex - 1 && index <= this.#lastIndex && this.#termAt(index) === term
     ) {

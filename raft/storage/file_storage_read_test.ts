@@ -215,3 +215,68 @@ Deno.test("FileStorage.entries reads entries that recovery indexed, across shado
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("FileStorage.snapshot reads a large snapshot back from its file once nothing holds it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "raftlog-read-" });
+  try {
+    const conf = {
+      voters: ["n1"],
+      learners: [],
+      votersOutgoing: [],
+      learnersNext: [],
+      autoLeave: false,
+    };
+    const s = await FileStorage.open(dir, { bootstrap: conf });
+    await s.save({ entries: range(1, 11, 20), hardState: { term: 1, vote: "n1", commit: 10 } });
+    await s.createSnapshot(8, conf, dataFor(8, 200_000));
+    await s.close();
+    // In a process with a callable GC: the snapshot recovery loaded is only
+    // held weakly, so it is collected and read back on demand.
+    const module = import.meta.resolve("./file_storage.ts");
+    const code = `
+      const { FileStorage } = await import(${JSON.stringify(module)});
+      const path = ${JSON.stringify(join(dir, "snapshot"))};
+      const tick = () => new Promise((r) => setTimeout(r, 0));
+      // A WeakRef's target stays alive for the rest of the job that made or
+      // dereferenced it: collect in a later one.
+      async function collect(ref) {
+        for (let i = 0; i < 10; i++) {
+          await tick();
+          globalThis.gc();
+          await tick();
+          if (ref.deref() === undefined) return true;
+        }
+        return false;
+      }
+      function read(s) {
+        const snap = s.snapshot();
+        return { index: snap.metadata.index, bytes: snap.data.length, sum: snap.data.reduce((a, b) => a + b, 0), same: s.snapshot() === snap };
+      }
+      const s = await FileStorage.open(${JSON.stringify(dir)});
+      const out = { collected: await collect(new WeakRef(s.snapshot())), ...read(s) };
+      out.collectedAgain = await collect(new WeakRef(s.snapshot()));
+      const bytes = Deno.readFileSync(path);
+      bytes[bytes.length - 1] ^= 1;
+      Deno.writeFileSync(path, bytes);
+      try { s.snapshot(); out.damage = "none"; } catch (err) { out.damage = err.name + ": " + err.message; }
+      await s.close();
+      console.log(JSON.stringify(out));
+    `;
+    const res = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--v8-flags=--expose-gc", code],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert.ok(res.success);
+    const out = JSON.parse(new TextDecoder().decode(res.stdout));
+    assert.equal(out.collected, true);
+    assert.equal(out.index, 8);
+    assert.equal(out.bytes, 200_000);
+    assert.equal(out.sum, dataFor(8, 200_000).reduce((a, b) => a + b, 0));
+    assert.equal(out.same, true);
+    assert.equal(out.collectedAgain, true);
+    assert.match(out.damage, /^CorruptLogError: .*snapshot/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -114,6 +114,36 @@ export async function readSnapshotFile(dir: string): Promise<Snapshot | undefine
     if (err instanceof Deno.errors.NotFound) return undefined;
     throw err;
   }
+  return decodeSnapshotFile(path, buf);
+}
+
+/**
+ * Reads the snapshot file synchronously, as {@link readSnapshotFile} does.
+ *
+ * @example
+ * ```ts
+ * import { readSnapshotFileSync } from "./snapshot_file.ts";
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   console.assert(readSnapshotFileSync(dir) === undefined);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export function readSnapshotFileSync(dir: string): Snapshot | undefined {
+  const path = join(dir, SNAPSHOT_FILE);
+  let buf: Uint8Array;
+  try {
+    buf = Deno.readFileSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
+  return decodeSnapshotFile(path, buf);
+}
+
+function decodeSnapshotFile(path: string, buf: Uint8Array): Snapshot {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const length = checkFrame(buf, view, 0, buf.byteLength);
   if (length < 0 || FRAME_HEADER_BYTES + length !== buf.byteLength) {
