@@ -2,7 +2,9 @@
  * Storage benchmark: synced appends of 100-byte entries through
  * `FileStorage.save` side by side with a raw loop of one `write` + `syncData`
  * of the same number of bytes on the same disk, at batch sizes 1, 16 and 256;
- * then the time to reopen a 1,000,000-entry log.
+ * then the time to reopen a 1,000,000-entry log, and reads from the reopened
+ * log: random single entries (`entries(i, i + 1)`) and a sequential
+ * catch-up in 1 MiB pages (`entries(lo, hi, 1 MiB)`), with the cache off.
  *
  * Raw and storage operations alternate one by one, each timed on its own,
  * so that other load on the disk (fsync latency drifts a lot on a shared
@@ -38,7 +40,19 @@ export interface StorageBenchResult {
     readonly segments: number;
     /** Each reopen's duration, in ms. */
     readonly runsMs: readonly number[];
+    /** Reads from the reopened log (entry cache off). */
+    readonly reads?: ReadFigures;
   };
+}
+
+/** Read throughput on a freshly opened log. */
+export interface ReadFigures {
+  /** Random `entries(i, i + 1)` calls per second, the first pass (each record read is verified). */
+  readonly randomFirstPerSec: number;
+  /** The same, once the records have been verified. */
+  readonly randomPerSec: number;
+  /** Data bytes per second of `entries(lo, hi, 1 MiB)` pages over the whole log, in MB/s. */
+  readonly sequentialMBPerSec: number;
 }
 
 /** Options of {@link runStorageBench}. */
@@ -163,7 +177,39 @@ async function measureReopen(
     }
     await again.close();
   }
-  return { entries, bytes, segments, runsMs };
+  return { entries, bytes, segments, runsMs, reads: await measureReads(path, entries) };
+}
+
+async function measureReads(path: string, entries: number): Promise<ReadFigures> {
+  const s = await FileStorage.open(path, { cacheBytes: 0 });
+  try {
+    let seed = 1;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return 1 + (seed % entries);
+    };
+    const n = 100_000;
+    const rates: number[] = [];
+    for (let pass = 0; pass < 2; pass++) {
+      const t0 = performance.now();
+      for (let k = 0; k < n; k++) {
+        const i = random();
+        if (s.entries(i, i + 1)[0]!.index !== i) throw new Error(`read of entry ${i} failed`);
+      }
+      rates.push(n / ((performance.now() - t0) / 1000));
+    }
+    let bytes = 0;
+    const t0 = performance.now();
+    for (let i = 1; i <= entries;) {
+      const page = s.entries(i, entries + 1, 1 << 20);
+      for (const e of page) bytes += e.data.byteLength;
+      i += page.length;
+    }
+    const sequentialMBPerSec = bytes / 1e6 / ((performance.now() - t0) / 1000);
+    return { randomFirstPerSec: rates[0]!, randomPerSec: rates[1]!, sequentialMBPerSec };
+  } finally {
+    await s.close();
+  }
 }
 
 /**
@@ -232,6 +278,16 @@ export function formatStorageBench(r: StorageBenchResult): string {
       r.reopen.runsMs.map((m) => m.toFixed(0)).join(", ")
     } ms; page cache warm)`,
   );
+  const reads = r.reopen.reads;
+  if (reads !== undefined) {
+    lines.push(
+      `reads from it (cache off): random single entries ${
+        fmt(reads.randomPerSec)
+      }/s (first pass, verifying each record on first touch: ${
+        fmt(reads.randomFirstPerSec)
+      }/s); sequential 1 MiB pages ${fmt(reads.sequentialMBPerSec)} MB/s`,
+    );
+  }
   return lines.join("\n");
 }
 

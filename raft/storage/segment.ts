@@ -267,9 +267,10 @@ export class Segment {
     const end = hi - this.firstIndex;
     let i = base;
     let r = this.#recordOf(i);
+    const lastRecord = this.#recordOf(end - 1);
     while (i < end) {
       while (offsets[i]! >= ends[r]!) r++;
-      if (!this.#isVerified(r)) this.#verify(r, rb, file);
+      if (!this.#isVerified(r)) this.#verify(r, lastRecord, rb, file);
       // One read serves entries i..j-1: consecutive, in verified records,
       // and within the buffer (within its window, when that holds entry i:
       // then no read is needed at all).
@@ -368,51 +369,80 @@ export class Segment {
   }
 
   /**
-   * Reads record `r` whole and checks both checksums, that its length is the
-   * one the index has, and that it is the batch of the entries the index
-   * places in it. Records larger than the buffer are checksummed piece by
-   * piece.
+   * Verifies record `r` and, in the same read, the records after it up to
+   * record `last` that fit in the buffer (a range of small records costs one
+   * read, not one per record). Each is checked by {@link Segment.#checkRecord}.
+   * A record larger than the buffer is checksummed piece by piece.
    */
-  #verify(r: number, rb: ReadBuffer, file: Deno.FsFile): void {
+  #verify(r: number, last: number, rb: ReadBuffer, file: Deno.FsFile): void {
     const start = this.#recStarts[r]!;
-    const end = this.#recEnds[r]!;
-    const payload = end - start - FRAME_HEADER_BYTES;
-    let p: number;
-    if (end - start <= rb.capacity) {
-      p = rb.load(file, this.path, start, end);
-      const length = checkFrame(rb.bytes, rb.view, p, p + end - start);
-      if (length !== payload) this.#corruptRecord(start, length);
-    } else {
-      const head = FRAME_HEADER_BYTES + BATCH_HEADER_BYTES;
-      p = rb.load(file, this.path, start, start + head);
-      const status = checkFrame(rb.bytes, rb.view, p, p + head);
-      if (status !== FrameStatus.payloadIncomplete) this.#corruptRecord(start, status);
-      if (rb.view.getUint32(p, true) !== payload) this.#corruptRecord(start, 0);
+    const ends = this.#recEnds;
+    if (ends[r]! - start > rb.capacity) {
+      this.#verifyLarge(r, rb, file);
+      return;
     }
-    const view = rb.view;
-    const kind = rb.bytes[p + FRAME_HEADER_BYTES];
-    const first = readU64(view, p + FRAME_HEADER_BYTES + 2);
-    const count = view.getUint32(p + FRAME_HEADER_BYTES + 10, true);
-    if (end - start > rb.capacity) {
-      const want = view.getUint32(p + 4, true);
-      let crc = 0;
-      for (let a = start + FRAME_HEADER_BYTES; a < end;) {
-        const b = Math.min(end, a + rb.capacity);
-        const q = rb.load(file, this.path, a, b);
-        crc = crc32(rb.bytes.subarray(q, q + b - a), crc);
-        a = b;
-      }
-      if (crc !== want) this.#corruptRecord(start, FrameStatus.badPayload);
+    let k = r;
+    while (k < last && ends[k + 1]! - start <= rb.capacity) k++;
+    const p = rb.load(file, this.path, start, ends[k]!) - start;
+    for (let x = r; x <= k; x++) {
+      if (!this.#isVerified(x)) this.#checkRecord(x, rb, p + this.#recStarts[x]!);
     }
-    const expected = this.firstIndex + this.#firstSlotOf(r);
-    if (kind !== RecordKind.batch || first !== expected || count === 0) {
+  }
+
+  /**
+   * Checks record `x`, whole in the buffer at `pos`: both checksums, that
+   * its length is the one the index has, and that it is the batch of the
+   * entries the index places in it. Then marks it verified.
+   */
+  #checkRecord(x: number, rb: ReadBuffer, pos: number): void {
+    const start = this.#recStarts[x]!;
+    const size = this.#recEnds[x]! - start;
+    const length = checkFrame(rb.bytes, rb.view, pos, pos + size);
+    if (length !== size - FRAME_HEADER_BYTES) this.#corruptRecord(start, length);
+    this.#checkBatchHead(x, rb, pos);
+    this.#verified[x >>> 5]! |= 1 << (x & 31);
+  }
+
+  /** {@link Segment.#checkRecord} for a record larger than the buffer. */
+  #verifyLarge(x: number, rb: ReadBuffer, file: Deno.FsFile): void {
+    const start = this.#recStarts[x]!;
+    const end = this.#recEnds[x]!;
+    const head = FRAME_HEADER_BYTES + BATCH_HEADER_BYTES;
+    const p = rb.load(file, this.path, start, start + head);
+    const status = checkFrame(rb.bytes, rb.view, p, p + head);
+    if (status !== FrameStatus.payloadIncomplete) this.#corruptRecord(start, status);
+    if (rb.view.getUint32(p, true) !== end - start - FRAME_HEADER_BYTES) {
+      this.#corruptRecord(start, 0);
+    }
+    const want = rb.view.getUint32(p + 4, true);
+    // Checked before the payload checksum, while the head is in the buffer:
+    // either way nothing of the record is served unless both pass.
+    this.#checkBatchHead(x, rb, p);
+    let crc = 0;
+    for (let a = start + FRAME_HEADER_BYTES; a < end;) {
+      const b = Math.min(end, a + rb.capacity);
+      const q = rb.load(file, this.path, a, b);
+      crc = crc32(rb.bytes.subarray(q, q + b - a), crc);
+      a = b;
+    }
+    if (crc !== want) this.#corruptRecord(start, FrameStatus.badPayload);
+    this.#verified[x >>> 5]! |= 1 << (x & 31);
+  }
+
+  /** Checks that the frame at `rb.bytes[pos]` is the batch record `x` the index describes. */
+  #checkBatchHead(x: number, rb: ReadBuffer, pos: number): void {
+    const p = pos + FRAME_HEADER_BYTES;
+    const expected = this.firstIndex + this.#firstSlotOf(x);
+    if (
+      rb.bytes[p] !== RecordKind.batch || readU64(rb.view, p + 2) !== expected ||
+      rb.view.getUint32(p + 10, true) === 0
+    ) {
       throw new CorruptLogError(
         this.path,
-        start,
+        this.#recStarts[x]!,
         `record is not the batch holding entry ${expected} that the index places here`,
       );
     }
-    this.#verified[r >>> 5]! |= 1 << (r & 31);
   }
 
   #corruptRecord(start: number, status: number): never {
