@@ -21,7 +21,7 @@
  * @module
  */
 
-import { ByteReader, ByteWriter, fromUtf8, utf8 } from "./_bytes.ts";
+import { ByteReader, ByteWriter, fromUtf8, utf8, utf8Length, writeUtf8 } from "./_bytes.ts";
 import { AppendTooLargeError, InvalidEventError } from "./errors.ts";
 import { decodeExpectedRevision, encodeExpectedRevision } from "./expected_revision.ts";
 import { validateStreamName } from "./stream_name.ts";
@@ -222,7 +222,7 @@ export function prepareEvent(e: EventData, index = 0): PreparedEvent {
   if (typeof id !== "string" || id.length === 0) {
     throw new InvalidEventError(`Event ${index} has an empty or non-string id`);
   }
-  if (utf8(id).length > MAX_EVENT_ID_BYTES || hasControl(id)) {
+  if (utf8Length(id) > MAX_EVENT_ID_BYTES || hasControl(id)) {
     throw new InvalidEventError(
       `Event ${index} id ${
         JSON.stringify(id)
@@ -236,7 +236,7 @@ export function prepareEvent(e: EventData, index = 0): PreparedEvent {
   if (type.startsWith("$")) {
     throw new InvalidEventError(`Event ${index} type ${type} starts with $, which is reserved`);
   }
-  if (utf8(type).length > MAX_EVENT_TYPE_BYTES || hasControl(type)) {
+  if (utf8Length(type) > MAX_EVENT_TYPE_BYTES || hasControl(type)) {
     throw new InvalidEventError(
       `Event ${index} type is longer than ${MAX_EVENT_TYPE_BYTES} bytes or has control characters`,
     );
@@ -295,16 +295,24 @@ export function encodeAppend(
   }
   const s = utf8(stream);
   const ids = new Set<string>();
-  const parts: { id: Uint8Array; type: Uint8Array }[] = [];
+  // Byte lengths of ids and types; they are written straight into the output below.
+  const lens = new Uint8Array(events.length * 2);
   let size = 1 + 2 + s.length + 8 + 4;
-  for (const e of events) {
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
     if (ids.has(e.id)) {
       throw new InvalidEventError(`Event id ${e.id} appears twice in one append to ${stream}`);
     }
     ids.add(e.id);
-    const id = utf8(e.id), type = utf8(e.type);
-    parts.push({ id, type });
-    size += 1 + 1 + id.length + 1 + type.length + 4 + e.data.length + 4 + e.metadata.length;
+    const idLen = utf8Length(e.id), typeLen = utf8Length(e.type);
+    if (idLen > 255 || typeLen > 255) {
+      throw new InvalidEventError(
+        `Event ${i} of an append to ${stream} has an id or type too long`,
+      );
+    }
+    lens[2 * i] = idLen;
+    lens[2 * i + 1] = typeLen;
+    size += 1 + 1 + idLen + 1 + typeLen + 4 + e.data.length + 4 + e.metadata.length;
   }
   if (size > maxBytes) throw new AppendTooLargeError(stream, `${size} bytes, limit ${maxBytes}`);
   const out = new Uint8Array(size);
@@ -320,14 +328,12 @@ export function encodeAppend(
   view.setUint32(p, events.length, true);
   p += 4;
   for (let i = 0; i < events.length; i++) {
-    const e = events[i]!, { id, type } = parts[i]!;
+    const e = events[i]!;
     out[p++] = (e.dataIsJson ? DATA_JSON : 0) | (e.metadataIsJson ? META_JSON : 0);
-    out[p++] = id.length;
-    out.set(id, p);
-    p += id.length;
-    out[p++] = type.length;
-    out.set(type, p);
-    p += type.length;
+    out[p++] = lens[2 * i]!;
+    p += writeUtf8(e.id, out, p);
+    out[p++] = lens[2 * i + 1]!;
+    p += writeUtf8(e.type, out, p);
     view.setUint32(p, e.data.length, true);
     p += 4;
     out.set(e.data, p);
@@ -338,6 +344,145 @@ export function encodeAppend(
     p += e.metadata.length;
   }
   return out;
+}
+
+/** Reused by {@link encodeAppendEvents}; it grows as needed and is copied out of. */
+let scratch = new Uint8Array(64 * 1024);
+let scratchView = new DataView(scratch.buffer);
+const textEncoder = new TextEncoder();
+
+/** Makes `scratch` hold at least `need` bytes, keeping the first `keep`. */
+function reserve(need: number, keep: number): void {
+  if (need <= scratch.length) return;
+  const grown = new Uint8Array(Math.max(need, scratch.length * 2));
+  grown.set(scratch.subarray(0, keep));
+  scratch = grown;
+  scratchView = new DataView(grown.buffer);
+}
+
+/** Writes a short string after a u8 length byte; returns its byte length. */
+function writeShort(s: string, at: number): number {
+  // A UTF-16 unit is at most 3 UTF-8 bytes.
+  reserve(at + 1 + 3 * s.length, at);
+  const n = writeUtf8(s, scratch, at + 1);
+  scratch[at] = n & 0xff;
+  return n;
+}
+
+/** Writes a u32 length and the body; returns the new position. */
+function writeBody(v: unknown, what: string, at: number): { end: number; json: boolean } {
+  if (v === undefined || v === null) {
+    reserve(at + 4, at);
+    scratchView.setUint32(at, 0, true);
+    return { end: at + 4, json: true };
+  }
+  if (v instanceof Uint8Array) {
+    reserve(at + 4 + v.length, at);
+    scratchView.setUint32(at, v.length, true);
+    scratch.set(v, at + 4);
+    return { end: at + 4 + v.length, json: false };
+  }
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(v);
+  } catch (e) {
+    throw new InvalidEventError(
+      `${what} is not JSON-serializable: ${e instanceof Error ? e.message : e}`,
+    );
+  }
+  if (text === undefined) throw new InvalidEventError(`${what} is not a JSON value`);
+  reserve(at + 4 + 3 * text.length, at);
+  const n = text.length <= 256
+    ? writeUtf8(text, scratch, at + 4)
+    : textEncoder.encodeInto(text, scratch.subarray(at + 4)).written;
+  scratchView.setUint32(at, n, true);
+  return { end: at + 4 + n, json: true };
+}
+
+/**
+ * Validates events and encodes them as one append, in one pass: the same
+ * checks and the same bytes as {@link prepareEvent} then {@link encodeAppend},
+ * without a buffer per event (allocating small buffers costs more than
+ * encoding them). Events without an id get a random UUID.
+ *
+ * @example
+ * ```ts
+ * import { decodeCommand, encodeAppendEvents } from "./commands.ts";
+ * const bytes = encodeAppendEvents("orders-1", [{ id: "a", type: "Placed", data: { n: 1 } }]);
+ * const cmd = decodeCommand(bytes);
+ * console.assert(cmd.kind === "append" && cmd.events[0]!.type === "Placed");
+ * ```
+ */
+export function encodeAppendEvents(
+  stream: string,
+  events: readonly EventData[],
+  options: { expectedRevision?: ExpectedRevision } & AppendLimits = {},
+): Uint8Array {
+  validateStreamName(stream);
+  const maxEvents = options.maxEvents ?? 10_000;
+  const maxBytes = options.maxBytes ?? 4 << 20;
+  if (events.length === 0) throw new InvalidEventError(`An append to ${stream} has no events`);
+  if (events.length > maxEvents) {
+    throw new AppendTooLargeError(stream, `${events.length} events, limit ${maxEvents}`);
+  }
+  const expected = encodeExpectedRevision(options.expectedRevision ?? "any");
+  const ids = new Set<string>();
+  reserve(1 + 2 + 3 * stream.length + 8 + 4, 0);
+  let p = 0;
+  scratch[p++] = APPEND;
+  const sLen = writeUtf8(stream, scratch, p + 2);
+  scratchView.setUint16(p, sLen, true);
+  p += 2 + sLen;
+  scratchView.setFloat64(p, expected, true);
+  p += 8;
+  scratchView.setUint32(p, events.length, true);
+  p += 4;
+  for (let index = 0; index < events.length; index++) {
+    const e = events[index]!;
+    if (e === null || typeof e !== "object") {
+      throw new InvalidEventError(`Event ${index} is not an object`);
+    }
+    const id = e.id ?? crypto.randomUUID();
+    if (typeof id !== "string" || id.length === 0) {
+      throw new InvalidEventError(`Event ${index} has an empty or non-string id`);
+    }
+    const type = e.type;
+    if (typeof type !== "string" || type.length === 0) {
+      throw new InvalidEventError(`Event ${index} has no type`);
+    }
+    if (type.startsWith("$")) {
+      throw new InvalidEventError(`Event ${index} type ${type} starts with $, which is reserved`);
+    }
+    if (ids.has(id)) {
+      throw new InvalidEventError(`Event id ${id} appears twice in one append to ${stream}`);
+    }
+    ids.add(id);
+    const flagsAt = p++;
+    const idLen = writeShort(id, p);
+    if (idLen > MAX_EVENT_ID_BYTES || hasControl(id)) {
+      throw new InvalidEventError(
+        `Event ${index} id ${
+          JSON.stringify(id)
+        } is longer than ${MAX_EVENT_ID_BYTES} bytes or has control characters`,
+      );
+    }
+    p += 1 + idLen;
+    const typeLen = writeShort(type, p);
+    if (typeLen > MAX_EVENT_TYPE_BYTES || hasControl(type)) {
+      throw new InvalidEventError(
+        `Event ${index} type is longer than ${MAX_EVENT_TYPE_BYTES} bytes or has control characters`,
+      );
+    }
+    p += 1 + typeLen;
+    const d = writeBody(e.data, `Event ${index} data`, p);
+    const m = writeBody(e.metadata, `Event ${index} metadata`, d.end);
+    p = m.end;
+    scratch[flagsAt] = (d.json ? DATA_JSON : 0) | (m.json ? META_JSON : 0);
+    if (p > maxBytes) {
+      throw new AppendTooLargeError(stream, `more than ${maxBytes} bytes, limit ${maxBytes}`);
+    }
+  }
+  return scratch.slice(0, p);
 }
 
 /**

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
   decodeCommand,
   decodeEventAt,
   encodeAppend,
+  encodeAppendEvents,
   encodeDelete,
   encodeSetMetadata,
   EventRecordCursor,
@@ -97,6 +99,58 @@ Deno.test("encodeAppend() rejects empty appends, duplicate ids and appends over 
     AppendTooLargeError,
   );
   assert.throws(() => encodeAppend("$all", [e]), InvalidStreamNameError);
+});
+
+Deno.test("encodeAppendEvents() writes the same bytes as prepareEvent() then encodeAppend()", () => {
+  const json = fc.jsonValue({ maxDepth: 2 }).filter((v) => v !== null);
+  const text = fc.string({ unit: "binary", minLength: 1, maxLength: 40 });
+  const event = fc.record({
+    // Control characters, "$" types and duplicate ids fail both ways alike.
+    id: fc.oneof(text, fc.uuid()),
+    type: fc.oneof(text, fc.constantFrom("Placed", "Paid")),
+    data: fc.oneof(json, fc.uint8Array({ maxLength: 40 }), fc.constant(undefined)),
+    metadata: fc.oneof(json, fc.constant(undefined)),
+  }, { requiredKeys: ["id", "type"] });
+  const events = fc.array(event, { minLength: 1, maxLength: 20 });
+  const expected = fc.oneof(
+    fc.constantFrom("any" as const, "no_stream" as const, "stream_exists" as const),
+    fc.nat(),
+  );
+  fc.assert(
+    fc.property(events, expected, (evs, expectedRevision) => {
+      let old: Uint8Array | Error, next: Uint8Array | Error;
+      try {
+        old = encodeAppend("s-1", evs.map((e, i) => prepareEvent(e, i)), { expectedRevision });
+      } catch (e) {
+        old = e as Error;
+      }
+      try {
+        next = encodeAppendEvents("s-1", evs, { expectedRevision });
+      } catch (e) {
+        next = e as Error;
+      }
+      if (old instanceof Error || next instanceof Error) {
+        assert.equal(next.constructor, old.constructor);
+      } else assert.deepEqual([...next], [...old]);
+    }),
+    { numRuns: 500 },
+  );
+  // Limits and bad input fail the same way.
+  assert.throws(() => encodeAppendEvents("s", []), InvalidEventError);
+  assert.throws(() => encodeAppendEvents("s", [{ id: "a", type: "T" }, { id: "a", type: "T" }]));
+  assert.throws(
+    () => encodeAppendEvents("s", [{ type: "T", data: "x".repeat(2000) }], { maxBytes: 1000 }),
+    AppendTooLargeError,
+  );
+  assert.throws(() => encodeAppendEvents("s", [{ type: "$T" }]), InvalidEventError);
+  assert.throws(
+    () => encodeAppendEvents("s", [{ id: "x".repeat(129), type: "T" }]),
+    InvalidEventError,
+  );
+  assert.throws(() => encodeAppendEvents("$all", [{ type: "T" }]), InvalidStreamNameError);
+  const big = encodeAppendEvents("s", [{ id: "a", type: "T", data: "é".repeat(100_000) }]);
+  const cmd = decodeCommand(big);
+  assert.ok(cmd.kind === "append" && cmd.events[0]!.data.length === 200_002);
 });
 
 Deno.test("validateStreamName() accepts letters, digits and separators and reserves $", () => {

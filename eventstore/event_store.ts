@@ -12,10 +12,9 @@ import { TimeoutError } from "../raft/node_errors.ts";
 import type { EntryArchive } from "./archive.ts";
 import {
   type AppendLimits,
-  encodeAppend,
+  encodeAppendEvents,
   encodeDelete,
   encodeSetMetadata,
-  prepareEvent,
 } from "./commands.ts";
 import { ProjectionNotFoundError } from "./errors.ts";
 import { validateExpectedRevision } from "./expected_revision.ts";
@@ -239,8 +238,7 @@ export class EventStore {
     const expectedRevision = options.expectedRevision ?? "any";
     validateExpectedRevision(expectedRevision);
     const list: readonly EventData[] = Array.isArray(events) ? events : [events as EventData];
-    const prepared = list.map((e, i) => prepareEvent(e, i));
-    const payload = encodeAppend(stream, prepared, { ...this.#limits, expectedRevision });
+    const payload = encodeAppendEvents(stream, list, { ...this.#limits, expectedRevision });
     const r = await this.node.propose(payload, { timeoutMs: options.timeoutMs ?? this.#timeoutMs });
     return unwrap<AppendResult>(r);
   }

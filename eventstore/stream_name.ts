@@ -8,6 +8,7 @@
  * @module
  */
 
+import { utf8Length } from "./_bytes.ts";
 import { InvalidStreamNameError } from "./errors.ts";
 
 /**
@@ -33,7 +34,6 @@ export const MAX_STREAM_NAME_BYTES = 200;
 export const ALL_STREAMS = "$all";
 
 const ALLOWED = /^[\p{L}\p{N}_.:@+=~-]+$/u;
-const encoder = new TextEncoder();
 
 /**
  * Throws {@link InvalidStreamNameError} unless `name` is a valid, unreserved stream name.
@@ -53,7 +53,11 @@ export function validateStreamName(name: string): void {
   if (name.startsWith("$")) {
     throw new InvalidStreamNameError(name, "names starting with $ are reserved");
   }
-  if (name.length > MAX_STREAM_NAME_BYTES || encoder.encode(name).length > MAX_STREAM_NAME_BYTES) {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short names need no byte count.
+  if (
+    name.length > MAX_STREAM_NAME_BYTES ||
+    (name.length * 3 > MAX_STREAM_NAME_BYTES && utf8Length(name) > MAX_STREAM_NAME_BYTES)
+  ) {
     throw new InvalidStreamNameError(name, `longer than ${MAX_STREAM_NAME_BYTES} bytes`);
   }
   if (!ALLOWED.test(name)) {
