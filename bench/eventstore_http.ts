@@ -24,7 +24,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
@@ -264,7 +264,7 @@ async function catchUp(
 }
 
 const tmp = await Deno.makeTempDir({ prefix: "raftlog-bench-es-" });
-const profDir = opts["cpu-prof"] === undefined ? undefined : join(Deno.cwd(), opts["cpu-prof"]);
+const profDir = opts["cpu-prof"] === undefined ? undefined : resolve(opts["cpu-prof"]);
 try {
   const withEtcd = opts["vs-etcd"] && onPath("etcd") && only.has("appends");
   if (opts["vs-etcd"] && !onPath("etcd")) {
