@@ -234,6 +234,7 @@ function scanSegment(
           );
         }
       }
+      segment?.trim();
       return { segment, size, torn: { offset, reason }, hardState: decodeBest(), records };
     };
 
@@ -347,6 +348,8 @@ function scanSegment(
         records,
       };
     }
+    // The index was sized for 100-byte entries; larger ones leave it mostly empty.
+    segment.trim();
     return { segment, size, torn: undefined, hardState, records };
   } finally {
     file.close();

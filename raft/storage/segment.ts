@@ -194,6 +194,22 @@ export class Segment {
     }
   }
 
+  /** Shrinks the index arrays to what they hold (they grow again on push). */
+  trim(): void {
+    const n = Math.max(16, this.#count);
+    if (this.#offsets.length > n) {
+      this.#offsets = this.#offsets.slice(0, n);
+      this.#sizes = this.#sizes.slice(0, n);
+      this.#terms = this.#terms.slice(0, n);
+    }
+    const r = Math.max(32, this.#records);
+    if (this.#recStarts.length > r) {
+      this.#recStarts = this.#recStarts.slice(0, r);
+      this.#recEnds = this.#recEnds.slice(0, r);
+      this.#verified = this.#verified.slice(0, Math.ceil(r / 32));
+    }
+  }
+
   #growEntries(): void {
     const n = this.#offsets.length * 2;
     const offsets = new Uint32Array(n);
@@ -213,7 +229,7 @@ export class Segment {
     starts.set(this.#recStarts);
     const ends = new Uint32Array(n);
     ends.set(this.#recEnds);
-    const verified = new Uint32Array(n >>> 5 || 1);
+    const verified = new Uint32Array(Math.ceil(n / 32));
     verified.set(this.#verified);
     this.#recStarts = starts;
     this.#recEnds = ends;
