@@ -147,6 +147,8 @@ function fail(c: Context, e: unknown): Response {
 }
 
 const decoder = new TextDecoder();
+/** Events per SSE write while catching up (one buffer of about 250 KB for 1 KB events). */
+const SSE_PAGE_SIZE = 512;
 
 function bodyJson(bytes: Uint8Array, isJson: boolean): string {
   if (isJson) return bytes.length === 0 ? "null" : decoder.decode(bytes);
@@ -178,6 +180,96 @@ export function eventJson(e: RawEvent): string {
   if (!e.metadataIsJson) s += `,"metadataEncoding":"base64"`;
   return s + "}";
 }
+
+/** Bytes that a JSON string literal must escape: control characters, `"` and `\\`. */
+function needsEscape(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return true;
+  }
+  return false;
+}
+
+/**
+ * Writes events as Server-Sent Events into one buffer: the `data:` line is
+ * {@link eventJson}'s text, but JSON bodies are copied from the log as
+ * bytes, never decoded into strings and encoded again.
+ */
+class SseWriter {
+  #buf = new Uint8Array(64 * 1024);
+  #pos = 0;
+
+  #reserve(n: number): void {
+    if (this.#pos + n <= this.#buf.length) return;
+    const grown = new Uint8Array(Math.max(this.#pos + n, this.#buf.length * 2));
+    grown.set(this.#buf.subarray(0, this.#pos));
+    this.#buf = grown;
+  }
+
+  /** Appends a string that is ASCII (callers make sure). */
+  #ascii(s: string): void {
+    this.#reserve(s.length);
+    const b = this.#buf;
+    let p = this.#pos;
+    for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+    this.#pos = p;
+  }
+
+  #bytes(v: Uint8Array): void {
+    this.#reserve(v.length);
+    this.#buf.set(v, this.#pos);
+    this.#pos += v.length;
+  }
+
+  /** A JSON string literal. */
+  #string(s: string): void {
+    if (!needsEscape(s)) {
+      this.#reserve(s.length + 2);
+      this.#buf[this.#pos++] = 0x22;
+      this.#ascii(s);
+      this.#buf[this.#pos++] = 0x22;
+    } else {
+      // Non-ASCII is kept as UTF-8 (JSON.stringify only escapes what it must).
+      this.#bytes(encoder.encode(JSON.stringify(s)));
+    }
+  }
+
+  #body(bytes: Uint8Array, isJson: boolean): void {
+    if (isJson) {
+      if (bytes.length === 0) this.#ascii("null");
+      else this.#bytes(bytes);
+    } else {
+      this.#ascii(bodyJson(bytes, false));
+    }
+  }
+
+  event(e: RawEvent): void {
+    this.#ascii(`id: ${e.position}\ndata: {"id":`);
+    this.#string(e.id);
+    this.#ascii(`,"stream":`);
+    this.#string(e.stream);
+    this.#ascii(`,"type":`);
+    this.#string(e.type);
+    this.#ascii(
+      `,"revision":${e.revision},"position":${e.position},"timestamp":${e.timestamp},"data":`,
+    );
+    this.#body(e.data, e.dataIsJson);
+    this.#ascii(`,"metadata":`);
+    this.#body(e.metadata, e.metadataIsJson);
+    if (!e.dataIsJson) this.#ascii(`,"dataEncoding":"base64"`);
+    if (!e.metadataIsJson) this.#ascii(`,"metadataEncoding":"base64"`);
+    this.#ascii("}\n\n");
+  }
+
+  /** The bytes written since the last take (a copy: the buffer is reused). */
+  take(): Uint8Array {
+    const out = this.#buf.slice(0, this.#pos);
+    this.#pos = 0;
+    return out;
+  }
+}
+
+const encoder = new TextEncoder();
 
 function pageJson(events: readonly RawEvent[], next: number | null): string {
   let s = '{"events":[';
@@ -426,22 +518,23 @@ export function eventStoreRoutes(store: EventStore, options: EventStoreRoutesOpt
         const ac = new AbortController();
         sse.onAbort(() => ac.abort());
         const beat = setInterval(() => void sse.write(": heartbeat\n\n"), heartbeatMs);
+        const out = new SseWriter();
         try {
           const pages = store.subscribePages(target, {
             from,
             signal: ac.signal,
+            pageSize: SSE_PAGE_SIZE,
             ...(t !== undefined ? { type: t } : {}),
             ...(prefix !== undefined && prefix !== "" ? { prefix } : {}),
           });
           for await (const page of pages) {
-            let text = "";
             if (page.kind === "caught-up") {
-              text = `event: caught-up\ndata: {"position":${page.position}}\n\n`;
+              await sse.write(`event: caught-up\ndata: {"position":${page.position}}\n\n`);
             } else {
-              for (const e of page.events) text += `id: ${e.position}\ndata: ${eventJson(e)}\n\n`;
+              for (const e of page.events) out.event(e);
+              // Resolves once the client took it: a slow client slows this loop, nothing queues.
+              await sse.write(out.take());
             }
-            // Resolves once the client took it: a slow client slows this loop, nothing queues.
-            await sse.write(text);
             if (sse.aborted) break;
           }
         } catch (e) {

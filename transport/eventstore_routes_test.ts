@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import { EventStore } from "../eventstore/event_store.ts";
 import { MemoryStorage } from "../raft/storage/memory_storage.ts";
-import { eventStoreRoutes } from "./eventstore_routes.ts";
+import { eventJson, eventStoreRoutes } from "./eventstore_routes.ts";
 
 interface Fixture {
   store: EventStore;
@@ -436,4 +436,21 @@ Deno.test("GET /subscribe/streams/:stream starts at from, resumes after Last-Eve
     const badFrom = await app.request("/subscribe/all?from=-3");
     assert.equal(badFrom.status, 400);
     await badFrom.body?.cancel();
+  }));
+
+Deno.test("GET /subscribe/all writes each event's data line exactly as eventJson() renders it (escapes, non-ASCII, binary bodies)", () =>
+  withFixture(async ({ app, store }) => {
+    await store.append("s-ü", [
+      { id: 'q"1\\', type: "Tÿpe", data: { text: "line\nbreak", emoji: "😀" }, metadata: [1] },
+      { id: "bin", type: "T", data: new Uint8Array([0, 1, 255]) },
+      { id: "none", type: "T" },
+      { id: "plain", type: "T", data: "x", metadata: new Uint8Array([9]) },
+    ]);
+    const frames = await sse(
+      await app.request("/subscribe/all"),
+      (fs) => fs.some((f) => f.event === "caught-up"),
+    );
+    const expected = store.stateMachine.readAll({}).events.map((e) => eventJson(e));
+    assert.deepEqual(events(frames).map((f) => f.data), expected);
+    assert.deepEqual(events(frames).map((f) => f.id), ["0", "1", "2", "3"]);
   }));
