@@ -669,6 +669,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   // ---- reads ---------------------------------------------------------------
 
   #entryHint = 0;
+  #cursor: EventRecordCursor | undefined;
 
   /** The event at `position` (which must exist in the index), decoded from the log. */
   eventAt(position: number): RawEvent {
@@ -684,7 +685,10 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     }
     const cmd = this.#reader.command(idx.entLog.get(e));
     const payload = cmd.payload;
-    const r = new EventRecordCursor(payload).read(idx.posOffset.get(position));
+    // Consecutive reads mostly hit one entry (an append of many events): reuse its cursor.
+    let cursor = this.#cursor;
+    if (cursor?.payload !== payload) this.#cursor = cursor = new EventRecordCursor(payload);
+    const r = cursor.read(idx.posOffset.get(position));
     return {
       id: fromUtf8(payload, r.idStart, r.idStart + r.idLen),
       stream: idx.streamsById[idx.posStream.get(position)]!.name,
