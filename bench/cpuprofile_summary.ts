@@ -2,10 +2,12 @@
  * Summarizes V8 `.cpuprofile` files (from `deno run --cpu-prof`): where the
  * time went, by function (self and inclusive) and by file or package.
  *
- * Run: `deno run -A bench/cpuprofile_summary.ts PATH... [--top 30] [--filter TEXT]`
- * where each PATH is a `.cpuprofile` file or a directory of them (all are
- * added up). `--filter` keeps only samples whose stack has a frame whose
- * function or file contains TEXT.
+ * Run: `deno run -A bench/cpuprofile_summary.ts PATH... [--top 30] [--filter TEXT]
+ * [--timeline] [--window FROM-TO]` where each PATH is a `.cpuprofile` file or
+ * a directory of them (all are added up). `--filter` keeps only samples whose
+ * stack has a frame whose function or file contains TEXT. `--timeline` prints
+ * busy milliseconds per second of the profile; `--window 12-15` counts only
+ * samples from second 12 to second 15 (to isolate one phase of a run).
  *
  * @module
  */
@@ -37,13 +39,22 @@ interface Profile {
 const { values, positionals } = parseArgs({
   args: Deno.args,
   allowPositionals: true,
-  options: { top: { type: "string", default: "30" }, filter: { type: "string" } },
+  options: {
+    top: { type: "string", default: "30" },
+    filter: { type: "string" },
+    timeline: { type: "boolean", default: false },
+    window: { type: "string" },
+  },
 });
 if (positionals.length === 0) {
   console.error("usage: cpuprofile_summary.ts PATH... [--top 30] [--filter TEXT]");
   Deno.exit(2);
 }
 const top = Number(values.top);
+const [winFrom, winTo] = values.window === undefined
+  ? [0, Infinity]
+  : values.window.split("-").map((x) => Number(x) * 1000);
+const timeline: number[] = [];
 
 function files(path: string): string[] {
   if (Deno.statSync(path).isDirectory) {
@@ -89,7 +100,10 @@ for (const path of positionals.flatMap(files)) {
     }
     return s;
   };
+  let at = 0; // ms since the profile's start
   for (let i = 0; i < p.samples.length; i++) {
+    at += (p.timeDeltas[i] ?? 0) / 1000;
+    if (at < winFrom! || at > winTo!) continue;
     const ms = (p.timeDeltas[i + 1] ?? 0) / 1000;
     const id = p.samples[i]!;
     const frame = byId.get(id)!.callFrame;
@@ -103,6 +117,8 @@ for (const path of positionals.flatMap(files)) {
       !stack.some((f) => f.functionName.includes(values.filter!) || f.url.includes(values.filter!))
     ) continue;
     total += ms;
+    const second = Math.floor(at / 1000);
+    timeline[second] = (timeline[second] ?? 0) + ms;
     const key = fnLabel(frame);
     self.set(key, (self.get(key) ?? 0) + ms);
     const file = frame.functionName.startsWith("(") && frame.url === ""
@@ -125,6 +141,10 @@ console.log(
     values.filter ? `samples with "${values.filter}", ` : ""
   }${idle.toFixed(0)} ms idle) over ${wall.toFixed(0)} ms of profile`,
 );
+if (values.timeline) {
+  console.log("\nBusy ms per second of profile");
+  console.log([...timeline].map((ms, s) => `${s}s:${Math.round(ms ?? 0)}`).join(" "));
+}
 show("By file or package (self time)", byFile, top);
 show("By function, self time", self, top);
 show("By function, inclusive time", incl, top);

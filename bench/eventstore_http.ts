@@ -18,7 +18,7 @@
  * `deno run -A bench/cpuprofile_summary.ts DIR/n1`).
  *
  * Run: `deno task bench-events [--seconds 10] [--connections 1,32,128]
- * [--vs-etcd] [--batch 100] [--batch-connections 16] [--catchup-events 500000]
+ * [--vs-etcd] [--batch 100] [--batch-connections 16,64] [--catchup-events 500000]
  * [--rounds 1] [--only appends,batched,catchup] [--cpu-prof DIR] [--keep]`
  *
  * @module
@@ -57,7 +57,7 @@ const { values: opts } = parseArgs({
     connections: { type: "string", default: "1,32,128" },
     "vs-etcd": { type: "boolean", default: false },
     batch: { type: "string", default: "100" },
-    "batch-connections": { type: "string", default: "16" },
+    "batch-connections": { type: "string", default: "16,64" },
     "catchup-events": { type: "string", default: "500000" },
     rounds: { type: "string", default: "1" },
     only: { type: "string", default: "appends,batched,catchup" },
@@ -69,13 +69,14 @@ const { values: opts } = parseArgs({
 const seconds = Number(opts.seconds);
 const levels = opts.connections.split(",").map(Number);
 const batch = Number(opts.batch);
-const batchConns = Number(opts["batch-connections"]);
+const batchLevels = opts["batch-connections"].split(",").map(Number);
 const catchupEvents = Number(opts["catchup-events"]);
 const rounds = Number(opts.rounds);
 const warmup = Number(opts.warmup);
 const only = new Set(opts.only.split(","));
 if (
-  !(seconds > 0) || levels.some((c) => !(c > 0)) || !(batch > 0) || !(batchConns > 0) ||
+  !(seconds > 0) || levels.some((c) => !(c > 0)) || !(batch > 0) ||
+  batchLevels.some((c) => !(c > 0)) ||
   !(catchupEvents >= 0) || !Number.isInteger(rounds) || rounds < 1 || !(warmup >= 0)
 ) {
   console.error("bench: numeric options must be positive numbers");
@@ -281,7 +282,7 @@ try {
     body: JSON.stringify({ key: btoa(`k${i}`), value: btoa(PAD.slice(0, 32)) }),
   }));
   const runs = { raftlog: [] as Map<number, LoadResult>[], etcd: [] as Map<number, LoadResult>[] };
-  let batched: LoadResult | undefined;
+  const batched = new Map<number, LoadResult>();
   let caught: { events: number; seconds: number; bytes: number; from: string } | undefined;
   for (let round = 1; round <= rounds; round++) {
     if (rounds > 1) console.log(`round ${round} of ${rounds}`);
@@ -294,14 +295,17 @@ try {
       }
       if (lastRound && only.has("batched")) {
         const reqs = batchRequests(200, batch);
-        await runWrk(es.leaderUrl, reqs, { connections: batchConns, seconds: 1, tmp });
-        batched = await runWrk(es.leaderUrl, reqs, {
-          connections: batchConns,
-          seconds,
-          tmp,
-          pids: es.pids,
-        });
-        line(`raftlog batch${batch}`, batchConns, batched);
+        for (const c of batchLevels) {
+          await runWrk(es.leaderUrl, reqs, { connections: c, seconds: 1, tmp });
+          const r = await runWrk(es.leaderUrl, reqs, {
+            connections: c,
+            seconds,
+            tmp,
+            pids: es.pids,
+          });
+          batched.set(c, r);
+          line(`raftlog batch${batch}`, c, r);
+        }
       }
       if (lastRound && only.has("catchup")) {
         await fill(es.leaderUrl, catchupEvents, batch);
@@ -314,8 +318,9 @@ try {
           const b = await res.json() as { events: { position: number }[] };
           return (b.events[0]?.position ?? -1) + 1 >= total ? true : undefined;
         }, 120_000);
-        const cpu0 = cpuSeconds(es.pids);
+        const cpu0 = cpuSeconds(es.pids), self0 = cpuSeconds([Deno.pid]);
         const r = await catchUp(es.followerUrl);
+        const subscriberCpu = cpuSeconds([Deno.pid]) - self0;
         if (r.events !== r.caughtUpAt + 1 || r.events < total) {
           throw new Error(
             `catch-up delivered ${r.events} events, caught up at position ${r.caughtUpAt}, ` +
@@ -326,7 +331,9 @@ try {
         console.log(
           `raftlog catch-up  ${fmt(r.events, 0)} events in ${fmt(r.seconds, 2)} s: ` +
             `${fmt(r.events / r.seconds, 0)} events/s, ${fmt(r.bytes / r.seconds / 1e6, 1)} MB/s ` +
-            `(node CPU ${fmt(cpuSeconds(es.pids) - cpu0, 2)} s)`,
+            `(CPU: nodes ${fmt(cpuSeconds(es.pids) - cpu0, 2)} s, subscriber ${
+              fmt(subscriberCpu, 2)
+            } s)`,
         );
       }
     } finally {
@@ -381,15 +388,15 @@ try {
     }
     console.log("");
   }
-  if (batched !== undefined || caught !== undefined) {
+  if (batched.size > 0 || caught !== undefined) {
     const rows: string[][] = [];
-    if (batched !== undefined) {
+    for (const [c, r] of batched) {
       rows.push([
-        `batched appends (${batch} events/request, ${batchConns} conns)`,
-        fmt(batched.rps * batch, 0),
+        `batched appends (${batch} events/request, ${c} conns)`,
+        fmt(r.rps * batch, 0),
         "100,000",
-        `p50 ${fmt(batched.p50Ms, 1)} ms, p99 ${fmt(batched.p99Ms, 1)} ms, ` +
-        `${fmt(batched.cpuMsPerRequest / batch * 1000, 1)} µs CPU/event`,
+        `p50 ${fmt(r.p50Ms, 1)} ms, p99 ${fmt(r.p99Ms, 1)} ms, ` +
+        `${fmt(r.cpuMsPerRequest / batch * 1000, 1)} µs CPU/event (3 nodes)`,
       ]);
     }
     if (caught !== undefined) {
