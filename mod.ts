@@ -72,3 +72,59 @@ export {
 export { StoppedError, TimeoutError } from "./raft/node_errors.ts";
 export { type ServedNode, serveNode, type ServeOptions } from "./transport/server.ts";
 export { HttpTransport, type HttpTransportOptions } from "./transport/peer_transport.ts";
+export {
+  type AppendOptions,
+  type DeleteOptions,
+  EventStore,
+  type EventStoreOptions,
+  type EventStoreStartOptions,
+  type ProjectionView,
+  type SubscriptionItem,
+} from "./eventstore/event_store.ts";
+export {
+  type CommandResult,
+  EventStoreStateMachine,
+  type EventStoreStateMachineOptions,
+  type MetadataResult,
+  type RawEvent,
+  type RawReadResult,
+  toRecordedEvent,
+} from "./eventstore/state_machine.ts";
+export type * from "./eventstore/types.ts";
+export * from "./eventstore/errors.ts";
+export type { ProjectionDefinition } from "./eventstore/projections.ts";
+export type {
+  RawSubscriptionItem,
+  RawSubscriptionPage,
+  SubscribeOptions,
+} from "./eventstore/subscription.ts";
+export type { LogReaderOptions } from "./eventstore/log_reader.ts";
+export type { AppendLimits } from "./eventstore/commands.ts";
+export {
+  type ArchivedEntry,
+  type EntryArchive,
+  FileArchive,
+  MemoryArchive,
+} from "./eventstore/archive.ts";
+export {
+  ALL_STREAMS,
+  isValidStreamName,
+  MAX_STREAM_NAME_BYTES,
+  validateStreamName,
+} from "./eventstore/stream_name.ts";
+export { parseExpectedRevision } from "./eventstore/expected_revision.ts";
+export {
+  type ClientReadAllOptions,
+  type ClientReadOptions,
+  type ClientReadStreamOptions,
+  type ClientSubscribeOptions,
+  type ClientSubscriptionItem,
+  RaftlogClient,
+  type RaftlogClientOptions,
+  RaftlogHttpError,
+} from "./eventstore/client.ts";
+export {
+  eventJson,
+  eventStoreRoutes,
+  type EventStoreRoutesOptions,
+} from "./transport/eventstore_routes.ts";
