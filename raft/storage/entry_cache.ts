@@ -73,13 +73,17 @@ export class EntryCache {
     if (entries.length === 0 || this.maxBytes === 0) return;
     if (this.count > 0 && entries[0]!.index !== this.last + 1) this.clear();
     // Only the newest maxBytes can stay; skip (and do not copy) the rest.
-    let from = entries.length - 1;
-    let size = entrySize(entries[from]!);
-    while (from > 0 && size + entrySize(entries[from - 1]!) <= this.maxBytes) {
-      size += entrySize(entries[--from]!);
+    const n = entries.length;
+    let from = n;
+    let size = 0;
+    while (from > 0) {
+      const add = entrySize(entries[from - 1]!);
+      if (size + add > this.maxBytes && from < n) break;
+      size += add;
+      from--;
     }
     if (from > 0) this.clear();
-    for (let i = from; i < entries.length; i++) {
+    for (let i = from; i < n; i++) {
       const e = entries[i]!;
       const d = e.data;
       this.#ents.push(
@@ -87,8 +91,8 @@ export class EntryCache {
           ? e
           : { index: e.index, term: e.term, type: e.type, data: d.slice() },
       );
-      this.#bytes += entrySize(e);
     }
+    this.#bytes += size;
     this.#evict();
   }
 
