@@ -105,7 +105,15 @@ export interface ServeConfig {
   readonly snapshotEvery: number | undefined;
 }
 
-/** What an application gets to build its state machine: the node's storage and data directory. */
+/**
+ * What an application gets to build its state machine: the node's storage and data directory.
+ *
+ * @example
+ * ```ts
+ * import type { AppContext } from "./cli.ts";
+ * const archivePath = (ctx: AppContext) => `${ctx.dataDir}/eventstore.archive`;
+ * ```
+ */
 export interface AppContext {
   /** The node's log storage (the event store reads events back from it). */
   readonly storage: Storage;
@@ -113,7 +121,17 @@ export interface AppContext {
   readonly dataDir: string;
 }
 
-/** The state machine and client routes of an application served by `raftlog serve`. */
+/**
+ * The state machine and client routes of an application served by `raftlog serve`.
+ *
+ * @example
+ * ```ts
+ * import { APPS, type AppWiring } from "./cli.ts";
+ * import { MemoryStorage } from "./raft/storage/memory_storage.ts";
+ * const kv: AppWiring = APPS.kv!({ storage: MemoryStorage.withVoters(["n1"]), dataDir: "." });
+ * kv.close?.();
+ * ```
+ */
 export interface AppWiring {
   readonly stateMachine: StateMachine<unknown>;
   routes(node: RaftNode<unknown>, metrics: NodeMetrics): readonly Hono[];
@@ -159,7 +177,15 @@ export const APPS: Readonly<Record<string, (ctx: AppContext) => AppWiring>> = {
   },
 };
 
-/** The application `raftlog serve` runs without `--app`. */
+/**
+ * The application `raftlog serve` runs without `--app`.
+ *
+ * @example
+ * ```ts
+ * import { APPS, DEFAULT_APP } from "./cli.ts";
+ * console.assert(DEFAULT_APP === "events" && DEFAULT_APP in APPS);
+ * ```
+ */
 export const DEFAULT_APP = "events";
 
 const APP_NAMES = Object.keys(APPS).join(", ");

@@ -7,10 +7,26 @@
 
 import { join } from "node:path";
 
-/** Loopback host every benchmark cluster listens on. */
+/**
+ * Loopback host every benchmark cluster listens on.
+ *
+ * @example
+ * ```ts
+ * import { HOST } from "./_harness.ts";
+ * console.assert(HOST === "127.0.0.1");
+ * ```
+ */
 export const HOST = "127.0.0.1";
 
-/** Figures of one load run. */
+/**
+ * Figures of one load run.
+ *
+ * @example
+ * ```ts
+ * import type { LoadResult } from "./_harness.ts";
+ * const perSecond = (r: LoadResult) => r.requests / r.seconds;
+ * ```
+ */
 export interface LoadResult {
   /** Successful (2xx) requests. */
   requests: number;
@@ -25,7 +41,15 @@ export interface LoadResult {
   load: number;
 }
 
-/** A free loopback port (closed again before use). */
+/**
+ * A free loopback port (closed again before use).
+ *
+ * @example
+ * ```ts
+ * import { freePort } from "./_harness.ts";
+ * console.assert(freePort() > 0);
+ * ```
+ */
 export function freePort(): number {
   const l = Deno.listen({ hostname: HOST, port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
@@ -33,7 +57,15 @@ export function freePort(): number {
   return port;
 }
 
-/** Polls `f` until it yields a value, failing after `ms`. */
+/**
+ * Polls `f` until it yields a value, failing after `ms`.
+ *
+ * @example
+ * ```ts
+ * import { waitFor } from "./_harness.ts";
+ * console.assert((await waitFor("a value", () => Promise.resolve(1))) === 1);
+ * ```
+ */
 export async function waitFor<T>(
   what: string,
   f: () => Promise<T | undefined>,
@@ -48,7 +80,15 @@ export async function waitFor<T>(
   throw new Error(`bench: timed out waiting for ${what}`);
 }
 
-/** Whether `cmd` is on PATH. */
+/**
+ * Whether `cmd` is on PATH.
+ *
+ * @example
+ * ```ts
+ * import { onPath } from "./_harness.ts";
+ * if (!onPath("wrk")) console.log("install wrk to run the HTTP benchmarks");
+ * ```
+ */
 export function onPath(cmd: string): boolean {
   try {
     return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
@@ -58,7 +98,15 @@ export function onPath(cmd: string): boolean {
   }
 }
 
-/** First line of `cmd args` (a version string), or "?". */
+/**
+ * First line of `cmd args` (a version string), or "?".
+ *
+ * @example
+ * ```ts
+ * import { version } from "./_harness.ts";
+ * console.log(version("etcd", ["--version"]));
+ * ```
+ */
 export function version(cmd: string, args: string[]): string {
   try {
     const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).outputSync();
@@ -68,7 +116,18 @@ export function version(cmd: string, args: string[]): string {
   }
 }
 
-/** Spawns a process with stdout and stderr appended to `logFile`. */
+/**
+ * Spawns a process with stdout and stderr appended to `logFile`.
+ *
+ * @example
+ * ```ts
+ * import { spawnLogged, stopAll } from "./_harness.ts";
+ * const dir = await Deno.makeTempDir();
+ * const child = spawnLogged(Deno.execPath(), ["--version"], `${dir}/deno.log`);
+ * await stopAll([child]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export function spawnLogged(cmd: string, args: string[], logFile: string): Deno.ChildProcess {
   const child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
     .spawn();
@@ -80,7 +139,15 @@ export function spawnLogged(cmd: string, args: string[], logFile: string): Deno.
   return child;
 }
 
-/** SIGTERM, then SIGKILL after 10 s; resolves when all exited. */
+/**
+ * SIGTERM, then SIGKILL after 10 s; resolves when all exited.
+ *
+ * @example
+ * ```ts
+ * import { stopAll } from "./_harness.ts";
+ * await stopAll([]);
+ * ```
+ */
 export async function stopAll(children: Deno.ChildProcess[]): Promise<void> {
   for (const c of children) {
     try {
@@ -102,7 +169,16 @@ export async function stopAll(children: Deno.ChildProcess[]): Promise<void> {
   }));
 }
 
-/** CPU seconds (user + system) used so far by `pids`; NaN where /proc is not available. */
+/**
+ * CPU seconds (user + system) used so far by `pids`; NaN where /proc is not available.
+ *
+ * @example
+ * ```ts
+ * import { cpuSeconds } from "./_harness.ts";
+ * const used = cpuSeconds([Deno.pid]);
+ * console.assert(Number.isNaN(used) || used >= 0);
+ * ```
+ */
 export function cpuSeconds(pids: readonly number[]): number {
   let ticks = 0;
   try {
@@ -117,7 +193,15 @@ export function cpuSeconds(pids: readonly number[]): number {
   return ticks / 100; // USER_HZ is 100 on Linux
 }
 
-/** The 1-minute load average, or NaN. */
+/**
+ * The 1-minute load average, or NaN.
+ *
+ * @example
+ * ```ts
+ * import { loadAvg } from "./_harness.ts";
+ * console.log(`load ${loadAvg()}`);
+ * ```
+ */
 export function loadAvg(): number {
   try {
     return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
@@ -126,14 +210,30 @@ export function loadAvg(): number {
   }
 }
 
-/** Median of `xs`. */
+/**
+ * Median of `xs`.
+ *
+ * @example
+ * ```ts
+ * import { median } from "./_harness.ts";
+ * console.assert(median([3, 1, 2]) === 2 && median([1, 2, 3, 4]) === 2.5);
+ * ```
+ */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** `n` with `digits` decimals and thousands separators. */
+/**
+ * `n` with `digits` decimals and thousands separators.
+ *
+ * @example
+ * ```ts
+ * import { fmt } from "./_harness.ts";
+ * console.assert(fmt(12345.678, 1) === "12,345.7");
+ * ```
+ */
 export function fmt(n: number, digits: number): string {
   return n.toLocaleString("en-US", {
     minimumFractionDigits: digits,
@@ -141,7 +241,15 @@ export function fmt(n: number, digits: number): string {
   });
 }
 
-/** Prints a right-aligned Markdown table. */
+/**
+ * Prints a right-aligned Markdown table.
+ *
+ * @example
+ * ```ts
+ * import { printTable } from "./_harness.ts";
+ * printTable(["conns", "req/s"], [["1", "400"], ["128", "4,000"]]);
+ * ```
+ */
 export function printTable(head: string[], rows: string[][]): void {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
@@ -151,7 +259,15 @@ export function printTable(head: string[], rows: string[][]): void {
   for (const r of rows) console.log(line(r));
 }
 
-/** A request `wrk` sends: path and body. */
+/**
+ * A request `wrk` sends: path and body.
+ *
+ * @example
+ * ```ts
+ * import type { WrkRequest } from "./_harness.ts";
+ * const r: WrkRequest = { path: "/streams/s-1", body: '{"type":"T"}' };
+ * ```
+ */
 export interface WrkRequest {
   readonly path: string;
   readonly body: string;
@@ -186,7 +302,16 @@ end
 `;
 }
 
-/** Runs wrk against `baseUrl` for `secs` with `connections`; CPU of `pids` is accounted. */
+/**
+ * Runs wrk against `baseUrl` for `seconds` with `connections`; CPU of `pids` is accounted.
+ *
+ * @example
+ * ```ts
+ * import { runWrk } from "./_harness.ts";
+ * const run = (url: string, tmp: string) =>
+ *   runWrk(url, [{ path: "/streams/s", body: '{"type":"T"}' }], { connections: 32, seconds: 5, tmp });
+ * ```
+ */
 export async function runWrk(
   baseUrl: string,
   requests: readonly WrkRequest[],
@@ -233,7 +358,15 @@ export async function runWrk(
   return r;
 }
 
-/** A running 3-node etcd. */
+/**
+ * A running 3-node etcd.
+ *
+ * @example
+ * ```ts
+ * import type { EtcdCluster } from "./_harness.ts";
+ * const putUrl = (e: EtcdCluster) => `${e.leaderUrl}/v3/kv/put`;
+ * ```
+ */
 export interface EtcdCluster {
   /** Client URL of the leader. */
   readonly leaderUrl: string;
@@ -241,7 +374,20 @@ export interface EtcdCluster {
   stop(): Promise<void>;
 }
 
-/** Starts a 3-node etcd on loopback (fsync on, as etcd always does) with data under `dir`. */
+/**
+ * Starts a 3-node etcd on loopback (fsync on, as etcd always does) with data under `dir`.
+ *
+ * @example
+ * ```ts
+ * import { onPath, startEtcd } from "./_harness.ts";
+ * if (onPath("etcd") && Deno.env.get("RUN_ETCD") === "1") {
+ *   const dir = await Deno.makeTempDir();
+ *   const etcd = await startEtcd(dir);
+ *   await etcd.stop();
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
 export async function startEtcd(dir: string): Promise<EtcdCluster> {
   const names = ["e1", "e2", "e3"];
   const client = names.map(() => `http://${HOST}:${freePort()}`);
