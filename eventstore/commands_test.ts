@@ -106,8 +106,8 @@ Deno.test("encodeAppendEvents() writes the same bytes as prepareEvent() then enc
   const text = fc.string({ unit: "binary", minLength: 1, maxLength: 40 });
   const event = fc.record({
     // Control characters, "$" types and duplicate ids fail both ways alike.
-    id: fc.oneof(text, fc.uuid()),
-    type: fc.oneof(text, fc.constantFrom("Placed", "Paid")),
+    id: fc.oneof(text, fc.uuid(), fc.string({ minLength: 0, maxLength: 130 })),
+    type: fc.oneof(text, fc.constantFrom("Placed", "Paid", "", "$x", "a\u0001")),
     data: fc.oneof(json, fc.uint8Array({ maxLength: 40 }), fc.constant(undefined)),
     metadata: fc.oneof(json, fc.constant(undefined)),
   }, { requiredKeys: ["id", "type"] });
@@ -133,8 +133,19 @@ Deno.test("encodeAppendEvents() writes the same bytes as prepareEvent() then enc
         assert.equal(next.constructor, old.constructor);
       } else assert.deepEqual([...next], [...old]);
     }),
-    { numRuns: 500 },
+    { numRuns: 1000 },
   );
+  // Generated ids: distinct UUIDs, the rest as given.
+  const gen = decodeCommand(encodeAppendEvents("s", [{ type: "T", data: 1 }, { type: "T" }]));
+  assert.ok(gen.kind === "append");
+  if (gen.kind === "append") {
+    assert.match(gen.events[0]!.id, /^[0-9a-f-]{36}$/);
+    assert.notEqual(gen.events[0]!.id, gen.events[1]!.id);
+    assert.equal(new TextDecoder().decode(gen.events[0]!.data), "1");
+  }
+  // A type checked once is not trusted for a different later type.
+  assert.throws(() => encodeAppendEvents("s", [{ type: "T" }, { type: "" }]), InvalidEventError);
+  assert.throws(() => encodeAppendEvents("s", [{ type: "T" }, { type: "$T" }]), InvalidEventError);
   // Limits and bad input fail the same way.
   assert.throws(() => encodeAppendEvents("s", []), InvalidEventError);
   assert.throws(() => encodeAppendEvents("s", [{ id: "a", type: "T" }, { id: "a", type: "T" }]));
