@@ -142,8 +142,9 @@ async function startEvents(dir: string, profDir: string | undefined): Promise<Ev
       "bench",
       "--cluster-id",
       "bench",
+      // Role and leader changes go to the node logs (kept with --keep).
       "--log-level",
-      "warn",
+      "info",
     ], join(dir, `${id}.log`))
   );
   const leaderUrl = await waitFor("a raftlog leader", async () => {
