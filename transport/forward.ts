@@ -1,7 +1,9 @@
 /**
  * Leader forwarding for client writes: a follower proxies the request to the
  * leader (default) or answers 307 with `Location` when `?redirect=true`;
- * with no leader it answers 503 with `Retry-After`.
+ * with no leader it answers 503 with `Retry-After`. When the proxied request
+ * breaks after it may have reached the leader, the answer is 502
+ * `forward_failed`: the write's outcome is unknown (retry idempotently).
  *
  * @module
  */
@@ -72,13 +74,17 @@ export function forwardWrites(node: RaftNode<unknown>): MiddlewareHandler {
       out.delete("transfer-encoding");
       return new Response(res.body, { status: res.status, headers: out });
     } catch (e) {
+      const detail = `${e instanceof Error ? e.message : e}${
+        e instanceof Error && e.cause !== undefined ? `: ${e.cause}` : ""
+      }`;
+      // Even "connection refused" can follow an attempt on a pooled connection that delivered
+      // the request before the leader died, so the outcome is never known here.
       return c.json(
         {
-          error: "no_leader",
-          message: `Forwarding to leader ${leader} failed: ${e instanceof Error ? e.message : e}`,
+          error: "forward_failed",
+          message: `Forwarding to leader ${leader} failed; the outcome is unknown: ${detail}`,
         },
-        503,
-        { "retry-after": "1" },
+        502,
       );
     }
   };
