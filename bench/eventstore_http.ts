@@ -111,9 +111,11 @@ function batchRequests(n: number, size: number): WrkRequest[] {
 
 interface EventsCluster {
   readonly urls: string[];
-  readonly leaderUrl: string;
-  readonly followerUrl: string;
   readonly pids: readonly number[];
+  /** Node log files. */
+  readonly logs: readonly string[];
+  /** The leader now (it accepts an append). */
+  leader(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -147,27 +149,29 @@ async function startEvents(dir: string, profDir: string | undefined): Promise<Ev
       "info",
     ], join(dir, `${id}.log`))
   );
-  const leaderUrl = await waitFor("a raftlog leader", async () => {
-    for (const u of urls) {
-      const s = await (await fetch(`${u}/status`)).json();
-      if (s.role === "leader") {
-        // The leader must accept appends before the load starts.
-        const r = await fetch(`${u}/streams/warmup`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: eventJson(0, 0),
-        });
-        await r.body?.cancel();
-        if (r.ok) return u;
+  const leader = () =>
+    waitFor("a raftlog leader", async () => {
+      for (const u of urls) {
+        const s = await (await fetch(`${u}/status`)).json();
+        if (s.role === "leader") {
+          // The leader must accept appends before the load starts.
+          const r = await fetch(`${u}/streams/warmup`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: eventJson(0, 0),
+          });
+          await r.body?.cancel();
+          if (r.ok) return u;
+        }
       }
-    }
-    return undefined;
-  });
+      return undefined;
+    });
+  await leader();
   return {
     urls,
-    leaderUrl,
-    followerUrl: urls.find((u) => u !== leaderUrl)!,
     pids: children.map((c) => c.pid),
+    logs: ids.map((id) => join(dir, `${id}.log`)),
+    leader,
     stop: () => stopAll(children),
   };
 }
@@ -204,24 +208,41 @@ async function lastPosition(url: string): Promise<number> {
   return body.events[0]?.position ?? -1;
 }
 
-/** Appends batches with a fetch pool until `url` holds `target` events. */
-async function fill(url: string, target: number, size: number): Promise<void> {
+/**
+ * Appends batches with a fetch pool until the cluster holds `target` events.
+ * Followers forward appends to the leader, so a leader change only costs
+ * retries.
+ */
+async function fill(es: EventsCluster, target: number, size: number): Promise<void> {
   const bodies = batchRequests(64, size);
-  let have = (await lastPosition(url)) + 1;
+  let have = (await lastPosition(await es.leader())) + 1;
   let next = 0;
-  const worker = async () => {
+  const worker = async (w: number) => {
     while (have < target) {
       const r = bodies[next++ % bodies.length]!;
+      const url = es.urls[w % es.urls.length]!;
       const res = await fetch(`${url}${r.path}`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: r.body,
-      });
-      await res.body?.cancel();
-      if (res.ok) have += size;
+      }).catch(() => undefined);
+      await res?.body?.cancel();
+      if (res?.ok) have += size;
+      else await new Promise((ok) => setTimeout(ok, 50));
     }
   };
-  await Promise.all(Array.from({ length: 16 }, worker));
+  await Promise.all(Array.from({ length: 16 }, (_, w) => worker(w)));
+}
+
+/** How many times a node became leader, per the node logs so far. */
+function elections(es: EventsCluster): number {
+  let n = 0;
+  for (const f of es.logs) {
+    const text = Deno.readTextFileSync(f);
+    n += text.split("\n").filter((l) => l.includes('"role changed"') && l.includes('"leader"'))
+      .length;
+  }
+  return n;
 }
 
 /**
@@ -291,36 +312,45 @@ try {
     const lastRound = round === rounds;
     const es = await startEvents(dir, lastRound ? profDir : undefined);
     try {
+      // Elections under load (a saturated leader's heartbeats come late) show up as errors.
+      const electionsNote = (before: number) => {
+        const n = elections(es) - before;
+        if (n > 0) console.log(`  (${n} leader election(s) during this run; see the node logs)`);
+      };
       if (only.has("appends")) {
-        runs.raftlog.push(await appends(es.leaderUrl, es.pids, "raftlog append", single, tmp));
+        const e0 = elections(es);
+        runs.raftlog.push(
+          await appends(await es.leader(), es.pids, "raftlog append", single, tmp),
+        );
+        electionsNote(e0);
       }
       if (lastRound && only.has("batched")) {
         const reqs = batchRequests(200, batch);
         for (const c of batchLevels) {
-          await runWrk(es.leaderUrl, reqs, { connections: c, seconds: 1, tmp });
-          const r = await runWrk(es.leaderUrl, reqs, {
-            connections: c,
-            seconds,
-            tmp,
-            pids: es.pids,
-          });
+          const url = await es.leader();
+          const e0 = elections(es);
+          await runWrk(url, reqs, { connections: c, seconds: 1, tmp });
+          const r = await runWrk(url, reqs, { connections: c, seconds, tmp, pids: es.pids });
           batched.set(c, r);
           line(`raftlog batch${batch}`, c, r);
+          electionsNote(e0);
         }
       }
       if (lastRound && only.has("catchup")) {
-        await fill(es.leaderUrl, catchupEvents, batch);
-        const total = (await lastPosition(es.leaderUrl)) + 1;
+        await fill(es, catchupEvents, batch);
+        const leaderUrl = await es.leader();
+        const followerUrl = es.urls.find((u) => u !== leaderUrl)!;
+        const total = (await lastPosition(leaderUrl)) + 1;
         // The follower must have applied everything before the read starts.
         await waitFor("the follower to catch up", async () => {
           const res = await fetch(
-            `${es.followerUrl}/all?direction=backward&limit=1&consistency=local`,
+            `${followerUrl}/all?direction=backward&limit=1&consistency=local`,
           );
           const b = await res.json() as { events: { position: number }[] };
           return (b.events[0]?.position ?? -1) + 1 >= total ? true : undefined;
         }, 120_000);
         const cpu0 = cpuSeconds(es.pids), self0 = cpuSeconds([Deno.pid]);
-        const r = await catchUp(es.followerUrl);
+        const r = await catchUp(followerUrl);
         const subscriberCpu = cpuSeconds([Deno.pid]) - self0;
         if (r.events !== r.caughtUpAt + 1 || r.events < total) {
           throw new Error(
