@@ -196,7 +196,7 @@ Deno.test("event store on cli.ts serve processes: appends acknowledged across a 
           );
           return expected + n;
         }
-        if (status !== 0 && status !== 503 && status !== 504) {
+        if (status !== 0 && status !== 502 && status !== 503 && status !== 504) {
           throw new Error(`append to ${stream} answered ${status}: ${JSON.stringify(body)}`);
         }
         retried++;
