@@ -207,8 +207,9 @@ serve options:
   --secret S           cluster secret for peer requests (or --secret-file F, or RAFTLOG_SECRET)
   --secret-file F      read the secret from a file
   --cluster-id C       peers with another cluster id are refused (default "raftlog")
-  --tick-ms N          milliseconds per Raft tick (default 10: 10 ms heartbeats)
-  --election-ticks N   ticks without a leader before an election (default 10)
+  --tick-ms N          milliseconds per Raft tick (default 10)
+  --election-ticks N   ticks without a leader before an election (default 50: 500-1000 ms);
+                       the leader sends a heartbeat every election-ticks/10 ticks
   --snapshot-every N   entries between state machine snapshots (default 10000)
   --app NAME           application on the log: ${APP_NAMES} (default ${DEFAULT_APP})
   --log-level L        debug, info, warn or error (default info); JSON lines on stderr
@@ -366,7 +367,7 @@ export function parseServeArgs(
     secret,
     clusterId,
     tickMs: positiveInt("tick-ms", values["tick-ms"], 10),
-    electionTicks: positiveInt("election-ticks", values["election-ticks"], 10),
+    electionTicks: positiveInt("election-ticks", values["election-ticks"], 50),
     logLevel,
     app,
     snapshotEvery,
@@ -419,7 +420,12 @@ async function serve(cfg: ServeConfig, log: Logger): Promise<number> {
       stateMachine: app.stateMachine,
       routes: (node, metrics) => app.routes(node, metrics),
       tickMs: cfg.tickMs,
-      raft: { electionTick: cfg.electionTicks, heartbeatTick: 1, preVote: true, checkQuorum: true },
+      raft: {
+        electionTick: cfg.electionTicks,
+        heartbeatTick: Math.max(1, Math.floor(cfg.electionTicks / 10)),
+        preVote: true,
+        checkQuorum: true,
+      },
       ...(cfg.snapshotEvery !== undefined ? { snapshotEvery: cfg.snapshotEvery } : {}),
       log: (level, msg, fields) => log(level, msg, fields),
     });

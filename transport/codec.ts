@@ -9,7 +9,9 @@ import { Buffer } from "node:buffer";
 import { z } from "zod";
 import type { Entry, Message, Snapshot } from "../raft/core/types.ts";
 
-const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, "must be base64");
+// Not checked character by character: that regex cost a sixth of a follower's CPU, and peer
+// requests are authenticated. A malformed string decodes to bytes that fail the entry checks.
+const b64 = z.string();
 const nat = z.number().int().nonnegative();
 const id = z.string().max(128);
 

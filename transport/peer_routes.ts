@@ -141,32 +141,43 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
     }
     const reader = body.pipeThrough(new TextDecoderStream()).getReader();
     streams.add(reader);
-    let buf = "";
+    // Chunks of the line being received; only new chunks are searched for its end.
+    let parts: string[] = [];
+    let partsLength = 0;
+    const handleLine = (line: string) => {
+      if (line.length === 0) return;
+      const raw = JSON.parse(line);
+      if (!Array.isArray(raw)) {
+        throw new MessageFormatError("a stream line must be a JSON array of messages");
+      }
+      const msgs = raw.map(decodeMessage);
+      for (const m of msgs) {
+        if (m.from !== from || m.to !== node.id) {
+          throw new MessageFormatError(
+            `message ${m.from} -> ${m.to} on a stream from ${from} to ${node.id}`,
+          );
+        }
+      }
+      stepAll(msgs);
+    };
     try {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buf += value;
+        let chunk = value;
         let nl: number;
-        while ((nl = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          if (line.length === 0) continue;
-          const raw = JSON.parse(line);
-          if (!Array.isArray(raw)) {
-            throw new MessageFormatError("a stream line must be a JSON array of messages");
-          }
-          const msgs = raw.map(decodeMessage);
-          for (const m of msgs) {
-            if (m.from !== from || m.to !== node.id) {
-              throw new MessageFormatError(
-                `message ${m.from} -> ${m.to} on a stream from ${from} to ${node.id}`,
-              );
-            }
-          }
-          stepAll(msgs);
+        while ((nl = chunk.indexOf("\n")) >= 0) {
+          parts.push(chunk.slice(0, nl));
+          handleLine(parts.length === 1 ? parts[0]! : parts.join(""));
+          parts = [];
+          partsLength = 0;
+          chunk = chunk.slice(nl + 1);
         }
-        if (buf.length > maxLine) {
+        if (chunk.length > 0) {
+          parts.push(chunk);
+          partsLength += chunk.length;
+        }
+        if (partsLength > maxLine) {
           return c.json({
             error: "payload_too_large",
             message: `Stream line exceeds ${maxLine} bytes`,
