@@ -8,13 +8,11 @@
  */
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { RaftlogClient } from "../eventstore/client.ts";
 import type { RecordedEvent } from "../eventstore/types.ts";
+import { spawnNode } from "./_procs.ts";
 import { fetchJson, freePort, waitFor } from "./helpers.ts";
 
-const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
-const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
 const SECRET = "eventstore-process-test";
 
 interface Proc {
@@ -28,23 +26,7 @@ interface Proc {
 }
 
 function spawn(args: readonly string[]): Pick<Proc, "child" | "log" | "done"> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", CONFIG, CLI, "serve", ...args],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const log: string[] = [];
-  // Drain stderr so the child never blocks on a full pipe; keep the tail for diagnostics.
-  (async () => {
-    let rest = "";
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      const lines = (rest + chunk).split("\n");
-      rest = lines.pop()!;
-      log.push(...lines);
-      if (log.length > 200) log.splice(0, log.length - 200);
-    }
-  })().catch(() => {});
+  const { child, log } = spawnNode({ args });
   return { child, log, done: child.status };
 }
 

@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { spawnNode } from "./_procs.ts";
 import { fetchJson, freePort, waitFor } from "./helpers.ts";
 
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
@@ -24,23 +25,7 @@ interface Proc {
 }
 
 function spawn(p: Pick<Proc, "id" | "args">): Pick<Proc, "child" | "log" | "done"> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", CONFIG, CLI, "serve", ...p.args],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const log: string[] = [];
-  // Drain stderr so the child never blocks on a full pipe; keep the tail for diagnostics.
-  (async () => {
-    let rest = "";
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      const lines = (rest + chunk).split("\n");
-      rest = lines.pop()!;
-      log.push(...lines);
-      if (log.length > 200) log.splice(0, log.length - 200);
-    }
-  })().catch(() => {});
+  const { child, log } = spawnNode(p);
   return { child, log, done: child.status };
 }
 
