@@ -24,6 +24,18 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import {
+  cpuSeconds,
+  fmt,
+  freePort,
+  loadAvg,
+  median,
+  onPath,
+  spawnLogged,
+  stopAll,
+  version,
+  waitFor,
+} from "./_harness.ts";
 
 interface LoadResult {
   requests: number;
@@ -83,69 +95,10 @@ if (
   Deno.exit(2);
 }
 
-function onPath(cmd: string): boolean {
-  try {
-    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
 const generator = opts.load ?? (onPath("wrk") ? "wrk" : "deno");
 if (generator !== "wrk" && generator !== "deno") {
   console.error(`bench: --load must be wrk or deno, got ${generator}`);
   Deno.exit(2);
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: HOST, port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function waitFor<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`bench: timed out waiting for ${what}`);
-}
-
-/** Spawns a process with stdout and stderr appended to `logFile`. */
-function spawnLogged(cmd: string, args: string[], logFile: string): Deno.ChildProcess {
-  const child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
-    .spawn();
-  const file = Deno.openSync(logFile, { create: true, append: true });
-  const write = async (s: ReadableStream<Uint8Array>) => {
-    for await (const chunk of s) file.writeSync(chunk);
-  };
-  Promise.all([write(child.stdout), write(child.stderr)]).finally(() => file.close());
-  return child;
-}
-
-async function stopAll(children: Deno.ChildProcess[]): Promise<void> {
-  for (const c of children) {
-    try {
-      c.kill("SIGTERM");
-    } catch {
-      // Already exited.
-    }
-  }
-  await Promise.all(children.map(async (c) => {
-    const t = setTimeout(() => {
-      try {
-        c.kill("SIGKILL");
-      } catch {
-        // Already exited.
-      }
-    }, 10_000);
-    await c.status;
-    clearTimeout(t);
-  }));
 }
 
 async function startRaftlog(dir: string): Promise<System> {
@@ -261,35 +214,6 @@ async function startEtcd(dir: string): Promise<System> {
     pids: children.map((c) => c.pid),
     stop: () => stopAll(children),
   };
-}
-
-/** CPU seconds (user + system) used so far by `pids`; NaN where /proc is not available. */
-function cpuSeconds(pids: readonly number[]): number {
-  let ticks = 0;
-  try {
-    for (const pid of pids) {
-      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
-    }
-  } catch {
-    return NaN;
-  }
-  return ticks / 100; // USER_HZ is 100 on Linux
-}
-
-function loadAvg(): number {
-  try {
-    return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
-  } catch {
-    return NaN;
-  }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function wrkScript(bodies: readonly string[], method: string): string {
@@ -410,22 +334,6 @@ async function bench(
     if (!opts.keep) await Deno.remove(dir, { recursive: true });
   }
   return results;
-}
-
-function fmt(n: number, digits: number): string {
-  return n.toLocaleString("en-US", {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
-}
-
-function version(cmd: string, args: string[]): string {
-  try {
-    const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).outputSync();
-    return new TextDecoder().decode(out.stdout).split("\n")[0]!.trim();
-  } catch {
-    return "?";
-  }
 }
 
 async function calibrate(tmp: string): Promise<void> {
