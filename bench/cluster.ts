@@ -32,6 +32,7 @@ import {
   median,
   onPath,
   spawnLogged,
+  startEtcd as startSharedEtcd,
   stopAll,
   version,
   waitFor,
@@ -158,61 +159,17 @@ async function startRaftlog(dir: string): Promise<System> {
 }
 
 async function startEtcd(dir: string): Promise<System> {
-  const names = ["e1", "e2", "e3"];
-  const client = names.map(() => `http://${HOST}:${freePort()}`);
-  const peer = names.map(() => `http://${HOST}:${freePort()}`);
-  const initial = names.map((n, i) => `${n}=${peer[i]}`).join(",");
-  const children = names.map((n, i) =>
-    spawnLogged("etcd", [
-      "--name",
-      n,
-      "--data-dir",
-      join(dir, n),
-      "--listen-client-urls",
-      client[i]!,
-      "--advertise-client-urls",
-      client[i]!,
-      "--listen-peer-urls",
-      peer[i]!,
-      "--initial-advertise-peer-urls",
-      peer[i]!,
-      "--initial-cluster",
-      initial,
-      "--initial-cluster-state",
-      "new",
-      "--initial-cluster-token",
-      "bench",
-      "--logger",
-      "zap",
-      "--log-level",
-      "warn",
-    ], join(dir, `${n}.log`))
-  );
-  const leader = await waitFor("an etcd leader", async () => {
-    for (const u of client) {
-      const res = await fetch(`${u}/v3/maintenance/status`, { method: "POST", body: "{}" });
-      const s = await res.json() as { leader?: string; header?: { member_id?: string } };
-      if (s.leader !== undefined && s.leader !== "0" && s.leader === s.header?.member_id) {
-        const r = await fetch(`${u}/v3/kv/put`, {
-          method: "POST",
-          body: JSON.stringify({ key: btoa("warm"), value: btoa("up") }),
-        });
-        await r.body?.cancel();
-        if (r.ok) return u;
-      }
-    }
-    return undefined;
-  });
+  const etcd = await startSharedEtcd(dir);
   const bodies = Array.from(
     { length: KEYS },
     (_, i) => JSON.stringify({ key: btoa(`k${i}`), value: btoa(VALUE) }),
   );
   return {
     name: "etcd",
-    writeUrl: `${leader}/v3/kv/put`,
+    writeUrl: `${etcd.leaderUrl}/v3/kv/put`,
     bodies,
-    pids: children.map((c) => c.pid),
-    stop: () => stopAll(children),
+    pids: etcd.pids,
+    stop: () => etcd.stop(),
   };
 }
 
