@@ -45,7 +45,7 @@ export function spawnNode(p: Pick<NodeProc, "args">): Pick<NodeProc, "child" | "
 /** Starts one node per data directory, as one cluster. */
 export function startNodes(
   dirs: readonly string[],
-  opts: { app: "kv" | "events"; secret: string },
+  opts: { app: "kv" | "events"; secret: string; logLevel?: string; extraArgs?: readonly string[] },
 ): NodeProc[] {
   const ids = dirs.map((_, i) => `n${i + 1}`);
   const urls = ids.map(() => `http://127.0.0.1:${freePort()}`);
@@ -63,7 +63,8 @@ export function startNodes(
       "--app",
       opts.app,
       "--log-level",
-      "warn",
+      opts.logLevel ?? "warn",
+      ...(opts.extraArgs ?? []),
     ];
     return { id, url: urls[i]!, args, ...spawnNode({ args }) };
   });

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { spawnNode } from "./_procs.ts";
+import { spawnNode, startNodes } from "./_procs.ts";
 import { fetchJson, freePort, waitFor } from "./helpers.ts";
 
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
@@ -30,33 +30,13 @@ function spawn(p: Pick<Proc, "id" | "args">): Pick<Proc, "child" | "log" | "done
 }
 
 function startProcs(dirs: string[]): Proc[] {
-  const ids = dirs.map((_, i) => `n${i + 1}`);
-  const urls = ids.map(() => `http://127.0.0.1:${freePort()}`);
-  const peers = ids.map((id, i) => `${id}=${urls[i]}`).join(",");
-  return ids.map((id, i) => {
-    const args = [
-      "--id",
-      id,
-      "--peers",
-      peers,
-      "--data",
-      dirs[i]!,
-      "--secret",
-      SECRET,
-      "--cluster-id",
-      "process-test",
-      "--app",
-      "kv",
-      "--tick-ms",
-      "10",
-      "--log-level",
-      "info",
-      // Small, so the restarted node restores a snapshot and replays the tail after it.
-      "--snapshot-every",
-      "40",
-    ];
-    return { id, url: urls[i]!, args, ...spawn({ id, args }) };
-  });
+  return startNodes(dirs, {
+    app: "kv",
+    secret: SECRET,
+    logLevel: "info",
+    // Small snapshot interval, so the restarted node restores a snapshot and replays the tail.
+    extraArgs: ["--cluster-id", "process-test", "--tick-ms", "10", "--snapshot-every", "40"],
+  }).map((p) => ({ ...p, args: [...p.args], done: p.child.status }));
 }
 
 function parseLine(line: string): { msg?: string; fields?: Record<string, number> }[] {
