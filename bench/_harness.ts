@@ -436,3 +436,57 @@ export async function startEtcd(dir: string): Promise<EtcdCluster> {
   });
   return { leaderUrl, pids: children.map((c) => c.pid), stop: () => stopAll(children) };
 }
+
+/** Three `cli.ts serve` processes on loopback; the caller waits for a leader. */
+export interface RaftlogProcesses {
+  readonly urls: readonly string[];
+  readonly pids: readonly number[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a 3-node raftlog cluster of `cli.ts serve` processes (fsync on) with
+ * data and logs under `dir`.
+ *
+ * @example
+ * ```ts ignore
+ * import { spawnRaftlog } from "./_harness.ts";
+ * const cluster = spawnRaftlog(await Deno.makeTempDir(), { app: "kv" });
+ * await cluster.stop();
+ * ```
+ */
+export function spawnRaftlog(
+  dir: string,
+  opts: { app: "kv" | "events"; logLevel?: string; denoFlags?: (id: string) => string[] },
+): RaftlogProcesses {
+  const root = new URL("..", import.meta.url).pathname;
+  const ids = ["n1", "n2", "n3"];
+  const urls = ids.map(() => `http://${HOST}:${freePort()}`);
+  const peers = ids.map((id, i) => `${id}=${urls[i]}`).join(",");
+  const children = ids.map((id) =>
+    spawnLogged(Deno.execPath(), [
+      "run",
+      "-A",
+      ...(opts.denoFlags?.(id) ?? []),
+      "--config",
+      join(root, "deno.json"),
+      join(root, "cli.ts"),
+      "serve",
+      "--app",
+      opts.app,
+      "--id",
+      id,
+      "--peers",
+      peers,
+      "--data",
+      join(dir, id),
+      "--secret",
+      "bench",
+      "--cluster-id",
+      "bench",
+      "--log-level",
+      opts.logLevel ?? "warn",
+    ], join(dir, `${id}.log`))
+  );
+  return { urls, pids: children.map((c) => c.pid), stop: () => stopAll(children) };
+}

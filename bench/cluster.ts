@@ -27,13 +27,11 @@ import { parseArgs } from "node:util";
 import {
   cpuSeconds,
   fmt,
-  freePort,
   loadAvg,
   median,
   onPath,
-  spawnLogged,
+  spawnRaftlog,
   startEtcd as startSharedEtcd,
-  stopAll,
   version,
   waitFor,
 } from "./_harness.ts";
@@ -63,9 +61,7 @@ interface System {
 }
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const CLI = join(ROOT, "cli.ts");
 const LOAD = join(ROOT, "bench", "load.ts");
-const HOST = "127.0.0.1";
 const KEYS = 1000;
 const VALUE = "v".repeat(32);
 
@@ -103,33 +99,7 @@ if (generator !== "wrk" && generator !== "deno") {
 }
 
 async function startRaftlog(dir: string): Promise<System> {
-  const ids = ["n1", "n2", "n3"];
-  const urls = ids.map(() => `http://${HOST}:${freePort()}`);
-  const peers = ids.map((id, i) => `${id}=${urls[i]}`).join(",");
-  const children = ids.map((id) =>
-    spawnLogged(Deno.execPath(), [
-      "run",
-      "-A",
-      "--config",
-      join(ROOT, "deno.json"),
-      CLI,
-      "serve",
-      "--id",
-      id,
-      "--peers",
-      peers,
-      "--data",
-      join(dir, id),
-      "--secret",
-      "bench",
-      "--cluster-id",
-      "bench",
-      "--app",
-      "kv",
-      "--log-level",
-      "warn",
-    ], join(dir, `${id}.log`))
-  );
+  const { urls, pids, stop } = spawnRaftlog(dir, { app: "kv" });
   const leader = await waitFor("a raftlog leader", async () => {
     for (const u of urls) {
       const s = await (await fetch(`${u}/status`)).json();
@@ -153,8 +123,8 @@ async function startRaftlog(dir: string): Promise<System> {
     name: "raftlog",
     writeUrl: `${leader}/commands`,
     bodies,
-    pids: children.map((c) => c.pid),
-    stop: () => stopAll(children),
+    pids,
+    stop,
   };
 }
 

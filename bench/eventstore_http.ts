@@ -25,28 +25,22 @@
  */
 
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
   cpuSeconds,
   fmt,
-  freePort,
-  HOST,
   type LoadResult,
   median,
   onPath,
   printTable,
   runWrk,
-  spawnLogged,
+  spawnRaftlog,
   startEtcd,
-  stopAll,
   version,
   waitFor,
   type WrkRequest,
 } from "./_harness.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const CLI = join(ROOT, "cli.ts");
 const STREAMS = 1000;
 const PAD = "x".repeat(60);
 
@@ -110,7 +104,7 @@ function batchRequests(n: number, size: number): WrkRequest[] {
 }
 
 interface EventsCluster {
-  readonly urls: string[];
+  readonly urls: readonly string[];
   readonly pids: readonly number[];
   /** Node log files. */
   readonly logs: readonly string[];
@@ -121,34 +115,13 @@ interface EventsCluster {
 
 async function startEvents(dir: string, profDir: string | undefined): Promise<EventsCluster> {
   const ids = ["n1", "n2", "n3"];
-  const urls = ids.map(() => `http://${HOST}:${freePort()}`);
-  const peers = ids.map((id, i) => `${id}=${urls[i]}`).join(",");
-  const children = ids.map((id) =>
-    spawnLogged(Deno.execPath(), [
-      "run",
-      "-A",
-      ...(profDir !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${join(profDir, id)}`] : []),
-      "--config",
-      join(ROOT, "deno.json"),
-      CLI,
-      "serve",
-      "--app",
-      "events",
-      "--id",
-      id,
-      "--peers",
-      peers,
-      "--data",
-      join(dir, id),
-      "--secret",
-      "bench",
-      "--cluster-id",
-      "bench",
-      // Role and leader changes go to the node logs (kept with --keep).
-      "--log-level",
-      "info",
-    ], join(dir, `${id}.log`))
-  );
+  const { urls, pids, stop } = spawnRaftlog(dir, {
+    app: "events",
+    // Role and leader changes go to the node logs (kept with --keep).
+    logLevel: "info",
+    denoFlags: (id) =>
+      profDir !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${join(profDir, id)}`] : [],
+  });
   const leader = () =>
     waitFor("a raftlog leader", async () => {
       for (const u of urls) {
@@ -169,10 +142,10 @@ async function startEvents(dir: string, profDir: string | undefined): Promise<Ev
   await leader();
   return {
     urls,
-    pids: children.map((c) => c.pid),
+    pids,
     logs: ids.map((id) => join(dir, `${id}.log`)),
     leader,
-    stop: () => stopAll(children),
+    stop,
   };
 }
 

@@ -14,15 +14,12 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
   fmt,
-  freePort,
-  HOST,
   type LoadResult,
   onPath,
   printTable,
   runWrk,
-  spawnLogged,
+  spawnRaftlog,
   startEtcd,
-  stopAll,
   version,
   waitFor,
 } from "./_harness.ts";
@@ -70,31 +67,7 @@ async function wrkGet(url: string, connections: number, seconds: number): Promis
 async function startRaftlog(
   dir: string,
 ): Promise<{ leader: string; follower: string; stop(): Promise<void> }> {
-  const ids = ["n1", "n2", "n3"];
-  const urls = ids.map(() => `http://${HOST}:${freePort()}`);
-  const peers = ids.map((id, i) => `${id}=${urls[i]}`).join(",");
-  const children = ids.map((id) =>
-    spawnLogged(Deno.execPath(), [
-      "run",
-      "-A",
-      "--config",
-      join(ROOT, "deno.json"),
-      join(ROOT, "cli.ts"),
-      "serve",
-      "--id",
-      id,
-      "--peers",
-      peers,
-      "--data",
-      join(dir, id),
-      "--secret",
-      "bench",
-      "--app",
-      "kv",
-      "--log-level",
-      "warn",
-    ], join(dir, `${id}.log`))
-  );
+  const { urls, stop } = spawnRaftlog(dir, { app: "kv" });
   const leader = await waitFor("a raftlog leader that accepts writes", async () => {
     for (const u of urls) {
       const r = await fetch(`${u}/commands`, {
@@ -114,7 +87,7 @@ async function startRaftlog(
     "the key on a follower",
     async () => (await fetch(`${follower}/kv/k?consistency=local`)).ok ? true : undefined,
   );
-  return { leader, follower, stop: () => stopAll(children) };
+  return { leader, follower, stop };
 }
 
 if (import.meta.main) {
