@@ -1,7 +1,7 @@
 /**
- * The HTTP app of one node: peer routes under `/raft/`, status routes, and
- * the application's client routes, with body limits, leader forwarding of
- * writes and JSON errors.
+ * The HTTP app of one node: peer routes under `/raft/`, status routes,
+ * membership routes under `/members`, and the application's client routes,
+ * with body limits, leader forwarding of writes and JSON errors.
  *
  * @module
  */
@@ -11,6 +11,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { RaftNode } from "../raft/node.ts";
 import { sendError } from "./errors.ts";
 import { forwardWrites } from "./forward.ts";
+import { memberRoutes } from "./member_routes.ts";
 import { type NodeMetrics, renderMetrics } from "./metrics.ts";
 import { peerRoutes } from "./peer_routes.ts";
 
@@ -76,9 +77,10 @@ export function createApp(opts: AppOptions): NodeApp {
   const peerMax = opts.maxPeerBodyBytes ?? 512 * 1024 * 1024;
   const clientMax = opts.maxBodyBytes ?? 1024 * 1024;
   app.use("/raft/messages", bodyLimit({ maxSize: peerMax, onError: limitError(peerMax) }));
+  const clientLimit = bodyLimit({ maxSize: clientMax, onError: limitError(clientMax) });
   app.use("*", async (c, next) => {
     if (c.req.path.startsWith("/raft/")) return await next();
-    return await bodyLimit({ maxSize: clientMax, onError: limitError(clientMax) })(c, next);
+    return await clientLimit(c, next);
   });
   app.onError((e, c) => sendError(c, e));
   app.notFound((c) =>
@@ -154,6 +156,8 @@ export function createApp(opts: AppOptions): NodeApp {
     return c.text(text, 200, { "content-type": "text/plain; version=0.0.4" });
   });
 
+  // Membership routes check the secret before forwarding, so they come before generic forwarding.
+  app.route("/", memberRoutes({ node, secret: opts.secret }));
   app.use("*", forwardWrites(node));
   for (const r of opts.routes ?? []) app.route("/", r);
   return { app, close: () => peers.close() };
