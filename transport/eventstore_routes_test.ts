@@ -3,6 +3,9 @@ import type { Hono } from "hono";
 import { EventStore } from "../eventstore/event_store.ts";
 import { MemoryStorage } from "../raft/storage/memory_storage.ts";
 import { eventJson, eventStoreRoutes } from "./eventstore_routes.ts";
+import { createApp } from "./app.ts";
+import { NodeMetrics } from "./metrics.ts";
+import type { RaftNode } from "../raft/node.ts";
 
 interface Fixture {
   store: EventStore;
@@ -453,4 +456,28 @@ Deno.test("GET /subscribe/all writes each event's data line exactly as eventJson
     const expected = store.stateMachine.readAll({}).events.map((e) => eventJson(e));
     assert.deepEqual(events(frames).map((f) => f.data), expected);
     assert.deepEqual(events(frames).map((f) => f.id), ["0", "1", "2", "3"]);
+  }));
+
+Deno.test("every route of a node's app is served by Hono's RegExpRouter; other sub-paths of a stream are 404", () =>
+  withFixture(async ({ store }) => {
+    const { app, close } = createApp({
+      node: store.node as RaftNode<unknown>,
+      clusterId: "c",
+      secret: "s",
+      metrics: new NodeMetrics(),
+      routes: [eventStoreRoutes(store)],
+    });
+    try {
+      await store.append("s", [{ id: "a", type: "T" }]);
+      assert.equal((await get(app, "/streams/s/0")).body.id, "a");
+      assert.deepEqual((await get(app, "/streams/s/metadata")).body, {});
+      const other = await get(app, "/streams/s/other");
+      assert.equal(other.status, 404);
+      assert.equal(other.body.error, "not_found");
+      // SmartRouter names the router it settled on at the first match; a path
+      // pattern RegExpRouter cannot compile makes it fall back to the slower TrieRouter.
+      assert.equal(app.router.name, "SmartRouter + RegExpRouter");
+    } finally {
+      close();
+    }
   }));
