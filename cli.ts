@@ -28,7 +28,8 @@ import type { RaftNode, StateMachine } from "./raft/node.ts";
 import { FileStorage } from "./raft/storage/file_storage.ts";
 import { runCheckCli } from "./raft/storage/check_cli.ts";
 import { type KvResult, KvStateMachine } from "./raft/testing/kv_state_machine.ts";
-import { eventStoreRoutes } from "./transport/eventstore_routes.ts";
+import { eventStoreFastAppend, eventStoreRoutes } from "./transport/eventstore_routes.ts";
+import type { FastRoute } from "./transport/fast_route.ts";
 import { kvRoutes } from "./transport/kv_routes.ts";
 import type { NodeMetrics } from "./transport/metrics.ts";
 import { serveNode } from "./transport/server.ts";
@@ -135,6 +136,8 @@ export interface AppContext {
 export interface AppWiring {
   readonly stateMachine: StateMachine<unknown>;
   routes(node: RaftNode<unknown>, metrics: NodeMetrics): readonly Hono[];
+  /** Handlers of hot requests that skip the Hono app (see `FastRoute`). */
+  fastRoutes?(node: RaftNode<unknown>, metrics: NodeMetrics): readonly FastRoute[];
   /** Releases what the application opened, after the node stopped. */
   close?(): void;
 }
@@ -162,9 +165,13 @@ export const APPS: Readonly<Record<string, (ctx: AppContext) => AppWiring>> = {
   events: ({ storage, dataDir }) => {
     const archive = FileArchive.open(join(dataDir, "eventstore.archive"));
     const sm = new EventStoreStateMachine({ storage, archive });
+    let store: EventStore | undefined;
+    const storeOf = (node: RaftNode<unknown>) =>
+      store ??= new EventStore(node as RaftNode<CommandResult>, sm);
     return {
       stateMachine: sm as StateMachine<unknown>,
-      routes: (node) => [eventStoreRoutes(new EventStore(node as RaftNode<CommandResult>, sm))],
+      routes: (node, metrics) => [eventStoreRoutes(storeOf(node), { metrics })],
+      fastRoutes: (node, metrics) => [eventStoreFastAppend(storeOf(node), { metrics })],
       close: () => archive.close(),
     };
   },
@@ -419,6 +426,7 @@ async function serve(cfg: ServeConfig, log: Logger): Promise<number> {
       storage,
       stateMachine: app.stateMachine,
       routes: (node, metrics) => app.routes(node, metrics),
+      fastRoutes: (node, metrics) => app.fastRoutes?.(node, metrics) ?? [],
       tickMs: cfg.tickMs,
       raft: {
         electionTick: cfg.electionTicks,

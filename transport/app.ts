@@ -15,6 +15,9 @@ import { memberRoutes } from "./member_routes.ts";
 import { type NodeMetrics, renderMetrics } from "./metrics.ts";
 import { peerRoutes } from "./peer_routes.ts";
 
+/** Default largest client request body: 1 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
 /** Options of {@link createApp}. */
 export interface AppOptions {
   readonly node: RaftNode<unknown>;
@@ -75,7 +78,7 @@ export function createApp(opts: AppOptions): NodeApp {
   const limitError = (max: number) => (c: import("hono").Context) =>
     c.json({ error: "payload_too_large", message: `Request body exceeds ${max} bytes` }, 413);
   const peerMax = opts.maxPeerBodyBytes ?? 512 * 1024 * 1024;
-  const clientMax = opts.maxBodyBytes ?? 1024 * 1024;
+  const clientMax = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   app.use("/raft/messages", bodyLimit({ maxSize: peerMax, onError: limitError(peerMax) }));
   const clientLimit = bodyLimit({ maxSize: clientMax, onError: limitError(clientMax) });
   app.use("*", async (c, next) => {

@@ -10,7 +10,8 @@ import type { Config } from "../raft/core/config.ts";
 import type { NodeId } from "../raft/core/types.ts";
 import { RaftNode, type StateMachine } from "../raft/node.ts";
 import type { WritableStorage } from "../raft/storage/writable_storage.ts";
-import { createApp } from "./app.ts";
+import { createApp, DEFAULT_MAX_BODY_BYTES } from "./app.ts";
+import { declaredLength, type FastRoute, plainPath } from "./fast_route.ts";
 import { NodeMetrics } from "./metrics.ts";
 import { HttpTransport } from "./peer_transport.ts";
 
@@ -35,6 +36,11 @@ export interface ServeOptions<R> {
   readonly stateMachine: StateMachine<R>;
   /** Client routes, given the started node and the metrics. */
   readonly routes?: (node: RaftNode<R>, metrics: NodeMetrics) => readonly Hono[];
+  /**
+   * Handlers tried before the app for requests without a query string whose
+   * `content-length` is within `maxBodyBytes` (see {@link FastRoute}).
+   */
+  readonly fastRoutes?: (node: RaftNode<R>, metrics: NodeMetrics) => readonly FastRoute[];
   readonly tickMs?: number;
   readonly raft?: Omit<Config, "id" | "storage" | "applied">;
   readonly clock?: Clock;
@@ -76,10 +82,26 @@ export interface ServedNode<R> {
 export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>> {
   const metrics = new NodeMetrics();
   const ac = new AbortController();
-  const routing: { app?: Hono } = {};
+  const routing: { app?: Hono; fast: readonly FastRoute[] } = { fast: [] };
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const handle = (req: Request): Response | Promise<Response> => {
+    const app = routing.app;
+    if (app === undefined) return new Response("starting", { status: 503 });
+    if (routing.fast.length > 0) {
+      const path = plainPath(req.url);
+      const length = path === undefined ? undefined : declaredLength(req);
+      if (path !== undefined && length !== undefined && length <= maxBody) {
+        for (const route of routing.fast) {
+          const res = route(req, path);
+          if (res !== undefined) return res;
+        }
+      }
+    }
+    return app.fetch(req);
+  };
   const server = Deno.serve(
     { hostname: opts.hostname, port: opts.port, signal: ac.signal, onListen: () => {} },
-    (req) => routing.app ? routing.app.fetch(req) : new Response("starting", { status: 503 }),
+    handle,
   );
   const port = server.addr.port;
   const url = `http://${opts.hostname}:${port}`;
@@ -118,9 +140,10 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
     secret: opts.secret,
     metrics,
     routes: opts.routes?.(node, metrics) ?? [],
-    ...(opts.maxBodyBytes !== undefined ? { maxBodyBytes: opts.maxBodyBytes } : {}),
+    maxBodyBytes: maxBody,
     ...(opts.log ? { log: opts.log } : {}),
   });
+  routing.fast = opts.fastRoutes?.(node, metrics) ?? [];
   routing.app = built.app;
   let stopped: Promise<void> | undefined;
   return {
