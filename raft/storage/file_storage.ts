@@ -26,6 +26,8 @@
  * `CorruptLogError` before any of its bytes are served); later reads fetch
  * only the requested entries' bytes, and a range of entries in large
  * contiguous chunks. What reads return are copies that pin no larger buffer.
+ * `entrySlice` reads a byte range of one entry, so a reader that wants a
+ * few hundred bytes of a large entry copies only those.
  *
  * @module
  */
@@ -37,6 +39,7 @@ import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from "..
 import { syncDir, writeAllSync } from "./atomic_file.ts";
 import { DirLock } from "./dir_lock.ts";
 import { EntryCache } from "./entry_cache.ts";
+import { checkSliceRange, type EntrySliceReader } from "./entry_slice.ts";
 import { writeHardStateFile } from "./hard_state_file.ts";
 import {
   BATCH_ENTRY_OVERHEAD_BYTES,
@@ -232,7 +235,7 @@ function sameHardState(a: HardState, b: HardState): boolean {
  * }
  * ```
  */
-export class FileStorage implements WritableStorage {
+export class FileStorage implements WritableStorage, EntrySliceReader {
   /** The data directory, as given to {@link FileStorage.open}. */
   readonly dir: string;
   #lock: DirLock;
@@ -537,6 +540,29 @@ export class FileStorage implements WritableStorage {
     }
     if (diskEnd < end) { for (const e of cache.slice(diskEnd, end)) out.push(e); }
     return out;
+  }
+
+  /**
+   * A copy of bytes `[start, end)` of entry `index`'s data (`end` defaults
+   * to its length): {@link EntrySliceReader.entrySlice}. Reads only those
+   * bytes (and the entry's header, checked against the index) unless the
+   * record holding the entry was not verified since open: then the whole
+   * record is read once and its checksum checked, so damage throws
+   * `CorruptLogError` before any byte is served. Adds nothing to the entry
+   * cache. Throws `CompactedError` below `firstIndex()` and
+   * `UnavailableError` past `lastIndex()`.
+   */
+  entrySlice(index: number, start: number, end?: number): Uint8Array {
+    this.#checkReadable();
+    checkIndex(index, "index");
+    if (index < this.#firstIndex) throw new CompactedError(index, this.#firstIndex);
+    if (index > this.#lastIndex) throw new UnavailableError(index, this.#lastIndex);
+    const seg = this.#segmentFor(index);
+    const stop = checkSliceRange(index, start, end, seg.size(index));
+    if (this.#cache.has(index)) {
+      return this.#cache.slice(index, index + 1)[0]!.data.slice(start, stop);
+    }
+    return seg.slice(index, start, stop, this.#readBuffer);
   }
 
   /** Term of entry `index`, for `index` in [firstIndex() - 1, lastIndex()]. */

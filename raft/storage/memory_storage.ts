@@ -10,6 +10,7 @@ import { limitSize } from "../core/storage.ts";
 import type { InitialState, Storage } from "../core/storage.ts";
 import type { ConfState, Entry, HardState, Snapshot } from "../core/types.ts";
 import { EMPTY_HARD_STATE } from "../core/types.ts";
+import { checkSliceRange, type EntrySliceReader } from "./entry_slice.ts";
 import type { SaveOptions, StorageUpdate, WritableStorage } from "./writable_storage.ts";
 
 const EMPTY_CONF: ConfState = {
@@ -35,7 +36,7 @@ const EMPTY_CONF: ConfState = {
  * console.assert(s.lastIndex() === 1);
  * ```
  */
-export class MemoryStorage implements Storage, WritableStorage {
+export class MemoryStorage implements Storage, WritableStorage, EntrySliceReader {
   #hardState: HardState = EMPTY_HARD_STATE;
   #snapshot: Snapshot = {
     metadata: { index: 0, term: 0, confState: EMPTY_CONF },
@@ -66,6 +67,16 @@ export class MemoryStorage implements Storage, WritableStorage {
     if (lo <= offset) throw new CompactedError(lo, offset + 1);
     if (hi > this.lastIndex() + 1) throw new UnavailableError(hi - 1, this.lastIndex());
     return limitSize(this.#ents.slice(lo - offset, hi - offset), maxBytes);
+  }
+
+  /** {@link EntrySliceReader.entrySlice}: a copy of bytes `[start, end)` of entry `index`. */
+  entrySlice(index: number, start: number, end?: number): Uint8Array {
+    if (!Number.isSafeInteger(index)) throw new TypeError(`index must be an integer, got ${index}`);
+    const offset = this.#ents[0]!.index;
+    if (index <= offset) throw new CompactedError(index, offset + 1);
+    const e = this.#ents[index - offset];
+    if (e === undefined) throw new UnavailableError(index, this.lastIndex());
+    return e.data.slice(start, checkSliceRange(index, start, end, e.data.byteLength));
   }
 
   term(index: number): number {

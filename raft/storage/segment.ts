@@ -32,6 +32,9 @@ import { CorruptLogError } from "./storage_errors.ts";
 // alive.
 const PACK_ENTRY_BYTES = 1024;
 const PACK_BYTES = 16 << 10;
+// A slice this close to its entry's start is read with the entry header in
+// one read; a farther one reads the header and the slice apart.
+const SLICE_SPAN_BYTES = 64 << 10;
 
 const NAME_PATTERN = /^(\d{10})-(\d{20})\.wal$/;
 
@@ -344,6 +347,37 @@ export class Segment {
       i = j;
     }
     return out;
+  }
+
+  /**
+   * A copy of bytes [start, end) of entry `index`'s data (the caller checks
+   * `0 <= start <= end <= size(index)`), read through `rb`. The record
+   * holding it is verified first when it was not since the segment was
+   * opened, and the entry header is checked against the index; a mismatch
+   * throws `CorruptLogError` naming file and offset. Only the slice is
+   * allocated: the bytes around it stay in the reusable buffer.
+   */
+  slice(index: number, start: number, end: number, rb: ReadBuffer): Uint8Array {
+    const file = this.#reader ??= Deno.openSync(this.path, { read: true });
+    const k = index - this.firstIndex;
+    const r = this.#recordOf(k);
+    if (!this.#isVerified(r)) this.#verify(r, r, rb, file);
+    const at = this.#offsets[k]!;
+    const from = at + ENTRY_HEADER_BYTES + start;
+    const to = at + ENTRY_HEADER_BYTES + end;
+    if (to - at <= SLICE_SPAN_BYTES || rb.holds(file, at, to)) {
+      const p = rb.load(file, this.path, at, to) - at;
+      this.#checkEntryHeader(k, rb, p + at);
+      return rb.bytes.slice(p + from, p + to);
+    }
+    this.#checkEntryHeader(k, rb, rb.load(file, this.path, at, at + ENTRY_HEADER_BYTES));
+    if (to - from > rb.capacity) {
+      const out = new Uint8Array(to - from);
+      readFully(file, this.path, from, out);
+      return out;
+    }
+    const p = rb.load(file, this.path, from, to);
+    return rb.bytes.slice(p, p + to - from);
   }
 
   /** Closes the read handle, if open. */
