@@ -30,7 +30,7 @@ import { runCheckCli } from "./raft/storage/check_cli.ts";
 import { type KvResult, KvStateMachine } from "./raft/testing/kv_state_machine.ts";
 import { eventStoreFastAppend, eventStoreRoutes } from "./transport/eventstore_routes.ts";
 import type { FastRoute } from "./transport/fast_route.ts";
-import { kvRoutes } from "./transport/kv_routes.ts";
+import { kvFastCommand, kvRoutes } from "./transport/kv_routes.ts";
 import type { NodeMetrics } from "./transport/metrics.ts";
 import { serveNode } from "./transport/server.ts";
 
@@ -180,6 +180,7 @@ export const APPS: Readonly<Record<string, (ctx: AppContext) => AppWiring>> = {
     return {
       stateMachine: kv as StateMachine<unknown>,
       routes: (node, metrics) => [kvRoutes(node as RaftNode<KvResult>, kv, metrics)],
+      fastRoutes: (node, metrics) => [kvFastCommand(node as RaftNode<KvResult>, metrics)],
     };
   },
 };

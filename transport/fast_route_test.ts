@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { EventStore } from "../eventstore/event_store.ts";
-import type { RaftNode } from "../raft/node.ts";
+
 import { MemoryStorage } from "../raft/storage/memory_storage.ts";
 import { createApp } from "./app.ts";
 import { eventStoreFastAppend, eventStoreRoutes } from "./eventstore_routes.ts";
 import { declaredLength, plainPath } from "./fast_route.ts";
 import { NodeMetrics } from "./metrics.ts";
 import { serveNode } from "./server.ts";
+import { kvFastCommand, kvRoutes } from "./kv_routes.ts";
+import { RaftNode } from "../raft/node.ts";
 import { KvStateMachine } from "../raft/testing/kv_state_machine.ts";
 
 interface Answer {
@@ -188,5 +190,49 @@ Deno.test("serveNode offers plain requests within the body limit to its fast rou
     assert.deepEqual(seen, ["POST /fast", "POST /other"]);
   } finally {
     await served.stop();
+  }
+});
+
+Deno.test("the fast key-value command route answers as the app's route does, and declines on followers", async () => {
+  const start = () =>
+    RaftNode.start({
+      id: "n1",
+      storage: MemoryStorage.withVoters(["n1"]),
+      transport: { send() {} },
+      stateMachine: new KvStateMachine(),
+      tickMs: 2,
+    });
+  const [a, b] = [await start(), await start()];
+  const follower = await RaftNode.start({
+    id: "n1",
+    storage: MemoryStorage.withVoters(["n1", "n2"]),
+    transport: { send() {} },
+    stateMachine: new KvStateMachine(),
+    tickMs: 2,
+  });
+  try {
+    await a.waitForLeader(5000);
+    await b.waitForLeader(5000);
+    const kvA = new KvStateMachine();
+    const app = kvRoutes(a, kvA, new NodeMetrics());
+    const fast = kvFastCommand(b, new NodeMetrics());
+    const bodies = [
+      JSON.stringify({ op: "put", key: "k", value: "1" }),
+      JSON.stringify({ op: "cas", key: "k", expected: "0", value: "2" }),
+      JSON.stringify({ op: "cas", key: "k", expected: "1", value: "2" }),
+      "{oops",
+      JSON.stringify({ op: "put", key: "" }),
+    ];
+    for (const body of bodies) {
+      const viaApp = await answer(await app.request("/commands", { method: "POST", body }));
+      const res = fast(new Request("http://h/commands", { method: "POST", body }), "/commands");
+      assert.ok(res !== undefined);
+      assert.deepEqual(await answer(await res), viaApp, body);
+    }
+    const req = new Request("http://h/commands", { method: "POST", body: bodies[0]! });
+    assert.equal(kvFastCommand(follower, new NodeMetrics())(req, "/commands"), undefined);
+    assert.equal(fast(new Request("http://h/kv/k"), "/kv/k"), undefined);
+  } finally {
+    await Promise.all([a.stop(), b.stop(), follower.stop()]);
   }
 });

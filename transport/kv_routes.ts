@@ -15,7 +15,8 @@ import {
   type KvStateMachine,
 } from "../raft/testing/kv_state_machine.ts";
 import { describeIssues } from "./codec.ts";
-import { badRequest, sendError } from "./errors.ts";
+import { badRequest, errorBody, sendError } from "./errors.ts";
+import { type FastRoute, jsonResponse } from "./fast_route.ts";
 import type { NodeMetrics } from "./metrics.ts";
 
 const key = z.string().min(1).max(1024);
@@ -49,6 +50,66 @@ export function parseConsistency(v: string | undefined): Consistency | undefined
   return v === "local" || v === "leader" || v === "linearizable" ? v : undefined;
 }
 
+/** `POST /commands`, for the Hono route and the fast route alike. */
+async function commandResponse(
+  node: RaftNode<KvResult>,
+  metrics: NodeMetrics,
+  text: string,
+): Promise<Response> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    const { status, body } = errorBody(e);
+    return jsonResponse(body, status);
+  }
+  const parsed = commandSchema.safeParse(raw);
+  if (!parsed.success) {
+    return jsonResponse(
+      { error: "invalid_command", message: describeIssues(parsed.error) },
+      400,
+    );
+  }
+  const start = performance.now();
+  metrics.proposals++;
+  try {
+    const result = await node.propose(encodeKvCommand(parsed.data));
+    metrics.proposalSeconds.observe((performance.now() - start) / 1000);
+    return jsonResponse(result, result.ok ? 200 : 409);
+  } catch (e) {
+    metrics.proposalsFailed++;
+    const { status, body, headers } = errorBody(e);
+    return jsonResponse(body, status, headers);
+  }
+}
+
+/**
+ * The fast route of `POST /commands` on the leader: the same answers as
+ * {@link kvRoutes} without the Hono app's routing and middleware; requests
+ * on followers are left to the app, which forwards them.
+ *
+ * @example
+ * ```ts
+ * import { kvFastCommand } from "./kv_routes.ts";
+ * import { NodeMetrics } from "./metrics.ts";
+ * import { RaftNode } from "../raft/node.ts";
+ * import { KvStateMachine } from "../raft/testing/kv_state_machine.ts";
+ * import { MemoryStorage } from "../raft/storage/memory_storage.ts";
+ * const node = await RaftNode.start({ id: "n1", storage: MemoryStorage.withVoters(["n1"]), transport: { send() {} }, stateMachine: new KvStateMachine(), tickMs: 5 });
+ * await node.waitForLeader(2000);
+ * const route = kvFastCommand(node, new NodeMetrics());
+ * const req = new Request("http://h/commands", { method: "POST", body: '{"op":"delete","key":"a"}' });
+ * console.assert((await route(req, "/commands"))?.status === 200);
+ * await node.stop();
+ * ```
+ */
+export function kvFastCommand(node: RaftNode<KvResult>, metrics: NodeMetrics): FastRoute {
+  return (req, path) =>
+    req.method === "POST" && path === "/commands" && node.role === "leader"
+      ? req.text().then((text) => commandResponse(node, metrics, text))
+      : undefined;
+}
+
 /**
  * Routes over a node running a {@link KvStateMachine}.
  *
@@ -70,26 +131,7 @@ export function parseConsistency(v: string | undefined): Consistency | undefined
  */
 export function kvRoutes(node: RaftNode<KvResult>, kv: KvStateMachine, metrics: NodeMetrics): Hono {
   const app = new Hono();
-  app.post("/commands", async (c) => {
-    let raw: unknown;
-    try {
-      raw = await c.req.json();
-    } catch (e) {
-      return sendError(c, e);
-    }
-    const parsed = commandSchema.safeParse(raw);
-    if (!parsed.success) return badRequest(c, "invalid_command", describeIssues(parsed.error));
-    const start = performance.now();
-    metrics.proposals++;
-    try {
-      const result = await node.propose(encodeKvCommand(parsed.data));
-      metrics.proposalSeconds.observe((performance.now() - start) / 1000);
-      return c.json(result, result.ok ? 200 : 409);
-    } catch (e) {
-      metrics.proposalsFailed++;
-      return sendError(c, e);
-    }
-  });
+  app.post("/commands", async (c) => commandResponse(node, metrics, await c.req.text()));
   app.get("/kv/:key", async (c) => {
     const consistency = parseConsistency(c.req.query("consistency"));
     if (consistency === undefined) {
