@@ -1,12 +1,14 @@
 /**
- * The `raftlog` command line: `serve` runs one node, `status` prints a
- * node's state, `check` verifies a data directory, `join` is reserved for
- * membership changes.
+ * The `raftlog` command line: `serve` runs one node, `join` adds a new node
+ * to a running cluster and serves it, `members` and `leave` list and remove
+ * members, `status` prints a node's state, `check` verifies a data directory.
  *
  * ```sh
  * deno run -A cli.ts serve --id n1 --listen 127.0.0.1:7001 \
  *   --peers n1=http://127.0.0.1:7001,n2=http://127.0.0.1:7002,n3=http://127.0.0.1:7003 \
  *   --data ./data/n1 --secret s3cret
+ * deno run -A cli.ts join --id n4 --listen 127.0.0.1:7004 --data ./data/n4 --secret s3cret \
+ *   --cluster http://127.0.0.1:7001
  * deno run -A cli.ts status http://127.0.0.1:7001
  * deno run -A cli.ts check ./data/n1
  * ```
@@ -19,6 +21,10 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Hono } from "hono";
+import { fetchMembers, joinCluster, splitJoinArgs } from "./cli/join.ts";
+import { runMembersCommand } from "./cli/members.ts";
+import { loadPeerUrls, trackPeerUrls } from "./cli/peer_urls.ts";
+import { UsageError } from "./cli/usage_error.ts";
 import { FileArchive } from "./eventstore/archive.ts";
 import { EventStore } from "./eventstore/event_store.ts";
 import { type CommandResult, EventStoreStateMachine } from "./eventstore/state_machine.ts";
@@ -31,8 +37,12 @@ import { type KvResult, KvStateMachine } from "./raft/testing/kv_state_machine.t
 import { eventStoreFastAppend, eventStoreRoutes } from "./transport/eventstore_routes.ts";
 import type { FastRoute } from "./transport/fast_route.ts";
 import { kvFastCommand, kvRoutes } from "./transport/kv_routes.ts";
+import { MemberClient } from "./transport/member_client.ts";
+import type { MembersBody } from "./transport/member_routes.ts";
 import type { NodeMetrics } from "./transport/metrics.ts";
-import { serveNode } from "./transport/server.ts";
+import { type ServedNode, serveNode } from "./transport/server.ts";
+
+export { UsageError };
 
 /** Log levels, least severe first. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -78,14 +88,6 @@ export function jsonLogger(
     if (fields !== undefined && Object.keys(fields).length > 0) line.fields = fields;
     write(JSON.stringify(line, plain));
   };
-}
-
-/** Bad command-line arguments; `main` prints the message and exits with code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
 }
 
 /** Options of `raftlog serve`, parsed and checked. */
@@ -202,9 +204,11 @@ const USAGE = `raftlog: a Raft-replicated log with an HTTP/JSON API
 
 Usage:
   raftlog serve --id ID --listen HOST:PORT --peers ID=URL,... --data DIR --secret S [options]
+  raftlog join --id ID --listen HOST:PORT --cluster URL[,URL...] --data DIR --secret S [options]
+  raftlog members --cluster URL[,URL...] --secret S
+  raftlog leave --id ID --cluster URL[,URL...] --secret S
   raftlog status URL
   raftlog check DIR [--json]
-  raftlog join URL --id ID --url URL     (not supported yet)
 
 serve options:
   --id ID              this node's id (must appear in --peers when --peers is given)
@@ -221,6 +225,17 @@ serve options:
   --snapshot-every N   entries between state machine snapshots (default 10000)
   --app NAME           application on the log: ${APP_NAMES} (default ${DEFAULT_APP})
   --log-level L        debug, info, warn or error (default info); JSON lines on stderr
+  Members' URLs are kept in DIR/peers.json, so a restart needs --peers only for the first members.
+
+join (a new node, or a restart of a joined one) takes serve's options but --peers, and:
+  --cluster URLS       members to ask (any member; changes are forwarded to the leader)
+  --url URL            the URL other members reach this node at (default http://HOST:PORT)
+  --learner            stay a learner: do not ask to be promoted to voter
+  A fresh node asks to be added as a learner, serves, catches up, then asks to be promoted.
+  A node whose data directory has state is never added again; restart it with join or serve.
+
+members prints the membership; leave removes the member --id (it keeps running until stopped).
+  The secret comes from --secret, --secret-file F or RAFTLOG_SECRET, as for serve.
 
 Exit codes: 0 ok, 1 failure, 2 bad arguments.`;
 
@@ -382,12 +397,22 @@ export function parseServeArgs(
   };
 }
 
+/** Steps `join` adds around {@link serve}. */
+interface ServeHooks {
+  /** A fresh data directory starts with no membership (it learns it from the leader). */
+  readonly noBootstrap?: boolean;
+  /** After the data directory opened, before the node starts: more peer URLs (or throws). */
+  peers?(storage: FileStorage): Promise<Record<string, string>>;
+  /** Once the node serves; a rejection stops the node with exit code 1. */
+  started?(served: ServedNode<unknown>): Promise<void>;
+}
+
 /**
  * Runs a node until SIGINT/SIGTERM (then stops it gracefully: the write in
  * flight finishes, files close, the data directory lock is released) or
  * until the node fails. Resolves with the process exit code.
  */
-async function serve(cfg: ServeConfig, log: Logger): Promise<number> {
+async function serve(cfg: ServeConfig, log: Logger, hooks: ServeHooks = {}): Promise<number> {
   const voters = Object.keys(cfg.peers).sort();
   const bootstrap: ConfState = {
     voters,
@@ -397,13 +422,22 @@ async function serve(cfg: ServeConfig, log: Logger): Promise<number> {
     autoLeave: false,
   };
   let storage: FileStorage;
+  let peers: Record<string, string>;
   try {
     storage = await FileStorage.open(cfg.dataDir, {
-      bootstrap,
+      ...(hooks.noBootstrap ? {} : { bootstrap }),
       logger: (line) => log("warn", "storage", line),
     });
   } catch (e) {
     log("error", "cannot open data directory", { dir: cfg.dataDir, error: e });
+    return 1;
+  }
+  try {
+    // Saved URLs, then what the cluster says, then the command line: later ones win.
+    peers = { ...await loadPeerUrls(cfg.dataDir), ...await hooks.peers?.(storage), ...cfg.peers };
+  } catch (e) {
+    await storage.close().catch(() => {});
+    log("error", "cannot find the cluster's members", { dir: cfg.dataDir, error: e });
     return 1;
   }
   const init = storage.initialState();
@@ -421,7 +455,7 @@ async function serve(cfg: ServeConfig, log: Logger): Promise<number> {
       id: cfg.id,
       hostname: cfg.hostname,
       port: cfg.port,
-      peers: cfg.peers,
+      peers,
       clusterId: cfg.clusterId,
       secret: cfg.secret,
       storage,
@@ -475,7 +509,14 @@ async function serve(cfg: ServeConfig, log: Logger): Promise<number> {
   node.on("removed", () => log("warn", "this node was removed from the cluster"));
   node.on("warning", (e) => log("warn", e.message));
 
-  const stopNode = () => served.stop().finally(() => app.close?.());
+  const urls = trackPeerUrls({
+    node,
+    transport: served.transport,
+    dataDir: cfg.dataDir,
+    secret: cfg.secret,
+    log: (level, msg, fields) => log(level, msg, fields),
+  });
+  const stopNode = () => urls.close().then(() => served.stop()).finally(() => app.close?.());
   return await new Promise<number>((resolve) => {
     let stopping = false;
     const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
@@ -504,6 +545,60 @@ async function serve(cfg: ServeConfig, log: Logger): Promise<number> {
       log("error", "node failed", { error: e.error });
       stopNode().finally(() => resolve(1));
     });
+    hooks.started?.(served).catch((e) => {
+      if (stopping) return;
+      stopping = true;
+      log("error", "join failed", { error: e });
+      stopNode().finally(() => resolve(1));
+    });
+  });
+}
+
+/** `raftlog join`: {@link serve} with the membership and peers learned from the cluster. */
+async function joinAndServe(args: readonly string[]): Promise<number> {
+  const j = splitJoinArgs(args);
+  const cfg = parseServeArgs(j.serveArgs, (n) => Deno.env.get(n));
+  const self = j.url ?? cfg.peers[cfg.id]!;
+  const log = jsonLogger(cfg.id, cfg.logLevel);
+  const client = new MemberClient({ urls: j.cluster, secret: cfg.secret });
+  let hadState = false;
+  let members: MembersBody | undefined;
+  return await serve({ ...cfg, peers: { [cfg.id]: self } }, log, {
+    noBootstrap: true,
+    async peers(storage) {
+      const init = storage.initialState();
+      const cs = init.confState;
+      hadState = init.hardState.term > 0 || storage.lastIndex() > 0 ||
+        cs.voters.length + cs.learners.length > 0;
+      try {
+        // A restarted member serves with its saved peers when the cluster does not answer soon.
+        members = await fetchMembers(client, { deadlineMs: hadState ? 5_000 : 60_000, log });
+      } catch (e) {
+        if (!hadState) throw e;
+        log("warn", "cannot list the cluster's members; using the saved peers", { error: e });
+      }
+      const urls: Record<string, string> = {};
+      for (const m of members?.members ?? []) if (m.url !== null) urls[m.id] = m.url;
+      return urls;
+    },
+    async started(served) {
+      try {
+        const outcome = await joinCluster({
+          node: served.node,
+          client,
+          url: self,
+          learner: j.learner,
+          hadState,
+          ...(members !== undefined ? { members } : {}),
+          log,
+        });
+        log("info", "joined", { outcome });
+      } catch (e) {
+        // A member that restarts keeps serving even when the cluster refuses or is away.
+        if (!hadState) throw e;
+        log("warn", "cannot finish joining; serving as before", { error: e });
+      }
+    },
   });
 }
 
@@ -552,11 +647,10 @@ export async function main(args: readonly string[]): Promise<number> {
       case "check":
         return await runCheckCli(rest);
       case "join":
-        console.error(
-          "raftlog join is not supported yet: membership changes have no HTTP route. " +
-            "Start every node with the full --peers list instead.",
-        );
-        return 1;
+        return await joinAndServe(rest);
+      case "members":
+      case "leave":
+        return await runMembersCommand(cmd, rest, (n) => Deno.env.get(n));
       case undefined:
       case "help":
       case "-h":

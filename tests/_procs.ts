@@ -21,10 +21,12 @@ export interface NodeProc {
   log: string[];
 }
 
-/** Starts (or restarts) the process of `p` with its arguments. */
-export function spawnNode(p: Pick<NodeProc, "args">): Pick<NodeProc, "child" | "log"> {
+/** Starts (or restarts) the process of `p` with its arguments (`cli.ts serve`, or `command`). */
+export function spawnNode(
+  p: Pick<NodeProc, "args"> & { command?: "serve" | "join" },
+): Pick<NodeProc, "child" | "log"> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", CONFIG, CLI, "serve", ...p.args],
+    args: ["run", "-A", "--config", CONFIG, CLI, p.command ?? "serve", ...p.args],
     stdin: "null",
     stdout: "null",
     stderr: "piped",

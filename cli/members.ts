@@ -1,0 +1,86 @@
+/**
+ * `raftlog members` and `raftlog leave`: list the cluster's members, or
+ * remove one, through the membership routes of any member.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { MemberClient } from "../transport/member_client.ts";
+import { UsageError } from "./usage_error.ts";
+
+function secretOf(
+  values: { secret?: string | undefined; "secret-file"?: string | undefined },
+  env: (name: string) => string | undefined,
+): string {
+  let secret = values.secret;
+  const file = values["secret-file"];
+  if (file !== undefined) {
+    if (secret !== undefined) throw new UsageError("Give --secret or --secret-file, not both");
+    try {
+      secret = Deno.readTextFileSync(file).trim();
+    } catch (e) {
+      throw new UsageError(
+        `Cannot read --secret-file ${file}: ${e instanceof Error ? e.message : e}`,
+      );
+    }
+  }
+  secret ??= env("RAFTLOG_SECRET");
+  if (secret === undefined || secret === "") {
+    throw new UsageError("A cluster secret is required: --secret, --secret-file or RAFTLOG_SECRET");
+  }
+  return secret;
+}
+
+/**
+ * Runs `members` (print the membership) or `leave` (remove `--id` and print
+ * the membership that results). Resolves with the exit code: 0 ok, 1 the
+ * cluster refused or could not be reached; bad arguments throw `UsageError`.
+ *
+ * @example
+ * ```ts
+ * import { runMembersCommand } from "./members.ts";
+ * import { UsageError } from "./usage_error.ts";
+ * try {
+ *   await runMembersCommand("leave", ["--cluster", "http://127.0.0.1:7001", "--secret", "s"]);
+ * } catch (e) {
+ *   console.assert(e instanceof UsageError); // no --id
+ * }
+ * ```
+ */
+export async function runMembersCommand(
+  cmd: "members" | "leave",
+  args: readonly string[],
+  env: (name: string) => string | undefined = () => undefined,
+): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    strict: true,
+    allowPositionals: true,
+    options: {
+      id: { type: "string" },
+      cluster: { type: "string" },
+      secret: { type: "string" },
+      "secret-file": { type: "string" },
+    },
+  });
+  if (positionals.length > 0) {
+    throw new UsageError(`${cmd} takes no positional arguments, got "${positionals.join(" ")}"`);
+  }
+  const urls = (values.cluster ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (urls.length === 0 || !urls.every((u) => /^https?:\/\//.test(u))) {
+    throw new UsageError(`${cmd} needs --cluster URL[,URL...]: http(s) addresses of members`);
+  }
+  if (cmd === "leave" && (values.id === undefined || values.id === "")) {
+    throw new UsageError("leave needs --id ID: the member to remove");
+  }
+  const client = new MemberClient({ urls, secret: secretOf(values, env) });
+  try {
+    const body = cmd === "leave" ? await client.remove(values.id!) : await client.list();
+    console.log(JSON.stringify(body, null, 2));
+    return 0;
+  } catch (e) {
+    console.error(`raftlog ${cmd}: ${e instanceof Error ? e.message : e}`);
+    return 1;
+  }
+}

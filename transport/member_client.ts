@@ -1,0 +1,164 @@
+/**
+ * A small typed client for the membership routes (`/members`). It only
+ * needs `fetch`. Each call tries the given nodes in turn until one answers;
+ * an answer that is not a success becomes a {@link MemberRequestError}.
+ * Followers forward changes to the leader, so any member will do.
+ *
+ * @module
+ */
+
+import type { Member, MembersBody } from "./member_routes.ts";
+import { SECRET_HEADER } from "./peer_transport.ts";
+
+/**
+ * A membership request answered with an error status (`status`, and the
+ * `error` code of the body as `code`), or not answered by any node
+ * (`status` 0, `code` "unreachable").
+ *
+ * @example
+ * ```ts
+ * import { MemberRequestError } from "./member_client.ts";
+ * const e = new MemberRequestError(409, "member_exists", "n4 is already a learner");
+ * console.assert(e.transient === false && new MemberRequestError(503, "no_leader", "").transient);
+ * ```
+ */
+export class MemberRequestError extends Error {
+  readonly status: number;
+  readonly code: string;
+  /** The whole error body, e.g. `member` for `member_exists`. */
+  readonly body: Readonly<Record<string, unknown>>;
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    body: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(message);
+    this.name = "MemberRequestError";
+    this.status = status;
+    this.code = code;
+    this.body = body;
+  }
+
+  /**
+   * True when retrying may succeed: no node answered, no leader, a timeout,
+   * a failed forward, another change in progress, or a learner still catching up.
+   */
+  get transient(): boolean {
+    return this.status === 0 || this.status >= 500 || this.code === "change_in_progress" ||
+      this.code === "not_caught_up";
+  }
+}
+
+/**
+ * Options of {@link MemberClient}.
+ *
+ * @example
+ * ```ts
+ * import type { MemberClientOptions } from "./member_client.ts";
+ * const o: MemberClientOptions = { urls: ["http://127.0.0.1:7001"], secret: "s", timeoutMs: 5000 };
+ * ```
+ */
+export interface MemberClientOptions {
+  /** Base URL of one node, or of several (tried in turn when one cannot be reached). */
+  readonly urls: string | readonly string[];
+  /** The cluster secret. */
+  readonly secret: string;
+  /** Timeout of one HTTP request in ms. Default 15,000. */
+  readonly timeoutMs?: number;
+  /** Default: the global `fetch`. */
+  readonly fetch?: (input: string, init?: RequestInit) => Promise<Response>;
+}
+
+/**
+ * Lists, adds, promotes and removes cluster members over HTTP.
+ *
+ * @example
+ * ```ts
+ * import { MemberClient, MemberRequestError } from "./member_client.ts";
+ * const client = new MemberClient({
+ *   urls: "http://127.0.0.1:7001",
+ *   secret: "s",
+ *   fetch: () => Promise.resolve(Response.json({ error: "no_leader", message: "No leader" }, { status: 503 })),
+ * });
+ * try {
+ *   await client.add({ id: "n4", url: "http://127.0.0.1:7004", role: "learner" });
+ * } catch (e) {
+ *   console.assert(e instanceof MemberRequestError && e.code === "no_leader" && e.transient);
+ * }
+ * ```
+ */
+export class MemberClient {
+  readonly #urls: readonly string[];
+  readonly #secret: string;
+  readonly #timeoutMs: number;
+  readonly #fetch: (input: string, init?: RequestInit) => Promise<Response>;
+
+  constructor(opts: MemberClientOptions) {
+    const urls = typeof opts.urls === "string" ? [opts.urls] : opts.urls;
+    if (urls.length === 0) throw new TypeError("MemberClient needs at least one node URL");
+    this.#urls = urls.map((u) => u.replace(/\/+$/, ""));
+    this.#secret = opts.secret;
+    this.#timeoutMs = opts.timeoutMs ?? 15_000;
+    this.#fetch = opts.fetch ?? ((input, init) => fetch(input, init));
+  }
+
+  /** The membership as the first reachable node has applied it. */
+  list(): Promise<MembersBody> {
+    return this.#request("GET", "/members");
+  }
+
+  /** Adds a member (a learner unless `role` is "voter"); resolves with the new membership. */
+  add(member: { id: string; url: string; role?: Member["role"] }): Promise<MembersBody> {
+    return this.#request("POST", "/members", member);
+  }
+
+  /** Makes a learner a voter; resolves with the new membership. */
+  promote(id: string): Promise<MembersBody> {
+    return this.#request("POST", `/members/${encodeURIComponent(id)}/promote`);
+  }
+
+  /** Removes a member; resolves with the new membership. */
+  remove(id: string): Promise<MembersBody> {
+    return this.#request("DELETE", `/members/${encodeURIComponent(id)}`);
+  }
+
+  async #request(method: string, path: string, body?: unknown): Promise<MembersBody> {
+    const failures: string[] = [];
+    for (const base of this.#urls) {
+      let res: Response;
+      try {
+        res = await this.#fetch(`${base}${path}`, {
+          method,
+          headers: { [SECRET_HEADER]: this.#secret, "content-type": "application/json" },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          signal: AbortSignal.timeout(this.#timeoutMs),
+        });
+      } catch (e) {
+        failures.push(`${base}: ${e instanceof Error ? e.message : e}`);
+        continue;
+      }
+      const text = await res.text();
+      let json: Record<string, unknown> = {};
+      try {
+        json = text === "" ? {} : JSON.parse(text);
+      } catch {
+        json = { message: text };
+      }
+      if (res.ok) return json as unknown as MembersBody;
+      throw new MemberRequestError(
+        res.status,
+        typeof json.error === "string" ? json.error : `http_${res.status}`,
+        `${method} ${base}${path}: ${res.status} ${
+          typeof json.message === "string" ? json.message : text
+        }`,
+        json,
+      );
+    }
+    throw new MemberRequestError(
+      0,
+      "unreachable",
+      `${method} ${path}: no node answered (${failures.join("; ")})`,
+    );
+  }
+}
