@@ -9,6 +9,7 @@
  */
 
 import { crc32 } from "node:zlib";
+import { checkSliceRange } from "../raft/storage/entry_slice.ts";
 
 /**
  * A log entry's data (the command envelope) at its index.
@@ -38,6 +39,12 @@ export interface ArchivedEntry {
 export interface EntryArchive {
   /** The entry data at `index`, if archived. */
   get(index: number): Uint8Array | undefined;
+  /**
+   * Bytes `[start, end)` of the entry data at `index` (`end` defaults to its
+   * length), if archived: a copy. Optional; readers fall back to
+   * {@link EntryArchive.get}. Throws `RangeError` for a range outside the entry.
+   */
+  slice?(index: number, start: number, end?: number): Uint8Array | undefined;
   /** Replaces the whole archive with `entries` (durably, for file archives). */
   replace(entries: readonly ArchivedEntry[]): void;
   /** Number of archived entries. */
@@ -66,6 +73,11 @@ export class MemoryArchive implements EntryArchive {
 
   get(index: number): Uint8Array | undefined {
     return this.#entries.get(index);
+  }
+
+  slice(index: number, start: number, end?: number): Uint8Array | undefined {
+    const d = this.#entries.get(index);
+    return d?.slice(start, checkSliceRange(index, start, end, d.byteLength));
   }
 
   replace(entries: readonly ArchivedEntry[]): void {
@@ -183,6 +195,16 @@ export class FileArchive implements EntryArchive {
     if (w === undefined || this.#file === undefined) return undefined;
     const out = new Uint8Array(w.length);
     this.#readAt(this.#file, w.offset, out);
+    return out;
+  }
+
+  /** Reads only the requested bytes (records were checksummed when the archive was opened). */
+  slice(index: number, start: number, end?: number): Uint8Array | undefined {
+    const w = this.#where.get(index);
+    if (w === undefined || this.#file === undefined) return undefined;
+    const stop = checkSliceRange(index, start, end, w.length);
+    const out = new Uint8Array(stop - start);
+    this.#readAt(this.#file, w.offset + start, out);
     return out;
   }
 

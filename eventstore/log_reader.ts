@@ -2,15 +2,25 @@
  * Reads event store commands back from the Raft log: the event bodies live
  * only there (no second copy). Entries below the log's first index come from
  * the side archive. A small cache bounded in entries and bytes keeps recently
- * applied and recently read commands decoded, so live subscribers and
- * sequential readers rarely touch storage.
+ * applied commands decoded, so live subscribers rarely touch storage.
+ *
+ * Reads of a few events use {@link LogReader.commandSlice}: it fetches only
+ * the bytes asked for (through the storage's `entrySlice` when it has one),
+ * not the whole entry, which may hold an append of hundreds of events. What
+ * is read is never cached: random reads over a large store would otherwise
+ * keep whole entries alive for the sake of one event each.
  *
  * @module
  */
 
 import type { Storage } from "../raft/core/storage.ts";
-import { decodeEnvelope } from "../raft/envelope.ts";
+import { decodeEnvelope, ENVELOPE_PREFIX_BYTES, envelopeHeaderBytes } from "../raft/envelope.ts";
+import { checkSliceRange, readEntrySlice } from "../raft/storage/entry_slice.ts";
 import type { EntryArchive } from "./archive.ts";
+
+// Envelope header sizes of this many entries are remembered (direct-mapped
+// by log index), so reading several events of one entry reads its header once.
+const HEADER_SLOTS = 4096;
 
 /**
  * A command read from the log: its payload and the proposer's timestamp.
@@ -64,6 +74,9 @@ export class LogReader {
   readonly #maxBytes: number;
   #cache = new Map<number, LoggedCommand>();
   #bytes = 0;
+  /** Slot `i % HEADER_SLOTS`: log index `#headerOf[i]` (0: none) has envelope header `#headerBytes[i]`. */
+  #headerOf = new Float64Array(HEADER_SLOTS);
+  #headerBytes = new Uint16Array(HEADER_SLOTS);
 
   constructor(storage: Storage, archive: EntryArchive, options: LogReaderOptions = {}) {
     this.#storage = storage;
@@ -78,16 +91,57 @@ export class LogReader {
   }
 
   /**
-   * The command at `index`. Throws the storage's `CompactedError` when the
-   * entry is neither in the log nor in the archive.
+   * The command at `index` (read whole; not cached). Throws the storage's
+   * `CompactedError` when the entry is neither in the log nor in the archive.
    */
   command(index: number): LoggedCommand {
     const hit = this.#cache.get(index);
     if (hit !== undefined) return hit;
     const env = decodeEnvelope(this.rawEntry(index));
-    const c = { payload: env.payload, timestamp: env.timestamp };
-    this.remember(index, c);
-    return c;
+    return { payload: env.payload, timestamp: env.timestamp };
+  }
+
+  /**
+   * Bytes `[from, to)` of the payload of the command at `index` (`to`
+   * defaults to the payload's end). A view into the cached command when the
+   * cache holds it; otherwise a copy of just those bytes from the log or the
+   * archive (the envelope header is read once and remembered). Nothing is
+   * added to the cache. Throws `RangeError` for a range outside the payload,
+   * `TypeError` when the entry is not a command envelope, and the storage's
+   * `CompactedError` when the entry is neither in the log nor in the archive.
+   */
+  commandSlice(index: number, from: number, to?: number): Uint8Array {
+    const hit = this.#cache.get(index);
+    if (hit !== undefined) {
+      const p = hit.payload;
+      return p.subarray(from, checkSliceRange(index, from, to, p.byteLength));
+    }
+    const h = this.#envelopeHeader(index);
+    return this.#slice(index, h + from, to === undefined ? undefined : h + to);
+  }
+
+  #envelopeHeader(index: number): number {
+    const slot = index % HEADER_SLOTS;
+    if (this.#headerOf[slot] === index) return this.#headerBytes[slot]!;
+    const h = envelopeHeaderBytes(this.#slice(index, 0, ENVELOPE_PREFIX_BYTES));
+    this.#headerOf[slot] = index;
+    this.#headerBytes[slot] = h;
+    return h;
+  }
+
+  /** Bytes `[start, end)` of the entry data at `index`, from the archive or the log. */
+  #slice(index: number, start: number, end: number | undefined): Uint8Array {
+    if (index < this.#storage.firstIndex()) {
+      const a = this.#archive;
+      if (a.slice !== undefined) {
+        const s = a.slice(index, start, end);
+        if (s !== undefined) return s;
+      } else {
+        const d = a.get(index);
+        if (d !== undefined) return d.slice(start, checkSliceRange(index, start, end, d.length));
+      }
+    }
+    return readEntrySlice(this.#storage, index, start, end);
   }
 
   /** The entry data (the envelope) at `index`, from the log or the archive. */
@@ -121,9 +175,10 @@ export class LogReader {
     }
   }
 
-  /** Empties the cache (after a snapshot replaced the state). */
+  /** Empties the caches (after a snapshot replaced the state). */
   clear(): void {
     this.#cache.clear();
     this.#bytes = 0;
+    this.#headerOf.fill(0);
   }
 }

@@ -31,11 +31,14 @@
  * ## No second copy, snapshots and retention (the design)
  *
  * Event bodies live only in the Raft log. The index maps each position to
- * (log index, byte offset of the record in the command), and reads decode
- * the record from the entry that `storage.entries()` returns (with a small
- * cache in {@link LogReader}). Snapshots hold the index, the id table and
- * the projection checkpoints, never event bodies, so a restart loads the
- * snapshot and replays only the tail after it.
+ * (log index, byte offset of the record in the command), and reads fetch
+ * just the bytes of the records they return (records of one append are
+ * contiguous, so a run of them is one read) through the storage's
+ * `entrySlice`, never the whole entry an append of many events made; a small
+ * cache in {@link LogReader} keeps recently applied commands for live
+ * readers. Snapshots hold the index, the id table and the projection
+ * checkpoints, never event bodies, so a restart loads the snapshot and
+ * replays only the tail after it.
  *
  * So the log must keep every entry that holds a live event. `retainFrom()`
  * answers the lowest log index that must stay: the entry of each stream's
@@ -567,8 +570,9 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     let stored: Uint8Array;
     let r;
     try {
-      stored = this.#reader.command(this.#index.logIndexOf(p)).payload;
-      r = new EventRecordCursor(stored).read(this.#index.posOffset.get(p));
+      const cursor = this.#records(p, p);
+      stored = cursor.payload;
+      r = cursor.read(this.#index.posOffset.get(p) - this.#winFrom);
     } catch {
       // A live event is always readable (retention keeps it); if it is not,
       // trust the 64-bit hash rather than fail the command.
@@ -661,7 +665,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
 
   #project(first: number, count: number): void {
     for (let k = 0; k < count; k++) {
-      const event = forReducers(this.eventAt(first + k));
+      const event = forReducers(this.#eventAt(first + k, first + count - 1));
       for (const p of this.#projections.values()) p.handle(event);
     }
   }
@@ -669,38 +673,91 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   // ---- reads ---------------------------------------------------------------
 
   #entryHint = 0;
+  /**
+   * The window: whole event records of entry `#winEntry` (index in the
+   * entry table, -1: none), bytes `[#winFrom, #winFrom + length)` of its
+   * command, read together by {@link #records} and decoded by `#cursor`.
+   */
   #cursor: EventRecordCursor | undefined;
+  #winEntry = -1;
+  #winFrom = 0;
+
+  /** Index in the entry table of the entry holding `position` (remembers the last one). */
+  #entryOf(position: number): number {
+    const ents = this.#index.entFirst;
+    const e = this.#entryHint;
+    if (
+      e < ents.length && ents.get(e) <= position &&
+      (e + 1 === ents.length || ents.get(e + 1) > position)
+    ) {
+      return e;
+    }
+    return this.#entryHint = this.#index.entryOf(position);
+  }
+
+  /** Whether the window holds the record of `position`. */
+  #holds(position: number): boolean {
+    const cur = this.#cursor;
+    if (cur === undefined || this.#winEntry !== this.#entryOf(position)) return false;
+    const off = this.#index.posOffset.get(position);
+    return off >= this.#winFrom && off < this.#winFrom + cur.payload.length;
+  }
+
+  /**
+   * A cursor over a window holding the record of `position`. When the
+   * window does not hold it, reads the records of `position` through
+   * `until` (either side of it), as far as they are in the same entry, with
+   * one read of just their bytes: a run of events costs one small read, and
+   * a single event a few hundred bytes, whatever the size of its entry.
+   */
+  #records(position: number, until: number): EventRecordCursor {
+    if (this.#holds(position)) return this.#cursor!;
+    const idx = this.#index;
+    const e = this.#entryOf(position);
+    const lo = idx.entFirst.get(e);
+    const hi = e + 1 < idx.entFirst.length ? idx.entFirst.get(e + 1) : idx.positionCount;
+    const first = Math.max(lo, Math.min(position, until));
+    const last = Math.min(hi - 1, Math.max(position, until));
+    const from = idx.posOffset.get(first);
+    // Records of an entry are contiguous: one ends where the next starts,
+    // and the last at the end of the command.
+    const to = last + 1 < hi ? idx.posOffset.get(last + 1) : undefined;
+    this.#cursor = undefined; // until the read succeeds
+    const bytes = this.#reader.commandSlice(idx.entLog.get(e), from, to);
+    this.#winEntry = e;
+    this.#winFrom = from;
+    return this.#cursor = new EventRecordCursor(bytes);
+  }
 
   /** The event at `position` (which must exist in the index), decoded from the log. */
   eventAt(position: number): RawEvent {
+    return this.#eventAt(position, position);
+  }
+
+  /** {@link eventAt}, reading ahead through position `until` if it must read. */
+  #eventAt(position: number, until: number): RawEvent {
     const idx = this.#index;
-    let e = this.#entryHint;
-    const ents = idx.entFirst;
-    if (
-      !(e < ents.length && ents.get(e) <= position &&
-        (e + 1 === ents.length || ents.get(e + 1) > position))
-    ) {
-      e = idx.entryOf(position);
-      this.#entryHint = e;
-    }
-    const cmd = this.#reader.command(idx.entLog.get(e));
-    const payload = cmd.payload;
-    // Consecutive reads mostly hit one entry (an append of many events): reuse its cursor.
-    let cursor = this.#cursor;
-    if (cursor?.payload !== payload) this.#cursor = cursor = new EventRecordCursor(payload);
-    const r = cursor.read(idx.posOffset.get(position));
+    const cursor = this.#records(position, until);
+    const payload = cursor.payload;
+    const r = cursor.read(idx.posOffset.get(position) - this.#winFrom);
     return {
       id: fromUtf8(payload, r.idStart, r.idStart + r.idLen),
       stream: idx.streamsById[idx.posStream.get(position)]!.name,
       type: idx.types[idx.posType.get(position)]!,
       revision: idx.posRevision.get(position),
       position,
-      timestamp: idx.entTime.get(e),
+      timestamp: idx.entTime.get(this.#entryOf(position)),
       data: payload.subarray(r.dataStart, r.dataStart + r.dataLen),
       dataIsJson: (r.flags & DATA_JSON) !== 0,
       metadata: payload.subarray(r.metaStart, r.metaStart + r.metaLen),
       metadataIsJson: (r.flags & META_JSON) !== 0,
     };
+  }
+
+  /** Drops the window (its bytes may be held by events handed out; the state stops pinning them). */
+  #dropWindow(): void {
+    this.#cursor = undefined;
+    this.#winEntry = -1;
   }
 
   #readable(name: string, action = "read"): StreamState {
@@ -727,22 +784,32 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     const lo = s.firstLive, end = s.next, cutoff = this.#cutoff(s);
     const events: RawEvent[] = [];
     const idx = this.#index;
-    if ((options.direction ?? "forward") === "forward") {
-      let r = Math.max(options.from ?? lo, lo);
-      for (; r < end && events.length < limit; r++) {
-        const p = s.positionOf(r);
-        if (cutoff !== -Infinity && idx.timestampOf(p) < cutoff) continue;
-        events.push(this.eventAt(p));
-      }
-      return { events, next: r < end ? r : null };
-    }
-    let r = Math.min(options.from ?? end - 1, end - 1);
-    for (; r >= lo && events.length < limit; r--) {
+    const forward = (options.direction ?? "forward") === "forward";
+    const step = forward ? 1 : -1;
+    let r = forward ? Math.max(options.from ?? lo, lo) : Math.min(options.from ?? end - 1, end - 1);
+    for (; r >= lo && r < end && events.length < limit; r += step) {
       const p = s.positionOf(r);
       if (cutoff !== -Infinity && idx.timestampOf(p) < cutoff) continue;
-      events.push(this.eventAt(p));
+      const until = this.#holds(p) ? p : this.#streamRun(s, r, step, limit - events.length);
+      events.push(this.#eventAt(p, until));
     }
-    return { events, next: r >= lo ? r : null };
+    this.#dropWindow();
+    return { events, next: r >= lo && r < end ? r : null };
+  }
+
+  /**
+   * The last position of the run of up to `n` revisions of `s` from `r` on
+   * (in direction `step`) whose positions are consecutive (read together).
+   */
+  #streamRun(s: StreamState, r: number, step: number, n: number): number {
+    const p = s.positionOf(r);
+    let k = 1;
+    while (k < n) {
+      const q = r + step * k;
+      if (q < s.firstLive || q >= s.next || s.positionOf(q) !== p + step * k) break;
+      k++;
+    }
+    return p + step * (k - 1);
   }
 
   /** One event. Throws {@link EventNotFoundError} when that revision is not readable. */
@@ -791,18 +858,23 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       return cutoff === -Infinity || idx.timestampOf(p) >= cutoff;
     };
     const events: RawEvent[] = [];
+    // Read the records of the events after an event along with it (as far
+    // as its entry goes), unless a type filter makes most of them unwanted.
+    const ahead = typeIds === undefined;
     let scanned = 0;
     if ((options.direction ?? "forward") === "forward") {
       let p = options.from ?? 0;
       for (; p < end && events.length < limit && scanned < MAX_SCAN; p++, scanned++) {
-        if (keep(p)) events.push(this.eventAt(p));
+        if (keep(p)) events.push(this.#eventAt(p, ahead ? p + limit - events.length - 1 : p));
       }
+      this.#dropWindow();
       return { events, next: p < end ? p : null };
     }
     let p = Math.min(options.from ?? end - 1, end - 1);
     for (; p >= 0 && events.length < limit && scanned < MAX_SCAN; p--, scanned++) {
-      if (keep(p)) events.push(this.eventAt(p));
+      if (keep(p)) events.push(this.#eventAt(p, ahead ? p - limit + events.length + 1 : p));
     }
+    this.#dropWindow();
     return { events, next: p >= 0 ? p : null };
   }
 
@@ -899,7 +971,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     for (let p = runner.position + 1; p < end; p++) {
       let raw: RawEvent;
       try {
-        raw = this.eventAt(p);
+        raw = this.#eventAt(p, end - 1);
       } catch {
         continue; // compacted away: retention removed it before this projection existed
       }
@@ -1023,6 +1095,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     this.#applied = applied;
     this.#logTime = logTime;
     this.#entryHint = 0;
+    this.#dropWindow();
     this.#reader.clear();
     this.#pendingCheckpoints = new Map();
     for (const [name, cp] of cps) {
@@ -1042,6 +1115,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     this.#applied = 0;
     this.#logTime = 0;
     this.#entryHint = 0;
+    this.#dropWindow();
     this.#reader.clear();
     this.#pendingCheckpoints = new Map();
     for (const runner of this.#projections.values()) runner.reset();

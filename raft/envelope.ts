@@ -66,3 +66,36 @@ export function decodeEnvelope(data: Uint8Array): Envelope {
   const timestamp = new DataView(data.buffer, data.byteOffset).getFloat64(2 + idLen, true);
   return { id, timestamp, payload: data.subarray(2 + idLen + 8) };
 }
+
+/**
+ * How many leading bytes of an envelope {@link envelopeHeaderBytes} needs.
+ *
+ * @example
+ * ```ts
+ * import { ENVELOPE_PREFIX_BYTES } from "./envelope.ts";
+ * console.assert(ENVELOPE_PREFIX_BYTES === 2);
+ * ```
+ */
+export const ENVELOPE_PREFIX_BYTES = 2;
+
+/**
+ * Where the payload starts in an envelope, from its first
+ * {@link ENVELOPE_PREFIX_BYTES} bytes (so a reader can fetch part of the
+ * payload without the rest). Throws `TypeError` when they are not the start
+ * of an envelope.
+ *
+ * @example
+ * ```ts
+ * import { encodeEnvelope, envelopeHeaderBytes } from "./envelope.ts";
+ * const data = encodeEnvelope({ id: "n1:7", timestamp: 1, payload: new Uint8Array([3]) });
+ * console.assert(data[envelopeHeaderBytes(data.subarray(0, 2))] === 3);
+ * ```
+ */
+export function envelopeHeaderBytes(prefix: Uint8Array): number {
+  if (prefix.length < ENVELOPE_PREFIX_BYTES || prefix[0] !== VERSION) {
+    throw new TypeError(
+      `Log entry is not a command envelope (length ${prefix.length}, version ${prefix[0]})`,
+    );
+  }
+  return 2 + prefix[1]! + 8;
+}
