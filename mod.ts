@@ -128,3 +128,15 @@ export {
   eventStoreRoutes,
   type EventStoreRoutesOptions,
 } from "./transport/eventstore_routes.ts";
+export {
+  listMembers,
+  type Member,
+  memberRoutes,
+  type MemberRoutesOptions,
+  type MembersBody,
+} from "./transport/member_routes.ts";
+export {
+  MemberClient,
+  type MemberClientOptions,
+  MemberRequestError,
+} from "./transport/member_client.ts";
