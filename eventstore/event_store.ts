@@ -119,6 +119,7 @@ export interface EventStoreStartOptions
   readonly projections?: readonly ProjectionDefinition<any>[];
   /** Where entries a snapshot install removed from the log are kept. Default in memory. */
   readonly archive?: EntryArchive;
+  /** Bounds of the cache of recently applied commands (reads are never cached). */
   readonly cache?: LogReaderOptions;
 }
 

@@ -244,7 +244,7 @@ export interface EventStoreStateMachineOptions {
   readonly projections?: readonly ProjectionDefinition<any>[];
   /** Wall clock for `maxAge` on reads. Default `Date.now`. */
   readonly now?: () => number;
-  /** Cache of decoded log entries. */
+  /** Bounds of the cache of recently applied commands (reads are never cached). */
   readonly cache?: LogReaderOptions;
 }
 
