@@ -48,10 +48,10 @@ import type { RawEvent } from "../eventstore/state_machine.ts";
 import { ALL_STREAMS, validateStreamName } from "../eventstore/stream_name.ts";
 import type {
   Consistency,
-  EventData,
   ExpectedRevision,
   ReadConsistencyOptions,
 } from "../eventstore/types.ts";
+import { appendEvents, BadRequest } from "./append_body.ts";
 import { describeIssues } from "./codec.ts";
 import { errorBody } from "./errors.ts";
 import { declaredLength, type FastRoute, jsonResponse } from "./fast_route.ts";
@@ -77,29 +77,12 @@ export interface EventStoreRoutesOptions {
   readonly metrics?: NodeMetrics;
 }
 
-const eventSchema = z.object({
-  id: z.string().min(1).max(128).optional(),
-  type: z.string().min(1).max(200),
-  data: z.unknown().optional(),
-  metadata: z.unknown().optional(),
-}).strict();
-
-const appendSchema = z.union([eventSchema, z.array(eventSchema).min(1).max(10_000)]);
-
 const metadataSchema = z.object({
   maxCount: z.number().int().min(1).optional(),
   maxAge: z.number().int().min(1).optional(),
   truncateBefore: z.number().int().min(0).optional(),
   custom: z.record(z.string(), z.unknown()).optional(),
 }).strict();
-
-class BadRequest extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
 
 type Status = 400 | 404 | 409 | 410 | 413 | 500 | 501 | 503 | 504 | 401 | 403 | 421;
 
@@ -369,16 +352,7 @@ async function appendResponse(
   try {
     validateStreamName(stream);
     const expectedRevision = parseExpectedHeader(expectedHeader);
-    const parsed = appendSchema.safeParse(parseJson(await body()));
-    if (!parsed.success) throw new BadRequest("invalid_event", describeIssues(parsed.error));
-    const events: EventData[] = (Array.isArray(parsed.data) ? parsed.data : [parsed.data]).map(
-      (e) => ({
-        type: e.type,
-        ...(e.id !== undefined ? { id: e.id } : {}),
-        ...(e.data !== undefined ? { data: e.data } : {}),
-        ...(e.metadata !== undefined ? { metadata: e.metadata } : {}),
-      }),
-    );
+    const events = appendEvents(parseJson(await body()));
     const start = performance.now();
     if (metrics !== undefined) metrics.proposals++;
     let r;
