@@ -59,6 +59,7 @@ export type {
   WritableStorage,
 } from "./raft/storage/writable_storage.ts";
 export { FileStorage, type FileStorageOptions } from "./raft/storage/file_storage.ts";
+export type { EntrySliceReader } from "./raft/storage/entry_slice.ts";
 export { type Clock, systemClock } from "./raft/clock.ts";
 export {
   type AppliedCommand,
