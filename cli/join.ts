@@ -219,7 +219,7 @@ export async function joinCluster(opts: JoinOptions): Promise<JoinOutcome> {
   if (opts.learner) return "learner";
 
   log?.("info", "catching up before asking for promotion", {});
-  if (!(await caughtUp(node))) return "stopped";
+  if (!(await caughtUp(node, log))) return "stopped";
   log?.("info", "caught up; asking to be promoted to voter", { applied: node.applied });
   try {
     await retrying("promoting this node", () => client.promote(id), withLog);
@@ -233,10 +233,20 @@ export async function joinCluster(opts: JoinOptions): Promise<JoinOutcome> {
 /**
  * Resolves true once `node` knows it is a member and has applied a read
  * index from the leader (everything committed before the call), false if
- * the node stopped first.
+ * the node stopped first. Says every 10 s that it is still waiting: a node
+ * the leader cannot reach (wrong `--cluster-id`, `--url` not reachable)
+ * never catches up.
  */
-async function caughtUp(node: RaftNode<unknown>): Promise<boolean> {
+async function caughtUp(node: RaftNode<unknown>, log?: Log): Promise<boolean> {
+  let nextNote = Date.now() + 10_000;
   while (!node.stopped) {
+    if (Date.now() >= nextNote) {
+      nextNote = Date.now() + 10_000;
+      log?.("warn", "still catching up; is this node reachable from the leader?", {
+        leader: node.leader,
+        applied: node.applied,
+      });
+    }
     const cs = node.status().confState;
     if ([...cs.voters, ...cs.learners, ...cs.learnersNext].includes(node.id)) {
       try {
