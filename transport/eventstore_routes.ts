@@ -46,11 +46,7 @@ import type { EventStore } from "../eventstore/event_store.ts";
 import { parseExpectedRevision } from "../eventstore/expected_revision.ts";
 import type { RawEvent } from "../eventstore/state_machine.ts";
 import { ALL_STREAMS, validateStreamName } from "../eventstore/stream_name.ts";
-import type {
-  Consistency,
-  ExpectedRevision,
-  ReadConsistencyOptions,
-} from "../eventstore/types.ts";
+import type { Consistency, ExpectedRevision, ReadConsistencyOptions } from "../eventstore/types.ts";
 import { appendEvents, BadRequest } from "./append_body.ts";
 import { describeIssues } from "./codec.ts";
 import { errorBody } from "./errors.ts";
