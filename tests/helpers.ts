@@ -4,8 +4,41 @@
  * @module
  */
 
-/** A free loopback port (the OS picks one; it is closed before use). */
+/** Ports handed out by {@link freePort} in this process. */
+const handedOut = new Set<number>();
+
+/** The lowest port the OS uses as a connection's source port; 32768 when unknown. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(
+      Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").split(/\s+/)[0],
+    );
+    return Number.isInteger(low) && low > 0 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A loopback port that is free now (it is closed before use). It is chosen at
+ * random below the OS's ephemeral range: a port from the ephemeral range could
+ * become the source port of a connection made by a test running in parallel
+ * before the caller binds it. Never the same port twice in one process.
+ */
 export function freePort(): number {
+  const high = ephemeralLow() - 1;
+  const low = 10_000;
+  for (let attempt = 0; attempt < 200 && high - low > 1000; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port)) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch {
+      continue;
+    }
+    handedOut.add(port);
+    return port;
+  }
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
