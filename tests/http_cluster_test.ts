@@ -185,51 +185,64 @@ Deno.test("HTTP client routes answer 400 for malformed JSON and bad commands, 41
   }
 });
 
-Deno.test("HTTP peer stream requires the secret and the cluster id, and rejects malformed lines", async () => {
+/** Opens a peer WebSocket with the given handshake headers; resolves with the close code. */
+function peerSocket(url: string, headers: Record<string, string>) {
+  const ws = new WebSocket(
+    url.replace(/^http/, "ws") + "/raft/ws",
+    { headers } as unknown as string[],
+  );
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve();
+    ws.onerror = () => reject(new Error("handshake failed"));
+  });
+  const closed = new Promise<number>((resolve) => ws.onclose = (e) => resolve(e.code));
+  return { ws, opened, closed };
+}
+
+Deno.test("HTTP peer stream requires the secret and the cluster id, and rejects malformed frames", async () => {
   const nodes = await startCluster(1);
   try {
     const s = await leaderOf(nodes);
     const term = s.node.status().term;
-    const line = JSON.stringify([{
-      type: "heartbeat",
-      from: "x",
-      to: "n1",
-      term: term + 5,
-      commit: 0,
-      context: "",
-    }]) +
-      "\n";
+    const frame = (from: string, t: number) =>
+      JSON.stringify([{ type: "heartbeat", from, to: "n1", term: t, commit: 0, context: "" }]);
     const headers = (extra: Record<string, string>) => ({
       "x-raftlog-from": "x",
       "x-raftlog-cluster": "test",
       ...extra,
     });
-    const noSecret = await fetchJson(`${s.url}/raft/stream`, {
-      method: "POST",
-      body: line,
-      headers: headers({}),
-    });
+    const noSecret = await fetchJson(`${s.url}/raft/ws`, { headers: headers({}) });
     assert.equal(noSecret.status, 401);
-    const otherCluster = await fetchJson(`${s.url}/raft/stream`, {
-      method: "POST",
-      body: line,
+    const otherCluster = await fetchJson(`${s.url}/raft/ws`, {
       headers: headers({ [SECRET_HEADER]: SECRET, "x-raftlog-cluster": "other" }),
     });
     assert.equal(otherCluster.status, 403);
+    assert.equal(otherCluster.body.error, "cluster_mismatch");
+    const noUpgrade = await fetchJson(`${s.url}/raft/ws`, {
+      headers: headers({ [SECRET_HEADER]: SECRET }),
+    });
+    assert.equal(noUpgrade.status, 400);
+    assert.equal(noUpgrade.body.error, "invalid_message");
+    const refused = peerSocket(s.url, headers({}));
+    await assert.rejects(refused.opened, "a WebSocket without the secret is refused");
+    await refused.closed;
+
+    const garbage = peerSocket(s.url, headers({ [SECRET_HEADER]: SECRET }));
+    await garbage.opened;
+    garbage.ws.send('[{"type":"heartbeat","from":"x"}]');
+    assert.equal(await garbage.closed, 1007, "a malformed frame closes the stream");
+    const spoofed = peerSocket(s.url, headers({ [SECRET_HEADER]: SECRET }));
+    await spoofed.opened;
+    spoofed.ws.send(frame("n9", term + 5));
+    assert.equal(await spoofed.closed, 1007, "messages must come from the stream's sender");
     assert.equal(s.node.status().term, term, "nothing was stepped");
-    const garbage = await fetchJson(`${s.url}/raft/stream`, {
-      method: "POST",
-      body: '[{"type":"heartbeat","from":"x"}]\n',
-      headers: headers({ [SECRET_HEADER]: SECRET }),
-    });
-    assert.equal(garbage.status, 400);
-    assert.equal(garbage.body.error, "invalid_message");
-    const spoofed = await fetchJson(`${s.url}/raft/stream`, {
-      method: "POST",
-      body: line.replace('"from":"x"', '"from":"n9"'),
-      headers: headers({ [SECRET_HEADER]: SECRET }),
-    });
-    assert.equal(spoofed.status, 400, "messages must come from the stream's sender");
+
+    const good = peerSocket(s.url, headers({ [SECRET_HEADER]: SECRET }));
+    await good.opened;
+    good.ws.send(frame("x", term + 5));
+    await waitFor("the frame to be stepped", () => s.node.status().term >= term + 5 || undefined);
+    good.ws.close();
+    await good.closed;
   } finally {
     await Promise.all(nodes.map((s) => s.stop()));
   }

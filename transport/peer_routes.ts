@@ -33,8 +33,6 @@ export interface PeerRouteOptions {
     msg: string,
     fields?: Record<string, unknown>,
   ) => void;
-  /** Longest line accepted on a peer stream. Default 512 MiB. */
-  readonly maxLineBytes?: number;
 }
 
 /** Peer routes and the resources they hold. */
@@ -65,8 +63,7 @@ export interface PeerRoutes {
  */
 export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
   const { node } = opts;
-  const streams = new Set<ReadableStreamDefaultReader<string>>();
-  const maxLine = opts.maxLineBytes ?? 512 * 1024 * 1024;
+  const sockets = new Set<WebSocket>();
   const stepAll = (msgs: readonly Message[]) => {
     for (const m of msgs) {
       try {
@@ -79,6 +76,21 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
         });
       }
     }
+  };
+  const handleFrame = (from: string, frame: string) => {
+    const raw = JSON.parse(frame);
+    if (!Array.isArray(raw)) {
+      throw new MessageFormatError("a stream frame must be a JSON array of messages");
+    }
+    const msgs = raw.map(decodeMessage);
+    for (const m of msgs) {
+      if (m.from !== from || m.to !== node.id) {
+        throw new MessageFormatError(
+          `message ${m.from} -> ${m.to} on a stream from ${from} to ${node.id}`,
+        );
+      }
+    }
+    stepAll(msgs);
   };
   const reorder = new Reorderer<Message[]>((_, msgs) => stepAll(msgs));
   const app = new Hono();
@@ -119,8 +131,8 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
     reorder.accept(batch.from, batch.boot, batch.seq, batch.messages);
     return c.body(null, 204);
   });
-  // A long-lived stream of JSON lines, each an array of messages, from one peer (in order).
-  app.post("/raft/stream", async (c) => {
+  // A long-lived WebSocket from one peer: each text frame is a JSON array of messages, in order.
+  app.get("/raft/ws", (c) => {
     const from = c.req.header(FROM_HEADER) ?? "";
     const cluster = c.req.header(CLUSTER_HEADER);
     if (cluster !== opts.clusterId) {
@@ -132,73 +144,36 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
         403,
       );
     }
-    const body = c.req.raw.body;
-    if (body === null || from === "") {
+    if (from === "" || c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       return c.json({
         error: "invalid_message",
-        message: `A peer stream needs a body and ${FROM_HEADER}`,
+        message: `A peer stream is a WebSocket upgrade with ${FROM_HEADER}`,
       }, 400);
     }
-    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-    streams.add(reader);
-    // Chunks of the line being received; only new chunks are searched for its end.
-    let parts: string[] = [];
-    let partsLength = 0;
-    const handleLine = (line: string) => {
-      if (line.length === 0) return;
-      const raw = JSON.parse(line);
-      if (!Array.isArray(raw)) {
-        throw new MessageFormatError("a stream line must be a JSON array of messages");
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
+    sockets.add(socket);
+    socket.onmessage = (e) => {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      try {
+        handleFrame(from, typeof e.data === "string" ? e.data : String(e.data));
+      } catch (err) {
+        // A peer that sends garbage is cut off; it reconnects with backoff.
+        opts.log?.("warn", "peer stream closed: malformed frame", {
+          from,
+          error: String(err),
+        });
+        socket.close(1007, String(err).slice(0, 120));
       }
-      const msgs = raw.map(decodeMessage);
-      for (const m of msgs) {
-        if (m.from !== from || m.to !== node.id) {
-          throw new MessageFormatError(
-            `message ${m.from} -> ${m.to} on a stream from ${from} to ${node.id}`,
-          );
-        }
-      }
-      stepAll(msgs);
     };
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        let chunk = value;
-        let nl: number;
-        while ((nl = chunk.indexOf("\n")) >= 0) {
-          parts.push(chunk.slice(0, nl));
-          handleLine(parts.length === 1 ? parts[0]! : parts.join(""));
-          parts = [];
-          partsLength = 0;
-          chunk = chunk.slice(nl + 1);
-        }
-        if (chunk.length > 0) {
-          parts.push(chunk);
-          partsLength += chunk.length;
-        }
-        if (partsLength > maxLine) {
-          return c.json({
-            error: "payload_too_large",
-            message: `Stream line exceeds ${maxLine} bytes`,
-          }, 413);
-        }
-      }
-    } catch (e) {
-      if (e instanceof MessageFormatError || e instanceof SyntaxError) return sendError(c, e);
-      // Otherwise the sender went away or this server is closing: nothing to answer.
-    } finally {
-      streams.delete(reader);
-      reader.cancel().catch(() => {});
-    }
-    return c.body(null, 204);
+    socket.onclose = () => sockets.delete(socket);
+    return response;
   });
   return {
     app,
     close: () => {
       reorder.close();
-      for (const r of streams) r.cancel().catch(() => {});
-      streams.clear();
+      for (const s of sockets) s.close(1001);
+      sockets.clear();
     },
   };
 }

@@ -1,9 +1,10 @@
 /**
  * Sends Raft messages to peers over HTTP. By default each peer gets one
- * long-lived streaming request (as etcd's rafthttp does): every batch of
- * messages is one JSON line written to it, so messages arrive in order with no
- * per-message request. Snapshots go as separate requests (their completion is
- * reported to Raft). Without streaming, batches are POSTed with several
+ * long-lived stream (as etcd's rafthttp does), a WebSocket opened on the
+ * peer's HTTP port: every batch of messages is one JSON text frame, so
+ * messages arrive in order with no per-message request. Snapshots, and
+ * batches too large for one frame, go as separate requests (their completion
+ * is reported to Raft). Without streaming, batches are POSTed with several
  * requests in flight per peer, reordered by the receiver through sequence
  * numbers. An unreachable peer is backed off.
  *
@@ -13,6 +14,7 @@
 import type { Message, NodeId } from "../raft/core/types.ts";
 import type { Transport } from "../raft/node.ts";
 import { encodeMessage } from "./codec.ts";
+import { PeerSocket } from "./peer_socket.ts";
 
 /** The header that carries the cluster secret on peer requests. */
 export const SECRET_HEADER = "x-raftlog-secret";
@@ -40,7 +42,7 @@ export interface HttpTransportOptions {
   readonly maxQueueBytes?: number;
   /** Request timeout in ms. Default 5,000 (snapshots get 60,000). */
   readonly timeoutMs?: number;
-  /** One long-lived streaming request per peer instead of a request per batch. Default true. */
+  /** One long-lived stream (WebSocket) per peer instead of a request per batch. Default true. */
   readonly stream?: boolean;
   readonly log?: (
     level: "debug" | "info" | "warn",
@@ -58,11 +60,16 @@ interface PeerState {
   downUntil: number;
   backoffMs: number;
   seq: number;
-  /** Writer of the open stream to this peer, if any. */
-  writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  /** The open stream to this peer, if any. */
+  socket: PeerSocket | undefined;
 }
 
-const encoder = new TextEncoder();
+/**
+ * Longest frame sent on a peer stream, in UTF-16 units (a unit is at most 3
+ * bytes of UTF-8; Deno's WebSocket accepts messages up to 64 MiB). Longer
+ * batches are POSTed.
+ */
+const MAX_FRAME_UNITS = 20 * 1024 * 1024;
 
 function approxSize(m: Message): number {
   if (m.type === "app" || m.type === "prop") {
@@ -118,8 +125,11 @@ export class HttpTransport implements Transport {
   addPeer(id: NodeId, url: string): void {
     if (id === this.#opts.id) return;
     const p = this.#peers.get(id);
-    if (p !== undefined) p.url = url.replace(/\/+$/, "");
-    else {
+    if (p !== undefined) {
+      const next = url.replace(/\/+$/, "");
+      if (next !== p.url) this.#closeStream(p);
+      p.url = next;
+    } else {
       this.#peers.set(id, {
         url: url.replace(/\/+$/, ""),
         queue: [],
@@ -128,7 +138,7 @@ export class HttpTransport implements Transport {
         downUntil: 0,
         backoffMs: 0,
         seq: 0,
-        writer: undefined,
+        socket: undefined,
       });
     }
   }
@@ -192,63 +202,52 @@ export class HttpTransport implements Transport {
       if (list === undefined) byPeer.set(m.to, list = []);
       list.push(m);
     }
-    if (posted.length > 0) this.#enqueue(posted);
     for (const [id, batch] of byPeer) {
       const p = this.#peers.get(id);
       if (p === undefined || Date.now() < p.downUntil) continue;
-      const w = p.writer ?? this.#openStream(id, p);
+      const s = p.socket ?? this.#openStream(id, p);
       // A peer that stops reading must not make us buffer without bound: Raft resends.
-      if (w.desiredSize !== null && w.desiredSize < -this.#maxQueueBytes) continue;
-      const line = encoder.encode(JSON.stringify(batch.map(encodeMessage)) + "\n");
-      w.write(line).catch(() => {});
+      if (s.queuedBytes() > this.#maxQueueBytes) continue;
+      const frame = JSON.stringify(batch.map(encodeMessage));
+      if (frame.length > MAX_FRAME_UNITS) posted.push(...batch);
+      else s.send(frame);
     }
+    if (posted.length > 0) this.#enqueue(posted);
   }
 
-  #openStream(id: NodeId, p: PeerState): WritableStreamDefaultWriter<Uint8Array> {
-    const pipe = new TransformStream<Uint8Array, Uint8Array>();
-    const writer = pipe.writable.getWriter();
-    p.writer = writer;
-    const broken = (why: string) => {
-      if (p.writer !== writer) return;
-      p.writer = undefined;
-      writer.abort().catch(() => {});
-      if (this.#closed) return;
-      p.backoffMs = Math.min(Math.max(p.backoffMs * 2, 50), 1000);
-      p.downUntil = Date.now() + p.backoffMs;
-      this.#opts.log?.("debug", "peer stream closed", {
-        peer: id,
-        reason: why,
-        backoffMs: p.backoffMs,
-      });
-      this.#feedback?.reportUnreachable(id);
-    };
-    fetch(`${p.url}/raft/stream`, {
-      method: "POST",
+  #openStream(id: NodeId, p: PeerState): PeerSocket {
+    const socket = new PeerSocket({
+      url: p.url,
       headers: {
-        "content-type": "application/x-ndjson",
         [SECRET_HEADER]: this.#opts.secret,
         [FROM_HEADER]: this.#opts.id,
         [CLUSTER_HEADER]: this.#opts.clusterId,
       },
-      body: pipe.readable,
-      duplex: "half",
-    } as RequestInit).then(
-      async (res) => {
-        const text = await res.text().catch(() => "");
-        broken(`HTTP ${res.status} ${text.slice(0, 200)}`);
+      // The stream is healthy once open; reset the backoff then.
+      onOpen: () => p.backoffMs = 0,
+      onBroken: (why) => {
+        if (p.socket !== socket) return;
+        p.socket = undefined;
+        if (this.#closed) return;
+        p.backoffMs = Math.min(Math.max(p.backoffMs * 2, 50), 1000);
+        p.downUntil = Date.now() + p.backoffMs;
+        this.#opts.log?.("debug", "peer stream closed", {
+          peer: id,
+          reason: why,
+          backoffMs: p.backoffMs,
+        });
+        this.#feedback?.reportUnreachable(id);
       },
-      (e) => broken(String(e)),
-    );
-    // The stream is healthy once data flows; reset the backoff then.
-    p.backoffMs = 0;
-    return writer;
+    });
+    p.socket = socket;
+    return socket;
   }
 
   #closeStream(p: PeerState | undefined): void {
-    if (p?.writer === undefined) return;
-    const w = p.writer;
-    p.writer = undefined;
-    w.close().catch(() => {});
+    if (p?.socket === undefined) return;
+    const s = p.socket;
+    p.socket = undefined;
+    s.close();
   }
 
   #dropped(m: Message): void {

@@ -1,0 +1,108 @@
+/**
+ * One outgoing WebSocket to a peer's `/raft/ws` route: the long-lived channel
+ * that carries every batch of Raft messages to that peer, one text frame per
+ * batch, in order. Frames written before the socket opens wait in memory.
+ *
+ * @module
+ */
+
+/** What {@link PeerSocket} needs to know. */
+export interface PeerSocketOptions {
+  /** The peer's base URL (`http://host:port`); the socket goes to `ws://host:port/raft/ws`. */
+  readonly url: string;
+  /** Handshake headers (secret, sender, cluster id). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Called once when the socket closes or fails, with the reason. */
+  readonly onBroken: (why: string) => void;
+  /** Called once when the socket opens. */
+  readonly onOpen?: () => void;
+}
+
+/** The WebSocket URL of a peer's message route. */
+export function peerSocketUrl(base: string): string {
+  return base.replace(/^http/, "ws") + "/raft/ws";
+}
+
+/**
+ * A peer channel over WebSocket.
+ *
+ * @example
+ * ```ts
+ * import { PeerSocket } from "./peer_socket.ts";
+ * let why = "";
+ * const s = new PeerSocket({ url: "http://127.0.0.1:1", headers: {}, onBroken: (w) => why = w });
+ * s.send("[]");
+ * console.assert(s.queuedBytes() > 0);
+ * s.close();
+ * ```
+ */
+export class PeerSocket {
+  readonly #ws: WebSocket;
+  readonly #opts: PeerSocketOptions;
+  /** Frames sent before the socket opened; undefined once open. */
+  #pending: string[] | undefined = [];
+  #pendingBytes = 0;
+  #broken = false;
+
+  constructor(opts: PeerSocketOptions) {
+    this.#opts = opts;
+    // Deno's WebSocket takes handshake headers as a second-argument option.
+    this.#ws = new WebSocket(
+      peerSocketUrl(opts.url),
+      { headers: opts.headers } as unknown as string[],
+    );
+    this.#ws.onopen = () => {
+      const frames = this.#pending ?? [];
+      this.#pending = undefined;
+      this.#pendingBytes = 0;
+      for (const f of frames) this.#ws.send(f);
+      opts.onOpen?.();
+    };
+    this.#ws.onclose = (e) => this.#fail(`closed ${e.code} ${e.reason}`.trim());
+    this.#ws.onerror = (e) => this.#fail((e as ErrorEvent).message ?? "error");
+  }
+
+  /** Bytes accepted but not yet handed to the network (an estimate before the socket opens). */
+  queuedBytes(): number {
+    return this.#pending !== undefined ? this.#pendingBytes : this.#ws.bufferedAmount;
+  }
+
+  /** True once the socket has failed or closed; a new one is needed. */
+  get broken(): boolean {
+    return this.#broken;
+  }
+
+  /** Sends one frame (queued until the socket opens). */
+  send(frame: string): void {
+    if (this.#broken) return;
+    if (this.#pending !== undefined) {
+      this.#pending.push(frame);
+      this.#pendingBytes += frame.length;
+      return;
+    }
+    this.#ws.send(frame);
+  }
+
+  /** Closes the socket; pending frames are dropped (Raft resends). */
+  close(): void {
+    this.#broken = true;
+    this.#pending = undefined;
+    try {
+      this.#ws.close(1000);
+    } catch {
+      // Already closing.
+    }
+  }
+
+  #fail(why: string): void {
+    if (this.#broken) return;
+    this.#broken = true;
+    this.#pending = undefined;
+    try {
+      this.#ws.close();
+    } catch {
+      // Already closed.
+    }
+    this.#opts.onBroken(why);
+  }
+}
