@@ -509,7 +509,7 @@ function encodeAsciiAppend(
     scratchView.setUint32(head + at[b + 3]!, at[b + 4]!, true);
     scratchView.setUint32(head + at[b + 5]!, at[b + 6]!, true);
   }
-  return scratch.slice(0, head + pos);
+  return scratch.subarray(0, head + pos);
 }
 
 /**
@@ -527,6 +527,26 @@ function encodeAsciiAppend(
  * ```
  */
 export function encodeAppendEvents(
+  stream: string,
+  events: readonly EventData[],
+  options: { expectedRevision?: ExpectedRevision } & AppendLimits = {},
+): Uint8Array {
+  return encodeAppendEventsView(stream, events, options).slice();
+}
+
+/**
+ * {@link encodeAppendEvents} without the copy: the bytes are a view of a
+ * buffer that the next encoding overwrites, for a caller that copies them at
+ * once (a new buffer costs more than encoding a small event).
+ *
+ * @example
+ * ```ts
+ * import { decodeCommand, encodeAppendEventsView } from "./commands.ts";
+ * const view = encodeAppendEventsView("s", [{ id: "a", type: "T" }]);
+ * console.assert(decodeCommand(view.slice()).kind === "append");
+ * ```
+ */
+export function encodeAppendEventsView(
   stream: string,
   events: readonly EventData[],
   options: { expectedRevision?: ExpectedRevision } & AppendLimits = {},
@@ -599,7 +619,7 @@ export function encodeAppendEvents(
       throw new AppendTooLargeError(stream, `more than ${maxBytes} bytes, limit ${maxBytes}`);
     }
   }
-  return scratch.slice(0, p);
+  return scratch.subarray(0, p);
 }
 
 /**

@@ -12,7 +12,7 @@ import { TimeoutError } from "../raft/node_errors.ts";
 import type { EntryArchive } from "./archive.ts";
 import {
   type AppendLimits,
-  encodeAppendEvents,
+  encodeAppendEventsView,
   encodeDelete,
   encodeSetMetadata,
 } from "./commands.ts";
@@ -239,7 +239,8 @@ export class EventStore {
     const expectedRevision = options.expectedRevision ?? "any";
     validateExpectedRevision(expectedRevision);
     const list: readonly EventData[] = Array.isArray(events) ? events : [events as EventData];
-    const payload = encodeAppendEvents(stream, list, { ...this.#limits, expectedRevision });
+    // propose copies the bytes before it returns, so a view of the encoder's buffer will do.
+    const payload = encodeAppendEventsView(stream, list, { ...this.#limits, expectedRevision });
     const r = await this.node.propose(payload, { timeoutMs: options.timeoutMs ?? this.#timeoutMs });
     return unwrap<AppendResult>(r);
   }

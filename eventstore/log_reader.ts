@@ -16,6 +16,7 @@
 import type { Storage } from "../raft/core/storage.ts";
 import { decodeEnvelope, ENVELOPE_PREFIX_BYTES, envelopeHeaderBytes } from "../raft/envelope.ts";
 import { checkSliceRange, readEntrySlice } from "../raft/storage/entry_slice.ts";
+import { pinsLittle } from "../raft/storage/entry_cache.ts";
 import type { EntryArchive } from "./archive.ts";
 
 // Envelope header sizes of this many entries are remembered (direct-mapped
@@ -162,7 +163,7 @@ export class LogReader {
     if (size > this.#maxBytes / 4) return;
     // Storage may hand out views into a larger read buffer: keep only our bytes,
     // or the cache would pin whole buffers and its byte bound would mean nothing.
-    if (c.payload.buffer.byteLength > 2 * c.payload.byteLength + 4096) {
+    if (!pinsLittle(c.payload)) {
       c = { payload: c.payload.slice(), timestamp: c.timestamp };
     }
     this.#cache.set(index, c);

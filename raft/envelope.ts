@@ -11,6 +11,9 @@
 const VERSION = 1;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** A decoded command entry. */
 export interface Envelope {
@@ -32,14 +35,28 @@ export interface Envelope {
  * ```
  */
 export function encodeEnvelope(e: Envelope): Uint8Array {
-  const id = encoder.encode(e.id);
-  if (id.length > 255) throw new RangeError(`Proposal id is longer than 255 bytes: ${e.id}`);
-  const out = new Uint8Array(2 + id.length + 8 + e.payload.length);
+  // One allocation per entry: each new buffer costs microseconds, far more than the copying.
+  const id = e.id;
+  let idBytes: Uint8Array | undefined;
+  let idLen = id.length;
+  for (let i = 0; i < id.length; i++) {
+    if (id.charCodeAt(i) > 0x7f) {
+      idBytes = encoder.encode(id);
+      idLen = idBytes.length;
+      break;
+    }
+  }
+  if (idLen > 255) throw new RangeError(`Proposal id is longer than 255 bytes: ${id}`);
+  const out = new Uint8Array(2 + idLen + 8 + e.payload.length);
   out[0] = VERSION;
-  out[1] = id.length;
-  out.set(id, 2);
-  new DataView(out.buffer).setFloat64(2 + id.length, e.timestamp, true);
-  out.set(e.payload, 2 + id.length + 8);
+  out[1] = idLen;
+  if (idBytes !== undefined) out.set(idBytes, 2);
+  else for (let i = 0; i < idLen; i++) out[2 + i] = id.charCodeAt(i);
+  if (LITTLE_ENDIAN) {
+    f64[0] = e.timestamp;
+    out.set(f64Bytes, 2 + idLen);
+  } else new DataView(out.buffer).setFloat64(2 + idLen, e.timestamp, true);
+  out.set(e.payload, 2 + idLen + 8);
   return out;
 }
 

@@ -305,13 +305,17 @@ export class RaftNode<R = unknown> {
    * Proposes a command; resolves with the state machine's result once it is
    * committed and applied on this node. Rejects with `NotLeaderError`
    * (forwarding disabled), `ProposalDroppedError`, `TimeoutError` (outcome
-   * unknown) or `StoppedError`.
+   * unknown) or `StoppedError`. The command's bytes are copied before this
+   * returns: the caller may reuse its buffer at once.
    */
   propose(command: Uint8Array, opts: { timeoutMs?: number } = {}): Promise<R> {
     return this.proposeMany([command], opts).then((rs) => rs[0]!);
   }
 
-  /** Proposes several commands in one batch; resolves with their results in order. */
+  /**
+   * Proposes several commands in one batch; resolves with their results in
+   * order. Like {@link propose}, copies the bytes before it returns.
+   */
   proposeMany(commands: readonly Uint8Array[], opts: { timeoutMs?: number } = {}): Promise<R[]> {
     if (this.#stopped) return Promise.reject(new StoppedError(this.id, this.#stopError));
     if (commands.length === 0) return Promise.resolve([]);

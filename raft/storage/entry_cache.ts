@@ -8,12 +8,32 @@
 import type { Entry } from "../core/types.ts";
 import { entrySize } from "../core/storage.ts";
 
+/** Slack of {@link pinsLittle}: the size of `node:buffer`'s pool for small buffers. */
+const POOL_BYTES = 8 << 10;
+
+/**
+ * Whether keeping `data` alive keeps little else alive: its buffer is at most
+ * twice its size plus 8 KiB. Small buffers decoded from base64 share an 8 KiB
+ * pool, and copying them would cost a new buffer each (microseconds apiece);
+ * a view into a large read buffer or message fails the test and is copied.
+ *
+ * @example
+ * ```ts
+ * import { pinsLittle } from "./entry_cache.ts";
+ * console.assert(pinsLittle(new Uint8Array(10)));
+ * console.assert(!pinsLittle(new Uint8Array(1 << 20).subarray(0, 10)));
+ * ```
+ */
+export function pinsLittle(data: Uint8Array): boolean {
+  return data.buffer.byteLength <= 2 * data.byteLength + POOL_BYTES;
+}
+
 /**
  * Holds a contiguous run of entries `[first, last]` ending at the log's tail,
  * evicting the oldest once their total {@link entrySize} exceeds `maxBytes`.
- * An entry whose data is a view into a larger buffer (say, a message it was
- * decoded from) is cached as a copy, so the byte bound is what the cache
- * really keeps alive.
+ * An entry whose data is a view into a much larger buffer (say, a message it
+ * was decoded from) is cached as a copy, so the byte bound is close to what
+ * the cache really keeps alive (see {@link pinsLittle}).
  *
  * Invariant: `#ents[#head + k].index === first + k`; `#bytes` is the size of
  * the entries held.
@@ -67,7 +87,7 @@ export class EntryCache {
   /**
    * Adds entries that were just written at the log's tail. When they do not
    * follow the cached run, the cache restarts with them. Entries whose data
-   * own their whole buffer are kept by reference, others as copies.
+   * {@link pinsLittle} are kept by reference, others as copies.
    */
   append(entries: readonly Entry[]): void {
     if (entries.length === 0 || this.maxBytes === 0) return;
@@ -87,9 +107,7 @@ export class EntryCache {
       const e = entries[i]!;
       const d = e.data;
       this.#ents.push(
-        d.byteLength === d.buffer.byteLength
-          ? e
-          : { index: e.index, term: e.term, type: e.type, data: d.slice() },
+        pinsLittle(d) ? e : { index: e.index, term: e.term, type: e.type, data: d.slice() },
       );
     }
     this.#bytes += size;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { entrySize } from "../core/storage.ts";
 import type { Entry } from "../core/types.ts";
-import { EntryCache } from "./entry_cache.ts";
+import { EntryCache, pinsLittle } from "./entry_cache.ts";
 
 const ent = (index: number, size = 84): Entry => ({
   index,
@@ -64,6 +64,16 @@ Deno.test("EntryCache keeps copies of entries whose data are views into larger b
   assert.equal(a, own);
   assert.equal(b!.data.buffer.byteLength, 10);
   assert.deepEqual([...b!.data], [...view.data]);
+});
+
+Deno.test("EntryCache keeps views into small shared buffers (base64 decodes) by reference", () => {
+  const c = new EntryCache(1 << 20);
+  const pool = new Uint8Array(8 << 10);
+  const view: Entry = { index: 1, term: 1, type: "normal", data: pool.subarray(100, 400) };
+  c.append([view]);
+  assert.equal(c.slice(1, 2)[0], view);
+  assert.ok(!pinsLittle(new Uint8Array((8 << 10) + 21).subarray(0, 10)));
+  assert.ok(pinsLittle(new Uint8Array((8 << 10) + 20).subarray(0, 10)));
 });
 
 Deno.test("EntryCache copies only what it can keep from a large append", () => {

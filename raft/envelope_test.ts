@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { decodeEnvelope, encodeEnvelope, envelopeHeaderBytes } from "./envelope.ts";
+
+Deno.test("envelope: any id, timestamp and payload round-trip", () => {
+  fc.assert(
+    fc.property(
+      fc.string({ unit: "binary", maxLength: 60 }),
+      fc.double({ noNaN: true }),
+      fc.uint8Array({ maxLength: 300 }),
+      (id, timestamp, payload) => {
+        const bytes = encodeEnvelope({ id, timestamp, payload });
+        assert.equal(bytes.byteLength, bytes.buffer.byteLength, "one buffer of its own");
+        const e = decodeEnvelope(bytes);
+        assert.equal(e.id, id.isWellFormed() ? id : id.toWellFormed());
+        assert.ok(Object.is(e.timestamp, timestamp));
+        assert.deepEqual([...e.payload], [...payload]);
+        assert.equal(envelopeHeaderBytes(bytes.subarray(0, 2)), bytes.length - payload.length);
+      },
+    ),
+  );
+});
+
+Deno.test("envelope: ids over 255 bytes of UTF-8 are refused", () => {
+  assert.ok(encodeEnvelope({ id: "a".repeat(255), timestamp: 1, payload: new Uint8Array() }));
+  assert.throws(
+    () => encodeEnvelope({ id: "a".repeat(256), timestamp: 1, payload: new Uint8Array() }),
+    RangeError,
+  );
+  // 86 characters of three bytes each: 258 bytes.
+  assert.throws(
+    () => encodeEnvelope({ id: "€".repeat(86), timestamp: 1, payload: new Uint8Array() }),
+    RangeError,
+  );
+});
+
+Deno.test("envelope: the timestamp is stored little-endian", () => {
+  const bytes = encodeEnvelope({ id: "n1:1", timestamp: 1.5, payload: new Uint8Array([7]) });
+  const view = new DataView(bytes.buffer);
+  assert.equal(view.getFloat64(2 + 4, true), 1.5);
+  assert.equal(bytes[bytes.length - 1], 7);
+});
