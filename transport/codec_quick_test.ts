@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import type { Message } from "../raft/core/types.ts";
+import { decodeMessage, decodeMessageBySchema, encodeMessage } from "./codec.ts";
+import { quickMessage } from "./codec_quick.ts";
+
+const nat = fc.nat({ max: 2 ** 40 });
+const id = fc.string({ maxLength: 128 });
+const entry = fc.record({
+  term: nat,
+  index: nat,
+  type: fc.constantFrom("normal" as const, "confChange" as const),
+  data: fc.uint8Array({ maxLength: 40 }),
+});
+const base = { from: id, to: id, term: nat };
+const message: fc.Arbitrary<Message> = fc.oneof(
+  fc.record({
+    ...base,
+    type: fc.constant("app" as const),
+    index: nat,
+    logTerm: nat,
+    entries: fc.array(entry, { maxLength: 4 }),
+    commit: nat,
+  }),
+  fc.record({
+    ...base,
+    type: fc.constant("appResp" as const),
+    index: nat,
+    reject: fc.boolean(),
+    rejectHint: nat,
+    logTerm: nat,
+    commit: nat,
+  }, { requiredKeys: ["from", "to", "term", "type", "index", "reject", "rejectHint", "logTerm"] }),
+  fc.record({
+    ...base,
+    type: fc.constant("heartbeat" as const),
+    commit: nat,
+    context: fc.string(),
+  }),
+  fc.record({
+    ...base,
+    type: fc.constant("heartbeatResp" as const),
+    context: fc.string(),
+    commit: nat,
+  }, { requiredKeys: ["from", "to", "term", "type", "context"] }),
+  fc.record({ ...base, type: fc.constant("timeoutNow" as const) }),
+);
+
+/** Wire JSON of a message, then one field (or entry field) replaced by an odd value. */
+const odd = fc.oneof(
+  fc.constant(-1),
+  fc.constant(1.5),
+  fc.constant(2 ** 53),
+  fc.constant("7"),
+  fc.constant(null),
+  fc.constant(true),
+  fc.constant([]),
+  fc.constant({}),
+  fc.constant("x".repeat(129)),
+  fc.constant("other"),
+);
+
+function wire(m: Message): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(encodeMessage(m)));
+}
+
+function outcome(f: () => Message): { ok: Message } | { error: string } {
+  try {
+    return { ok: f() };
+  } catch (e) {
+    return { error: (e as Error).name };
+  }
+}
+
+Deno.test("quick message check: valid messages decode as the schema decodes them", () => {
+  fc.assert(
+    fc.property(message, (m) => {
+      const raw = wire(m);
+      const quick = quickMessage(raw);
+      const bySchema = decodeMessageBySchema(wire(m));
+      if (m.type !== "timeoutNow") assert.ok(quick !== undefined, "hot types take the quick path");
+      if (quick !== undefined) assert.deepStrictEqual(quick, bySchema);
+      assert.deepStrictEqual(decodeMessage(raw), bySchema);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("quick message check: never accepts what the schema rejects, nor decodes differently", () => {
+  fc.assert(
+    fc.property(message, fc.nat(), odd, fc.boolean(), (m, which, value, inEntry) => {
+      const raw = wire(m);
+      const entries = raw.entries as Record<string, unknown>[] | undefined;
+      const target = inEntry && entries !== undefined && entries.length > 0
+        ? entries[which % entries.length]!
+        : raw;
+      const keys = [...Object.keys(target), "extra"];
+      target[keys[which % keys.length]!] = value;
+      const quick = quickMessage(raw);
+      const bySchema = outcome(() => decodeMessageBySchema(JSON.parse(JSON.stringify(raw))));
+      if (quick !== undefined) assert.deepStrictEqual({ ok: quick }, bySchema);
+      assert.deepStrictEqual(outcome(() => decodeMessage(raw)), bySchema);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("quick message check: a missing field sends the message to the schema, which rejects it", () => {
+  const raw = wire({ type: "heartbeat", from: "a", to: "b", term: 1, commit: 0, context: "" });
+  delete raw.context;
+  assert.equal(quickMessage(raw), undefined);
+  assert.throws(() => decodeMessage(raw), /context/);
+});
