@@ -105,7 +105,12 @@ export interface NodeOptions<R> {
   readonly raft?: Omit<Config, "id" | "storage" | "applied">;
   /** Default proposal/read timeout in ms. Default 10,000. */
   readonly requestTimeoutMs?: number;
-  /** Take a snapshot every this many applied entries. Default 10,000; 0 disables. */
+  /**
+   * Take a snapshot every this many applied entries, once the entries applied
+   * since the last snapshot also add up to at least its size (so a large
+   * state is not serialized again after a few small entries: snapshot work
+   * stays proportional to the log's growth). Default 10,000; 0 disables.
+   */
   readonly snapshotEvery?: number;
   /** Entries kept in the log behind a snapshot for slow followers. Default 5,000. */
   readonly snapshotKeep?: number;
@@ -209,6 +214,9 @@ export class RaftNode<R = unknown> {
   #snapshotIndex: number;
   /** Take a snapshot at the next opportunity, whatever `snapshotEvery` says. */
   #snapshotDue = false;
+  /** Size of the last snapshot, and bytes of entries applied since. */
+  #snapshotBytes = 0;
+  #appliedBytes = 0;
   /** Membership changes applied in the Ready being handled, settled after `advance`. */
   #confApplied: [string, ConfState][] = [];
   #role: Role = "follower";
@@ -223,7 +231,7 @@ export class RaftNode<R = unknown> {
   #woken = false;
   #loopDone: Promise<void> = Promise.resolve();
 
-  private constructor(opts: NodeOptions<R>, applied: number) {
+  private constructor(opts: NodeOptions<R>, applied: number, snapshotBytes: number) {
     this.id = opts.id;
     this.#storage = opts.storage;
     this.#transport = opts.transport;
@@ -248,6 +256,7 @@ export class RaftNode<R = unknown> {
     });
     this.#applied = applied;
     this.#snapshotIndex = applied;
+    this.#snapshotBytes = snapshotBytes;
     this.#confState = opts.storage.initialState().confState;
     const hs = opts.storage.initialState().hardState;
     this.#term = hs.term;
@@ -258,7 +267,7 @@ export class RaftNode<R = unknown> {
   static async start<R>(opts: NodeOptions<R>): Promise<RaftNode<R>> {
     const snap = opts.storage.snapshot();
     if (snap.metadata.index > 0) await opts.stateMachine.restore(snap.data);
-    const node = new RaftNode(opts, snap.metadata.index);
+    const node = new RaftNode(opts, snap.metadata.index, snap.data.length);
     // A fresh member of the initial cluster puts the membership in its log for later joiners.
     node.#raw.bootstrap();
     node.#stopTicker = node.#clock.every(node.#tickMs, () => node.#tick());
@@ -686,6 +695,8 @@ export class RaftNode<R = unknown> {
       await this.#sm.restore(rd.snapshot.data);
       this.#applied = rd.snapshot.metadata.index;
       this.#snapshotIndex = rd.snapshot.metadata.index;
+      this.#snapshotBytes = rd.snapshot.data.length;
+      this.#appliedBytes = 0;
       this.#confState = rd.snapshot.metadata.confState;
     }
     this.#observeState(rd);
@@ -784,6 +795,7 @@ export class RaftNode<R = unknown> {
         });
       }
       this.#applied = e.index;
+      this.#appliedBytes += e.data.length;
     }
     await flush();
   }
@@ -849,7 +861,8 @@ export class RaftNode<R = unknown> {
     const due = this.#snapshotDue && this.#applied > this.#snapshotIndex;
     if (
       !due &&
-      (this.#snapshotEvery <= 0 || this.#applied - this.#snapshotIndex < this.#snapshotEvery)
+      (this.#snapshotEvery <= 0 || this.#applied - this.#snapshotIndex < this.#snapshotEvery ||
+        this.#appliedBytes < this.#snapshotBytes)
     ) {
       return;
     }
@@ -858,6 +871,8 @@ export class RaftNode<R = unknown> {
     const data = await this.#sm.snapshot();
     await this.#storage.createSnapshot(index, this.#confState, data);
     this.#snapshotIndex = index;
+    this.#snapshotBytes = data.length;
+    this.#appliedBytes = 0;
     let upTo = index - this.#snapshotKeep;
     const retain = this.#sm.retainFrom?.();
     if (retain !== undefined) upTo = Math.min(upTo, retain - 1);

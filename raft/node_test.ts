@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { RaftNode } from "./node.ts";
 import { MemoryStorage } from "./storage/memory_storage.ts";
+import { waitFor } from "../tests/helpers.ts";
 
 Deno.test("node: propose copies the command, so the caller may reuse its buffer at once", async () => {
   const applied: number[][] = [];
@@ -25,6 +26,37 @@ Deno.test("node: propose copies the command, so the caller may reuse its buffer 
     await one;
     await many;
     assert.deepEqual(applied, [[1, 2, 3], [4, 5], [5, 6]]);
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("node: a snapshot waits until the entries applied since the last one add up to its size", async () => {
+  let snapshots = 0;
+  const stateBytes = 64 << 10;
+  const node = await RaftNode.start({
+    id: "n1",
+    storage: MemoryStorage.withVoters(["n1"]),
+    transport: { send() {} },
+    tickMs: 5,
+    snapshotEvery: 10,
+    stateMachine: {
+      apply: (cmds) => cmds.map(() => null),
+      snapshot: () => (snapshots++, new Uint8Array(stateBytes)),
+      restore: () => {},
+    },
+  });
+  try {
+    await node.waitForLeader(2000);
+    const small = new Uint8Array(100);
+    for (let i = 0; i < 12; i++) await node.propose(small);
+    await waitFor("the first snapshot", () => snapshots >= 1 || undefined);
+    // 40 more small entries: four times snapshotEvery, but only 4 KB of the 64 KB state.
+    for (let i = 0; i < 40; i++) await node.propose(small);
+    assert.equal(snapshots, 1, "a large state is not serialized again after a few small entries");
+    // Entries adding up to the state's size make the next one due.
+    for (let i = 0; i < 10; i++) await node.propose(new Uint8Array(stateBytes / 8));
+    await waitFor("the second snapshot", () => snapshots === 2 || undefined);
   } finally {
     await node.stop();
   }
