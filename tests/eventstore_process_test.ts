@@ -10,51 +10,27 @@
 import assert from "node:assert/strict";
 import { RaftlogClient } from "../eventstore/client.ts";
 import type { RecordedEvent } from "../eventstore/types.ts";
-import { spawnNode } from "./_procs.ts";
-import { fetchJson, freePort, waitFor } from "./helpers.ts";
+import { type NodeProc, spawnNode, startNodes } from "./_procs.ts";
+import { fetchJson, waitFor } from "./helpers.ts";
 
 const SECRET = "eventstore-process-test";
 
-interface Proc {
-  readonly id: string;
-  readonly url: string;
-  readonly args: string[];
-  child: Deno.ChildProcess;
-  /** Last lines of stderr, shown when the test fails. */
-  log: string[];
-  done: Promise<Deno.CommandStatus>;
-}
-
-function spawn(args: readonly string[]): Pick<Proc, "child" | "log" | "done"> {
-  const { child, log } = spawnNode({ args });
-  return { child, log, done: child.status };
-}
+type Proc = NodeProc;
 
 function startProcs(dirs: readonly string[]): Proc[] {
-  const ids = dirs.map((_, i) => `n${i + 1}`);
-  const urls = ids.map(() => `http://127.0.0.1:${freePort()}`);
-  const peers = ids.map((id, i) => `${id}=${urls[i]}`).join(",");
-  return ids.map((id, i) => {
-    const args = [
-      "--id",
-      id,
-      "--peers",
-      peers,
-      "--data",
-      dirs[i]!,
-      "--secret",
-      SECRET,
+  return startNodes(dirs, {
+    app: "events",
+    secret: SECRET,
+    logLevel: "info",
+    extraArgs: [
       "--cluster-id",
       "eventstore-process-test",
-      "--app",
-      "events",
       "--tick-ms",
       "10",
       // Small, so the restarted node loads an event store snapshot and replays the tail.
       "--snapshot-every",
       "50",
-    ];
-    return { id, url: urls[i]!, args, ...spawn(args) };
+    ],
   });
 }
 
@@ -200,7 +176,7 @@ Deno.test("event store on cli.ts serve processes: appends acknowledged across a 
 
     await waitFor("events before the failure", () => acked.length >= 150 || failures.length > 0);
     first.proc.child.kill("SIGKILL");
-    await first.proc.done;
+    await first.proc.child.status;
     const rest = procs.filter((p) => p !== first.proc);
     const second = await leaderAmong(rest, first.term, 5000);
     let before = acked.length;
@@ -210,7 +186,7 @@ Deno.test("event store on cli.ts serve processes: appends acknowledged across a 
     );
 
     // The old leader comes back on its data directory and catches up.
-    Object.assign(first.proc, spawn(first.proc.args));
+    Object.assign(first.proc, spawnNode(first.proc));
     await waitFor("restarted node serving", async () => (await statusOf(first.proc)) !== undefined);
     before = acked.length;
     await waitFor(
@@ -284,7 +260,7 @@ Deno.test("event store on cli.ts serve processes: appends acknowledged across a 
         // Already exited.
       }
     }
-    const statuses = await Promise.all(procs.map((p) => p.done));
+    const statuses = await Promise.all(procs.map((p) => p.child.status));
     if (!ok) {
       for (const p of procs) {
         console.error(`--- ${p.id} stderr ---\n${p.log.slice(-30).join("\n")}`);
