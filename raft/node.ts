@@ -217,6 +217,10 @@ export class RaftNode<R = unknown> {
   /** Size of the last snapshot, and bytes of entries applied since. */
   #snapshotBytes = 0;
   #appliedBytes = 0;
+  /** The snapshot being written, if any. */
+  #snapshotTask: Promise<void> | undefined;
+  /** Snapshots installed from the leader so far. */
+  #restores = 0;
   /** Membership changes applied in the Ready being handled, settled after `advance`. */
   #confApplied: [string, ConfState][] = [];
   #role: Role = "follower";
@@ -603,6 +607,7 @@ export class RaftNode<R = unknown> {
       });
       this.#halt(e);
     }
+    await this.#snapshotTask;
     try {
       await this.#storage.close();
     } catch (e) {
@@ -697,6 +702,7 @@ export class RaftNode<R = unknown> {
       this.#snapshotIndex = rd.snapshot.metadata.index;
       this.#snapshotBytes = rd.snapshot.data.length;
       this.#appliedBytes = 0;
+      this.#restores++;
       this.#confState = rd.snapshot.metadata.confState;
     }
     this.#observeState(rd);
@@ -858,6 +864,8 @@ export class RaftNode<R = unknown> {
   }
 
   async #maybeSnapshot(): Promise<void> {
+    // One at a time: the next is considered once the last one is on disk.
+    if (this.#snapshotTask !== undefined) return;
     const due = this.#snapshotDue && this.#applied > this.#snapshotIndex;
     if (
       !due &&
@@ -868,14 +876,33 @@ export class RaftNode<R = unknown> {
     }
     this.#snapshotDue = false;
     const index = this.#applied;
+    const confState = this.#confState;
     const data = await this.#sm.snapshot();
-    await this.#storage.createSnapshot(index, this.#confState, data);
     this.#snapshotIndex = index;
     this.#snapshotBytes = data.length;
     this.#appliedBytes = 0;
     let upTo = index - this.#snapshotKeep;
     const retain = this.#sm.retainFrom?.();
     if (retain !== undefined) upTo = Math.min(upTo, retain - 1);
-    if (upTo >= this.#storage.firstIndex()) await this.#storage.compact(upTo);
+    const restores = this.#restores;
+    // Written in the background: the loop goes on persisting, sending and applying.
+    this.#snapshotTask = (async () => {
+      await this.#storage.createSnapshot(index, confState, data);
+      // A snapshot installed meanwhile replaced the state this compaction was planned for.
+      if (restores === this.#restores && upTo >= this.#storage.firstIndex()) {
+        await this.#storage.compact(upTo);
+      }
+    })().catch((e) => {
+      if (this.#stopped) return;
+      this.#events.emit("warning", {
+        message: `Node ${this.id} failed to write a snapshot: ${
+          e instanceof Error ? e.message : e
+        }`,
+      });
+      this.#halt(e);
+    }).finally(() => {
+      this.#snapshotTask = undefined;
+      this.#wake();
+    });
   }
 }

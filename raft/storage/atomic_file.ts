@@ -70,14 +70,44 @@ export async function syncDir(dir: string): Promise<void> {
  * ```
  */
 export async function writeFileAtomic(dir: string, name: string, bytes: Uint8Array): Promise<void> {
-  const tmp = join(dir, `${name}.tmp`);
-  const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  await writeTempFile(dir, `${name}.tmp`, bytes);
+  await renameDurably(dir, `${name}.tmp`, name);
+}
+
+/**
+ * The first half of {@link writeFileAtomic}: writes `dir/tmp` (a name ending
+ * in `.tmp`, which recovery deletes) with `bytes` and fsyncs it. Large
+ * contents are written off the main thread.
+ *
+ * @example
+ * ```ts
+ * import { renameDurably, writeTempFile } from "./atomic_file.ts";
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   await writeTempFile(dir, "state.next.tmp", new Uint8Array([1, 2]));
+ *   await renameDurably(dir, "state.next.tmp", "state");
+ *   console.assert((await Deno.readFile(`${dir}/state`)).length === 2);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export async function writeTempFile(dir: string, tmp: string, bytes: Uint8Array): Promise<void> {
+  const f = await Deno.open(join(dir, tmp), { write: true, create: true, truncate: true });
   try {
-    writeAllSync(f, bytes);
+    if (bytes.byteLength < 1 << 20) writeAllSync(f, bytes);
+    else {
+      let done = 0;
+      while (done < bytes.byteLength) done += await f.write(bytes.subarray(done));
+    }
     await f.sync();
   } finally {
     f.close();
   }
-  await Deno.rename(tmp, join(dir, name));
+}
+
+/** The second half of {@link writeFileAtomic}: renames `dir/tmp` over `dir/name`, then fsyncs `dir`. */
+export async function renameDurably(dir: string, tmp: string, name: string): Promise<void> {
+  await Deno.rename(join(dir, tmp), join(dir, name));
   await syncDir(dir);
 }

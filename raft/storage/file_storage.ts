@@ -54,7 +54,14 @@ import {
 import { ReadBuffer } from "./read_buffer.ts";
 import { recoverDataDir } from "./recovery.ts";
 import { Segment } from "./segment.ts";
-import { readSnapshotFileSync, SNAPSHOT_FILE, writeSnapshotFile } from "./snapshot_file.ts";
+import {
+  commitSnapshotFile,
+  discardPreparedSnapshot,
+  prepareSnapshotFile,
+  readSnapshotFileSync,
+  SNAPSHOT_FILE,
+  writeSnapshotFile,
+} from "./snapshot_file.ts";
 import { CorruptLogError, StorageClosedError, StorageFailedError } from "./storage_errors.ts";
 import type { SaveOptions, StorageUpdate, WritableStorage } from "./writable_storage.ts";
 
@@ -253,6 +260,8 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
   #snapHeld: Snapshot | WeakRef<Snapshot>;
   /** A snapshot whose file is being written (held until it is the latest). */
   #snapPending: Snapshot | undefined = undefined;
+  /** Settles when the last createSnapshot call has. */
+  #snapChain: Promise<void> = Promise.resolve();
   #hardState: HardState;
   /** Sequence number of the newest hard state written (in a segment or the file). */
   #hsSeq: number;
@@ -624,16 +633,34 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
     );
   }
 
-  /** Writes `snap` to the snapshot file and makes it the latest. */
-  async #writeSnapshot(snap: Snapshot): Promise<void> {
+  /** Writes `snap` to the snapshot file (or commits the one prepared) and makes it the latest. */
+  async #writeSnapshot(snap: Snapshot, prepared = false): Promise<void> {
     this.#snapPending = snap;
     try {
-      await writeSnapshotFile(this.dir, snap);
+      if (prepared) await commitSnapshotFile(this.dir);
+      else await writeSnapshotFile(this.dir, snap);
       this.#snapMeta = snap.metadata;
       this.#snapHeld = FileStorage.#hold(snap);
     } finally {
       this.#snapPending = undefined;
     }
+  }
+
+  /** The term of `index` if a snapshot can be taken there (it is in the log and committed). */
+  #creatableTerm(index: number): number {
+    if (index > this.#lastIndex) throw new UnavailableError(index, this.#lastIndex);
+    if (index > this.#hardState.commit) {
+      throw new RangeError(
+        `Cannot create a snapshot at index ${index}: the commit index is ${this.#hardState.commit}`,
+      );
+    }
+    return this.#termAt(index);
+  }
+
+  /** Throws when the storage is closed or failed (as queued operations do). */
+  #checkUsable(): void {
+    if (this.#closed) throw new StorageClosedError(this.dir);
+    if (this.#failed !== undefined) throw new StorageFailedError(this.dir, this.#failed);
   }
 
   #termAt(index: number): number {
@@ -695,21 +722,31 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
       checkIndex(index, "index");
       checkConfState(confState, "confState");
       if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
-      return this.#enqueue(async () => {
-        if (index <= this.#snapMeta.index) return this.#loadSnapshot();
-        if (index > this.#lastIndex) throw new UnavailableError(index, this.#lastIndex);
-        if (index > this.#hardState.commit) {
-          throw new RangeError(
-            `Cannot create a snapshot at index ${index}: the commit index is ${this.#hardState.commit}`,
-          );
-        }
-        const snap: Snapshot = {
-          metadata: { index, term: this.#termAt(index), confState },
-          data,
-        };
-        await this.#io(() => this.#writeSnapshot(snap));
-        return snap;
+      // The file is written and synced outside the queue, so appends go on meanwhile; only
+      // the rename waits its turn. Snapshots are created one at a time.
+      const created = this.#snapChain.then(async () => {
+        // Checked in turn, after the writes queued before this call.
+        const checked = await this.#enqueue(() => {
+          if (index <= this.#snapMeta.index) return Promise.resolve(undefined);
+          const metadata = { index, term: this.#creatableTerm(index), confState };
+          return Promise.resolve<Snapshot>({ metadata, data });
+        });
+        if (checked === undefined) return this.#loadSnapshot();
+        const snap = checked;
+        this.#checkUsable();
+        await this.#io(() => prepareSnapshotFile(this.dir, snap));
+        return this.#enqueue(async () => {
+          if (index <= this.#snapMeta.index) {
+            // A snapshot from the leader was installed meanwhile.
+            await discardPreparedSnapshot(this.dir);
+            return this.#loadSnapshot();
+          }
+          await this.#io(() => this.#writeSnapshot(snap, true));
+          return snap;
+        });
       });
+      this.#snapChain = created.then(() => {}, () => {});
+      return created;
     } catch (err) {
       return Promise.reject(err);
     }

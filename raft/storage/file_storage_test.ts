@@ -6,6 +6,7 @@ import { FileStorage } from "./file_storage.ts";
 import { MemoryStorage } from "./memory_storage.ts";
 import { parseSegmentFileName, segmentFileName } from "./segment.ts";
 import { encodeSegmentHeader } from "./record.ts";
+import { prepareSnapshotFile } from "./snapshot_file.ts";
 import { DataDirInUseError, StorageClosedError } from "./storage_errors.ts";
 
 const CONF: ConfState = {
@@ -343,6 +344,80 @@ Deno.test("FileStorage.createSnapshot is durable and checks its index", async ()
     assert.deepEqual([...r.snapshot().data], [1, 2, 3]);
     assert.deepEqual(r.initialState().confState, conf2);
     assert.equal(r.lastIndex(), 10);
+    await r.close();
+  });
+});
+
+Deno.test("FileStorage.createSnapshot lets appends go on while a large snapshot is written", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir, { bootstrap: CONF });
+    await s.save({ entries: range(1, 11), hardState: { term: 1, vote: "n1", commit: 10 } });
+    const big = new Uint8Array(64 << 20).fill(5);
+    const order: string[] = [];
+    const created = s.createSnapshot(10, CONF, big).then((snap) => (order.push("snapshot"), snap));
+    // Let the snapshot pass its checks and start writing, then queue a few synced saves: they
+    // finish before the 64 MiB file is written and synced.
+    await new Promise((r) => setTimeout(r, 0));
+    const saves: Promise<void>[] = [];
+    for (let i = 11; i < 14; i++) {
+      saves.push(s.save({ entries: [ent(i)], hardState: { term: 1, vote: "n1", commit: i } }));
+    }
+    await Promise.all(saves).then(() => order.push("saves"));
+    await created;
+    assert.deepEqual(order, ["saves", "snapshot"], "the saves did not wait for the snapshot");
+    const snap = await created;
+    assert.equal(snap.metadata.index, 10);
+    assert.equal(s.snapshot().metadata.index, 10);
+    await s.close();
+    assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".tmp")), []);
+
+    const r = await FileStorage.open(dir);
+    assert.equal(r.snapshot().metadata.index, 10);
+    assert.equal(r.snapshot().data.length, big.length);
+    assert.equal(r.lastIndex(), 13);
+    assertEntries(r.entries(11, 14), range(11, 14));
+    await r.close();
+  });
+});
+
+Deno.test("FileStorage.createSnapshot yields to a leader snapshot installed while it writes", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir, { bootstrap: CONF });
+    await s.save({ entries: range(1, 11), hardState: { term: 1, vote: "n1", commit: 10 } });
+    const created = s.createSnapshot(10, CONF, new Uint8Array(16 << 20));
+    const conf2: ConfState = { ...CONF, voters: ["n1"] };
+    await s.save({
+      snapshot: { metadata: { index: 20, term: 2, confState: conf2 }, data: new Uint8Array([7]) },
+      entries: [],
+      hardState: { term: 2, vote: "", commit: 20 },
+    });
+    const snap = await created;
+    assert.equal(snap.metadata.index, 20, "the newer snapshot stays");
+    assert.deepEqual([...s.snapshot().data], [7]);
+    await s.close();
+    assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".tmp")), []);
+    const r = await FileStorage.open(dir);
+    assert.equal(r.snapshot().metadata.index, 20);
+    assert.deepEqual(r.initialState().confState, conf2);
+    await r.close();
+  });
+});
+
+Deno.test("FileStorage.open keeps the old snapshot when a crash left a prepared one", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir, { bootstrap: CONF });
+    await s.save({ entries: range(1, 11), hardState: { term: 1, vote: "n1", commit: 10 } });
+    await s.createSnapshot(5, CONF, new Uint8Array([5]));
+    await s.close();
+    // A crash after the new snapshot was written and synced, before the rename.
+    await prepareSnapshotFile(dir, {
+      metadata: { index: 10, term: 1, confState: CONF },
+      data: new Uint8Array([10]),
+    });
+    const r = await FileStorage.open(dir, { logger: quiet() });
+    assert.equal(r.snapshot().metadata.index, 5);
+    assert.deepEqual([...r.snapshot().data], [5]);
+    assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".tmp")), []);
     await r.close();
   });
 });

@@ -7,7 +7,7 @@
 
 import { join } from "node:path";
 import type { ConfState, Snapshot } from "../core/types.ts";
-import { writeFileAtomic } from "./atomic_file.ts";
+import { renameDurably, writeFileAtomic, writeTempFile } from "./atomic_file.ts";
 import {
   checkFrame,
   FRAME_HEADER_BYTES,
@@ -42,6 +42,47 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * ```
  */
 export async function writeSnapshotFile(dir: string, snap: Snapshot): Promise<void> {
+  await writeFileAtomic(dir, SNAPSHOT_FILE, encodeSnapshotFile(snap));
+}
+
+/** Name of the temp file {@link prepareSnapshotFile} writes. */
+const NEXT_SNAPSHOT_TMP = `${SNAPSHOT_FILE}.next.tmp`;
+
+/**
+ * Writes `snap` durably beside the snapshot file, without replacing it yet:
+ * {@link commitSnapshotFile} does that. Lets the slow part (writing and
+ * syncing a large file) overlap other writes to the directory.
+ *
+ * @example
+ * ```ts
+ * import { commitSnapshotFile, prepareSnapshotFile, readSnapshotFile } from "./snapshot_file.ts";
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   const confState = { voters: ["n1"], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+ *   await prepareSnapshotFile(dir, { metadata: { index: 4, term: 2, confState }, data: new Uint8Array([1]) });
+ *   console.assert((await readSnapshotFile(dir)) === undefined);
+ *   await commitSnapshotFile(dir);
+ *   console.assert((await readSnapshotFile(dir))?.metadata.index === 4);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export async function prepareSnapshotFile(dir: string, snap: Snapshot): Promise<void> {
+  await writeTempFile(dir, NEXT_SNAPSHOT_TMP, encodeSnapshotFile(snap));
+}
+
+/** Makes the snapshot {@link prepareSnapshotFile} wrote the snapshot file, atomically. */
+export async function commitSnapshotFile(dir: string): Promise<void> {
+  await renameDurably(dir, NEXT_SNAPSHOT_TMP, SNAPSHOT_FILE);
+}
+
+/** Deletes what {@link prepareSnapshotFile} wrote, if anything. */
+export async function discardPreparedSnapshot(dir: string): Promise<void> {
+  await Deno.remove(join(dir, NEXT_SNAPSHOT_TMP)).catch(() => {});
+}
+
+function encodeSnapshotFile(snap: Snapshot): Uint8Array {
   const conf = encoder.encode(JSON.stringify(snap.metadata.confState));
   const payloadLength = 21 + conf.byteLength + snap.data.byteLength;
   if (payloadLength > MAX_PAYLOAD_BYTES) {
@@ -59,7 +100,7 @@ export async function writeSnapshotFile(dir: string, snap: Snapshot): Promise<vo
   buf.set(conf, p + 21);
   buf.set(snap.data, p + 21 + conf.byteLength);
   sealFrame(buf, view, 0, payloadLength);
-  await writeFileAtomic(dir, SNAPSHOT_FILE, buf);
+  return buf;
 }
 
 function isStringArray(v: unknown): v is string[] {
