@@ -69,15 +69,19 @@ export async function syncDir(dir: string): Promise<void> {
  * }
  * ```
  */
-export async function writeFileAtomic(dir: string, name: string, bytes: Uint8Array): Promise<void> {
+export async function writeFileAtomic(
+  dir: string,
+  name: string,
+  bytes: Uint8Array | readonly Uint8Array[],
+): Promise<void> {
   await writeTempFile(dir, `${name}.tmp`, bytes);
   await renameDurably(dir, `${name}.tmp`, name);
 }
 
 /**
  * The first half of {@link writeFileAtomic}: writes `dir/tmp` (a name ending
- * in `.tmp`, which recovery deletes) with `bytes` and fsyncs it. Large
- * contents are written off the main thread.
+ * in `.tmp`, which recovery deletes) with `bytes` (or its pieces, in order)
+ * and fsyncs it. Large pieces are written off the main thread.
  *
  * @example
  * ```ts
@@ -92,13 +96,19 @@ export async function writeFileAtomic(dir: string, name: string, bytes: Uint8Arr
  * }
  * ```
  */
-export async function writeTempFile(dir: string, tmp: string, bytes: Uint8Array): Promise<void> {
+export async function writeTempFile(
+  dir: string,
+  tmp: string,
+  bytes: Uint8Array | readonly Uint8Array[],
+): Promise<void> {
   const f = await Deno.open(join(dir, tmp), { write: true, create: true, truncate: true });
   try {
-    if (bytes.byteLength < 1 << 20) writeAllSync(f, bytes);
-    else {
-      let done = 0;
-      while (done < bytes.byteLength) done += await f.write(bytes.subarray(done));
+    for (const piece of bytes instanceof Uint8Array ? [bytes] : bytes) {
+      if (piece.byteLength < 1 << 20) writeAllSync(f, piece);
+      else {
+        let done = 0;
+        while (done < piece.byteLength) done += await f.write(piece.subarray(done));
+      }
     }
     await f.sync();
   } finally {

@@ -152,10 +152,36 @@ export function sealFrame(
 ): number {
   const start = pos + FRAME_HEADER_BYTES;
   const end = start + payloadLength;
-  view.setUint32(pos, payloadLength, true);
-  view.setUint32(pos + 4, crc32(buf.subarray(start, end)), true);
-  view.setUint32(pos + 8, headerCrc(buf, pos), true);
+  sealFrameHeader(buf, view, pos, payloadLength, crc32(buf.subarray(start, end)));
   return end;
+}
+
+/**
+ * Fills in the frame header at `pos` for a payload of `payloadLength` bytes
+ * whose CRC-32 is `payloadCrc`, for a payload that is not in `buf` (written
+ * after the header, in pieces: `crc32(piece2, crc32(piece1))`).
+ *
+ * @example
+ * ```ts
+ * import { checkFrame, FRAME_HEADER_BYTES, sealFrameHeader } from "./record.ts";
+ * import { crc32 } from "node:zlib";
+ * const buf = new Uint8Array(FRAME_HEADER_BYTES + 2);
+ * const view = new DataView(buf.buffer);
+ * buf.set([1, 2], FRAME_HEADER_BYTES);
+ * sealFrameHeader(buf, view, 0, 2, crc32(new Uint8Array([2]), crc32(new Uint8Array([1]))));
+ * console.assert(checkFrame(buf, view, 0, buf.length) === 2);
+ * ```
+ */
+export function sealFrameHeader(
+  buf: Uint8Array,
+  view: DataView,
+  pos: number,
+  payloadLength: number,
+  payloadCrc: number,
+): void {
+  view.setUint32(pos, payloadLength, true);
+  view.setUint32(pos + 4, payloadCrc, true);
+  view.setUint32(pos + 8, headerCrc(buf, pos), true);
 }
 
 /**

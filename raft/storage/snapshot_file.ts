@@ -14,9 +14,10 @@ import {
   MAX_PAYLOAD_BYTES,
   readU64,
   RecordKind,
-  sealFrame,
+  sealFrameHeader,
   writeU64,
 } from "./record.ts";
+import { crc32 } from "node:zlib";
 import { CorruptLogError } from "./storage_errors.ts";
 
 /** Name of the snapshot file inside a data directory. */
@@ -82,7 +83,8 @@ export async function discardPreparedSnapshot(dir: string): Promise<void> {
   await Deno.remove(join(dir, NEXT_SNAPSHOT_TMP)).catch(() => {});
 }
 
-function encodeSnapshotFile(snap: Snapshot): Uint8Array {
+/** The snapshot file's bytes: a frame header with the metadata, then the data (not copied). */
+function encodeSnapshotFile(snap: Snapshot): Uint8Array[] {
   const conf = encoder.encode(JSON.stringify(snap.metadata.confState));
   const payloadLength = 21 + conf.byteLength + snap.data.byteLength;
   if (payloadLength > MAX_PAYLOAD_BYTES) {
@@ -90,17 +92,17 @@ function encodeSnapshotFile(snap: Snapshot): Uint8Array {
       `Snapshot at index ${snap.metadata.index} is too large: ${snap.data.byteLength} bytes of data`,
     );
   }
-  const buf = new Uint8Array(FRAME_HEADER_BYTES + payloadLength);
-  const view = new DataView(buf.buffer);
+  const head = new Uint8Array(FRAME_HEADER_BYTES + 21 + conf.byteLength);
+  const view = new DataView(head.buffer);
   const p = FRAME_HEADER_BYTES;
-  buf[p] = RecordKind.snapshot;
+  head[p] = RecordKind.snapshot;
   writeU64(view, p + 1, snap.metadata.index);
   writeU64(view, p + 9, snap.metadata.term);
   view.setUint32(p + 17, conf.byteLength, true);
-  buf.set(conf, p + 21);
-  buf.set(snap.data, p + 21 + conf.byteLength);
-  sealFrame(buf, view, 0, payloadLength);
-  return buf;
+  head.set(conf, p + 21);
+  const crc = crc32(snap.data, crc32(head.subarray(p)));
+  sealFrameHeader(head, view, 0, payloadLength, crc);
+  return [head, snap.data];
 }
 
 function isStringArray(v: unknown): v is string[] {
