@@ -222,8 +222,8 @@ serve options:
   --tick-ms N          milliseconds per Raft tick (default 10)
   --election-ticks N   ticks without a leader before an election (default 50: 500-1000 ms);
                        the leader sends a heartbeat every election-ticks/10 ticks
-  --snapshot-every N   least entries between state machine snapshots (default 10000; the entries
-                       must also add up to the last snapshot's size)
+  --snapshot-every N   least entries between state machine snapshots (default 10000, plus up to
+                       half on some members; they must also add up to the last snapshot's size)
   --app NAME           application on the log: ${APP_NAMES} (default ${DEFAULT_APP})
   --log-level L        debug, info, warn or error (default info); JSON lines on stderr
   Members' URLs are kept in DIR/peers.json, so a restart needs --peers only for the first members.

@@ -312,7 +312,7 @@ Deno.test("EventStore restarts from its snapshot and replays only the tail", asy
   }
   await store.stop();
   const snapIndex = storage.snapshot().metadata.index;
-  assert.ok(snapIndex >= 40, `snapshot at ${snapIndex}`);
+  assert.ok(snapIndex >= 20 && snapIndex < 55, `snapshot at ${snapIndex}, with a tail after it`);
   // Events are kept, so the log was not compacted.
   assert.equal(storage.firstIndex(), 1);
 

@@ -106,7 +106,8 @@ export interface NodeOptions<R> {
   /** Default proposal/read timeout in ms. Default 10,000. */
   readonly requestTimeoutMs?: number;
   /**
-   * Take a snapshot every this many applied entries, once the entries applied
+   * Take a snapshot every this many applied entries (plus up to half as many
+   * more, different on each member, so members do not all snapshot at once), once the entries applied
    * since the last snapshot also add up to at least its size (so a large
    * state is not serialized again after a few small entries: snapshot work
    * stays proportional to the log's growth). Default 10,000; 0 disables.
@@ -190,6 +191,8 @@ export class RaftNode<R = unknown> {
   readonly #electionMs: number;
   readonly #timeoutMs: number;
   readonly #snapshotEvery: number;
+  /** Entries before the next snapshot: snapshotEvery plus up to half of it (see #drawSnapshotAfter). */
+  #snapshotAfter = 0;
   readonly #snapshotKeep: number;
   readonly #peerUrls: Map<NodeId, string>;
   readonly #events = new Emitter<NodeEvents>();
@@ -260,6 +263,7 @@ export class RaftNode<R = unknown> {
     });
     this.#applied = applied;
     this.#snapshotIndex = applied;
+    this.#snapshotAfter = this.#drawSnapshotAfter();
     this.#snapshotBytes = snapshotBytes;
     this.#confState = opts.storage.initialState().confState;
     const hs = opts.storage.initialState().hardState;
@@ -863,13 +867,25 @@ export class RaftNode<R = unknown> {
     this.#appliedWaiters = keep;
   }
 
+  /**
+   * Members that applied the same entries do not all pause to snapshot at the
+   * same one: the extra entries come from a hash of the node id and the
+   * snapshot's place (reproducible, unlike a random draw, in seeded tests).
+   */
+  #drawSnapshotAfter(): number {
+    let h = 0x811c9dc5 ^ this.#snapshotIndex;
+    for (let i = 0; i < this.id.length; i++) h = Math.imul(h ^ this.id.charCodeAt(i), 0x01000193);
+    h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
+    return this.#snapshotEvery + ((h >>> 0) % (Math.floor(this.#snapshotEvery / 2) + 1));
+  }
+
   async #maybeSnapshot(): Promise<void> {
     // One at a time: the next is considered once the last one is on disk.
     if (this.#snapshotTask !== undefined) return;
     const due = this.#snapshotDue && this.#applied > this.#snapshotIndex;
     if (
       !due &&
-      (this.#snapshotEvery <= 0 || this.#applied - this.#snapshotIndex < this.#snapshotEvery ||
+      (this.#snapshotEvery <= 0 || this.#applied - this.#snapshotIndex < this.#snapshotAfter ||
         this.#appliedBytes < this.#snapshotBytes)
     ) {
       return;
@@ -881,6 +897,7 @@ export class RaftNode<R = unknown> {
     this.#snapshotIndex = index;
     this.#snapshotBytes = data.length;
     this.#appliedBytes = 0;
+    this.#snapshotAfter = this.#drawSnapshotAfter();
     let upTo = index - this.#snapshotKeep;
     const retain = this.#sm.retainFrom?.();
     if (retain !== undefined) upTo = Math.min(upTo, retain - 1);

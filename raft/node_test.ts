@@ -49,13 +49,13 @@ Deno.test("node: a snapshot waits until the entries applied since the last one a
   try {
     await node.waitForLeader(2000);
     const small = new Uint8Array(100);
-    for (let i = 0; i < 12; i++) await node.propose(small);
+    for (let i = 0; i < 16; i++) await node.propose(small);
     await waitFor("the first snapshot", () => snapshots >= 1 || undefined);
-    // 40 more small entries: four times snapshotEvery, but only 4 KB of the 64 KB state.
+    // 40 more small entries: over twice the entries due, but only 4 KB of the 64 KB state.
     for (let i = 0; i < 40; i++) await node.propose(small);
     assert.equal(snapshots, 1, "a large state is not serialized again after a few small entries");
     // Entries adding up to the state's size make the next one due.
-    for (let i = 0; i < 10; i++) await node.propose(new Uint8Array(stateBytes / 8));
+    for (let i = 0; i < 16; i++) await node.propose(new Uint8Array(stateBytes / 8));
     await waitFor("the second snapshot", () => snapshots === 2 || undefined);
   } finally {
     await node.stop();
