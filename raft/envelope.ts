@@ -15,6 +15,29 @@ const f64 = new Float64Array(1);
 const f64Bytes = new Uint8Array(f64.buffer);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** Size of the shared buffers small entries are carved from (the slack `pinsLittle` allows). */
+const SLAB_BYTES = 8 << 10;
+/** Larger entries get a buffer of their own. */
+const SLAB_MAX_ENTRY = 1 << 10;
+let slab = new ArrayBuffer(0);
+let slabUsed = 0;
+
+/**
+ * `n` bytes for a new entry. In Deno each new ArrayBuffer costs microseconds,
+ * more than everything else a proposal does, so small entries share 8 KiB
+ * buffers: consecutive entries, which the caches keep and drop together.
+ */
+function entryBytes(n: number): Uint8Array {
+  if (n > SLAB_MAX_ENTRY) return new Uint8Array(n);
+  if (slabUsed + n > slab.byteLength) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, n);
+  slabUsed += n;
+  return out;
+}
+
 /** A decoded command entry. */
 export interface Envelope {
   /** Unique id of the proposal, or "" for none. */
@@ -35,7 +58,7 @@ export interface Envelope {
  * ```
  */
 export function encodeEnvelope(e: Envelope): Uint8Array {
-  // One allocation per entry: each new buffer costs microseconds, far more than the copying.
+  // No allocation for most entries: a new buffer costs microseconds, far more than the copying.
   const id = e.id;
   let idBytes: Uint8Array | undefined;
   let idLen = id.length;
@@ -47,7 +70,7 @@ export function encodeEnvelope(e: Envelope): Uint8Array {
     }
   }
   if (idLen > 255) throw new RangeError(`Proposal id is longer than 255 bytes: ${id}`);
-  const out = new Uint8Array(2 + idLen + 8 + e.payload.length);
+  const out = entryBytes(2 + idLen + 8 + e.payload.length);
   out[0] = VERSION;
   out[1] = idLen;
   if (idBytes !== undefined) out.set(idBytes, 2);
@@ -55,7 +78,7 @@ export function encodeEnvelope(e: Envelope): Uint8Array {
   if (LITTLE_ENDIAN) {
     f64[0] = e.timestamp;
     out.set(f64Bytes, 2 + idLen);
-  } else new DataView(out.buffer).setFloat64(2 + idLen, e.timestamp, true);
+  } else new DataView(out.buffer, out.byteOffset).setFloat64(2 + idLen, e.timestamp, true);
   out.set(e.payload, 2 + idLen + 8);
   return out;
 }
