@@ -1,7 +1,9 @@
 /**
- * Peer routes under `/raft/`: batches of Raft messages from other nodes.
- * Every request must carry the cluster secret; without it the answer is 401
- * and nothing reaches Raft.
+ * Peer routes under `/raft/`: `GET /raft/ws`, the WebSocket each peer keeps
+ * open to this node (one JSON array of messages per text frame, in order),
+ * and `POST /raft/messages`, batches sent as requests (snapshots, oversized
+ * batches). Every request must carry the cluster secret; without it the
+ * answer is 401 and nothing reaches Raft.
  *
  * @module
  */
@@ -43,7 +45,7 @@ export interface PeerRoutes {
 }
 
 /**
- * Builds the `/raft/messages` route.
+ * Builds the `/raft/ws` and `/raft/messages` routes.
  *
  * @example
  * ```ts
