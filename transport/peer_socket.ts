@@ -37,7 +37,7 @@ export function peerSocketUrl(base: string): string {
  * ```
  */
 export class PeerSocket {
-  readonly #ws: WebSocket;
+  readonly #ws: WebSocket | undefined;
   readonly #opts: PeerSocketOptions;
   /** Frames sent before the socket opened; undefined once open. */
   #pending: string[] | undefined = [];
@@ -46,25 +46,33 @@ export class PeerSocket {
 
   constructor(opts: PeerSocketOptions) {
     this.#opts = opts;
-    // Deno's WebSocket takes handshake headers as a second-argument option.
-    this.#ws = new WebSocket(
-      peerSocketUrl(opts.url),
-      { headers: opts.headers } as unknown as string[],
-    );
-    this.#ws.onopen = () => {
+    let ws: WebSocket;
+    try {
+      // Deno's WebSocket takes handshake headers as a second-argument option.
+      ws = new WebSocket(peerSocketUrl(opts.url), { headers: opts.headers } as unknown as string[]);
+    } catch (e) {
+      // A malformed peer URL: report it like a connection that failed, not to the caller.
+      this.#ws = undefined;
+      queueMicrotask(() => this.#fail(`cannot connect to ${opts.url}: ${e}`));
+      return;
+    }
+    this.#ws = ws;
+    ws.onopen = () => {
       const frames = this.#pending ?? [];
       this.#pending = undefined;
       this.#pendingBytes = 0;
-      for (const f of frames) this.#ws.send(f);
+      for (const f of frames) ws.send(f);
       opts.onOpen?.();
     };
-    this.#ws.onclose = (e) => this.#fail(`closed ${e.code} ${e.reason}`.trim());
-    this.#ws.onerror = (e) => this.#fail((e as ErrorEvent).message ?? "error");
+    ws.onclose = (e) => this.#fail(`closed ${e.code} ${e.reason}`.trim());
+    ws.onerror = (e) => this.#fail((e as ErrorEvent).message ?? "error");
   }
 
   /** Bytes accepted but not yet handed to the network (an estimate before the socket opens). */
   queuedBytes(): number {
-    return this.#pending !== undefined ? this.#pendingBytes : this.#ws.bufferedAmount;
+    return this.#pending !== undefined || this.#ws === undefined
+      ? this.#pendingBytes
+      : this.#ws.bufferedAmount;
   }
 
   /** True once the socket has failed or closed; a new one is needed. */
@@ -80,7 +88,7 @@ export class PeerSocket {
       this.#pendingBytes += frame.length;
       return;
     }
-    this.#ws.send(frame);
+    this.#ws?.send(frame);
   }
 
   /** Closes the socket; pending frames are dropped (Raft resends). */
@@ -88,7 +96,7 @@ export class PeerSocket {
     this.#broken = true;
     this.#pending = undefined;
     try {
-      this.#ws.close(1000);
+      this.#ws?.close(1000);
     } catch {
       // Already closing.
     }
@@ -99,7 +107,7 @@ export class PeerSocket {
     this.#broken = true;
     this.#pending = undefined;
     try {
-      this.#ws.close();
+      this.#ws?.close();
     } catch {
       // Already closed.
     }
