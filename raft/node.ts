@@ -198,15 +198,18 @@ export class RaftNode<R = unknown> {
   readonly #events = new Emitter<NodeEvents>();
   readonly #boot = freshId();
   #seq = 0;
+  /** Start of this node's proposal ids, before the sequence number. */
+  readonly #idPrefix: string;
 
-  readonly #proposals = new Map<string, Pending<R>>();
+  /** Pending proposals by sequence number (their ids are `${id}:${boot}:${seq}`). */
+  readonly #proposals = new Map<number, Pending<R>>();
   /** Timeouts of proposals and reads, checked every tick. */
   readonly #deadlines = new DeadlineQueue();
   /** When the oldest unanswered heartbeat to each peer was sent (round-trip measurement). */
   readonly #heartbeatSentAt = new Map<NodeId, number>();
-  #proposalQueue: { ids: string[]; datas: Uint8Array[] } = { ids: [], datas: [] };
+  #proposalQueue: { seqs: number[]; datas: Uint8Array[] } = { seqs: [], datas: [] };
   /** Proposals this node appended as leader, by index: lost if that index commits with another term. */
-  readonly #byIndex = new Map<number, { term: number; id: string }>();
+  readonly #byIndex = new Map<number, { term: number; seq: number }>();
   readonly #confProposals = new Map<string, Pending<ConfState>>();
   #readQueue: Pending<number>[] = [];
   readonly #readRounds = new Map<string, ReadRound>();
@@ -252,6 +255,7 @@ export class RaftNode<R = unknown> {
     this.#timeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.#snapshotEvery = opts.snapshotEvery ?? 10_000;
     this.#snapshotKeep = opts.snapshotKeep ?? 5_000;
+    this.#idPrefix = `${opts.id}:${this.#boot}:`;
     this.#peerUrls = new Map(Object.entries(opts.peerUrls ?? {}));
     this.#raw = new RawNode({
       ...opts.raft,
@@ -326,7 +330,8 @@ export class RaftNode<R = unknown> {
    * returns: the caller may reuse its buffer at once.
    */
   propose(command: Uint8Array, opts: { timeoutMs?: number } = {}): Promise<R> {
-    return this.proposeMany([command], opts).then((rs) => rs[0]!);
+    if (this.#stopped) return Promise.reject(new StoppedError(this.id, this.#stopError));
+    return this.#enqueueProposal(command, this.#clock.now(), opts.timeoutMs);
   }
 
   /**
@@ -337,34 +342,42 @@ export class RaftNode<R = unknown> {
     if (this.#stopped) return Promise.reject(new StoppedError(this.id, this.#stopError));
     if (commands.length === 0) return Promise.resolve([]);
     const now = this.#clock.now();
-    const ids = commands.map(() => `${this.id}:${this.#boot}:${++this.#seq}`);
-    const datas = commands.map((payload, i) =>
-      encodeEnvelope({ id: ids[i]!, timestamp: now, payload })
-    );
-    const promises = ids.map((id) => this.#track(this.#proposals, id, opts.timeoutMs, "propose"));
     // Proposals made while the loop is busy go to Raft together: one append per peer, not one each.
-    for (let i = 0; i < ids.length; i++) {
-      this.#proposalQueue.ids.push(ids[i]!);
-      this.#proposalQueue.datas.push(datas[i]!);
-    }
+    return Promise.all(commands.map((c) => this.#enqueueProposal(c, now, opts.timeoutMs)));
+  }
+
+  #enqueueProposal(command: Uint8Array, now: number, timeoutMs: number | undefined): Promise<R> {
+    const seq = ++this.#seq;
+    const data = encodeEnvelope({ id: this.#idPrefix + seq, timestamp: now, payload: command });
+    const promise = this.#track(this.#proposals, seq, timeoutMs, "propose");
+    this.#proposalQueue.seqs.push(seq);
+    this.#proposalQueue.datas.push(data);
     this.#wake();
-    return Promise.all(promises);
+    return promise;
+  }
+
+  /** The sequence number of a proposal id this node made, or -1. */
+  #ownSeq(id: string): number {
+    const prefix = this.#idPrefix;
+    if (id.length <= prefix.length || !id.startsWith(prefix)) return -1;
+    const n = Number(id.slice(prefix.length));
+    return Number.isSafeInteger(n) ? n : -1;
   }
 
   #flushProposals(): void {
-    const { ids, datas } = this.#proposalQueue;
-    if (ids.length === 0) return;
-    this.#proposalQueue = { ids: [], datas: [] };
+    const { seqs, datas } = this.#proposalQueue;
+    if (seqs.length === 0) return;
+    this.#proposalQueue = { seqs: [], datas: [] };
     let receipt: ProposeReceipt | undefined;
     try {
       receipt = this.#raw.proposeBatch(datas);
     } catch (e) {
-      for (const id of ids) this.#settle(this.#proposals, id, undefined, this.#withUrl(e));
+      for (const seq of seqs) this.#settle(this.#proposals, seq, undefined, this.#withUrl(e));
       return;
     }
     if (receipt !== undefined) {
-      for (let i = 0; i < ids.length; i++) {
-        this.#byIndex.set(receipt.firstIndex + i, { term: receipt.term, id: ids[i]! });
+      for (let i = 0; i < seqs.length; i++) {
+        this.#byIndex.set(receipt.firstIndex + i, { term: receipt.term, seq: seqs[i]! });
       }
     }
   }
@@ -549,9 +562,9 @@ export class RaftNode<R = unknown> {
     return e;
   }
 
-  #track<T>(
-    map: Map<string, Pending<T>>,
-    id: string,
+  #track<K, T>(
+    map: Map<K, Pending<T>>,
+    id: K,
     timeoutMs: number | undefined,
     what: string,
   ): Promise<T> {
@@ -564,9 +577,9 @@ export class RaftNode<R = unknown> {
     });
   }
 
-  #settle<T>(
-    map: Map<string, Pending<T>>,
-    id: string,
+  #settle<K, T>(
+    map: Map<K, Pending<T>>,
+    id: K,
     value: T | undefined,
     error?: unknown,
   ): void {
@@ -768,7 +781,9 @@ export class RaftNode<R = unknown> {
       const results = await this.#sm.apply(cmds);
       for (let i = 0; i < cmds.length; i++) {
         const c = cmds[i]!;
-        if (c.id !== "") this.#settle(this.#proposals, c.id, results[i] as R);
+        if (c.id === "") continue;
+        const seq = this.#ownSeq(c.id);
+        if (seq >= 0) this.#settle(this.#proposals, seq, results[i] as R);
       }
     };
     for (const e of entries) {
@@ -778,7 +793,7 @@ export class RaftNode<R = unknown> {
         if (mine.term !== e.term) {
           this.#settle(
             this.#proposals,
-            mine.id,
+            mine.seq,
             undefined,
             new ProposalDroppedError(
               `entry ${e.index} was overwritten by a leader of term ${e.term}`,

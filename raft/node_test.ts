@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { RaftNode } from "./node.ts";
 import { MemoryStorage } from "./storage/memory_storage.ts";
 import { waitFor } from "../tests/helpers.ts";
+import { encodeKvCommand, type KvResult, KvStateMachine } from "./testing/kv_state_machine.ts";
+import { ManualClock } from "./testing/manual_clock.ts";
+import { MemoryNetwork } from "./testing/memory_transport.ts";
 
 Deno.test("node: propose copies the command, so the caller may reuse its buffer at once", async () => {
   const applied: number[][] = [];
@@ -59,5 +62,42 @@ Deno.test("node: a snapshot waits until the entries applied since the last one a
     await waitFor("the second snapshot", () => snapshots === 2 || undefined);
   } finally {
     await node.stop();
+  }
+});
+
+Deno.test("node: a proposal made on a follower is forwarded, and resolves there once applied", async () => {
+  const ids = ["n1", "n2", "n3"];
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const nodes = new Map<string, RaftNode<KvResult>>();
+  for (const id of ids) {
+    const node = await RaftNode.start<KvResult>({
+      id,
+      storage: MemoryStorage.withVoters(ids),
+      transport: net.transport(id),
+      stateMachine: new KvStateMachine(),
+      clock,
+      tickMs: 10,
+      raft: { electionTick: 10, seed: ids.indexOf(id) + 1 },
+    });
+    net.register(node as RaftNode<unknown>);
+    nodes.set(id, node);
+  }
+  const n1 = nodes.get("n1")!, n2 = nodes.get("n2")!;
+  try {
+    n1.campaign();
+    for (let t = 0; t < 5000 && n1.role !== "leader"; t += 10) await clock.advance(10);
+    assert.equal(n1.role, "leader");
+    let result: KvResult | undefined;
+    const both = Promise.all([
+      n2.propose(encodeKvCommand({ op: "put", key: "a", value: "from n2" })),
+      n1.propose(encodeKvCommand({ op: "put", key: "b", value: "from n1" })),
+    ]).then(([r2]) => result = r2);
+    for (let t = 0; t < 5000 && result === undefined; t += 10) await clock.advance(10);
+    assert.ok(result !== undefined, "both proposals resolved");
+    await both;
+    assert.equal(result?.value, "from n2", "the follower's promise got its own command's result");
+  } finally {
+    for (const n of nodes.values()) await n.stop();
   }
 });
