@@ -48,12 +48,9 @@ Deno.test("peer socket: frames sent before the socket opens arrive in order, wit
 });
 
 Deno.test("peer socket: a refused connection is reported once", async () => {
-  const port = await (async () => {
-    const l = Deno.listen({ port: 0, hostname: "127.0.0.1" });
-    const p = (l.addr as Deno.NetAddr).port;
-    l.close();
-    return p;
-  })();
+  const listener = Deno.listen({ port: 0, hostname: "127.0.0.1" });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
   let reports = 0;
   const why = await new Promise<string>((resolve) => {
     new PeerSocket({
