@@ -204,6 +204,24 @@ export class ByteWriter {
     this.raw(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   }
 
+  /**
+   * Starts what {@link array} writes for `n` u32 values, without building the
+   * array: writes the count, reserves the bytes and returns where they start;
+   * the caller fills them (little-endian) through {@link view}.
+   */
+  u32Block(n: number): number {
+    this.u32(n);
+    this.#ensure(n * 4);
+    const at = this.#pos;
+    this.#pos += n * 4;
+    return at;
+  }
+
+  /** A view of the whole buffer, valid until the next write. */
+  get view(): DataView {
+    return this.#view;
+  }
+
   /** The written bytes (a view; the writer must not be used afterwards). */
   finish(): Uint8Array {
     return this.#buf.subarray(0, this.#pos);

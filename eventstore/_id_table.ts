@@ -184,19 +184,23 @@ export class IdTable {
     }
     w.u32(n);
     w.u8(wide ? 1 : 0);
-    const out = new Uint32Array(n * (wide ? 4 : 3));
-    let o = 0;
+    // Straight into the writer: a temporary array would be fresh memory, costly to touch.
+    let o = w.u32Block(n * (wide ? 4 : 3));
+    const view = w.view;
     for (let i = 0; i < values.length; i++) {
       const v = values[i]!;
       if (v === EMPTY) continue;
-      out[o++] = keys[2 * i]!;
-      out[o++] = keys[2 * i + 1]!;
+      view.setUint32(o, keys[2 * i]!, true);
+      view.setUint32(o + 4, keys[2 * i + 1]!, true);
       if (wide) {
-        out[o++] = v % 2 ** 32;
-        out[o++] = Math.floor(v / 2 ** 32);
-      } else out[o++] = v;
+        view.setUint32(o + 8, v % 2 ** 32, true);
+        view.setUint32(o + 12, Math.floor(v / 2 ** 32), true);
+        o += 16;
+      } else {
+        view.setUint32(o + 8, v, true);
+        o += 12;
+      }
     }
-    w.array(out);
   }
 
   /** Reads a table written by {@link IdTable.write}. */
