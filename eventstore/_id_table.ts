@@ -9,14 +9,22 @@
  * So a collision, even a crafted one, costs a log read, never a lost event.
  *
  * Entries whose event no longer exists (deleted, truncated) are dropped when
- * the table is rebuilt; until then the caller's liveness check skips them.
+ * the table grows; until then the caller's liveness check skips them.
  *
  * @module
  */
 
 import type { ByteReader, ByteWriter } from "./_bytes.ts";
 
-const EMPTY = -1;
+/**
+ * Slots hold position + 1, so that an empty slot is 0: a new table needs no
+ * filling, and its memory is touched a little at a time as it fills.
+ */
+const EMPTY = 0;
+/** An old-table slot whose entry was moved (probing goes on past it). */
+const MOVED = -1;
+/** Old-table slots moved per insert: a move ends within a quarter of the old size in inserts. */
+const MOVE_STEP = 4;
 
 /**
  * Which positions still hold an event, as raw columns (checked in tight
@@ -65,8 +73,18 @@ export function hashBytes(b: Uint8Array, start: number, len: number): void {
   idHash.h2 = fmix(h2 ^ h1);
 }
 
+/** Whether position `v` still holds an event (always, without liveness columns). */
+function isAlive(l: Liveness | undefined, v: number): boolean {
+  return l === undefined || v >= l.stream.length || l.revision[v]! >= l.floor[l.stream[v]!]!;
+}
+
 /**
  * Hash table of (64-bit key -> position); a key may map to several positions.
+ *
+ * Growing never stops the caller for long: at 70% full a new table is
+ * allocated and the old one is moved into it a few slots per insert
+ * (lookups search both meanwhile), dropping entries whose event is gone. The
+ * new table is twice the size unless the last move found most entries dead.
  *
  * @example
  * ```ts
@@ -81,89 +99,181 @@ export class IdTable {
   #keys: Uint32Array;
   #values: Float64Array;
   #mask: number;
+  /** Occupied slots of the current table. */
   #size = 0;
+  /** The table being moved into the current one, if any. */
+  #old: { keys: Uint32Array; values: Float64Array; mask: number } | undefined;
+  /** Next slot of the old table to move, and its entries not moved yet. */
+  #cursor = 0;
+  #oldLeft = 0;
+  /** Liveness when the move started (floors only rise, so it never drops a live entry). */
+  #moveLiveness: Liveness | undefined;
+  /** Entries the current move looked at and kept. */
+  #seen = 0;
+  #kept = 0;
+  /** Share of live entries the last completed move found. */
+  #liveShare = 1;
 
   constructor(capacity = 1024) {
     let cap = 16;
     while (cap < capacity) cap *= 2;
     this.#keys = new Uint32Array(cap * 2);
-    this.#values = new Float64Array(cap).fill(EMPTY);
+    this.#values = new Float64Array(cap);
     this.#mask = cap - 1;
   }
 
   /** Occupied slots. */
   get size(): number {
-    return this.#size;
+    return this.#size + this.#oldLeft;
   }
 
-  /** Slot count. */
+  /** Slot count (of both tables while one is moved into the other). */
   get capacity(): number {
-    return this.#mask + 1;
+    return this.#mask + 1 + (this.#old === undefined ? 0 : this.#old.mask + 1);
+  }
+
+  /** Whether a move is in progress (for tests). */
+  get moving(): boolean {
+    return this.#old !== undefined;
   }
 
   /**
    * The next slot after `after` (start with -1) holding key (h1, h2), or -1.
-   * Probing starts at the key's home slot.
+   * Probing starts at the key's home slot, in the current table and then in
+   * the one being moved (whose slots are numbered after the current's).
    */
   next(h1: number, h2: number, after: number): number {
-    const mask = this.#mask, keys = this.#keys, values = this.#values;
-    let i = after < 0 ? h1 & mask : (after + 1) & mask;
+    const cap = this.#mask + 1;
+    if (after < cap) {
+      const mask = this.#mask, keys = this.#keys, values = this.#values;
+      let i = after < 0 ? h1 & mask : (after + 1) & mask;
+      for (;;) {
+        if (values[i]! === EMPTY) break;
+        if (keys[2 * i] === h1 && keys[2 * i + 1] === h2) return i;
+        i = (i + 1) & mask;
+      }
+      if (this.#old === undefined) return -1;
+    }
+    const old = this.#old!;
+    let i = after < cap ? h1 & old.mask : (after - cap + 1) & old.mask;
     for (;;) {
-      if (values[i]! === EMPTY) return -1;
-      if (keys[2 * i] === h1 && keys[2 * i + 1] === h2) return i;
-      i = (i + 1) & mask;
+      const v = old.values[i]!;
+      if (v === EMPTY) return -1;
+      if (v !== MOVED && old.keys[2 * i] === h1 && old.keys[2 * i + 1] === h2) return cap + i;
+      i = (i + 1) & old.mask;
     }
   }
 
-  /** Position stored in `slot`. */
+  /** Position stored in `slot` (from {@link next}). */
   positionAt(slot: number): number {
-    return this.#values[slot]!;
-  }
-
-  /** Replaces the position of `slot` (for a key whose old event no longer exists). */
-  setPositionAt(slot: number, position: number): void {
-    this.#values[slot] = position;
+    const cap = this.#mask + 1;
+    return (slot < cap ? this.#values[slot]! : this.#old!.values[slot - cap]!) - 1;
   }
 
   /**
-   * Adds (h1, h2) -> position. When the table is 70% full it is rebuilt,
-   * keeping only live positions (per `liveness`), and doubled if
-   * still over half full.
+   * Adds (h1, h2) -> position. At 70% full a move into a new table starts
+   * (see the class comment); each insert moves a few more slots.
    */
   insert(h1: number, h2: number, position: number, liveness?: () => Liveness): void {
-    if ((this.#size + 1) * 10 > (this.#mask + 1) * 7) this.#rebuild(liveness?.());
-    this.#place(h1, h2, position);
+    if (this.#old !== undefined) {
+      this.#move(MOVE_STEP);
+      // The new table was sized from a guess (see #startMove); it must never fill up.
+      if (this.#old !== undefined && (this.#size + 1) * 20 > (this.#mask + 1) * 17) {
+        this.#rebuildNow();
+      }
+    }
+    if (this.#old === undefined && (this.#size + 1) * 10 > (this.#mask + 1) * 7) {
+      this.#startMove(liveness?.());
+    }
+    this.#place(h1, h2, position + 1);
     this.#size++;
   }
 
-  #place(h1: number, h2: number, position: number): void {
+  /** Puts (h1, h2) -> `stored` (a position + 1) in the current table. */
+  #place(h1: number, h2: number, stored: number): void {
     const mask = this.#mask, keys = this.#keys, values = this.#values;
     let i = h1 & mask;
     while (values[i]! !== EMPTY) i = (i + 1) & mask;
     keys[2 * i] = h1;
     keys[2 * i + 1] = h2;
-    values[i] = position;
+    values[i] = stored;
   }
 
-  #rebuild(l?: Liveness): void {
-    const oldKeys = this.#keys, oldValues = this.#values;
-    const alive = (v: number) => l === undefined || l.revision[v]! >= l.floor[l.stream[v]!]!;
-    let live = 0;
-    for (let i = 0; i < oldValues.length; i++) {
-      const v = oldValues[i]!;
-      if (v !== EMPTY && alive(v)) live++;
+  #startMove(l: Liveness | undefined): void {
+    const cap = this.#mask + 1;
+    // A table mostly full of dead entries is cleaned into one of the same size.
+    const next = this.#liveShare < 0.5 ? cap : cap * 2;
+    this.#old = { keys: this.#keys, values: this.#values, mask: this.#mask };
+    this.#oldLeft = this.#size;
+    this.#cursor = 0;
+    this.#seen = 0;
+    this.#kept = 0;
+    this.#moveLiveness = l;
+    this.#keys = new Uint32Array(next * 2);
+    this.#values = new Float64Array(next);
+    this.#mask = next - 1;
+    this.#size = 0;
+    this.#move(MOVE_STEP);
+  }
+
+  /**
+   * The rare fallback when a move's new table would fill up: everything goes
+   * at once into a table twice the size of what is left.
+   */
+  #rebuildNow(): void {
+    const old = this.#old!, l = this.#moveLiveness;
+    const keys = this.#keys, values = this.#values;
+    let n = this.#size;
+    for (let i = this.#cursor; i <= old.mask; i++) {
+      const v = old.values[i]!;
+      if (v > 0 && isAlive(l, v - 1)) n++;
     }
     let cap = this.#mask + 1;
-    while ((live + 1) * 2 > cap) cap *= 2;
+    while ((n + 1) * 2 > cap) cap *= 2;
     this.#keys = new Uint32Array(cap * 2);
-    this.#values = new Float64Array(cap).fill(EMPTY);
+    this.#values = new Float64Array(cap);
     this.#mask = cap - 1;
     this.#size = 0;
-    for (let i = 0; i < oldValues.length; i++) {
-      const v = oldValues[i]!;
-      if (v === EMPTY || !alive(v)) continue;
-      this.#place(oldKeys[2 * i]!, oldKeys[2 * i + 1]!, v);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (v <= 0) continue;
+      this.#place(keys[2 * i]!, keys[2 * i + 1]!, v);
       this.#size++;
+    }
+    for (let i = this.#cursor; i <= old.mask; i++) {
+      const v = old.values[i]!;
+      if (v <= 0 || !isAlive(l, v - 1)) continue;
+      this.#place(old.keys[2 * i]!, old.keys[2 * i + 1]!, v);
+      this.#size++;
+    }
+    this.#old = undefined;
+    this.#moveLiveness = undefined;
+    this.#oldLeft = 0;
+    this.#liveShare = 1;
+  }
+
+  /** Moves up to `slots` slots of the old table. */
+  #move(slots: number): void {
+    const old = this.#old!, l = this.#moveLiveness;
+    const end = Math.min(old.mask + 1, this.#cursor + slots);
+    for (let i = this.#cursor; i < end; i++) {
+      const v = old.values[i]!;
+      if (v <= 0) continue;
+      old.values[i] = MOVED;
+      this.#oldLeft--;
+      this.#seen++;
+      if (isAlive(l, v - 1)) {
+        this.#place(old.keys[2 * i]!, old.keys[2 * i + 1]!, v);
+        this.#size++;
+        this.#kept++;
+      }
+    }
+    this.#cursor = end;
+    if (end > old.mask) {
+      this.#old = undefined;
+      this.#moveLiveness = undefined;
+      this.#oldLeft = 0;
+      this.#liveShare = this.#seen === 0 ? 1 : this.#kept / this.#seen;
     }
   }
 
@@ -174,31 +284,36 @@ export class IdTable {
    * dropped at the next rebuild, and skipped by liveness checks until then.)
    */
   write(w: ByteWriter): void {
-    const keys = this.#keys, values = this.#values;
+    const tables = [{ keys: this.#keys, values: this.#values }];
+    if (this.#old !== undefined) tables.push(this.#old);
     let n = 0, wide = false;
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i]!;
-      if (v === EMPTY) continue;
-      n++;
-      if (v > 0xffff_ffff) wide = true;
+    for (const { values } of tables) {
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i]! - 1;
+        if (v < 0) continue;
+        n++;
+        if (v > 0xffff_ffff) wide = true;
+      }
     }
     w.u32(n);
     w.u8(wide ? 1 : 0);
     // Straight into the writer: a temporary array would be fresh memory, costly to touch.
     let o = w.u32Block(n * (wide ? 4 : 3));
     const view = w.view;
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i]!;
-      if (v === EMPTY) continue;
-      view.setUint32(o, keys[2 * i]!, true);
-      view.setUint32(o + 4, keys[2 * i + 1]!, true);
-      if (wide) {
-        view.setUint32(o + 8, v % 2 ** 32, true);
-        view.setUint32(o + 12, Math.floor(v / 2 ** 32), true);
-        o += 16;
-      } else {
-        view.setUint32(o + 8, v, true);
-        o += 12;
+    for (const { keys, values } of tables) {
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i]! - 1;
+        if (v < 0) continue;
+        view.setUint32(o, keys[2 * i]!, true);
+        view.setUint32(o + 4, keys[2 * i + 1]!, true);
+        if (wide) {
+          view.setUint32(o + 8, v % 2 ** 32, true);
+          view.setUint32(o + 12, Math.floor(v / 2 ** 32), true);
+          o += 16;
+        } else {
+          view.setUint32(o + 8, v, true);
+          o += 12;
+        }
       }
     }
   }
@@ -215,7 +330,7 @@ export class IdTable {
     const t = new IdTable(cap);
     for (let i = 0; i < a.length; i += stride) {
       const v = wide ? a[i + 2]! + a[i + 3]! * 2 ** 32 : a[i + 2]!;
-      t.#place(a[i]!, a[i + 1]!, v);
+      t.#place(a[i]!, a[i + 1]!, v + 1);
     }
     t.#size = n;
     return t;
