@@ -217,39 +217,21 @@ export class IdTable {
   }
 
   /**
-   * The rare fallback when a move's new table would fill up: everything goes
-   * at once into a table twice the size of what is left.
+   * The rare fallback when a move's new table would fill up: the new table is
+   * replaced by one at least twice the size of both tables' entries, and the
+   * rest of the old one is moved at once.
    */
   #rebuildNow(): void {
-    const old = this.#old!, l = this.#moveLiveness;
     const keys = this.#keys, values = this.#values;
-    let n = this.#size;
-    for (let i = this.#cursor; i <= old.mask; i++) {
-      const v = old.values[i]!;
-      if (v > 0 && isAlive(l, v - 1)) n++;
-    }
     let cap = this.#mask + 1;
-    while ((n + 1) * 2 > cap) cap *= 2;
+    while ((this.#size + this.#oldLeft + 1) * 2 > cap) cap *= 2;
     this.#keys = new Uint32Array(cap * 2);
     this.#values = new Float64Array(cap);
     this.#mask = cap - 1;
-    this.#size = 0;
     for (let i = 0; i < values.length; i++) {
-      const v = values[i]!;
-      if (v <= 0) continue;
-      this.#place(keys[2 * i]!, keys[2 * i + 1]!, v);
-      this.#size++;
+      if (values[i]! > 0) this.#place(keys[2 * i]!, keys[2 * i + 1]!, values[i]!);
     }
-    for (let i = this.#cursor; i <= old.mask; i++) {
-      const v = old.values[i]!;
-      if (v <= 0 || !isAlive(l, v - 1)) continue;
-      this.#place(old.keys[2 * i]!, old.keys[2 * i + 1]!, v);
-      this.#size++;
-    }
-    this.#old = undefined;
-    this.#moveLiveness = undefined;
-    this.#oldLeft = 0;
-    this.#liveShare = 1;
+    this.#move(Infinity);
   }
 
   /** Moves up to `slots` slots of the old table. */
@@ -281,7 +263,7 @@ export class IdTable {
    * Writes the occupied slots only (12 bytes each while positions fit in 32
    * bits, else 16); the reader rebuilds the table. Snapshots stay about half
    * the size of the table itself. (Entries of removed events go too: they are
-   * dropped at the next rebuild, and skipped by liveness checks until then.)
+   * dropped when the table next grows, and skipped by liveness checks until then.)
    */
   write(w: ByteWriter): void {
     const tables = [{ keys: this.#keys, values: this.#values }];

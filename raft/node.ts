@@ -107,10 +107,11 @@ export interface NodeOptions<R> {
   readonly requestTimeoutMs?: number;
   /**
    * Take a snapshot every this many applied entries (plus up to half as many
-   * more, different on each member, so members do not all snapshot at once), once the entries applied
-   * since the last snapshot also add up to at least its size (so a large
-   * state is not serialized again after a few small entries: snapshot work
-   * stays proportional to the log's growth). Default 10,000; 0 disables.
+   * more, different on each member, so members do not all snapshot at once),
+   * once the entries applied since the last snapshot also add up to at least
+   * its size (so a large state is not serialized again after a few small
+   * entries: snapshot work stays proportional to the log's growth). Default
+   * 10,000; 0 disables.
    */
   readonly snapshotEvery?: number;
   /** Entries kept in the log behind a snapshot for slow followers. Default 5,000. */
@@ -781,7 +782,6 @@ export class RaftNode<R = unknown> {
       const results = await this.#sm.apply(cmds);
       for (let i = 0; i < cmds.length; i++) {
         const c = cmds[i]!;
-        if (c.id === "") continue;
         const seq = this.#ownSeq(c.id);
         if (seq >= 0) this.#settle(this.#proposals, seq, results[i] as R);
       }

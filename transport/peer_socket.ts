@@ -75,11 +75,6 @@ export class PeerSocket {
       : this.#ws.bufferedAmount;
   }
 
-  /** True once the socket has failed or closed; a new one is needed. */
-  get broken(): boolean {
-    return this.#broken;
-  }
-
   /** Sends one frame (queued until the socket opens). */
   send(frame: string): void {
     if (this.#broken) return;
@@ -104,13 +99,7 @@ export class PeerSocket {
 
   #fail(why: string): void {
     if (this.#broken) return;
-    this.#broken = true;
-    this.#pending = undefined;
-    try {
-      this.#ws?.close();
-    } catch {
-      // Already closed.
-    }
+    this.close();
     this.#opts.onBroken(why);
   }
 }

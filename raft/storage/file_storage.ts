@@ -726,13 +726,12 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
       // the rename waits its turn. Snapshots are created one at a time.
       const created = this.#snapChain.then(async () => {
         // Checked in turn, after the writes queued before this call.
-        const checked = await this.#enqueue(() => {
+        const snap = await this.#enqueue(() => {
           if (index <= this.#snapMeta.index) return Promise.resolve(undefined);
           const metadata = { index, term: this.#creatableTerm(index), confState };
           return Promise.resolve<Snapshot>({ metadata, data });
         });
-        if (checked === undefined) return this.#loadSnapshot();
-        const snap = checked;
+        if (snap === undefined) return this.#loadSnapshot();
         this.#checkUsable();
         await this.#io(() => prepareSnapshotFile(this.dir, snap));
         return this.#enqueue(async () => {
@@ -808,11 +807,9 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
 
   /** Runs `fn` after every earlier call, so writes apply in call order. */
   #enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    // Run inside then(): what #checkUsable throws rejects the returned promise.
     const run = (): Promise<T> => {
-      if (this.#closed) return Promise.reject(new StorageClosedError(this.dir));
-      if (this.#failed !== undefined) {
-        return Promise.reject(new StorageFailedError(this.dir, this.#failed));
-      }
+      this.#checkUsable();
       return fn();
     };
     const p = this.#queue.then(run);
