@@ -74,6 +74,9 @@ export class LogReader {
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   #cache = new Map<number, LoggedCommand>();
+  /** The cached indexes, oldest first: a ring of `#maxEntries` slots from `#head`. */
+  #order: Float64Array;
+  #head = 0;
   #bytes = 0;
   /** Slot `i % HEADER_SLOTS`: log index `#headerOf[i]` (0: none) has envelope header `#headerBytes[i]`. */
   #headerOf = new Float64Array(HEADER_SLOTS);
@@ -84,6 +87,7 @@ export class LogReader {
     this.#archive = archive;
     this.#maxEntries = options.cacheEntries ?? 1024;
     this.#maxBytes = options.cacheBytes ?? 8 << 20;
+    this.#order = new Float64Array(Math.max(1, this.#maxEntries));
   }
 
   /** The archive entries below the log's first index come from. */
@@ -158,27 +162,34 @@ export class LogReader {
 
   /** Caches a command (the state machine calls this as it applies). */
   remember(index: number, c: LoggedCommand): void {
-    if (this.#cache.has(index)) return;
+    const cache = this.#cache;
+    if (cache.has(index)) return;
     const size = c.payload.byteLength + 64;
-    if (size > this.#maxBytes / 4) return;
+    if (size > this.#maxBytes / 4 || this.#maxEntries < 1) return;
     // Storage may hand out views into a larger read buffer: keep only our bytes,
     // or the cache would pin whole buffers and its byte bound would mean nothing.
     if (!pinsLittle(c.payload)) {
       c = { payload: c.payload.slice(), timestamp: c.timestamp };
     }
-    this.#cache.set(index, c);
-    this.#bytes += size;
-    while (this.#cache.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
-      const first = this.#cache.entries().next().value;
-      if (first === undefined) break;
-      this.#cache.delete(first[0]);
-      this.#bytes -= first[1].payload.byteLength + 64;
+    // Evict the oldest first (a Map iterator would step over every deleted slot).
+    const order = this.#order, cap = order.length;
+    while (cache.size > 0 && (cache.size >= cap || this.#bytes + size > this.#maxBytes)) {
+      const oldest = order[this.#head]!;
+      this.#head = (this.#head + 1) % cap;
+      const old = cache.get(oldest);
+      if (old === undefined) continue;
+      cache.delete(oldest);
+      this.#bytes -= old.payload.byteLength + 64;
     }
+    cache.set(index, c);
+    order[(this.#head + cache.size - 1) % cap] = index;
+    this.#bytes += size;
   }
 
   /** Empties the caches (after a snapshot replaced the state). */
   clear(): void {
     this.#cache.clear();
+    this.#head = 0;
     this.#bytes = 0;
     this.#headerOf.fill(0);
   }

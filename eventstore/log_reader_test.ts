@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { CompactedError } from "../raft/core/errors.ts";
 import type { Storage } from "../raft/core/storage.ts";
 import type { ConfState, Entry } from "../raft/core/types.ts";
@@ -164,4 +165,55 @@ Deno.test("LogReader.commandSlice on FileStorage: a record damaged after open is
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("LogReader's cache keeps the newest commands within its entry and byte bounds (property)", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 6 }),
+      fc.integer({ min: 200, max: 2_000 }),
+      fc.array(
+        fc.record({ gap: fc.integer({ min: 1, max: 3 }), size: fc.integer({ min: 0, max: 300 }) }),
+        {
+          maxLength: 60,
+        },
+      ),
+      fc.boolean(),
+      (cacheEntries, cacheBytes, adds, clearMidway) => {
+        // An empty log: a command is readable only while the cache holds it.
+        const r = new LogReader(MemoryStorage.withVoters(["n1"]), new MemoryArchive(), {
+          cacheEntries,
+          cacheBytes,
+        });
+        const model: { index: number; payload: Uint8Array }[] = [];
+        const seen: number[] = [];
+        let index = 0;
+        adds.forEach(({ gap, size }, k) => {
+          if (clearMidway && k === adds.length >> 1) {
+            r.clear();
+            model.length = 0;
+          }
+          index += gap;
+          const payload = new Uint8Array(size);
+          r.remember(index, { payload, timestamp: index });
+          seen.push(index);
+          if (size + 64 > cacheBytes / 4 || cacheEntries < 1) return;
+          // Oldest first, as few as needed: below both bounds after the add.
+          let bytes = model.reduce((n, m) => n + m.payload.length + 64, 0);
+          while (
+            model.length > 0 && (model.length >= cacheEntries || bytes + size + 64 > cacheBytes)
+          ) {
+            bytes -= model.shift()!.payload.length + 64;
+          }
+          model.push({ index, payload });
+        });
+        for (const i of seen) {
+          const m = model.find((x) => x.index === i);
+          if (m === undefined) assert.throws(() => r.command(i), `index ${i} is not cached`);
+          else assert.equal(r.command(i).payload, m.payload, `index ${i} is cached`);
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
 });
