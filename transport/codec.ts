@@ -110,6 +110,62 @@ function encodeEntry(e: Entry): unknown {
   };
 }
 
+// JSON text of recently encoded small entries, direct-mapped by log index: a
+// leader sends the same entries to every follower.
+const TEXT_SLOTS = 1024;
+const MAX_CACHED_DATA_BYTES = 4096;
+const textOf: (Entry | undefined)[] = new Array(TEXT_SLOTS).fill(undefined);
+const textCache: string[] = new Array(TEXT_SLOTS).fill("");
+
+function encodeEntryText(e: Entry): string {
+  const slot = e.index % TEXT_SLOTS;
+  if (textOf[slot] === e) return textCache[slot]!;
+  const d = e.data;
+  // Base64 and the entry types need no escaping.
+  const t = Number.isFinite(e.term) && Number.isFinite(e.index) &&
+      (e.type === "normal" || e.type === "confChange")
+    ? `{"term":${e.term},"index":${e.index},"type":"${e.type}","data":"${
+      Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString("base64")
+    }"}`
+    : JSON.stringify(encodeEntry(e));
+  if (e.data.byteLength <= MAX_CACHED_DATA_BYTES) {
+    textOf[slot] = e;
+    textCache[slot] = t;
+  }
+  return t;
+}
+
+/**
+ * The JSON text of {@link encodeMessage}`(m)`, faster for appends: each
+ * entry is encoded once however many followers it goes to (entries never
+ * change once proposed).
+ *
+ * @example
+ * ```ts
+ * import { encodeMessage, encodeMessageText } from "./codec.ts";
+ * const m = { type: "app", from: "a", to: "b", term: 2, index: 0, logTerm: 0, commit: 0,
+ *   entries: [{ term: 2, index: 1, type: "normal", data: new Uint8Array([1]) }] } as const;
+ * console.assert(encodeMessageText(m) === JSON.stringify(encodeMessage(m)));
+ * ```
+ */
+export function encodeMessageText(m: Message): string {
+  if (
+    m.type !== "app" || m.entries.length === 0 || !Number.isFinite(m.term) ||
+    !Number.isFinite(m.index) || !Number.isFinite(m.logTerm) || !Number.isFinite(m.commit)
+  ) {
+    return JSON.stringify(encodeMessage(m));
+  }
+  const n = m.entries.length;
+  const parts: string[] = new Array(n);
+  for (let i = 0; i < n; i++) parts[i] = encodeEntryText(m.entries[i]!);
+  // The fields in encodeMessage's order, so the text is the same.
+  return `{"type":"app","from":${JSON.stringify(m.from)},"to":${
+    JSON.stringify(m.to)
+  },"term":${m.term},"index":${m.index},"logTerm":${m.logTerm},"entries":[${
+    parts.join(",")
+  }],"commit":${m.commit}}`;
+}
+
 function decodeEntry(e: { term: number; index: number; type: Entry["type"]; data: string }): Entry {
   return entryFromWire(e.term, e.index, e.type, e.data);
 }

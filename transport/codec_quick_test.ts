@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { Message } from "../raft/core/types.ts";
-import { decodeMessage, decodeMessageBySchema, encodeMessage } from "./codec.ts";
+import { decodeMessage, decodeMessageBySchema, encodeMessage, encodeMessageText } from "./codec.ts";
 import { quickMessage } from "./codec_quick.ts";
 
 const nat = fc.nat({ max: 2 ** 40 });
@@ -110,4 +110,33 @@ Deno.test("quick message check: a missing field sends the message to the schema,
   delete raw.context;
   assert.equal(quickMessage(raw), undefined);
   assert.throws(() => decodeMessage(raw), /context/);
+});
+
+Deno.test("encodeMessageText is the JSON of encodeMessage, for each follower an entry goes to", () => {
+  fc.assert(
+    fc.property(message, id, (m, other) => {
+      assert.deepEqual(JSON.parse(encodeMessageText(m)), wire(m));
+      // The same entries again (their text now cached) to another peer.
+      const again = { ...m, to: other } as Message;
+      assert.deepEqual(JSON.parse(encodeMessageText(again)), wire(again));
+      assert.deepEqual(decodeMessage(JSON.parse(encodeMessageText(m))), decodeMessage(wire(m)));
+    }),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("encodeMessageText: another entry at the same index (a new leader's) gets its own text", () => {
+  const app = (data: number, term: number): Message => ({
+    type: "app",
+    from: "a",
+    to: "b",
+    term,
+    index: 4,
+    logTerm: 1,
+    commit: 0,
+    entries: [{ term, index: 5, type: "normal", data: new Uint8Array([data]) }],
+  });
+  for (const m of [app(1, 2), app(2, 3), app(1, 2)]) {
+    assert.deepEqual(JSON.parse(encodeMessageText(m)), wire(m));
+  }
 });

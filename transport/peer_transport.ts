@@ -13,7 +13,7 @@
 
 import type { Message, NodeId } from "../raft/core/types.ts";
 import type { Transport } from "../raft/node.ts";
-import { encodeMessage } from "./codec.ts";
+import { encodeMessage, encodeMessageText } from "./codec.ts";
 import { PeerSocket } from "./peer_socket.ts";
 
 /** The header that carries the cluster secret on peer requests. */
@@ -208,7 +208,7 @@ export class HttpTransport implements Transport {
       const s = p.socket ?? this.#openStream(id, p);
       // A peer that stops reading must not make us buffer without bound: Raft resends.
       if (s.queuedBytes() > this.#maxQueueBytes) continue;
-      const frame = JSON.stringify(batch.map(encodeMessage));
+      const frame = `[${batch.map(encodeMessageText).join(",")}]`;
       if (frame.length > MAX_FRAME_UNITS) posted.push(...batch);
       else s.send(frame);
     }
