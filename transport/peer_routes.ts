@@ -30,6 +30,11 @@ export interface PeerRouteOptions {
   readonly node: RaftNode<unknown>;
   readonly clusterId: string;
   readonly secret: string;
+  /**
+   * A peer stream that brings nothing for this long is closed (the peer
+   * reconnects when it has something to send). Default 60 s.
+   */
+  readonly idleMs?: number;
   readonly log?: (
     level: "debug" | "info" | "warn",
     msg: string,
@@ -65,7 +70,24 @@ export interface PeerRoutes {
  */
 export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
   const { node } = opts;
-  const sockets = new Set<WebSocket>();
+  // Open peer streams and when each last brought a frame. Idleness is checked by one timer
+  // for all of them, not Deno's per-socket idle timer, which is re-armed on every frame.
+  const sockets = new Map<WebSocket, number>();
+  const idleMs = opts.idleMs ?? 60_000;
+  let sweeper: ReturnType<typeof setInterval> | undefined;
+  const sweep = () => {
+    const now = Date.now();
+    for (const [socket, seen] of sockets) {
+      if (now - seen >= idleMs) {
+        sockets.delete(socket);
+        socket.close(1001, "idle");
+      }
+    }
+    if (sockets.size === 0) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  };
   const stepAll = (msgs: readonly Message[]) => {
     for (const m of msgs) {
       try {
@@ -152,10 +174,12 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
         message: `A peer stream is a WebSocket upgrade with ${FROM_HEADER}`,
       }, 400);
     }
-    const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
-    sockets.add(socket);
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 0 });
+    sockets.set(socket, Date.now());
+    sweeper ??= setInterval(sweep, Math.max(10, idleMs / 4));
     socket.onmessage = (e) => {
       if (socket.readyState !== WebSocket.OPEN) return;
+      if (sockets.has(socket)) sockets.set(socket, Date.now());
       try {
         handleFrame(from, typeof e.data === "string" ? e.data : String(e.data));
       } catch (err) {
@@ -174,7 +198,9 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
     app,
     close: () => {
       reorder.close();
-      for (const s of sockets) s.close(1001);
+      clearInterval(sweeper);
+      sweeper = undefined;
+      for (const s of sockets.keys()) s.close(1001);
       sockets.clear();
     },
   };
