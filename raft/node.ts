@@ -19,7 +19,7 @@ import { NotLeaderError, ProposalDroppedError } from "./core/errors.ts";
 import { type ProposeReceipt, RawNode } from "./core/raw_node.ts";
 import type { ConfState, Entry, Message, NodeId, Ready, Role } from "./core/types.ts";
 import { NO_NODE } from "./core/types.ts";
-import { DeadlineQueue } from "./deadlines.ts";
+import { DeadlineQueue, KeyedDeadlines } from "./deadlines.ts";
 import { Emitter } from "./emitter.ts";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
 import { StoppedError, TimeoutError } from "./node_errors.ts";
@@ -141,6 +141,8 @@ export interface NodeStatus {
   }[];
 }
 
+const noop = (): void => {};
+
 interface Pending<R> {
   resolve(v: R): void;
   reject(e: unknown): void;
@@ -206,6 +208,8 @@ export class RaftNode<R = unknown> {
   readonly #proposals = new Map<number, Pending<R>>();
   /** Timeouts of proposals and reads, checked every tick. */
   readonly #deadlines = new DeadlineQueue();
+  /** Timeouts of proposals with the default timeout, by sequence number. */
+  readonly #proposalDeadlines = new KeyedDeadlines();
   /** When the oldest unanswered heartbeat to each peer was sent (round-trip measurement). */
   readonly #heartbeatSentAt = new Map<NodeId, number>();
   #proposalQueue: { seqs: number[]; datas: Uint8Array[] } = { seqs: [], datas: [] };
@@ -350,7 +354,16 @@ export class RaftNode<R = unknown> {
   #enqueueProposal(command: Uint8Array, now: number, timeoutMs: number | undefined): Promise<R> {
     const seq = ++this.#seq;
     const data = encodeEnvelope({ id: this.#idPrefix + seq, timestamp: now, payload: command });
-    const promise = this.#track(this.#proposals, seq, timeoutMs, "propose");
+    let promise: Promise<R>;
+    if (timeoutMs === undefined) {
+      // The common case allocates no timer: a ring of deadlines checked on tick.
+      promise = new Promise<R>((resolve, reject) => {
+        this.#proposals.set(seq, { resolve, reject, cancelTimer: noop });
+      });
+      this.#proposalDeadlines.add(seq, now + this.#timeoutMs);
+    } else {
+      promise = this.#track(this.#proposals, seq, timeoutMs, "propose");
+    }
     this.#proposalQueue.seqs.push(seq);
     this.#proposalQueue.datas.push(data);
     this.#wake();
@@ -592,9 +605,18 @@ export class RaftNode<R = unknown> {
     else p.resolve(value as T);
   }
 
+  readonly #proposalTimedOut = (seq: number): void => {
+    const p = this.#proposals.get(seq);
+    if (p === undefined) return;
+    this.#proposals.delete(seq);
+    p.reject(new TimeoutError("propose", this.#timeoutMs));
+  };
+
   #tick(): void {
     if (this.#stopped) return;
-    this.#deadlines.expire(this.#clock.now());
+    const now = this.#clock.now();
+    this.#deadlines.expire(now);
+    this.#proposalDeadlines.expire(now, this.#proposalTimedOut);
     this.#raw.tick();
     this.#wake();
   }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { RaftNode } from "./node.ts";
+import { TimeoutError } from "./node_errors.ts";
 import { MemoryStorage } from "./storage/memory_storage.ts";
 import { waitFor } from "../tests/helpers.ts";
 import { encodeKvCommand, type KvResult, KvStateMachine } from "./testing/kv_state_machine.ts";
@@ -99,5 +100,57 @@ Deno.test("node: a proposal made on a follower is forwarded, and resolves there 
     assert.equal(result?.value, "from n2", "the follower's promise got its own command's result");
   } finally {
     for (const n of nodes.values()) await n.stop();
+  }
+});
+
+Deno.test("node: a proposal that cannot commit times out after requestTimeoutMs, not before", async () => {
+  const ids = ["n1", "n2", "n3"];
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const nodes: RaftNode<KvResult>[] = [];
+  for (const id of ids) {
+    const node = await RaftNode.start<KvResult>({
+      id,
+      storage: MemoryStorage.withVoters(ids),
+      transport: net.transport(id),
+      stateMachine: new KvStateMachine(),
+      clock,
+      tickMs: 10,
+      requestTimeoutMs: 1_000,
+      raft: { electionTick: 10, seed: ids.indexOf(id) + 1 },
+    });
+    net.register(node as RaftNode<unknown>);
+    nodes.push(node);
+  }
+  const n1 = nodes[0]!;
+  try {
+    n1.campaign();
+    for (let t = 0; t < 5000 && n1.role !== "leader"; t += 10) await clock.advance(10);
+    assert.equal(n1.role, "leader");
+    net.isolate("n1", ids);
+    const outcomes: (KvResult | Error)[] = [];
+    const put = (key: string, timeoutMs?: number) =>
+      n1.propose(
+        encodeKvCommand({ op: "put", key, value: "v" }),
+        timeoutMs === undefined ? {} : { timeoutMs },
+      ).then(
+        (r) => outcomes.push(r),
+        (e) => outcomes.push(e),
+      );
+    // Many with the default timeout (past the deadline ring's first growth), one with its own.
+    const all = [...Array.from({ length: 100 }, (_, i) => put(`k${i}`)), put("own", 300)];
+    await clock.advance(250);
+    assert.equal(outcomes.length, 0, "nothing settles before a deadline");
+    await clock.advance(100);
+    assert.equal(outcomes.length, 1, "the proposal with its own 300 ms timeout");
+    assert.ok(outcomes[0] instanceof TimeoutError);
+    await clock.advance(600);
+    assert.equal(outcomes.length, 1, "the others wait for requestTimeoutMs");
+    await clock.advance(100);
+    assert.equal(outcomes.length, 101);
+    await Promise.all(all);
+    assert.ok(outcomes.every((o) => o instanceof TimeoutError), "every one timed out");
+  } finally {
+    for (const n of nodes) await n.stop();
   }
 });
