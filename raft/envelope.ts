@@ -102,8 +102,21 @@ export function decodeEnvelope(data: Uint8Array): Envelope {
   }
   const idLen = data[1]!;
   if (data.length < 2 + idLen + 8) throw new TypeError("Log entry envelope is truncated");
-  const id = decoder.decode(data.subarray(2, 2 + idLen));
-  const timestamp = new DataView(data.buffer, data.byteOffset).getFloat64(2 + idLen, true);
+  // Ids are mostly short and ASCII: building the string here beats a call into TextDecoder.
+  let id = "";
+  for (let i = 2; i < 2 + idLen; i++) {
+    const c = data[i]!;
+    if (c > 0x7f) {
+      id = decoder.decode(data.subarray(2, 2 + idLen));
+      break;
+    }
+    id += String.fromCharCode(c);
+  }
+  let timestamp: number;
+  if (LITTLE_ENDIAN) {
+    for (let i = 0, o = 2 + idLen; i < 8; i++) f64Bytes[i] = data[o + i]!;
+    timestamp = f64[0]!;
+  } else timestamp = new DataView(data.buffer, data.byteOffset).getFloat64(2 + idLen, true);
   return { id, timestamp, payload: data.subarray(2 + idLen + 8) };
 }
 
