@@ -12,6 +12,24 @@ function grow(n: number): number {
 }
 
 /**
+ * Columns of at least this many values grow ahead of need: once 3/4 full,
+ * the next array is allocated and each push copies a few values into it, so
+ * no push stops to copy (and first-touch) tens of megabytes at once.
+ */
+const PREGROW_FROM = 1 << 16;
+/** Values copied ahead per push: the copy ends before the last eighth of the array fills. */
+const COPY_STEP = 8;
+
+type Typed = Uint32Array | Float64Array;
+
+/** Copies ahead into `next` from `from`; returns where the copy stopped. */
+function copyAhead(a: Typed, next: Typed, from: number, n: number): number {
+  const end = Math.min(n, from + COPY_STEP);
+  for (let i = from; i < end; i++) next[i] = a[i]!;
+  return end;
+}
+
+/**
  * A growable `Uint32Array`.
  *
  * @example
@@ -25,9 +43,15 @@ function grow(n: number): number {
 export class U32Column {
   #a: Uint32Array;
   #n = 0;
+  /** The next, larger array while values are copied ahead into it, and how far the copy got. */
+  #next: Uint32Array | undefined;
+  #copied = 0;
+  readonly #pregrowFrom: number;
 
-  constructor(capacity = 1024) {
+  /** `pregrowFrom`: from what size the column grows ahead of need (tests set it low). */
+  constructor(capacity = 1024, pregrowFrom = PREGROW_FROM) {
     this.#a = new Uint32Array(Math.max(1, capacity));
+    this.#pregrowFrom = pregrowFrom;
   }
 
   /** A column over `values`, which it takes ownership of (no copy). */
@@ -45,10 +69,22 @@ export class U32Column {
 
   /** Appends a value. */
   push(v: number): void {
-    if (this.#n === this.#a.length) {
-      const next = new Uint32Array(grow(this.#a.length));
-      next.set(this.#a);
+    const a = this.#a, n = this.#n;
+    if (this.#next !== undefined) {
+      if (n === a.length) {
+        // Full: the rest of the copy (small, as most went ahead) and the switch.
+        const next = this.#next;
+        next.set(a.subarray(this.#copied, n), this.#copied);
+        this.#a = next;
+        this.#next = undefined;
+      } else this.#copied = copyAhead(a, this.#next, this.#copied, n);
+    } else if (n === a.length) {
+      const next = new Uint32Array(grow(a.length));
+      next.set(a);
       this.#a = next;
+    } else if (n >= this.#pregrowFrom && n * 4 >= a.length * 3) {
+      this.#next = new Uint32Array(grow(a.length));
+      this.#copied = copyAhead(a, this.#next, 0, n);
     }
     this.#a[this.#n++] = v;
   }
@@ -78,9 +114,15 @@ export class U32Column {
 export class F64Column {
   #a: Float64Array;
   #n = 0;
+  /** The next, larger array while values are copied ahead into it, and how far the copy got. */
+  #next: Float64Array | undefined;
+  #copied = 0;
+  readonly #pregrowFrom: number;
 
-  constructor(capacity = 1024) {
+  /** `pregrowFrom`: from what size the column grows ahead of need (tests set it low). */
+  constructor(capacity = 1024, pregrowFrom = PREGROW_FROM) {
     this.#a = new Float64Array(Math.max(1, capacity));
+    this.#pregrowFrom = pregrowFrom;
   }
 
   /** A column over `values`, which it takes ownership of (no copy). */
@@ -98,10 +140,22 @@ export class F64Column {
 
   /** Appends a value. */
   push(v: number): void {
-    if (this.#n === this.#a.length) {
-      const next = new Float64Array(grow(this.#a.length));
-      next.set(this.#a);
+    const a = this.#a, n = this.#n;
+    if (this.#next !== undefined) {
+      if (n === a.length) {
+        // Full: the rest of the copy (small, as most went ahead) and the switch.
+        const next = this.#next;
+        next.set(a.subarray(this.#copied, n), this.#copied);
+        this.#a = next;
+        this.#next = undefined;
+      } else this.#copied = copyAhead(a, this.#next, this.#copied, n);
+    } else if (n === a.length) {
+      const next = new Float64Array(grow(a.length));
+      next.set(a);
       this.#a = next;
+    } else if (n >= this.#pregrowFrom && n * 4 >= a.length * 3) {
+      this.#next = new Float64Array(grow(a.length));
+      this.#copied = copyAhead(a, this.#next, 0, n);
     }
     this.#a[this.#n++] = v;
   }
@@ -114,6 +168,8 @@ export class F64Column {
   /** Drops the first `n` values (shifts the rest down). */
   dropFirst(n: number): void {
     if (n <= 0) return;
+    // Values move: a copy ahead would hold stale ones.
+    this.#next = undefined;
     if (n >= this.#n) {
       this.#n = 0;
       if (this.#a.length > 64) this.#a = new Float64Array(4);
