@@ -133,9 +133,10 @@ export class ByteWriter {
   #view: DataView;
   #pos = 0;
 
-  constructor(initialBytes = 256) {
-    this.#buf = new Uint8Array(initialBytes);
-    this.#view = new DataView(this.#buf.buffer);
+  /** Starts with `initial` bytes of room, or writes into the given buffer (from its start). */
+  constructor(initial: number | Uint8Array = 256) {
+    this.#buf = typeof initial === "number" ? new Uint8Array(initial) : initial;
+    this.#view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength);
   }
 
   /** Bytes written so far. */

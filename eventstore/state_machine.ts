@@ -269,6 +269,8 @@ export const MAX_READ_LIMIT = 10_000;
  */
 export const MAX_SCAN = 100_000;
 const SWEEP_EVERY = 4096;
+/** Snapshots from this size on get a spare buffer prepared for the next one. */
+const SPARE_FROM_BYTES = 4 << 20;
 const MAGIC = 0x53454c52; // "RLES"
 const VERSION = 1;
 
@@ -315,6 +317,15 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   #index = new EventIndex();
   /** Highest log index applied (commands only). Invariant: never decreases except by restore. */
   #applied = 0;
+  /**
+   * The next snapshot's buffer, touched a page at a time as commands apply:
+   * in a fresh buffer every first write of a page faults, which for tens of
+   * megabytes cost more than the snapshot's own work, all in one pause.
+   */
+  #spare: Uint8Array | undefined;
+  #spareTouched = 0;
+  /** Size the next spare is made for (the last snapshot's, with room to grow). */
+  #spareBytes = 0;
   /** Largest proposal timestamp applied: the clock retention runs on while applying. */
   #logTime = 0;
   readonly #projections = new Map<string, ProjectionRunner<unknown>>();
@@ -376,12 +387,14 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   apply(commands: readonly AppliedCommand[]): CommandResult[] {
     const out: CommandResult[] = new Array(commands.length);
     let changed = false;
+    let bytes = 0;
     for (let i = 0; i < commands.length; i++) {
       const c = commands[i]!;
       if (c.index <= this.#applied) {
         out[i] = null;
         continue;
       }
+      bytes += c.payload.length;
       if (c.timestamp > this.#logTime) this.#logTime = c.timestamp;
       if (Math.floor(c.index / SWEEP_EVERY) !== Math.floor(this.#applied / SWEEP_EVERY)) {
         this.#sweepMaxAge();
@@ -391,7 +404,24 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       changed = true;
     }
     if (changed) this.#notify();
+    if (this.#spareBytes > 0) this.#touchSpare(2 * bytes);
     return out;
+  }
+
+  /**
+   * Touches `bytes` more of the spare snapshot buffer: twice the bytes
+   * applied, so a node that snapshots once the log has grown by the last
+   * snapshot's size (as RaftNode does) finds the spare ready.
+   */
+  #touchSpare(bytes: number): void {
+    let s = this.#spare;
+    if (s === undefined) {
+      s = this.#spare = new Uint8Array(this.#spareBytes);
+      this.#spareTouched = 0;
+    }
+    const end = Math.min(s.length, this.#spareTouched + bytes);
+    for (let i = this.#spareTouched; i < end; i += 4096) s[i] = 0;
+    this.#spareTouched = end;
   }
 
   #applyOne(c: AppliedCommand): CommandResult {
@@ -1019,7 +1049,10 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     const idx = this.#index;
     const estimate = idx.positionCount * 16 + idx.ids.capacity * 16 + idx.entLog.length * 24 +
       idx.streamsById.length * 64 + (1 << 16);
-    const w = new ByteWriter(estimate);
+    const spare = this.#spare;
+    // (Should the state have outgrown the spare, the writer moves to a bigger buffer.)
+    const w = new ByteWriter(spare ?? estimate);
+    this.#spare = undefined;
     w.u32(MAGIC);
     w.u32(VERSION);
     w.f64(this.#applied);
@@ -1049,11 +1082,16 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     } else {
       w.u8(0);
     }
-    return w.finish();
+    const out = w.finish();
+    // Small states snapshot quickly from fresh memory; a spare pays off for large ones.
+    this.#spareBytes = out.length >= SPARE_FROM_BYTES ? out.length + (out.length >>> 1) : 0;
+    return out;
   }
 
   /** Replaces the state with a snapshot's (see the module comment about the archive). */
   restore(data: Uint8Array): void {
+    this.#spare = undefined;
+    this.#spareBytes = 0;
     if (data.length === 0) {
       this.#reset();
       return;
