@@ -271,6 +271,8 @@ export const MAX_SCAN = 100_000;
 const SWEEP_EVERY = 4096;
 /** Snapshots from this size on get a spare buffer prepared for the next one. */
 const SPARE_FROM_BYTES = 4 << 20;
+/** How often (in log entries) the size of a state without a spare yet is estimated. */
+const SPARE_CHECK_EVERY = 1024;
 const MAGIC = 0x53454c52; // "RLES"
 const VERSION = 1;
 
@@ -324,7 +326,10 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
    */
   #spare: Uint8Array | undefined;
   #spareTouched = 0;
-  /** Size the next spare is made for (the last snapshot's, with room to grow). */
+  /**
+   * Size the next spare is made for (the last snapshot's, with room to grow);
+   * 0 while the state is small, -1 after a restore until the next snapshot.
+   */
   #spareBytes = 0;
   /** Largest proposal timestamp applied: the clock retention runs on while applying. */
   #logTime = 0;
@@ -404,17 +409,43 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       changed = true;
     }
     if (changed) this.#notify();
-    if (this.#spareBytes > 0) this.#touchSpare(2 * bytes);
+    if (this.#spareBytes > 0) this.#touchSpare(bytes + (bytes >>> 1));
+    else if (
+      this.#spareBytes === 0 && changed && this.#applied % SPARE_CHECK_EVERY < commands.length
+    ) {
+      // Before the first snapshot (or a restore) the size comes from an estimate.
+      const e = this.#snapshotEstimate();
+      if (e >= SPARE_FROM_BYTES) this.#spareBytes = e + (e >>> 2);
+    }
     return out;
   }
 
   /**
-   * Touches `bytes` more of the spare snapshot buffer: twice the bytes
+   * Room a snapshot of the current state needs, or a little more; `tight`
+   * counts the id table's entries rather than its slots (closer, but it
+   * leaves out entries kept for the archive, which are rare).
+   */
+  #snapshotEstimate(tight = false): number {
+    const idx = this.#index;
+    // Per event: four u32 columns and its stream's f64 position list.
+    return idx.positionCount * 24 + (tight ? idx.ids.size : idx.ids.capacity) * 16 +
+      idx.entLog.length * 24 + idx.streamsById.length * 64 + (1 << 16);
+  }
+
+  /**
+   * Touches `bytes` more of the spare snapshot buffer: 1.5 times the bytes
    * applied, so a node that snapshots once the log has grown by the last
    * snapshot's size (as RaftNode does) finds the spare ready.
    */
   #touchSpare(bytes: number): void {
     let s = this.#spare;
+    if (s !== undefined && this.#spareTouched >= s.length) {
+      // Ready; but a state that has outgrown it needs a bigger one.
+      const need = this.#snapshotEstimate(true);
+      if (need <= s.length) return;
+      this.#spareBytes = need + (need >>> 1);
+      s = this.#spare = undefined;
+    }
     if (s === undefined) {
       s = this.#spare = new Uint8Array(this.#spareBytes);
       this.#spareTouched = 0;
@@ -1047,11 +1078,12 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   /** Serializes the index, id table, projection checkpoints and, when needed, the archive. */
   snapshot(): Uint8Array {
     const idx = this.#index;
-    const estimate = idx.positionCount * 16 + idx.ids.capacity * 16 + idx.entLog.length * 24 +
-      idx.streamsById.length * 64 + (1 << 16);
+    const estimate = this.#snapshotEstimate();
     const spare = this.#spare;
-    // (Should the state have outgrown the spare, the writer moves to a bigger buffer.)
-    const w = new ByteWriter(spare ?? estimate);
+    // A spare the state has outgrown is dropped: growing the writer would copy it all.
+    const w = new ByteWriter(
+      spare !== undefined && spare.length >= this.#snapshotEstimate(true) ? spare : estimate,
+    );
     this.#spare = undefined;
     w.u32(MAGIC);
     w.u32(VERSION);
@@ -1091,7 +1123,8 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   /** Replaces the state with a snapshot's (see the module comment about the archive). */
   restore(data: Uint8Array): void {
     this.#spare = undefined;
-    this.#spareBytes = 0;
+    // A restarted node has just faulted in its whole state: no spare until its first snapshot.
+    this.#spareBytes = -1;
     if (data.length === 0) {
       this.#reset();
       return;

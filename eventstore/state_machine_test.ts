@@ -475,6 +475,15 @@ Deno.test("EventStoreStateMachine snapshots of a large state written into the pr
   for (const stream of ["s-0", "s-7", "s-299"]) {
     assert.deepEqual(ids(restored, stream), ids(b, stream), `${stream} restored`);
   }
+  // A restored state (its memory all just touched) waits for its first snapshot.
+  const again = new Harness({ storage: a.storage });
+  again.sm.restore(fromSpare);
+  const big = Array.from({ length: 100 }, () => ({ type: "Filled", data: payload }));
+  for (let i = 0; i < 300; i++) again.append("after-restore", big);
+  const cold = again.sm.snapshot();
+  assert.notEqual(cold.buffer.byteLength, fromSpare.length + (fromSpare.length >>> 1));
+  for (let i = 0; i < 300; i++) again.append("after-restore", big);
+  assert.equal(again.sm.snapshot().buffer.byteLength, cold.length + (cold.length >>> 1));
 });
 
 /** Byte equality without assert's diff (slow for megabytes). */
