@@ -25,6 +25,14 @@ const EMPTY = 0;
 const MOVED = -1;
 /** Old-table slots moved per insert: a move ends within a quarter of the old size in inserts. */
 const MOVE_STEP = 4;
+/**
+ * From this many slots on, the next table is allocated at half full and its
+ * pages touched a few per insert until the move starts at 70%: a page's first
+ * touch faults, and inserts into a cold table of tens of megabytes fault at
+ * nearly every one.
+ */
+const PREPARE_FROM_SLOTS = 1 << 16;
+const PAGE = 4096;
 
 /**
  * Which positions still hold an event, as raw columns (checked in tight
@@ -113,8 +121,18 @@ export class IdTable {
   #kept = 0;
   /** Share of live entries the last completed move found. */
   #liveShare = 1;
+  /** The next table, allocated ahead of the move, and how many of its bytes are touched. */
+  #ahead: { keys: Uint32Array; values: Float64Array } | undefined;
+  #aheadTouched = 0;
+  /** Bytes of the next table to touch per insert (a fraction: touched when the sum passes a page). */
+  #aheadRate = 0;
+  #aheadDebt = 0;
 
-  constructor(capacity = 1024) {
+  readonly #prepareFrom: number;
+
+  /** `prepareFrom`: from what size the next table is prepared ahead (tests set it low). */
+  constructor(capacity = 1024, prepareFrom = PREPARE_FROM_SLOTS) {
+    this.#prepareFrom = prepareFrom;
     let cap = 16;
     while (cap < capacity) cap *= 2;
     this.#keys = new Uint32Array(cap * 2);
@@ -182,8 +200,11 @@ export class IdTable {
         this.#rebuildNow();
       }
     }
-    if (this.#old === undefined && (this.#size + 1) * 10 > (this.#mask + 1) * 7) {
-      this.#startMove(liveness?.());
+    if (this.#old === undefined) {
+      const cap = this.#mask + 1;
+      if ((this.#size + 1) * 10 > cap * 7) this.#startMove(liveness?.());
+      else if (this.#ahead !== undefined) this.#touchAhead();
+      else if (cap >= this.#prepareFrom && this.#size * 2 >= cap) this.#prepareNext(cap);
     }
     this.#place(h1, h2, position + 1);
     this.#size++;
@@ -199,18 +220,54 @@ export class IdTable {
     values[i] = stored;
   }
 
+  /** Size of the table a move starting now would go into. */
+  #nextSlots(cap: number): number {
+    // A table mostly full of dead entries is cleaned into one of the same size.
+    return this.#liveShare < 0.5 ? cap : cap * 2;
+  }
+
+  #prepareNext(cap: number): void {
+    const next = this.#nextSlots(cap);
+    this.#ahead = { keys: new Uint32Array(next * 2), values: new Float64Array(next) };
+    this.#aheadTouched = 0;
+    this.#aheadDebt = 0;
+    // All of it touched in the inserts from half full to 65% full.
+    this.#aheadRate = (next * 24) / Math.max(1, Math.floor(cap * 0.15));
+  }
+
+  /** Touches the next table's pages (writing the empty value they hold), a few per insert. */
+  #touchAhead(): void {
+    const a = this.#ahead!;
+    const keyBytes = a.keys.byteLength, total = keyBytes + a.values.byteLength;
+    if (this.#aheadTouched >= total) return;
+    this.#aheadDebt += this.#aheadRate;
+    while (this.#aheadDebt >= PAGE && this.#aheadTouched < total) {
+      const at = this.#aheadTouched;
+      if (at < keyBytes) a.keys[at >>> 2] = 0;
+      else a.values[(at - keyBytes) >>> 3] = EMPTY;
+      this.#aheadTouched = at + PAGE;
+      this.#aheadDebt -= PAGE;
+    }
+  }
+
   #startMove(l: Liveness | undefined): void {
     const cap = this.#mask + 1;
-    // A table mostly full of dead entries is cleaned into one of the same size.
-    const next = this.#liveShare < 0.5 ? cap : cap * 2;
+    const next = this.#nextSlots(cap);
+    const ahead = this.#ahead;
+    this.#ahead = undefined;
     this.#old = { keys: this.#keys, values: this.#values, mask: this.#mask };
     this.#oldLeft = this.#size;
     this.#cursor = 0;
     this.#seen = 0;
     this.#kept = 0;
     this.#moveLiveness = l;
-    this.#keys = new Uint32Array(next * 2);
-    this.#values = new Float64Array(next);
+    if (ahead !== undefined && ahead.values.length === next) {
+      this.#keys = ahead.keys;
+      this.#values = ahead.values;
+    } else {
+      this.#keys = new Uint32Array(next * 2);
+      this.#values = new Float64Array(next);
+    }
     this.#mask = next - 1;
     this.#size = 0;
     this.#move(MOVE_STEP);

@@ -90,34 +90,44 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 
 Deno.test("IdTable answers like a map of key -> positions while it grows, moves and drops dead entries", () => {
   fc.assert(
-    fc.property(fc.array(op, { minLength: 100, maxLength: 2500, size: "max" }), (ops) => {
-      const m = new Model(4);
-      let t = new IdTable(16);
-      for (const o of ops) {
-        if (o.kind === "insert") {
-          const p = m.positions.length;
-          m.positions.push(p);
-          const k = `${o.h1}/${o.h2}`;
-          m.byKey.set(k, [...(m.byKey.get(k) ?? []), p]);
-          t.insert(o.h1, o.h2, p, m.liveness);
-        } else if (o.kind === "kill") {
-          m.floor[o.stream] = Math.max(m.floor[o.stream]!, o.upTo);
-        } else {
-          const w = new ByteWriter(16);
-          t.write(w);
-          t = IdTable.read(new ByteReader(w.finish()));
+    fc.property(
+      fc.array(op, { minLength: 100, maxLength: 2500, size: "max" }),
+      fc.boolean(),
+      (ops, ahead) => {
+        const m = new Model(4);
+        // Small tables too prepare their next table ahead when `ahead`.
+        let t = new IdTable(16, ahead ? 16 : undefined);
+        for (const o of ops) {
+          if (o.kind === "insert") {
+            const p = m.positions.length;
+            m.positions.push(p);
+            const k = `${o.h1}/${o.h2}`;
+            m.byKey.set(k, [...(m.byKey.get(k) ?? []), p]);
+            t.insert(o.h1, o.h2, p, m.liveness);
+          } else if (o.kind === "kill") {
+            m.floor[o.stream] = Math.max(m.floor[o.stream]!, o.upTo);
+          } else {
+            const w = new ByteWriter(16);
+            t.write(w);
+            t = IdTable.read(new ByteReader(w.finish()));
+          }
         }
-      }
-      for (const [k, ps] of m.byKey) {
-        const [h1, h2] = k.split("/").map(Number) as [number, number];
-        const got = positions(t, h1, h2);
-        for (const p of got) assert.ok(ps.includes(p), `position ${p} was never inserted for ${k}`);
-        const live = ps.filter((p) => m.alive(p));
-        const gotLive = got.filter((p) => m.alive(p));
-        assert.deepEqual(gotLive, live, `live positions of ${k}`);
-      }
-      assert.ok(t.size <= m.positions.length);
-    }),
+        for (const [k, ps] of m.byKey) {
+          const [h1, h2] = k.split("/").map(Number) as [number, number];
+          const got = positions(t, h1, h2);
+          for (const p of got) {
+            assert.ok(
+              ps.includes(p),
+              `position ${p} was never inserted for ${k}`,
+            );
+          }
+          const live = ps.filter((p) => m.alive(p));
+          const gotLive = got.filter((p) => m.alive(p));
+          assert.deepEqual(gotLive, live, `live positions of ${k}`);
+        }
+        assert.ok(t.size <= m.positions.length);
+      },
+    ),
     { numRuns: 150 },
   );
 });
