@@ -271,8 +271,6 @@ export const MAX_SCAN = 100_000;
 const SWEEP_EVERY = 4096;
 /** Snapshots from this size on get a spare buffer prepared for the next one. */
 const SPARE_FROM_BYTES = 4 << 20;
-/** How often (in log entries) the size of a state without a spare yet is estimated. */
-const SPARE_CHECK_EVERY = 1024;
 const MAGIC = 0x53454c52; // "RLES"
 const VERSION = 1;
 
@@ -328,9 +326,12 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   #spareTouched = 0;
   /**
    * Size the next spare is made for (the last snapshot's, with room to grow);
-   * 0 while the state is small, -1 after a restore until the next snapshot.
+   * 0 until a snapshot of a large state (none yet, or a small one), and -1
+   * after a restore until the next snapshot.
    */
   #spareBytes = 0;
+  /** Spare size over the last snapshot's: grows when the state outgrew its spare. */
+  #spareFactor = 1.25;
   /** Largest proposal timestamp applied: the clock retention runs on while applying. */
   #logTime = 0;
   readonly #projections = new Map<string, ProjectionRunner<unknown>>();
@@ -409,14 +410,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       changed = true;
     }
     if (changed) this.#notify();
-    if (this.#spareBytes > 0) this.#touchSpare(bytes + (bytes >>> 1));
-    else if (
-      this.#spareBytes === 0 && changed && this.#applied % SPARE_CHECK_EVERY < commands.length
-    ) {
-      // Before the first snapshot (or a restore) the size comes from an estimate.
-      const e = this.#snapshotEstimate();
-      if (e >= SPARE_FROM_BYTES) this.#spareBytes = e + (e >>> 2);
-    }
+    if (this.#spareBytes > 0) this.#touchSpare(bytes * this.#spareFactor);
     return out;
   }
 
@@ -433,9 +427,10 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   }
 
   /**
-   * Touches `bytes` more of the spare snapshot buffer: 1.5 times the bytes
-   * applied, so a node that snapshots once the log has grown by the last
-   * snapshot's size (as RaftNode does) finds the spare ready.
+   * Touches `bytes` more of the spare snapshot buffer (as many as the spare
+   * is larger than the last snapshot, times the bytes applied), so a node
+   * that snapshots once the log has grown by the last snapshot's size (as
+   * RaftNode does) finds the spare ready.
    */
   #touchSpare(bytes: number): void {
     let s = this.#spare;
@@ -443,7 +438,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       // Ready; but a state that has outgrown it needs a bigger one.
       const need = this.#snapshotEstimate(true);
       if (need <= s.length) return;
-      this.#spareBytes = need + (need >>> 1);
+      this.#spareBytes = Math.ceil(need * this.#spareFactor);
       s = this.#spare = undefined;
     }
     if (s === undefined) {
@@ -1080,10 +1075,11 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     const idx = this.#index;
     const estimate = this.#snapshotEstimate();
     const spare = this.#spare;
-    // A spare the state has outgrown is dropped: growing the writer would copy it all.
-    const w = new ByteWriter(
-      spare !== undefined && spare.length >= this.#snapshotEstimate(true) ? spare : estimate,
-    );
+    // A spare the state has outgrown is dropped (growing the writer would copy it all), and
+    // the next is made bigger: the state grows faster than the log for small events.
+    const fits = spare !== undefined && spare.length >= this.#snapshotEstimate(true);
+    if (spare !== undefined && !fits) this.#spareFactor = Math.min(2, this.#spareFactor + 0.25);
+    const w = new ByteWriter(fits ? spare : estimate);
     this.#spare = undefined;
     w.u32(MAGIC);
     w.u32(VERSION);
@@ -1116,7 +1112,9 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     }
     const out = w.finish();
     // Small states snapshot quickly from fresh memory; a spare pays off for large ones.
-    this.#spareBytes = out.length >= SPARE_FROM_BYTES ? out.length + (out.length >>> 1) : 0;
+    this.#spareBytes = out.length >= SPARE_FROM_BYTES
+      ? Math.ceil(out.length * this.#spareFactor)
+      : 0;
     return out;
   }
 
