@@ -435,9 +435,10 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   #touchSpare(bytes: number): void {
     let s = this.#spare;
     if (s !== undefined && this.#spareTouched >= s.length) {
-      // Ready; but a state that has outgrown it needs a bigger one.
+      // Ready; but a state that has outgrown it needs a bigger one, and a bigger margin.
       const need = this.#snapshotEstimate(true);
       if (need <= s.length) return;
+      this.#spareFactor = Math.min(2, this.#spareFactor + 0.25);
       this.#spareBytes = Math.ceil(need * this.#spareFactor);
       s = this.#spare = undefined;
     }
