@@ -29,6 +29,45 @@ function copyAhead(a: Typed, next: Typed, from: number, n: number): number {
   return end;
 }
 
+/** How a column's array grows: at once while small, ahead of need from `from` values on. */
+class Growth<T extends Typed> {
+  /** The next, larger array while values are copied ahead into it, and how far the copy got. */
+  #next: T | undefined;
+  #copied = 0;
+
+  constructor(readonly make: (length: number) => T, readonly from: number) {}
+
+  /** The array to push value `n` into: `a`, or the larger one replacing it. */
+  room(a: T, n: number): T {
+    const next = this.#next;
+    if (next !== undefined) {
+      if (n < a.length) {
+        this.#copied = copyAhead(a, next, this.#copied, n);
+        return a;
+      }
+      // Full: the rest of the copy (small, as most went ahead) and the switch.
+      next.set(a.subarray(this.#copied, n), this.#copied);
+      this.#next = undefined;
+      return next;
+    }
+    if (n === a.length) {
+      const bigger = this.make(grow(a.length));
+      bigger.set(a);
+      return bigger;
+    }
+    if (n >= this.from && n * 4 >= a.length * 3) {
+      this.#next = this.make(grow(a.length));
+      this.#copied = copyAhead(a, this.#next, 0, n);
+    }
+    return a;
+  }
+
+  /** Forgets a copy ahead (the values moved). */
+  cancel(): void {
+    this.#next = undefined;
+  }
+}
+
 /**
  * A growable `Uint32Array`.
  *
@@ -43,15 +82,12 @@ function copyAhead(a: Typed, next: Typed, from: number, n: number): number {
 export class U32Column {
   #a: Uint32Array;
   #n = 0;
-  /** The next, larger array while values are copied ahead into it, and how far the copy got. */
-  #next: Uint32Array | undefined;
-  #copied = 0;
-  readonly #pregrowFrom: number;
+  readonly #growth: Growth<Uint32Array>;
 
   /** `pregrowFrom`: from what size the column grows ahead of need (tests set it low). */
   constructor(capacity = 1024, pregrowFrom = PREGROW_FROM) {
     this.#a = new Uint32Array(Math.max(1, capacity));
-    this.#pregrowFrom = pregrowFrom;
+    this.#growth = new Growth((n) => new Uint32Array(n), pregrowFrom);
   }
 
   /** A column over `values`, which it takes ownership of (no copy). */
@@ -69,24 +105,9 @@ export class U32Column {
 
   /** Appends a value. */
   push(v: number): void {
-    const a = this.#a, n = this.#n;
-    if (this.#next !== undefined) {
-      if (n === a.length) {
-        // Full: the rest of the copy (small, as most went ahead) and the switch.
-        const next = this.#next;
-        next.set(a.subarray(this.#copied, n), this.#copied);
-        this.#a = next;
-        this.#next = undefined;
-      } else this.#copied = copyAhead(a, this.#next, this.#copied, n);
-    } else if (n === a.length) {
-      const next = new Uint32Array(grow(a.length));
-      next.set(a);
-      this.#a = next;
-    } else if (n >= this.#pregrowFrom && n * 4 >= a.length * 3) {
-      this.#next = new Uint32Array(grow(a.length));
-      this.#copied = copyAhead(a, this.#next, 0, n);
-    }
-    this.#a[this.#n++] = v;
+    const a = this.#growth.room(this.#a, this.#n);
+    this.#a = a;
+    a[this.#n++] = v;
   }
 
   /** Value at `i` (undefined behaviour past the end: returns 0 or a stale value). */
@@ -114,15 +135,12 @@ export class U32Column {
 export class F64Column {
   #a: Float64Array;
   #n = 0;
-  /** The next, larger array while values are copied ahead into it, and how far the copy got. */
-  #next: Float64Array | undefined;
-  #copied = 0;
-  readonly #pregrowFrom: number;
+  readonly #growth: Growth<Float64Array>;
 
   /** `pregrowFrom`: from what size the column grows ahead of need (tests set it low). */
   constructor(capacity = 1024, pregrowFrom = PREGROW_FROM) {
     this.#a = new Float64Array(Math.max(1, capacity));
-    this.#pregrowFrom = pregrowFrom;
+    this.#growth = new Growth((n) => new Float64Array(n), pregrowFrom);
   }
 
   /** A column over `values`, which it takes ownership of (no copy). */
@@ -140,24 +158,9 @@ export class F64Column {
 
   /** Appends a value. */
   push(v: number): void {
-    const a = this.#a, n = this.#n;
-    if (this.#next !== undefined) {
-      if (n === a.length) {
-        // Full: the rest of the copy (small, as most went ahead) and the switch.
-        const next = this.#next;
-        next.set(a.subarray(this.#copied, n), this.#copied);
-        this.#a = next;
-        this.#next = undefined;
-      } else this.#copied = copyAhead(a, this.#next, this.#copied, n);
-    } else if (n === a.length) {
-      const next = new Float64Array(grow(a.length));
-      next.set(a);
-      this.#a = next;
-    } else if (n >= this.#pregrowFrom && n * 4 >= a.length * 3) {
-      this.#next = new Float64Array(grow(a.length));
-      this.#copied = copyAhead(a, this.#next, 0, n);
-    }
-    this.#a[this.#n++] = v;
+    const a = this.#growth.room(this.#a, this.#n);
+    this.#a = a;
+    a[this.#n++] = v;
   }
 
   /** Value at `i`. */
@@ -169,7 +172,7 @@ export class F64Column {
   dropFirst(n: number): void {
     if (n <= 0) return;
     // Values move: a copy ahead would hold stale ones.
-    this.#next = undefined;
+    this.#growth.cancel();
     if (n >= this.#n) {
       this.#n = 0;
       if (this.#a.length > 64) this.#a = new Float64Array(4);

@@ -66,11 +66,12 @@ Deno.test("node: a snapshot waits until the entries applied since the last one a
   }
 });
 
-Deno.test("node: a proposal made on a follower is forwarded, and resolves there once applied", async () => {
+/** Three KV nodes on a manual clock and an in-memory network; n1 is made leader. */
+async function manualCluster(requestTimeoutMs?: number) {
   const ids = ["n1", "n2", "n3"];
   const clock = new ManualClock();
   const net = new MemoryNetwork();
-  const nodes = new Map<string, RaftNode<KvResult>>();
+  const nodes: RaftNode<KvResult>[] = [];
   for (const id of ids) {
     const node = await RaftNode.start<KvResult>({
       id,
@@ -79,16 +80,23 @@ Deno.test("node: a proposal made on a follower is forwarded, and resolves there 
       stateMachine: new KvStateMachine(),
       clock,
       tickMs: 10,
+      ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
       raft: { electionTick: 10, seed: ids.indexOf(id) + 1 },
     });
     net.register(node as RaftNode<unknown>);
-    nodes.set(id, node);
+    nodes.push(node);
   }
-  const n1 = nodes.get("n1")!, n2 = nodes.get("n2")!;
+  const n1 = nodes[0]!;
+  n1.campaign();
+  for (let t = 0; t < 5000 && n1.role !== "leader"; t += 10) await clock.advance(10);
+  assert.equal(n1.role, "leader");
+  return { ids, clock, net, nodes };
+}
+
+Deno.test("node: a proposal made on a follower is forwarded, and resolves there once applied", async () => {
+  const { clock, nodes } = await manualCluster();
+  const [n1, n2] = nodes as [RaftNode<KvResult>, RaftNode<KvResult>];
   try {
-    n1.campaign();
-    for (let t = 0; t < 5000 && n1.role !== "leader"; t += 10) await clock.advance(10);
-    assert.equal(n1.role, "leader");
     let result: KvResult | undefined;
     const both = Promise.all([
       n2.propose(encodeKvCommand({ op: "put", key: "a", value: "from n2" })),
@@ -104,29 +112,9 @@ Deno.test("node: a proposal made on a follower is forwarded, and resolves there 
 });
 
 Deno.test("node: a proposal that cannot commit times out after requestTimeoutMs, not before", async () => {
-  const ids = ["n1", "n2", "n3"];
-  const clock = new ManualClock();
-  const net = new MemoryNetwork();
-  const nodes: RaftNode<KvResult>[] = [];
-  for (const id of ids) {
-    const node = await RaftNode.start<KvResult>({
-      id,
-      storage: MemoryStorage.withVoters(ids),
-      transport: net.transport(id),
-      stateMachine: new KvStateMachine(),
-      clock,
-      tickMs: 10,
-      requestTimeoutMs: 1_000,
-      raft: { electionTick: 10, seed: ids.indexOf(id) + 1 },
-    });
-    net.register(node as RaftNode<unknown>);
-    nodes.push(node);
-  }
+  const { ids, clock, net, nodes } = await manualCluster(1_000);
   const n1 = nodes[0]!;
   try {
-    n1.campaign();
-    for (let t = 0; t < 5000 && n1.role !== "leader"; t += 10) await clock.advance(10);
-    assert.equal(n1.role, "leader");
     net.isolate("n1", ids);
     const outcomes: (KvResult | Error)[] = [];
     const put = (key: string, timeoutMs?: number) =>
