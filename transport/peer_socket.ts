@@ -6,6 +6,8 @@
  * @module
  */
 
+import { TcpWebSocket } from "./ws_client.ts";
+
 /** What {@link PeerSocket} needs to know. */
 export interface PeerSocketOptions {
   /** The peer's base URL (`http://host:port`); the socket goes to `ws://host:port/raft/ws`. */
@@ -37,7 +39,7 @@ export function peerSocketUrl(base: string): string {
  * ```
  */
 export class PeerSocket {
-  readonly #ws: WebSocket | undefined;
+  readonly #ws: WebSocket | TcpWebSocket | undefined;
   readonly #opts: PeerSocketOptions;
   /** Frames sent before the socket opened; undefined once open. */
   #pending: string[] | undefined = [];
@@ -46,10 +48,14 @@ export class PeerSocket {
 
   constructor(opts: PeerSocketOptions) {
     this.#opts = opts;
-    let ws: WebSocket;
+    let ws: WebSocket | TcpWebSocket;
     try {
-      // Deno's WebSocket takes handshake headers as a second-argument option.
-      ws = new WebSocket(peerSocketUrl(opts.url), { headers: opts.headers } as unknown as string[]);
+      const url = peerSocketUrl(opts.url);
+      // Plain ws:// goes over a connection with Nagle's algorithm off (see ws_client.ts);
+      // Deno's WebSocket (which takes handshake headers as a second-argument option) for wss://.
+      ws = url.startsWith("ws://")
+        ? new TcpWebSocket(new URL(url).href, opts.headers)
+        : new WebSocket(url, { headers: opts.headers } as unknown as string[]);
     } catch (e) {
       // A malformed peer URL: report it like a connection that failed, not to the caller.
       this.#ws = undefined;
@@ -64,8 +70,11 @@ export class PeerSocket {
       for (const f of frames) ws.send(f);
       opts.onOpen?.();
     };
-    ws.onclose = (e) => this.#fail(`closed ${e.code} ${e.reason}`.trim());
-    ws.onerror = (e) => this.#fail((e as ErrorEvent).message ?? "error");
+    ws.onclose = (e: { code: number; reason: string }) =>
+      this.#fail(`closed ${e.code} ${e.reason}`.trim());
+    if (ws instanceof WebSocket) {
+      ws.onerror = (e) => this.#fail((e as ErrorEvent).message ?? "error");
+    }
   }
 
   /** Bytes accepted but not yet handed to the network (an estimate before the socket opens). */

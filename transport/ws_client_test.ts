@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { type ClosedEvent, TcpWebSocket } from "./ws_client.ts";
+
+/** A server whose `/ws` route upgrades (answering 401 without the `x-key` header) and records frames. */
+function server(onSocket: (ws: WebSocket) => void = () => {}) {
+  const received: string[] = [];
+  const headers: Record<string, string>[] = [];
+  let serverClosed: (code: number) => void = () => {};
+  const closedByClient = new Promise<number>((r) => serverClosed = r);
+  const srv = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
+    if (req.headers.get("x-key") !== "k") return new Response("no", { status: 401 });
+    headers.push(Object.fromEntries(req.headers));
+    const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
+    socket.onmessage = (e) => received.push(e.data as string);
+    socket.onclose = (e) => serverClosed(e.code);
+    socket.onopen = () => onSocket(socket);
+    return response;
+  });
+  return { srv, received, headers, closedByClient, url: `ws://127.0.0.1:${srv.addr.port}/ws?a=1` };
+}
+
+function client(url: string, headers: Record<string, string>) {
+  const ws = new TcpWebSocket(url, headers);
+  const opened = new Promise<void>((r) => ws.onopen = r);
+  const closed = new Promise<ClosedEvent>((r) => ws.onclose = r);
+  return { ws, opened, closed };
+}
+
+Deno.test("TcpWebSocket: handshake headers, frames of every length class in order, close both ways", async () => {
+  const s = server();
+  try {
+    const c = client(s.url, { "x-key": "k", "x-from": "n1" });
+    await c.opened;
+    const texts = [
+      "",
+      "a".repeat(125),
+      "b".repeat(126),
+      "c".repeat(65_535),
+      "d".repeat(65_536),
+      "é€😀".repeat(70_000),
+      JSON.stringify([{ type: "app", from: "n1", to: "n2" }]),
+    ];
+    for (const t of texts) c.ws.send(t);
+    const deadline = Date.now() + 10_000;
+    while (s.received.length < texts.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.deepEqual(s.received, texts);
+    assert.equal(s.headers[0]!["x-from"], "n1");
+    assert.equal(c.ws.bufferedAmount, 0, "all written");
+    c.ws.close(1000);
+    assert.equal(await s.closedByClient, 1000);
+    assert.equal((await c.closed).code, 1000);
+  } finally {
+    await s.srv.shutdown();
+  }
+});
+
+Deno.test("TcpWebSocket: a server's close code reaches onclose; a refused handshake or connection is 1006", async () => {
+  const s = server((ws) => ws.close(1007, "bad frame"));
+  try {
+    const c = client(s.url, { "x-key": "k" });
+    const e = await c.closed;
+    assert.equal(e.code, 1007);
+    assert.equal(e.reason, "bad frame");
+    const refused = client(s.url, {});
+    const r = await refused.closed;
+    assert.equal(r.code, 1006);
+    assert.match(r.reason, /401/);
+  } finally {
+    await s.srv.shutdown();
+  }
+  const nobody = client(s.url, { "x-key": "k" });
+  assert.equal((await nobody.closed).code, 1006, "nothing listens any more");
+});
