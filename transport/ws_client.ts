@@ -15,8 +15,11 @@ import { Buffer } from "node:buffer";
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-/** Room before the payload for the longest frame header (2 + 8 length + 4 mask). */
-const HEAD_ROOM = 14;
+/**
+ * Room before the payload for the longest frame header (2 + 8 length + 4
+ * mask), rounded up so the payload is 4-byte aligned for masking by words.
+ */
+const HEAD_ROOM = 16;
 
 /** How the socket ended: a close frame's code and reason, or 1006 for a lost connection. */
 export interface ClosedEvent {
@@ -148,9 +151,14 @@ function escape(s: string): string {
 
 /** A masked client frame of `text` (UTF-8), header and payload in one buffer. */
 function encodeFrame(opcode: number, text: string): Uint8Array {
-  const buf = new Uint8Array(HEAD_ROOM + text.length * 3);
-  const n = encoder.encodeInto(text, buf.subarray(HEAD_ROOM)).written;
-  return frameAround(buf, opcode, n);
+  // Sized for ASCII (all JSON of peer messages is), and again for the worst case if not.
+  let buf = new Uint8Array(HEAD_ROOM + text.length);
+  let r = encoder.encodeInto(text, buf.subarray(HEAD_ROOM));
+  if (r.read < text.length) {
+    buf = new Uint8Array(HEAD_ROOM + text.length * 3);
+    r = encoder.encodeInto(text, buf.subarray(HEAD_ROOM));
+  }
+  return frameAround(buf, opcode, r.written);
 }
 
 function encodeFrameBytes(opcode: number, payload: Uint8Array): Uint8Array {
@@ -162,7 +170,11 @@ function encodeFrameBytes(opcode: number, payload: Uint8Array): Uint8Array {
 /** Masks the `n` payload bytes at HEAD_ROOM and writes the header just before them. */
 function frameAround(buf: Uint8Array, opcode: number, n: number): Uint8Array {
   const mask = crypto.getRandomValues(new Uint8Array(4));
-  for (let i = 0; i < n; i++) buf[HEAD_ROOM + i] = buf[HEAD_ROOM + i]! ^ mask[i & 3]!;
+  // Four bytes at a time: the mask read as a native word lines up with the payload's words.
+  const words = n >>> 2, m32 = new Uint32Array(mask.buffer)[0]!;
+  const w = new Uint32Array(buf.buffer, buf.byteOffset + HEAD_ROOM, words);
+  for (let i = 0; i < words; i++) w[i] = w[i]! ^ m32;
+  for (let i = words * 4; i < n; i++) buf[HEAD_ROOM + i] = buf[HEAD_ROOM + i]! ^ mask[i & 3]!;
   const lenBytes = n < 126 ? 0 : n < 65536 ? 2 : 8;
   const start = HEAD_ROOM - 2 - lenBytes - 4;
   buf[start] = 0x80 | opcode;
