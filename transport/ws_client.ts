@@ -78,6 +78,11 @@ export class TcpWebSocket {
 
   async #run(url: URL, headers: Readonly<Record<string, string>>): Promise<void> {
     if (url.protocol !== "ws:") throw new TypeError(`only ws:// URLs: ${url.href}`);
+    for (const [k, v] of Object.entries(headers)) {
+      if (/[\r\n:]/.test(k) || /[\r\n]/.test(v)) {
+        throw new TypeError(`invalid header ${JSON.stringify(k)}`);
+      }
+    }
     const conn = await Deno.connect({
       hostname: url.hostname.replace(/^\[|\]$/g, ""),
       port: Number(url.port || 80),
@@ -105,7 +110,7 @@ export class TcpWebSocket {
     if (status !== 101) throw new Error(`handshake answered ${head.split("\r\n")[0]}`);
     const digest = await crypto.subtle.digest("SHA-1", encoder.encode(key + GUID));
     const accept = Buffer.from(digest).toString("base64");
-    if (!new RegExp(`^sec-websocket-accept: *${escape(accept)} *$`, "im").test(head)) {
+    if (!new RegExp(`^sec-websocket-accept: *${escapeRegExp(accept)} *$`, "im").test(head)) {
       throw new Error("handshake answered without the right Sec-WebSocket-Accept");
     }
     this.#open = true;
@@ -145,7 +150,7 @@ export class TcpWebSocket {
   }
 }
 
-function escape(s: string): string {
+function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
 

@@ -67,6 +67,11 @@ Deno.test("TcpWebSocket: a server's close code reaches onclose; a refused handsh
     const r = await refused.closed;
     assert.equal(r.code, 1006);
     assert.match(r.reason, /401/);
+    const injected = client(s.url, { "x-key": "k\r\nx-evil: 1" });
+    const i = await injected.closed;
+    assert.equal(i.code, 1006);
+    assert.match(i.reason, /invalid header/);
+    assert.equal(s.headers.length, 1, "the bad request never reached the server");
   } finally {
     await s.srv.shutdown();
   }
