@@ -159,7 +159,7 @@ export function encodeMessageText(m: Message): string {
   const n = m.entries.length;
   const parts: string[] = new Array(n);
   for (let i = 0; i < n; i++) parts[i] = encodeEntryText(m.entries[i]!);
-  // The fields in encodeMessage's order, so the text is the same.
+  // Written by hand: entry texts are spliced in, and every other field is a number or an id.
   return `{"type":"app","from":${JSON.stringify(m.from)},"to":${
     JSON.stringify(m.to)
   },"term":${m.term},"index":${m.index},"logTerm":${m.logTerm},"entries":[${

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { waitFor } from "../tests/helpers.ts";
 import { type ClosedEvent, TcpWebSocket } from "./ws_client.ts";
 
 /** A server whose `/ws` route upgrades (answering 401 without the `x-key` header) and records frames. */
@@ -41,10 +42,7 @@ Deno.test("TcpWebSocket: handshake headers, frames of every length class in orde
       JSON.stringify([{ type: "app", from: "n1", to: "n2" }]),
     ];
     for (const t of texts) c.ws.send(t);
-    const deadline = Date.now() + 10_000;
-    while (s.received.length < texts.length && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await waitFor("every frame to arrive", () => s.received.length >= texts.length);
     assert.deepEqual(s.received, texts);
     assert.equal(s.headers[0]!["x-from"], "n1");
     assert.equal(c.ws.bufferedAmount, 0, "all written");
