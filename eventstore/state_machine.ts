@@ -13,8 +13,10 @@
  * - Idempotency: when every event id of an append already exists, as one run
  *   in this stream, the append is a retry: nothing is written and the
  *   original revisions and position are returned. That holds as long as the
- *   events exist (not for a time window). Some ids existing, or an id existing
- *   in another stream, is an {@link EventIdConflictError}.
+ *   events exist (not for a time window); a retry whose first events
+ *   retention has removed since (ids gone at the head, the rest in the same
+ *   entry) is still the original append. Other partial overlaps, or an id
+ *   existing in another stream, are an {@link EventIdConflictError}.
  * - Soft delete hides the stream's events (reads 404) and a later append
  *   continues the numbering; hard delete is a tombstone (reads and appends 410).
  * - Retention (`maxCount`, `maxAge`, `truncateBefore`) applies to reads at
@@ -561,7 +563,14 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     };
   }
 
-  /** The append's ids exist: a retry of an earlier append, or a conflict. */
+  /**
+   * Some of the append's ids exist: a retry of an earlier append, or a
+   * conflict. Retention may have removed the first events of the original
+   * append since (a `maxCount` smaller than the batch removes them at once):
+   * a retry whose leading ids are gone is still the original append when the
+   * ids that remain follow them in the same log entry and the gone ones sit
+   * just before, removed; where the log still holds them their ids must match.
+   */
   #replay(
     name: string,
     s: StreamState | undefined,
@@ -573,7 +582,9 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       const r = cur.read(this.#offs[k]!);
       return fromUtf8(cur.payload, r.idStart, r.idStart + r.idLen);
     };
-    for (let k = 0; k < count; k++) {
+    let gone = 0;
+    while (found[gone]! < 0) gone++;
+    for (let k = gone; k < count; k++) {
       const p = found[k]!;
       if (p < 0) {
         const known = [...Array(count).keys()].filter((i) => found[i]! >= 0).slice(0, 3);
@@ -592,8 +603,9 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
         );
       }
     }
-    const rev0 = idx.posRevision.get(found[0]!);
-    for (let k = 1; k < count; k++) {
+    const p0 = found[gone]!;
+    const rev0 = idx.posRevision.get(p0) - gone;
+    for (let k = gone + 1; k < count; k++) {
       if (idx.posRevision.get(found[k]!) !== rev0 + k) {
         return new EventIdConflictError(
           name,
@@ -603,6 +615,14 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
         );
       }
     }
+    if (gone > 0 && !this.#removedHead(p0, gone, cur)) {
+      return new EventIdConflictError(
+        name,
+        `event ids ${idOf(gone)}.. already exist but ${
+          idOf(gone - 1)
+        } does not; only a retry of the whole original append is idempotent`,
+      );
+    }
     return {
       stream: name,
       firstRevision: rev0,
@@ -610,6 +630,24 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       position: found[count - 1]!,
       replayed: true,
     };
+  }
+
+  /**
+   * True when the `gone` positions before `p0` were written in the same log
+   * entry as `p0`, are removed, and (where the log still has them) carry the
+   * append's first `gone` ids.
+   */
+  #removedHead(p0: number, gone: number, cur: EventRecordCursor): boolean {
+    const idx = this.#index;
+    const first = p0 - gone;
+    if (first < 0 || idx.entryOf(first) !== idx.entryOf(p0)) return false;
+    for (let k = 0; k < gone; k++) {
+      const p = first + k;
+      if (idx.isAlive(p)) return false;
+      const r = cur.read(this.#offs[k]!);
+      if (!this.#storedIdEquals(p, cur.payload, r.idStart, r.idLen)) return false;
+    }
+    return true;
   }
 
   /** Position of the live event whose id is `payload[start, start+len)`, or -1. */
@@ -632,7 +670,8 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       r = cursor.read(this.#index.posOffset.get(p) - this.#winFrom);
     } catch {
       // A live event is always readable (retention keeps it); if it is not,
-      // trust the 64-bit hash rather than fail the command.
+      // or a removed one was compacted away, trust the 64-bit hash (or the
+      // entry it shares with live ones) rather than fail the command.
       return true;
     }
     if (r.idLen !== len) return false;

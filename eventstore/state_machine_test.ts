@@ -113,6 +113,32 @@ Deno.test("EventStoreStateMachine.apply() rejects partial id overlaps, reordered
   assert.equal(h.sm.lastPosition, before);
 });
 
+Deno.test("EventStoreStateMachine.apply() replays a retry whose first events retention has removed since", async () => {
+  const h = new Harness();
+  h.setMetadata("s", { maxCount: 2 });
+  ok(h.append("s", [ev("x")]));
+  // maxCount 2 removes x and a at once: only b and c remain.
+  const first = ok(h.append("s", [ev("a"), ev("b"), ev("c")]));
+  assert.deepEqual(ids(h, "s"), ["b", "c"]);
+  const before = h.sm.lastPosition;
+  const retry = () => h.append("s", [ev("a"), ev("b"), ev("c")]);
+  assert.deepEqual(ok(retry()), { ...first, replayed: true });
+  // The removed head must be this append's own: another id before b is a conflict,
+  // and so is a removed event of an earlier append (x) claimed as the head.
+  const other = h.append("s", [ev("z"), ev("b"), ev("c")]);
+  assert.ok(other instanceof EventIdConflictError);
+  assert.match(other.message, /b\.\. already exist but z does not/);
+  assert.ok(h.append("s", [ev("x"), ev("a"), ev("b"), ev("c")]) instanceof EventIdConflictError);
+  // A gone id after a kept one is no retry either.
+  assert.ok(h.append("s", [ev("b"), ev("c"), ev("a")]) instanceof EventIdConflictError);
+  assert.equal(h.sm.lastPosition, before);
+  // Compaction keeps the entry while b and c live, so the check still reads a.
+  await h.storage.compact(h.sm.retainFrom() - 1);
+  assert.deepEqual(ok(retry()), { ...first, replayed: true });
+  assert.ok(h.append("s", [ev("z"), ev("b"), ev("c")]) instanceof EventIdConflictError);
+  assert.equal(h.sm.lastPosition, before);
+});
+
 Deno.test("EventStoreStateMachine.apply() treats ids that share a 64-bit hash slot as distinct", () => {
   // Many ids exercise probing; every one must be found exactly as itself.
   const h = new Harness();
