@@ -39,7 +39,7 @@ export function peerSocketUrl(base: string): string {
  * ```
  */
 export class PeerSocket {
-  readonly #ws: WebSocket | TcpWebSocket | undefined;
+  readonly #ws: TcpWebSocket | undefined;
   readonly #opts: PeerSocketOptions;
   /** Frames sent before the socket opened; undefined once open. */
   #pending: string[] | undefined = [];
@@ -48,14 +48,10 @@ export class PeerSocket {
 
   constructor(opts: PeerSocketOptions) {
     this.#opts = opts;
-    let ws: WebSocket | TcpWebSocket;
+    let ws: TcpWebSocket;
     try {
-      const url = peerSocketUrl(opts.url);
-      // Plain ws:// goes over a connection with Nagle's algorithm off (see ws_client.ts);
-      // Deno's WebSocket (which takes handshake headers as a second-argument option) for wss://.
-      ws = url.startsWith("ws://")
-        ? new TcpWebSocket(new URL(url).href, opts.headers)
-        : new WebSocket(url, { headers: opts.headers } as unknown as string[]);
+      // A connection with Nagle's algorithm off, for ws:// and wss:// alike (see ws_client.ts).
+      ws = new TcpWebSocket(new URL(peerSocketUrl(opts.url)).href, opts.headers);
     } catch (e) {
       // A malformed peer URL: report it like a connection that failed, not to the caller.
       this.#ws = undefined;
@@ -72,9 +68,6 @@ export class PeerSocket {
     };
     ws.onclose = (e: { code: number; reason: string }) =>
       this.#fail(`closed ${e.code} ${e.reason}`.trim());
-    if (ws instanceof WebSocket) {
-      ws.onerror = (e) => this.#fail((e as ErrorEvent).message ?? "error");
-    }
   }
 
   /** Bytes accepted but not yet handed to the network (an estimate before the socket opens). */

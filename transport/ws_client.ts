@@ -5,7 +5,8 @@
  * small frames one way only, so a second frame sent before the first is
  * acknowledged waited for the receiver's delayed ACK, about 40 ms. Text
  * frames out (masked, as clients must), close and ping handled on the way
- * in; nothing else is needed for a peer stream. Plain `ws://` only.
+ * in; nothing else is needed for a peer stream. `wss://` starts TLS over
+ * the same connection, so the option holds there too.
  *
  * @module
  */
@@ -27,6 +28,15 @@ export interface ClosedEvent {
   readonly reason: string;
 }
 
+/** Options of a {@link TcpWebSocket}. */
+export interface TcpWebSocketOptions {
+  /**
+   * PEM root certificates trusted for `wss://`, in addition to the default
+   * ones (which `--cert`, `DENO_CERT` and `DENO_TLS_CA_STORE` configure).
+   */
+  readonly caCerts?: readonly string[];
+}
+
 /**
  * A client WebSocket with `TCP_NODELAY` set, speaking text frames.
  *
@@ -41,14 +51,21 @@ export interface ClosedEvent {
 export class TcpWebSocket {
   onopen: (() => void) | undefined;
   onclose: ((e: ClosedEvent) => void) | undefined;
-  #conn: Deno.TcpConn | undefined;
+  #conn: Deno.Conn | undefined;
   /** Bytes handed to `send` and not yet written to the connection. */
   #buffered = 0;
   #writing: Promise<void> = Promise.resolve();
   #open = false;
   #closed = false;
 
-  constructor(url: string, headers: Readonly<Record<string, string>>) {
+  readonly #options: TcpWebSocketOptions;
+
+  constructor(
+    url: string,
+    headers: Readonly<Record<string, string>>,
+    options: TcpWebSocketOptions = {},
+  ) {
+    this.#options = options;
     this.#run(new URL(url), headers).catch((e) => this.#end(1006, String(e)));
   }
 
@@ -77,22 +94,36 @@ export class TcpWebSocket {
   }
 
   async #run(url: URL, headers: Readonly<Record<string, string>>): Promise<void> {
-    if (url.protocol !== "ws:") throw new TypeError(`only ws:// URLs: ${url.href}`);
+    const tls = url.protocol === "wss:";
+    if (!tls && url.protocol !== "ws:") {
+      throw new TypeError(`only ws:// and wss:// URLs: ${url.href}`);
+    }
     for (const [k, v] of Object.entries(headers)) {
       if (/[\r\n:]/.test(k) || /[\r\n]/.test(v)) {
         throw new TypeError(`invalid header ${JSON.stringify(k)}`);
       }
     }
-    const conn = await Deno.connect({
-      hostname: url.hostname.replace(/^\[|\]$/g, ""),
-      port: Number(url.port || 80),
-    });
-    this.#conn = conn;
+    const hostname = url.hostname.replace(/^\[|\]$/g, "");
+    const tcp = await Deno.connect({ hostname, port: Number(url.port || (tls ? 443 : 80)) });
+    this.#conn = tcp;
     if (this.#closed) {
-      conn.close();
+      tcp.close();
       return;
     }
-    conn.setNoDelay(true);
+    tcp.setNoDelay(true);
+    let conn: Deno.Conn = tcp;
+    if (tls) {
+      const caCerts = this.#options.caCerts;
+      conn = await Deno.startTls(tcp, {
+        hostname,
+        ...(caCerts === undefined ? {} : { caCerts: [...caCerts] }),
+      });
+      this.#conn = conn;
+      if (this.#closed) {
+        conn.close();
+        return;
+      }
+    }
     const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64");
     const lines = [
       `GET ${url.pathname}${url.search} HTTP/1.1`,

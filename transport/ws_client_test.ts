@@ -2,13 +2,21 @@ import assert from "node:assert/strict";
 import { waitFor } from "../tests/helpers.ts";
 import { type ClosedEvent, TcpWebSocket } from "./ws_client.ts";
 
-/** A server whose `/ws` route upgrades (answering 401 without the `x-key` header) and records frames. */
-function server(onSocket: (ws: WebSocket) => void = () => {}) {
+const TLS = new URL("../tests/fixtures/tls/", import.meta.url);
+const read = (name: string) => Deno.readTextFileSync(new URL(name, TLS));
+
+/**
+ * A server whose `/ws` route upgrades (answering 401 without the `x-key`
+ * header) and records frames; over TLS with the test certificate when `tls`.
+ */
+function server(onSocket: (ws: WebSocket) => void = () => {}, tls = false) {
   const received: string[] = [];
   const headers: Record<string, string>[] = [];
   let serverClosed: (code: number) => void = () => {};
   const closedByClient = new Promise<number>((r) => serverClosed = r);
-  const srv = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
+  const options = { port: 0, hostname: "127.0.0.1", onListen() {} };
+  const certs = tls ? { cert: read("localhost.pem"), key: read("localhost-key.pem") } : {};
+  const srv = Deno.serve({ ...options, ...certs }, (req) => {
     if (req.headers.get("x-key") !== "k") return new Response("no", { status: 401 });
     headers.push(Object.fromEntries(req.headers));
     const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
@@ -17,11 +25,12 @@ function server(onSocket: (ws: WebSocket) => void = () => {}) {
     socket.onopen = () => onSocket(socket);
     return response;
   });
-  return { srv, received, headers, closedByClient, url: `ws://127.0.0.1:${srv.addr.port}/ws?a=1` };
+  const url = `${tls ? "wss" : "ws"}://127.0.0.1:${srv.addr.port}/ws?a=1`;
+  return { srv, received, headers, closedByClient, url };
 }
 
-function client(url: string, headers: Record<string, string>) {
-  const ws = new TcpWebSocket(url, headers);
+function client(url: string, headers: Record<string, string>, caCerts?: string[]) {
+  const ws = new TcpWebSocket(url, headers, caCerts === undefined ? {} : { caCerts });
   const opened = new Promise<void>((r) => ws.onopen = r);
   const closed = new Promise<ClosedEvent>((r) => ws.onclose = r);
   return { ws, opened, closed };
@@ -75,4 +84,26 @@ Deno.test("TcpWebSocket: a server's close code reaches onclose; a refused handsh
   }
   const nobody = client(s.url, { "x-key": "k" });
   assert.equal((await nobody.closed).code, 1006, "nothing listens any more");
+});
+
+Deno.test("TcpWebSocket over TLS (wss://): frames in order after the TLS handshake; an untrusted certificate is 1006", async () => {
+  const s = server(() => {}, true);
+  try {
+    const c = client(s.url, { "x-key": "k" }, [read("ca.pem")]);
+    await c.opened;
+    const texts = ["a", "é€😀".repeat(30_000), "b".repeat(70_000)];
+    for (const t of texts) c.ws.send(t);
+    await waitFor("every frame to arrive", () => s.received.length >= texts.length);
+    assert.deepEqual(s.received, texts);
+    c.ws.close(1000);
+    assert.equal(await s.closedByClient, 1000);
+    assert.equal((await c.closed).code, 1000);
+    const untrusted = client(s.url, { "x-key": "k" });
+    const u = await untrusted.closed;
+    assert.equal(u.code, 1006);
+    assert.match(u.reason, /certificate/i);
+    assert.equal(s.headers.length, 1, "the untrusted handshake never reached the route");
+  } finally {
+    await s.srv.shutdown();
+  }
 });
