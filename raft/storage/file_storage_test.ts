@@ -599,7 +599,7 @@ Deno.test("FileStorage.open refuses a directory held by another process", async 
 
 Deno.test("FileStorage.save writes one record per call (group commit)", async () => {
   await withDir(async (dir) => {
-    const s = await FileStorage.open(dir);
+    const s = await FileStorage.open(dir, { preallocateBytes: 0 });
     const size0 = Deno.statSync(join(dir, segmentFiles(dir)[0]!)).size;
     await s.save({ entries: range(1, 101) });
     const size1 = Deno.statSync(join(dir, segmentFiles(dir)[0]!)).size;
@@ -612,7 +612,7 @@ Deno.test("FileStorage.save writes one record per call (group commit)", async ()
 
 Deno.test("FileStorage.open reports torn writes through the logger", async () => {
   await withDir(async (dir) => {
-    const s = await FileStorage.open(dir);
+    const s = await FileStorage.open(dir, { preallocateBytes: 0 });
     await s.save({ entries: range(1, 4) });
     await s.close();
     const path = join(dir, segmentFiles(dir)[0]!);
@@ -657,7 +657,7 @@ Deno.test("FileStorage truncation inside a batch shadows the tail with a new seg
 
 Deno.test("FileStorage truncation: before the new segment lands, the old log stands", async () => {
   await withDir(async (dir) => {
-    const s = await FileStorage.open(dir);
+    const s = await FileStorage.open(dir, { preallocateBytes: 0 });
     await s.save({ entries: range(1, 11) });
     await s.save({ entries: range(6, 9, 2) });
     await s.close();
@@ -710,7 +710,7 @@ Deno.test("FileStorage recovery refuses a shadowing segment whose previous term 
 Deno.test("FileStorage replacing entries of earlier segments is atomic across a crash", async () => {
   await withDir(async (root) => {
     const dir = join(root, "live");
-    const s = await FileStorage.open(dir, { segmentBytes: 200 });
+    const s = await FileStorage.open(dir, { segmentBytes: 200, preallocateBytes: 0 });
     for (let i = 1; i <= 30; i += 3) await s.save({ entries: range(i, i + 3) });
     const before = segmentFiles(dir);
     assert.ok(before.length >= 4);

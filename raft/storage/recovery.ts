@@ -9,6 +9,8 @@
  *   damaged record with nothing valid after it. Only the final write can be
  *   torn, and it was never acknowledged (acknowledgement waits for fsync), so
  *   it is dropped.
+ * - Zeros after a segment's last record are not a tear: the storage writes
+ *   zeros ahead of the log, and the next save overwrites them.
  * - Everything else is corruption and raises {@link CorruptLogError} naming
  *   file and byte offset: a bad checksum in an earlier segment or with valid
  *   records after it, a missing segment, an index gap, a snapshot that does
@@ -201,6 +203,16 @@ function scanSegment(
     // A damaged record at `offset`. In the last segment it is a torn tail
     // unless something valid follows it; anywhere else it is corruption.
     const damaged = (offset: number, status: number, length: number): SegmentScan => {
+      // Only zeros from here on: zeros written ahead of the log
+      // (FileStorageOptions.preallocateBytes; a crash while a new segment
+      // started may leave them on what is no longer the last one), or a write
+      // that had extended the file but not reached the disk. Either way the
+      // segment's records end here; a gap this hid would fail the index
+      // checks across segments.
+      if (segment !== undefined && allZero(readAt(file, offset, size - offset), 0)) {
+        segment.trim();
+        return { segment, size, torn: undefined, hardState: decodeBest(), records };
+      }
       const reason = status === FrameStatus.headerIncomplete
         ? "record header is cut short"
         : status === FrameStatus.payloadIncomplete

@@ -52,7 +52,8 @@ async function writeBatches(
   dir: string,
   batches: { entries: Entry[]; hardState?: HardState }[],
 ): Promise<{ path: string; ends: number[] }> {
-  const s = await FileStorage.open(dir);
+  // Without zeros written ahead, the file ends where the last save did.
+  const s = await FileStorage.open(dir, { preallocateBytes: 0 });
   const path = join(dir, segmentFileName(1, 1));
   const ends = [Deno.statSync(path).size];
   for (const b of batches) {
@@ -250,7 +251,7 @@ Deno.test("recovery: an empty segment left by a crash during rotation is removed
   });
 });
 
-Deno.test("recovery: a zero-filled tail is a torn write; a valid record after garbage is not", async () => {
+Deno.test("recovery: a zero-filled tail ends the log and is written over; a valid record after garbage is damage", async () => {
   await withDir(async (dir) => {
     const { path, ends } = await writeBatches(dir, [{ entries: range(1, 4) }]);
     const pristine = Deno.readFileSync(path);
@@ -258,10 +259,17 @@ Deno.test("recovery: a zero-filled tail is a torn write; a valid record after ga
     withZeros.set(pristine);
     Deno.writeFileSync(path, withZeros);
     const lines: Line[] = [];
-    const s = await FileStorage.open(dir, { logger: (l) => lines.push(l) });
+    const s = await FileStorage.open(dir, { logger: (l) => lines.push(l), preallocateBytes: 0 });
     assertLog(s, 3);
-    assert.equal(lines[0]?.droppedBytes, 4096);
+    assert.equal(lines.length, 0, "nothing torn, nothing dropped");
+    await s.save({ entries: range(4, 6) });
     await s.close();
+    assert.equal(Deno.statSync(path).size, pristine.length + 4096, "the save went over the zeros");
+    const again = await FileStorage.open(dir, { logger: (l) => lines.push(l) });
+    assertLog(again, 5);
+    assert.equal(lines.length, 0);
+    await again.close();
+    Deno.writeFileSync(path, pristine);
 
     // Garbage, then a complete valid record copied from the file: damage.
     const firstRecordStart = ends[0]!;
