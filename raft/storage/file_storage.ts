@@ -95,8 +95,9 @@ export interface FileStorageOptions {
    * disk leaves the file's size and block map unchanged, so its `syncData`
    * has no file-system metadata to commit: on ext4 here, 230 us per sync
    * instead of 340-375 us, and about a third less CPU. A segment is cut back
-   * to its last record when the next one starts; recovery reads a zero tail
-   * in the last segment as where the log ends.
+   * to its last record when the next one starts; recovery reads zeros after
+   * a segment's last record as where its records end (not as a torn write).
+   * A full disk shows up that much earlier, as a failed save.
    */
   readonly preallocateBytes?: number;
 }
