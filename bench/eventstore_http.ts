@@ -6,11 +6,16 @@
  *    data, `Expected-Revision: any`) at 1, 32 and 128 connections. With
  *    `--vs-etcd`, a 3-node etcd gets one put per request (`POST /v3/kv/put`,
  *    the same connection counts) in the same run, and the ratio is printed.
+ *    With `--rounds N` both systems run N times, alternating, and the
+ *    medians are compared.
  * 2. batched: 100 events per request; events/s committed (acknowledged
  *    appends are committed and applied on the leader).
  * 3. catch-up: one subscriber reads `$all` from position 0 over Server-Sent
  *    Events (`GET /subscribe/all`) until `caught-up`; events/s delivered.
  *    Before it, batched appends bring the log to `--catchup-events`.
+ *
+ * Phases 2 and 3 write gigabytes; they run once, after every append round,
+ * on a cluster of their own, so the append comparison never follows them.
  *
  * The load generator is `wrk` (Debian package `wrk`), in its own process.
  * `--cpu-prof DIR` runs the nodes with `deno run --cpu-prof` and writes
@@ -279,25 +284,42 @@ try {
   const runs = { raftlog: [] as Map<number, LoadResult>[], etcd: [] as Map<number, LoadResult>[] };
   const batched = new Map<number, LoadResult>();
   let caught: { events: number; seconds: number; bytes: number; from: string } | undefined;
-  for (let round = 1; round <= rounds; round++) {
+  // Elections under load (a saturated leader's heartbeats come late) show up as errors.
+  const electionsNote = (es: EventsCluster, before: number) => {
+    const n = elections(es) - before;
+    if (n > 0) console.log(`  (${n} leader election(s) during this run; see the node logs)`);
+  };
+  const heavy = only.has("batched") || only.has("catchup");
+  // Append rounds first, raftlog then etcd in each, so both meet the machine in the same
+  // state; the batched and catch-up phases write gigabytes, on a cluster of their own after.
+  for (let round = 1; only.has("appends") && round <= rounds; round++) {
     if (rounds > 1) console.log(`round ${round} of ${rounds}`);
     const dir = await Deno.makeTempDir({ dir: tmp, prefix: "events-" });
-    const lastRound = round === rounds;
-    const es = await startEvents(dir, lastRound ? profDir : undefined);
+    const es = await startEvents(dir, round === rounds && !heavy ? profDir : undefined);
     try {
-      // Elections under load (a saturated leader's heartbeats come late) show up as errors.
-      const electionsNote = (before: number) => {
-        const n = elections(es) - before;
-        if (n > 0) console.log(`  (${n} leader election(s) during this run; see the node logs)`);
-      };
-      if (only.has("appends")) {
-        const e0 = elections(es);
-        runs.raftlog.push(
-          await appends(await es.leader(), es.pids, "raftlog append", single, tmp),
-        );
-        electionsNote(e0);
+      const e0 = elections(es);
+      runs.raftlog.push(await appends(await es.leader(), es.pids, "raftlog append", single, tmp));
+      electionsNote(es, e0);
+    } finally {
+      await es.stop();
+      if (!opts.keep) await Deno.remove(dir, { recursive: true });
+    }
+    if (withEtcd) {
+      const edir = await Deno.makeTempDir({ dir: tmp, prefix: "etcd-" });
+      const etcd = await startEtcd(edir);
+      try {
+        runs.etcd.push(await appends(etcd.leaderUrl, etcd.pids, "etcd put", etcdPuts, tmp));
+      } finally {
+        await etcd.stop();
+        if (!opts.keep) await Deno.remove(edir, { recursive: true });
       }
-      if (lastRound && only.has("batched")) {
+    }
+  }
+  if (heavy) {
+    const dir = await Deno.makeTempDir({ dir: tmp, prefix: "events-" });
+    const es = await startEvents(dir, profDir);
+    try {
+      if (only.has("batched")) {
         const reqs = batchRequests(200, batch);
         for (const c of batchLevels) {
           const url = await es.leader();
@@ -306,10 +328,10 @@ try {
           const r = await runWrk(url, reqs, { connections: c, seconds, tmp, pids: es.pids });
           batched.set(c, r);
           line(`raftlog batch${batch}`, c, r);
-          electionsNote(e0);
+          electionsNote(es, e0);
         }
       }
-      if (lastRound && only.has("catchup")) {
+      if (only.has("catchup")) {
         await fill(es, catchupEvents, batch);
         const leaderUrl = await es.leader();
         const followerUrl = es.urls.find((u) => u !== leaderUrl)!;
@@ -343,16 +365,6 @@ try {
     } finally {
       await es.stop();
       if (!opts.keep) await Deno.remove(dir, { recursive: true });
-    }
-    if (withEtcd) {
-      const edir = await Deno.makeTempDir({ dir: tmp, prefix: "etcd-" });
-      const etcd = await startEtcd(edir);
-      try {
-        runs.etcd.push(await appends(etcd.leaderUrl, etcd.pids, "etcd put", etcdPuts, tmp));
-      } finally {
-        await etcd.stop();
-        if (!opts.keep) await Deno.remove(edir, { recursive: true });
-      }
     }
   }
 
