@@ -246,18 +246,15 @@ members prints the membership; leave removes the member --id (it keeps running u
 Exit codes: 0 ok, 1 failure, 2 bad arguments.`;
 
 function positiveInt(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n <= 0) {
-    throw new UsageError(`--${name} must be a positive integer, got "${v}"`);
-  }
-  return n;
+  return v === undefined ? dflt : intFlag(name, v, 1);
 }
 
-function nonNegativeInt(name: string, v: string): number {
+/** `--name`'s value as an integer of at least `min` (0 or 1). */
+function intFlag(name: string, v: string, min: 0 | 1): number {
   const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) {
-    throw new UsageError(`--${name} must be a non-negative integer, got "${v}"`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) {
+    const kind = min === 0 ? "non-negative" : "positive";
+    throw new UsageError(`--${name} must be a ${kind} integer, got "${v}"`);
   }
   return n;
 }
@@ -421,7 +418,7 @@ export function parseServeArgs(
     snapshotEvery,
     preallocateBytes: prealloc === undefined
       ? undefined
-      : nonNegativeInt("preallocate-bytes", prealloc),
+      : intFlag("preallocate-bytes", prealloc, 0),
   };
 }
 

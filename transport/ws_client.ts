@@ -105,24 +105,19 @@ export class TcpWebSocket {
     }
     const hostname = url.hostname.replace(/^\[|\]$/g, "");
     const tcp = await Deno.connect({ hostname, port: Number(url.port || (tls ? 443 : 80)) });
-    this.#conn = tcp;
-    if (this.#closed) {
-      tcp.close();
-      return;
-    }
     tcp.setNoDelay(true);
-    let conn: Deno.Conn = tcp;
-    if (tls) {
+    // Set before the TLS handshake, so a close() meanwhile ends it.
+    let conn: Deno.Conn = this.#conn = tcp;
+    if (tls && !this.#closed) {
       const caCerts = this.#options.caCerts;
-      conn = await Deno.startTls(tcp, {
+      conn = this.#conn = await Deno.startTls(tcp, {
         hostname,
         ...(caCerts === undefined ? {} : { caCerts: [...caCerts] }),
       });
-      this.#conn = conn;
-      if (this.#closed) {
-        conn.close();
-        return;
-      }
+    }
+    if (this.#closed) {
+      conn.close();
+      return;
     }
     const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64");
     const lines = [
