@@ -142,6 +142,8 @@ export interface NodeStatus {
 }
 
 const noop = (): void => {};
+/** Proposal timeouts that get a deadline ring of their own; others get a deadline each. */
+const MAX_PROPOSAL_RINGS = 8;
 
 interface Pending<R> {
   resolve(v: R): void;
@@ -209,7 +211,8 @@ export class RaftNode<R = unknown> {
   /** Timeouts of proposals and reads, checked every tick. */
   readonly #deadlines = new DeadlineQueue();
   /** Timeouts of proposals with the default timeout, by sequence number. */
-  readonly #proposalDeadlines = new KeyedDeadlines();
+  /** Proposal deadlines, one ring per timeout (nearly always just the default one). */
+  readonly #proposalDeadlines = new Map<number, KeyedDeadlines>();
   /** When the oldest unanswered heartbeat to each peer was sent (round-trip measurement). */
   readonly #heartbeatSentAt = new Map<NodeId, number>();
   #proposalQueue: { seqs: number[]; datas: Uint8Array[] } = { seqs: [], datas: [] };
@@ -354,15 +357,22 @@ export class RaftNode<R = unknown> {
   #enqueueProposal(command: Uint8Array, now: number, timeoutMs: number | undefined): Promise<R> {
     const seq = ++this.#seq;
     const data = encodeEnvelope({ id: this.#idPrefix + seq, timestamp: now, payload: command });
+    // No timer and no closure per proposal: a ring of deadlines per timeout, checked on tick
+    // (a closure kept for the whole timeout outlives the young generation at high rates).
+    const ms = timeoutMs ?? this.#timeoutMs;
+    let ring = this.#proposalDeadlines.get(ms);
+    if (ring === undefined && this.#proposalDeadlines.size < MAX_PROPOSAL_RINGS) {
+      this.#proposalDeadlines.set(ms, ring = new KeyedDeadlines());
+    }
     let promise: Promise<R>;
-    if (timeoutMs === undefined) {
-      // The common case allocates no timer: a ring of deadlines checked on tick.
+    if (ring !== undefined) {
       promise = new Promise<R>((resolve, reject) => {
         this.#proposals.set(seq, { resolve, reject, cancelTimer: noop });
       });
-      this.#proposalDeadlines.add(seq, now + this.#timeoutMs);
+      ring.add(seq, now + ms);
     } else {
-      promise = this.#track(this.#proposals, seq, timeoutMs, "propose");
+      // Many distinct timeouts at once (computed per request): a deadline each.
+      promise = this.#track(this.#proposals, seq, ms, "propose");
     }
     this.#proposalQueue.seqs.push(seq);
     this.#proposalQueue.datas.push(data);
@@ -605,18 +615,21 @@ export class RaftNode<R = unknown> {
     else p.resolve(value as T);
   }
 
-  readonly #proposalTimedOut = (seq: number): void => {
+  #proposalTimedOut(seq: number, ms: number): void {
     const p = this.#proposals.get(seq);
     if (p === undefined) return;
     this.#proposals.delete(seq);
-    p.reject(new TimeoutError("propose", this.#timeoutMs));
-  };
+    p.reject(new TimeoutError("propose", ms));
+  }
 
   #tick(): void {
     if (this.#stopped) return;
     const now = this.#clock.now();
     this.#deadlines.expire(now);
-    this.#proposalDeadlines.expire(now, this.#proposalTimedOut);
+    for (const [ms, ring] of this.#proposalDeadlines) {
+      ring.expire(now, (seq) => this.#proposalTimedOut(seq, ms));
+      if (ring.size === 0 && ms !== this.#timeoutMs) this.#proposalDeadlines.delete(ms);
+    }
     this.#raw.tick();
     this.#wake();
   }

@@ -111,6 +111,37 @@ Deno.test("node: a proposal made on a follower is forwarded, and resolves there 
   }
 });
 
+Deno.test("node: proposals with many distinct timeouts each time out at their own deadline", async () => {
+  const { ids, clock, net, nodes } = await manualCluster(1_000);
+  const n1 = nodes[0]!;
+  try {
+    net.isolate("n1", ids);
+    const fired: { ms: number; at: number; message: string }[] = [];
+    // More distinct timeouts than get a deadline ring, in an order that is not sorted.
+    const timeouts = [300, 120, 500, 240, 160, 420, 200, 360, 140, 460, 260, 180];
+    const start = clock.now();
+    const all = timeouts.map((ms, i) =>
+      n1.propose(encodeKvCommand({ op: "put", key: `t${i}`, value: "v" }), { timeoutMs: ms })
+        .then(
+          () => fired.push({ ms, at: clock.now() - start, message: "resolved" }),
+          (e) => fired.push({ ms, at: clock.now() - start, message: String(e) }),
+        )
+    );
+    for (let t = 0; t < 600; t += 10) await clock.advance(10);
+    await Promise.all(all);
+    assert.equal(fired.length, timeouts.length);
+    for (const f of fired) {
+      assert.ok(f.at >= f.ms && f.at <= f.ms + 20, `${f.ms} ms timed out at ${f.at}`);
+      assert.match(
+        f.message,
+        new RegExp(`TimeoutError: propose did not complete within ${f.ms} ms`),
+      );
+    }
+  } finally {
+    for (const n of nodes) await n.stop();
+  }
+});
+
 Deno.test("node: a proposal that cannot commit times out after requestTimeoutMs, not before", async () => {
   const { ids, clock, net, nodes } = await manualCluster(1_000);
   const n1 = nodes[0]!;
