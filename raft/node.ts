@@ -210,8 +210,7 @@ export class RaftNode<R = unknown> {
   readonly #proposals = new Map<number, Pending<R>>();
   /** Timeouts of proposals and reads, checked every tick. */
   readonly #deadlines = new DeadlineQueue();
-  /** Timeouts of proposals with the default timeout, by sequence number. */
-  /** Proposal deadlines, one ring per timeout (nearly always just the default one). */
+  /** Proposal deadlines by sequence number, one ring per timeout (usually just the default). */
   readonly #proposalDeadlines = new Map<number, KeyedDeadlines>();
   /** When the oldest unanswered heartbeat to each peer was sent (round-trip measurement). */
   readonly #heartbeatSentAt = new Map<NodeId, number>();
