@@ -115,6 +115,34 @@ export function fromUtf8(b: Uint8Array, start: number, end: number): string {
   return decoder.decode(b.subarray(start, end));
 }
 
+/** Size of the pages {@link touchPages} touches one at a time. */
+export const PAGE_BYTES = 4096;
+
+/**
+ * Writes a zero into each page of `buf` that `[from, from + bytes)` covers,
+ * so the kernel maps those pages now, a few at a time, instead of all at
+ * once when the buffer is first filled. Returns the offset reached (an
+ * integer, whatever `from` and `bytes` are: a fractional index would write
+ * nothing), to pass as the next call's `from`. The bytes written are lost.
+ *
+ * @example
+ * ```ts
+ * import { touchPages } from "./_bytes.ts";
+ * const buf = new Uint8Array(3 * 4096).fill(1);
+ * const at = touchPages(buf, 0, 4096.5);
+ * console.assert(at === 4097 && buf[0] === 0 && buf[4096] === 0 && buf[8192] === 1);
+ * ```
+ */
+export function touchPages(buf: Uint8Array, from: number, bytes: number): number {
+  const start = Math.floor(from);
+  const end = Math.min(buf.length, Math.ceil(from + bytes));
+  if (end <= start) return start;
+  for (let i = start; i < end; i += PAGE_BYTES) buf[i] = 0;
+  // The range's last page may start after the last step's byte.
+  buf[end - 1] = 0;
+  return end;
+}
+
 /**
  * A growable little-endian buffer.
  *

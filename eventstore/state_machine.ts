@@ -74,7 +74,7 @@
 
 import type { Storage } from "../raft/core/storage.ts";
 import type { AppliedCommand, StateMachine } from "../raft/node.ts";
-import { ByteReader, ByteWriter, fromUtf8 } from "./_bytes.ts";
+import { ByteReader, ByteWriter, fromUtf8, touchPages } from "./_bytes.ts";
 import { EventIndex, type StreamState } from "./_event_index.ts";
 import { hashBytes, idHash } from "./_id_table.ts";
 import { type ArchivedEntry, type EntryArchive, MemoryArchive } from "./archive.ts";
@@ -327,13 +327,19 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   #spare: Uint8Array | undefined;
   #spareTouched = 0;
   /**
-   * Size the next spare is made for (the last snapshot's, with room to grow);
-   * 0 until a snapshot of a large state (none yet, or a small one), and -1
-   * after a restore until the next snapshot.
+   * Size the next spare is made for (the last snapshot's, or the state's, with
+   * room to grow); 0 while the state is small, and -1 after a restore until
+   * the next snapshot.
    */
   #spareBytes = 0;
   /** Spare size over the last snapshot's: grows when the state outgrew its spare. */
   #spareFactor = 1.25;
+  /**
+   * The spare is for the first snapshot of a state that grew large without
+   * one: sized twice the state, and the state outgrowing it says nothing
+   * about the margin later spares need.
+   */
+  #spareEarly = false;
   /** Largest proposal timestamp applied: the clock retention runs on while applying. */
   #logTime = 0;
   readonly #projections = new Map<string, ProjectionRunner<unknown>>();
@@ -412,19 +418,28 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       changed = true;
     }
     if (changed) this.#notify();
+    if (this.#spareBytes === 0 && bytes > 0) {
+      // No large snapshot yet: prepare for the first once the state is large.
+      const need = this.#snapshotEstimate(true);
+      if (need >= SPARE_FROM_BYTES) {
+        this.#spareBytes = need * 2;
+        this.#spareEarly = true;
+      }
+    }
     if (this.#spareBytes > 0) this.#touchSpare(bytes * this.#spareFactor);
     return out;
   }
 
   /**
    * Room a snapshot of the current state needs, or a little more; `tight`
-   * counts the id table's entries rather than its slots (closer, but it
-   * leaves out entries kept for the archive, which are rare).
+   * counts the id table's entries as written (12 bytes each while positions
+   * fit in 32 bits) rather than its slots: closer, but it leaves out entries
+   * kept for the archive, which are rare, and long stream names.
    */
   #snapshotEstimate(tight = false): number {
     const idx = this.#index;
     // Per event: four u32 columns and its stream's f64 position list.
-    return idx.positionCount * 24 + (tight ? idx.ids.size : idx.ids.capacity) * 16 +
+    return idx.positionCount * 24 + (tight ? idx.ids.size * 12 : idx.ids.capacity * 16) +
       idx.entLog.length * 24 + idx.streamsById.length * 64 + (1 << 16);
   }
 
@@ -440,17 +455,18 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       // Ready; but a state that has outgrown it needs a bigger one, and a bigger margin.
       const need = this.#snapshotEstimate(true);
       if (need <= s.length) return;
-      this.#spareFactor = Math.min(2, this.#spareFactor + 0.25);
-      this.#spareBytes = Math.ceil(need * this.#spareFactor);
+      if (this.#spareEarly) this.#spareBytes = need * 2;
+      else {
+        this.#spareFactor = Math.min(2, this.#spareFactor + 0.25);
+        this.#spareBytes = Math.ceil(need * this.#spareFactor);
+      }
       s = this.#spare = undefined;
     }
     if (s === undefined) {
       s = this.#spare = new Uint8Array(this.#spareBytes);
       this.#spareTouched = 0;
     }
-    const end = Math.min(s.length, this.#spareTouched + bytes);
-    for (let i = this.#spareTouched; i < end; i += 4096) s[i] = 0;
-    this.#spareTouched = end;
+    this.#spareTouched = touchPages(s, this.#spareTouched, bytes);
   }
 
   #applyOne(c: AppliedCommand): CommandResult {
@@ -1118,7 +1134,10 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     // A spare the state has outgrown is dropped (growing the writer would copy it all), and
     // the next is made bigger: the state grows faster than the log for small events.
     const fits = spare !== undefined && spare.length >= this.#snapshotEstimate(true);
-    if (spare !== undefined && !fits) this.#spareFactor = Math.min(2, this.#spareFactor + 0.25);
+    if (spare !== undefined && !fits && !this.#spareEarly) {
+      this.#spareFactor = Math.min(2, this.#spareFactor + 0.25);
+    }
+    this.#spareEarly = false;
     const w = new ByteWriter(fits ? spare : estimate);
     this.#spare = undefined;
     w.u32(MAGIC);
@@ -1163,6 +1182,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     this.#spare = undefined;
     // A restarted node has just faulted in its whole state: no spare until its first snapshot.
     this.#spareBytes = -1;
+    this.#spareEarly = false;
     if (data.length === 0) {
       this.#reset();
       return;

@@ -466,8 +466,10 @@ Deno.test("EventStoreStateMachine reads events whose entries came through the en
 
 Deno.test("EventStoreStateMachine snapshots of a large state written into the prepared spare buffer are the same bytes, and stay intact", () => {
   // Two machines fed the same commands: `a` snapshots along the way (so it prepares a spare
-  // buffer for the next snapshot), `b` only to compare (from fresh memory).
+  // buffer for the next snapshot), `b` only to compare. `b` starts from an (empty) snapshot,
+  // after which a node prepares no spare before its next snapshot: its first is from fresh memory.
   const a = new Harness(), b = new Harness();
+  b.sm.restore(new Uint8Array(0));
   const payload = { note: "x".repeat(40) };
   const feed = (from: number, to: number) => {
     for (let i = from; i < to; i++) {
@@ -480,6 +482,13 @@ Deno.test("EventStoreStateMachine snapshots of a large state written into the pr
   feed(0, 1500);
   const first = a.sm.snapshot();
   assert.ok(first.length >= 4 << 20, `a state large enough for a spare (${first.length} bytes)`);
+  const fresh = b.sm.snapshot();
+  assert.ok(sameBytes(first, fresh), "same bytes from the spare prepared for a first snapshot");
+  assert.notEqual(
+    first.buffer.byteLength,
+    fresh.buffer.byteLength,
+    "a state that grew large prepared a spare before its first snapshot",
+  );
   const firstCopy = first.slice();
   feed(1500, 1600);
   const fromSpare = a.sm.snapshot();
