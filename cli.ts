@@ -124,6 +124,8 @@ export interface AppContext {
   readonly storage: Storage;
   /** The node's data directory; an application may keep side files in it. */
   readonly dataDir: string;
+  /** Whether the node snapshots its state periodically (`--snapshot-every` is not 0). */
+  readonly periodicSnapshots?: boolean;
 }
 
 /**
@@ -166,9 +168,13 @@ export interface AppWiring {
  * ```
  */
 export const APPS: Readonly<Record<string, (ctx: AppContext) => AppWiring>> = {
-  events: ({ storage, dataDir }) => {
+  events: ({ storage, dataDir, periodicSnapshots }) => {
     const archive = FileArchive.open(join(dataDir, "eventstore.archive"));
-    const sm = new EventStoreStateMachine({ storage, archive });
+    const sm = new EventStoreStateMachine({
+      storage,
+      archive,
+      spareSnapshotBuffers: periodicSnapshots ?? true,
+    });
     let store: EventStore | undefined;
     const storeOf = (node: RaftNode<unknown>) =>
       store ??= new EventStore(node as RaftNode<CommandResult>, sm);
@@ -469,7 +475,11 @@ async function serve(cfg: ServeConfig, log: Logger, hooks: ServeHooks = {}): Pro
   const init = storage.initialState();
   let app: AppWiring;
   try {
-    app = APPS[cfg.app]!({ storage, dataDir: cfg.dataDir });
+    app = APPS[cfg.app]!({
+      storage,
+      dataDir: cfg.dataDir,
+      periodicSnapshots: cfg.snapshotEvery === undefined || cfg.snapshotEvery > 0,
+    });
   } catch (e) {
     await storage.close().catch(() => {});
     log("error", `cannot start the ${cfg.app} app`, { dir: cfg.dataDir, error: e });

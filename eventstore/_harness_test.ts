@@ -27,6 +27,7 @@ export class Harness {
       archive?: EntryArchive;
       // deno-lint-ignore no-explicit-any
       projections?: ProjectionDefinition<any>[];
+      spareSnapshotBuffers?: boolean;
     } = {},
   ) {
     this.storage = opts.storage ?? MemoryStorage.withVoters(["n1"]);
@@ -36,6 +37,9 @@ export class Harness {
       now: () => this.now,
       ...(opts.archive ? { archive: opts.archive } : {}),
       ...(opts.projections ? { projections: opts.projections } : {}),
+      ...(opts.spareSnapshotBuffers !== undefined
+        ? { spareSnapshotBuffers: opts.spareSnapshotBuffers }
+        : {}),
     });
   }
 

@@ -207,6 +207,8 @@ export class EventStore {
       ...(options.archive !== undefined ? { archive: options.archive } : {}),
       ...(options.projections !== undefined ? { projections: options.projections } : {}),
       ...(options.cache !== undefined ? { cache: options.cache } : {}),
+      // Spare snapshot buffers pay off only where snapshots come periodically.
+      spareSnapshotBuffers: options.snapshotEvery === undefined || options.snapshotEvery > 0,
     });
     const node = await RaftNode.start<CommandResult>({ ...options, stateMachine: sm });
     return new EventStore(node, sm, options);

@@ -526,6 +526,38 @@ Deno.test("EventStoreStateMachine snapshots of a large state written into the pr
   assert.equal(again.sm.snapshot().buffer.byteLength, Math.ceil(cold.length * 1.25));
 });
 
+Deno.test("EventStoreStateMachine with spareSnapshotBuffers off snapshots a large state from fresh memory", () => {
+  // `off` snapshots from the start; `fresh1` and `fresh2` start from an (empty) snapshot, so
+  // each one's first snapshot is written into fresh memory sized by the same estimate.
+  const off = new Harness({ spareSnapshotBuffers: false });
+  const fresh1 = new Harness(), fresh2 = new Harness();
+  fresh1.sm.restore(new Uint8Array(0));
+  fresh2.sm.restore(new Uint8Array(0));
+  const payload = { note: "x".repeat(40) };
+  const feed = (from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const events = Array.from({ length: 100 }, (_, k) => ({
+        type: "Filled",
+        data: payload,
+        id: `e-${i}-${k}`,
+      }));
+      for (const h of [off, fresh1, fresh2]) h.append(`s-${i % 300}`, events);
+    }
+  };
+  off.sm.snapshot();
+  feed(0, 1500);
+  const first = off.sm.snapshot();
+  assert.ok(first.length >= 4 << 20, `a large state (${first.length} bytes)`);
+  const want1 = fresh1.sm.snapshot();
+  assert.ok(sameBytes(first, want1));
+  assert.equal(first.buffer.byteLength, want1.buffer.byteLength, "no spare for the first");
+  feed(1500, 1900);
+  const second = off.sm.snapshot();
+  const want2 = fresh2.sm.snapshot();
+  assert.ok(sameBytes(second, want2));
+  assert.equal(second.buffer.byteLength, want2.buffer.byteLength, "nor after a large one");
+});
+
 /** Byte equality without assert's diff (slow for megabytes). */
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
