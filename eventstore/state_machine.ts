@@ -281,6 +281,9 @@ export const MAX_SCAN = 100_000;
 const SWEEP_EVERY = 4096;
 /** Snapshots from this size on get a spare buffer prepared for the next one. */
 const SPARE_FROM_BYTES = 4 << 20;
+/** A spare made before the first large snapshot: its size, and how far it is touched, over the state's. */
+const EARLY_SPARE_SIZE = 3;
+const EARLY_SPARE_AHEAD = 1.25;
 const MAGIC = 0x53454c52; // "RLES"
 const VERSION = 1;
 
@@ -344,8 +347,10 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   #spareFactor = 1.25;
   /**
    * The spare is for the first snapshot of a state that grew large without
-   * one: sized twice the state, and the state outgrowing it says nothing
-   * about the margin later spares need.
+   * one: sized three times the state (untouched pages cost no memory) and
+   * touched only a little ahead of the state, so the state outgrowing it
+   * leaves little touched memory behind, and says nothing about the margin
+   * later spares need.
    */
   #spareEarly = false;
   readonly #spares: boolean;
@@ -432,7 +437,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       // No large snapshot yet: prepare for the first once the state is large.
       const need = this.#snapshotEstimate(true);
       if (need >= SPARE_FROM_BYTES) {
-        this.#spareBytes = need * 2;
+        this.#spareBytes = need * EARLY_SPARE_SIZE;
         this.#spareEarly = true;
       }
     }
@@ -461,22 +466,33 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
    */
   #touchSpare(bytes: number): void {
     let s = this.#spare;
-    if (s !== undefined && this.#spareTouched >= s.length) {
-      // Ready; but a state that has outgrown it needs a bigger one, and a bigger margin.
+    const early = this.#spareEarly;
+    if (s !== undefined && (early || this.#spareTouched >= s.length)) {
+      // Ready (or early); but a state that has outgrown it needs a bigger one, and a bigger margin.
       const need = this.#snapshotEstimate(true);
-      if (need <= s.length) return;
-      if (this.#spareEarly) this.#spareBytes = need * 2;
-      else {
-        this.#spareFactor = Math.min(2, this.#spareFactor + 0.25);
-        this.#spareBytes = Math.ceil(need * this.#spareFactor);
-      }
-      s = this.#spare = undefined;
+      if (need > s.length) {
+        if (early) this.#spareBytes = need * EARLY_SPARE_SIZE;
+        else {
+          this.#spareFactor = Math.min(2, this.#spareFactor + 0.25);
+          this.#spareBytes = Math.ceil(need * this.#spareFactor);
+        }
+        s = this.#spare = undefined;
+      } else if (!early) return;
     }
     if (s === undefined) {
       s = this.#spare = new Uint8Array(this.#spareBytes);
       this.#spareTouched = 0;
     }
-    this.#spareTouched = touchPages(s, this.#spareTouched, bytes);
+    const limit = early
+      ? Math.min(s.length, Math.ceil(this.#snapshotEstimate(true) * EARLY_SPARE_AHEAD))
+      : s.length;
+    if (this.#spareTouched < limit) {
+      this.#spareTouched = touchPages(
+        s,
+        this.#spareTouched,
+        Math.min(bytes, limit - this.#spareTouched),
+      );
+    }
   }
 
   #applyOne(c: AppliedCommand): CommandResult {
