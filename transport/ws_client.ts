@@ -21,6 +21,8 @@ const decoder = new TextDecoder();
  * mask), rounded up so the payload is 4-byte aligned for masking by words.
  */
 const HEAD_ROOM = 16;
+/** Largest frame buffer kept for reuse. */
+const MAX_REUSED_BYTES = 16 << 20;
 
 /** How the socket ended: a close frame's code and reason, or 1006 for a lost connection. */
 export interface ClosedEvent {
@@ -55,6 +57,12 @@ export class TcpWebSocket {
   /** Bytes handed to `send` and not yet written to the connection. */
   #buffered = 0;
   #writing: Promise<void> = Promise.resolve();
+  /**
+   * A frame buffer whose write has completed, reused by the next `send` that
+   * fits: a fresh buffer per frame costs an allocation and, for large
+   * frames, a page fault per 4 KiB written.
+   */
+  #free: Uint8Array | undefined;
   #open = false;
   #closed = false;
 
@@ -77,9 +85,19 @@ export class TcpWebSocket {
   /** Sends one text frame (in order; only once open). */
   send(text: string): void {
     if (!this.#open || this.#closed) return;
-    const frame = encodeFrame(0x1, text);
+    let buf = this.#free;
+    if (buf !== undefined && buf.length >= HEAD_ROOM + text.length) this.#free = undefined;
+    else buf = undefined;
+    const frame = encodeFrame(0x1, text, buf);
     this.#buffered += frame.length;
-    this.#write(frame).then(() => this.#buffered -= frame.length);
+    this.#write(frame).then(() => {
+      this.#buffered -= frame.length;
+      // The bytes are in the kernel now: keep the larger buffer for the next frame.
+      const whole = new Uint8Array(frame.buffer);
+      if (whole.length <= MAX_REUSED_BYTES && whole.length > (this.#free?.length ?? 0)) {
+        this.#free = whole;
+      }
+    });
   }
 
   /** Sends a close frame, then ends the connection. */
@@ -180,10 +198,15 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
 
-/** A masked client frame of `text` (UTF-8), header and payload in one buffer. */
-function encodeFrame(opcode: number, text: string): Uint8Array {
+/**
+ * A masked client frame of `text` (UTF-8), header and payload in one buffer:
+ * `into` when given and large enough, else a new one.
+ */
+function encodeFrame(opcode: number, text: string, into?: Uint8Array): Uint8Array {
   // Sized for ASCII (all JSON of peer messages is), and again for the worst case if not.
-  let buf = new Uint8Array(HEAD_ROOM + text.length);
+  let buf = into !== undefined && into.length >= HEAD_ROOM + text.length
+    ? into
+    : new Uint8Array(HEAD_ROOM + text.length);
   let r = encoder.encodeInto(text, buf.subarray(HEAD_ROOM));
   if (r.read < text.length) {
     buf = new Uint8Array(HEAD_ROOM + text.length * 3);

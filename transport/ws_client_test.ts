@@ -63,6 +63,33 @@ Deno.test("TcpWebSocket: handshake headers, frames of every length class in orde
   }
 });
 
+Deno.test("TcpWebSocket: frame buffers reused after their write carry each later frame exactly", async () => {
+  const s = server();
+  try {
+    const c = client(s.url, { "x-key": "k" });
+    await c.opened;
+    // Smaller frames into a larger reused buffer, non-ASCII after ASCII, then a burst.
+    const paced = ["a".repeat(70_000), "b", "c".repeat(5_000), "é😀".repeat(20_000), "d".repeat(3)];
+    const burst = Array.from({ length: 50 }, (_, i) => String(i).repeat(1 + (i * 997) % 9_000));
+    let want = 0;
+    for (const t of paced) {
+      c.ws.send(t);
+      want++;
+      await waitFor(
+        "the frame to be written and received",
+        () => c.ws.bufferedAmount === 0 && s.received.length >= want,
+      );
+    }
+    for (const t of burst) c.ws.send(t);
+    await waitFor("the burst to arrive", () => s.received.length >= paced.length + burst.length);
+    assert.deepEqual(s.received, [...paced, ...burst]);
+    c.ws.close(1000);
+    await c.closed;
+  } finally {
+    await s.srv.shutdown();
+  }
+});
+
 Deno.test("TcpWebSocket: a server's close code reaches onclose; a refused handshake or connection is 1006", async () => {
   const s = server((ws) => ws.close(1007, "bad frame"));
   try {
