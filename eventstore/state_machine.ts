@@ -281,9 +281,14 @@ export const MAX_SCAN = 100_000;
 const SWEEP_EVERY = 4096;
 /** Snapshots from this size on get a spare buffer prepared for the next one. */
 const SPARE_FROM_BYTES = 4 << 20;
-/** A spare made before the first large snapshot: its size, and how far it is touched, over the state's. */
+/** Size of a spare made before the first large snapshot, over the state's. */
 const EARLY_SPARE_SIZE = 3;
-const EARLY_SPARE_AHEAD = 1.25;
+/**
+ * How far ahead of the state's snapshot size a spare is touched: touching
+ * costs the page faults the snapshot would otherwise take at once, and no
+ * more than it needs.
+ */
+const SPARE_TOUCH_AHEAD = 1.05;
 const MAGIC = 0x53454c52; // "RLES"
 const VERSION = 1;
 
@@ -347,10 +352,10 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   #spareFactor = 1.25;
   /**
    * The spare is for the first snapshot of a state that grew large without
-   * one: sized three times the state (untouched pages cost no memory) and
-   * touched only a little ahead of the state, so the state outgrowing it
-   * leaves little touched memory behind, and says nothing about the margin
-   * later spares need.
+   * one: sized three times the state (untouched pages cost no memory; every
+   * spare is touched only a little ahead of the state), so the state
+   * outgrowing it leaves little touched memory behind; and that says nothing
+   * about the margin later spares need.
    */
   #spareEarly = false;
   readonly #spares: boolean;
@@ -460,9 +465,10 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
 
   /**
    * Touches `bytes` more of the spare snapshot buffer (as many as the spare
-   * is larger than the last snapshot, times the bytes applied), so a node
-   * that snapshots once the log has grown by the last snapshot's size (as
-   * RaftNode does) finds the spare ready.
+   * is larger than the last snapshot, times the bytes applied), up to a
+   * little over the state's snapshot size, so a node that snapshots once the
+   * log has grown by the last snapshot's size (as RaftNode does) finds the
+   * spare ready.
    */
   #touchSpare(bytes: number): void {
     let s = this.#spare;
@@ -483,9 +489,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       s = this.#spare = new Uint8Array(this.#spareBytes);
       this.#spareTouched = 0;
     }
-    const limit = early
-      ? Math.min(s.length, Math.ceil(this.#snapshotEstimate(true) * EARLY_SPARE_AHEAD))
-      : s.length;
+    const limit = Math.min(s.length, Math.ceil(this.#snapshotEstimate(true) * SPARE_TOUCH_AHEAD));
     if (this.#spareTouched < limit) {
       this.#spareTouched = touchPages(
         s,
