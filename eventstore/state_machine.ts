@@ -250,9 +250,9 @@ export interface EventStoreStateMachineOptions {
   readonly cache?: LogReaderOptions;
   /**
    * Prepare the next snapshot's buffer while commands apply, once the state
-   * is large (over 4 MiB): it costs up to twice the state's size in memory
-   * and spares a snapshot a pause of first page touches (hundreds of
-   * milliseconds per million events). Default true; turn it off where no
+   * is large (over 4 MiB): it holds about a snapshot's size of memory between
+   * snapshots, and spares a snapshot a pause of first page touches (about
+   * 200 ms per million events). Default true; turn it off where no
    * snapshots are taken periodically (`RaftNode`'s `snapshotEvery: 0`).
    */
   readonly spareSnapshotBuffers?: boolean;
