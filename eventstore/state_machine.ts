@@ -473,23 +473,21 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   #touchSpare(bytes: number): void {
     let s = this.#spare;
     const early = this.#spareEarly;
-    if (s !== undefined && (early || this.#spareTouched >= s.length)) {
-      // Ready (or early); but a state that has outgrown it needs a bigger one, and a bigger margin.
-      const need = this.#snapshotEstimate(true);
-      if (need > s.length) {
-        if (early) this.#spareBytes = need * EARLY_SPARE_SIZE;
-        else {
-          this.#spareFactor = Math.min(2, this.#spareFactor + 0.25);
-          this.#spareBytes = Math.ceil(need * this.#spareFactor);
-        }
-        s = this.#spare = undefined;
-      } else if (!early) return;
+    const need = this.#snapshotEstimate(true);
+    if (s !== undefined && need > s.length && (early || this.#spareTouched >= s.length)) {
+      // Outgrown: a bigger one (and, after a snapshot, a bigger margin).
+      if (early) this.#spareBytes = need * EARLY_SPARE_SIZE;
+      else {
+        this.#spareFactor = Math.min(2, this.#spareFactor + 0.25);
+        this.#spareBytes = Math.ceil(need * this.#spareFactor);
+      }
+      s = this.#spare = undefined;
     }
     if (s === undefined) {
       s = this.#spare = new Uint8Array(this.#spareBytes);
       this.#spareTouched = 0;
     }
-    const limit = Math.min(s.length, Math.ceil(this.#snapshotEstimate(true) * SPARE_TOUCH_AHEAD));
+    const limit = Math.min(s.length, Math.ceil(need * SPARE_TOUCH_AHEAD));
     if (this.#spareTouched < limit) {
       this.#spareTouched = touchPages(
         s,
