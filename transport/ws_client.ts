@@ -85,10 +85,9 @@ export class TcpWebSocket {
   /** Sends one text frame (in order; only once open). */
   send(text: string): void {
     if (!this.#open || this.#closed) return;
-    let buf = this.#free;
-    if (buf !== undefined && buf.length >= HEAD_ROOM + text.length) this.#free = undefined;
-    else buf = undefined;
-    const frame = encodeFrame(0x1, text, buf);
+    // The free buffer is taken either way: if too small, the new one replaces it below.
+    const frame = encodeFrame(0x1, text, this.#free);
+    this.#free = undefined;
     this.#buffered += frame.length;
     this.#write(frame).then(() => {
       this.#buffered -= frame.length;
