@@ -30,7 +30,7 @@ import { EventStore } from "./eventstore/event_store.ts";
 import { type CommandResult, EventStoreStateMachine } from "./eventstore/state_machine.ts";
 import type { Storage } from "./raft/core/storage.ts";
 import type { ConfState } from "./raft/core/types.ts";
-import type { RaftNode, StateMachine } from "./raft/node.ts";
+import { type RaftNode, snapshotsArePeriodic, type StateMachine } from "./raft/node.ts";
 import { FileStorage } from "./raft/storage/file_storage.ts";
 import { runCheckCli } from "./raft/storage/check_cli.ts";
 import { type KvResult, KvStateMachine } from "./raft/testing/kv_state_machine.ts";
@@ -478,7 +478,7 @@ async function serve(cfg: ServeConfig, log: Logger, hooks: ServeHooks = {}): Pro
     app = APPS[cfg.app]!({
       storage,
       dataDir: cfg.dataDir,
-      periodicSnapshots: cfg.snapshotEvery === undefined || cfg.snapshotEvery > 0,
+      periodicSnapshots: snapshotsArePeriodic(cfg.snapshotEvery),
     });
   } catch (e) {
     await storage.close().catch(() => {});

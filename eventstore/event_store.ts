@@ -7,7 +7,7 @@
 
 import { type Clock, systemClock } from "../raft/clock.ts";
 import { NotLeaderError } from "../raft/core/errors.ts";
-import { type NodeOptions, RaftNode } from "../raft/node.ts";
+import { type NodeOptions, RaftNode, snapshotsArePeriodic } from "../raft/node.ts";
 import { TimeoutError } from "../raft/node_errors.ts";
 import type { EntryArchive } from "./archive.ts";
 import {
@@ -208,7 +208,7 @@ export class EventStore {
       ...(options.projections !== undefined ? { projections: options.projections } : {}),
       ...(options.cache !== undefined ? { cache: options.cache } : {}),
       // Spare snapshot buffers pay off only where snapshots come periodically.
-      spareSnapshotBuffers: options.snapshotEvery === undefined || options.snapshotEvery > 0,
+      spareSnapshotBuffers: snapshotsArePeriodic(options.snapshotEvery),
     });
     const node = await RaftNode.start<CommandResult>({ ...options, stateMachine: sm });
     return new EventStore(node, sm, options);

@@ -142,6 +142,23 @@ export interface NodeStatus {
 }
 
 const noop = (): void => {};
+/** Default of {@link NodeOptions.snapshotEvery}. */
+const DEFAULT_SNAPSHOT_EVERY = 10_000;
+
+/**
+ * Whether a node started with this `snapshotEvery` snapshots its state
+ * machine periodically (the default does; 0 turns it off).
+ *
+ * @example
+ * ```ts
+ * import { snapshotsArePeriodic } from "./node.ts";
+ * console.assert(snapshotsArePeriodic(undefined) && !snapshotsArePeriodic(0));
+ * ```
+ */
+export function snapshotsArePeriodic(snapshotEvery: number | undefined): boolean {
+  return (snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY) > 0;
+}
+
 /** Proposal timeouts that get a deadline ring of their own; others get a deadline each. */
 const MAX_PROPOSAL_RINGS = 8;
 
@@ -260,7 +277,7 @@ export class RaftNode<R = unknown> {
       Math.min(5, Math.max(1, Math.floor(electionTick / 6)));
     this.#electionMs = electionTick * this.#tickMs;
     this.#timeoutMs = opts.requestTimeoutMs ?? 10_000;
-    this.#snapshotEvery = opts.snapshotEvery ?? 10_000;
+    this.#snapshotEvery = opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
     this.#snapshotKeep = opts.snapshotKeep ?? 5_000;
     this.#idPrefix = `${opts.id}:${this.#boot}:`;
     this.#peerUrls = new Map(Object.entries(opts.peerUrls ?? {}));
