@@ -110,17 +110,60 @@ function encodeEntry(e: Entry): unknown {
   };
 }
 
-// JSON text of recently encoded small entries, direct-mapped by log index: a
-// leader sends the same entries to every follower.
-const TEXT_SLOTS = 1024;
-const MAX_CACHED_DATA_BYTES = 4096;
-const textOf: (Entry | undefined)[] = new Array(TEXT_SLOTS).fill(undefined);
-const textCache: string[] = new Array(TEXT_SLOTS).fill("");
+/** JSON texts of entries, direct-mapped by log index. */
+class EntryTexts {
+  readonly #of: (Entry | undefined)[];
+  readonly #texts: string[];
+
+  constructor(readonly slots: number) {
+    this.#of = new Array(slots).fill(undefined);
+    this.#texts = new Array(slots).fill("");
+  }
+
+  get(e: Entry): string | undefined {
+    const slot = e.index % this.slots;
+    return this.#of[slot] === e ? this.#texts[slot] : undefined;
+  }
+
+  set(e: Entry, text: string): void {
+    if (!Number.isSafeInteger(e.index) || e.index < 0) return;
+    const slot = e.index % this.slots;
+    this.#of[slot] = e;
+    this.#texts[slot] = text;
+  }
+
+  chars(): number {
+    return this.#texts.reduce((n, t) => n + t.length, 0);
+  }
+}
+
+// A leader sends the same entries to every follower, so it encodes each once. Small entries
+// (single events) and larger ones (batches of events) have caches of their own, so a few large
+// texts never push out many small ones. At most SMALL_SLOTS * (SMALL_DATA_BYTES * 4/3 + ~100)
+// plus LARGE_SLOTS * MAX_LARGE_TEXT_CHARS characters are held (about 22 M).
+const SMALL_SLOTS = 1024;
+const SMALL_DATA_BYTES = 4096;
+const LARGE_SLOTS = 128;
+const MAX_LARGE_TEXT_CHARS = 128 * 1024;
+const smallTexts = new EntryTexts(SMALL_SLOTS);
+const largeTexts = new EntryTexts(LARGE_SLOTS);
+
+/** Characters of entry text the encoder holds (for tests of the bound). */
+export function cachedEntryTextChars(): number {
+  return smallTexts.chars() + largeTexts.chars();
+}
 
 function encodeEntryText(e: Entry): string {
-  const slot = e.index % TEXT_SLOTS;
-  if (textOf[slot] === e) return textCache[slot]!;
   const d = e.data;
+  const small = d.byteLength <= SMALL_DATA_BYTES;
+  // Base64 takes 4 characters per 3 bytes; the fields around it fewer than 100.
+  const cache = small
+    ? smallTexts
+    : Math.ceil(d.byteLength / 3) * 4 + 100 <= MAX_LARGE_TEXT_CHARS
+    ? largeTexts
+    : undefined;
+  const hit = cache?.get(e);
+  if (hit !== undefined) return hit;
   // Base64 and the entry types need no escaping.
   const t = Number.isFinite(e.term) && Number.isFinite(e.index) &&
       (e.type === "normal" || e.type === "confChange")
@@ -128,10 +171,7 @@ function encodeEntryText(e: Entry): string {
       Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString("base64")
     }"}`
     : JSON.stringify(encodeEntry(e));
-  if (e.data.byteLength <= MAX_CACHED_DATA_BYTES) {
-    textOf[slot] = e;
-    textCache[slot] = t;
-  }
+  cache?.set(e, t);
   return t;
 }
 

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import type { Message } from "../raft/core/types.ts";
-import { decodeMessage, decodeMessageBySchema, encodeMessage, encodeMessageText } from "./codec.ts";
+import type { Entry, Message } from "../raft/core/types.ts";
+import {
+  cachedEntryTextChars,
+  decodeMessage,
+  decodeMessageBySchema,
+  encodeMessage,
+  encodeMessageText,
+} from "./codec.ts";
 import { quickMessage } from "./codec_quick.ts";
 
 const nat = fc.nat({ max: 2 ** 40 });
@@ -139,4 +145,36 @@ Deno.test("encodeMessageText: another entry at the same index (a new leader's) g
   for (const m of [app(1, 2), app(2, 3), app(1, 2)]) {
     assert.deepEqual(JSON.parse(encodeMessageText(m)), wire(m));
   }
+});
+
+Deno.test("encodeMessageText: a large entry is encoded once for all followers, within a bound", () => {
+  const big = (index: number, fill: number, bytes = 64 * 1024): Entry => ({
+    term: 2,
+    index,
+    type: "normal",
+    data: new Uint8Array(bytes).fill(fill),
+  });
+  const app = (to: string, entries: Entry[]): Message => ({
+    type: "app",
+    from: "a",
+    to,
+    term: 2,
+    index: entries[0]!.index - 1,
+    logTerm: 2,
+    commit: 0,
+    entries,
+  });
+  const e = big(7, 1);
+  const first = encodeMessageText(app("b", [e]));
+  // Entries never change once proposed, so the encoder may reuse their text: changing the
+  // bytes behind its back shows whether the second follower's text was encoded again.
+  e.data.fill(2);
+  assert.equal(encodeMessageText(app("c", [e])), first.replace('"to":"b"', '"to":"c"'));
+  // A thousand distinct 64 KiB entries (87 M characters of text), then entries too large to
+  // keep, leave at most the bound cached.
+  for (let i = 0; i < 1000; i++) encodeMessageText(app("b", [big(1000 + i, i & 0xff)]));
+  const held = cachedEntryTextChars();
+  assert.ok(held >= 8 << 20 && held <= 22 << 20, `${held} characters cached`);
+  for (let i = 0; i < 200; i++) encodeMessageText(app("b", [big(3000 + i, i, 256 * 1024)]));
+  assert.equal(cachedEntryTextChars(), held);
 });
