@@ -10,22 +10,21 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
 import type { Entry, Message } from "../raft/core/types.ts";
+import { bytesOfBase64 } from "./base64.ts";
 
 const isNat = (v: unknown): v is number =>
   typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 const isId = (v: unknown): v is string => typeof v === "string" && v.length <= 128;
 
-/** Decodes a wire entry whose fields were checked. */
-export function entryFromWire(
+/** Decodes a wire entry whose fields were checked; throws `SyntaxError` if `data` is not base64. */
+function entryFromWire(
   term: number,
   index: number,
   type: Entry["type"],
   data: string,
 ): Entry {
-  const buf = Buffer.from(data, "base64");
-  return { term, index, type, data: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) };
+  return { term, index, type, data: bytesOfBase64(data) };
 }
 
 function quickEntries(raw: unknown): Entry[] | undefined {
@@ -39,7 +38,11 @@ function quickEntries(raw: unknown): Entry[] | undefined {
       !isNat(term) || !isNat(index) || (type !== "normal" && type !== "confChange") ||
       typeof data !== "string"
     ) return undefined;
-    out[i] = entryFromWire(term, index, type, data);
+    try {
+      out[i] = entryFromWire(term, index, type, data);
+    } catch {
+      return undefined; // Not base64: the schema path words the rejection.
+    }
   }
   return out;
 }

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import type { Entry, Message } from "../raft/core/types.ts";
 import {
   cachedEntryTextChars,
+  decodeBatch,
   decodeMessage,
   decodeMessageBySchema,
   encodeMessage,
@@ -177,4 +178,48 @@ Deno.test("encodeMessageText: a large entry is encoded once for all followers, w
   assert.ok(held >= 8 << 20 && held <= 22 << 20, `${held} characters cached`);
   for (let i = 0; i < 200; i++) encodeMessageText(app("b", [big(3000 + i, i, 256 * 1024)]));
   assert.equal(cachedEntryTextChars(), held);
+});
+
+Deno.test("an entry or snapshot whose data is not base64 is refused, naming the field", () => {
+  const app = wire({
+    type: "app",
+    from: "a",
+    to: "b",
+    term: 2,
+    index: 0,
+    logTerm: 0,
+    commit: 0,
+    entries: [
+      { term: 2, index: 1, type: "normal", data: new Uint8Array([1]) },
+      { term: 2, index: 2, type: "normal", data: new Uint8Array([2]) },
+    ],
+  });
+  (app.entries as { data: string }[])[1]!.data = "AQ!D";
+  assert.equal(quickMessage(app), undefined);
+  assert.throws(() => decodeMessage(app), /entries\.1\.data: not base64/);
+  const snap = wire({
+    type: "snap",
+    from: "a",
+    to: "b",
+    term: 2,
+    snapshot: {
+      metadata: {
+        index: 5,
+        term: 2,
+        confState: {
+          voters: ["a"],
+          learners: [],
+          votersOutgoing: [],
+          learnersNext: [],
+          autoLeave: false,
+        },
+      },
+      data: new Uint8Array(5000),
+    },
+  });
+  (snap.snapshot as { data: string }).data += "@";
+  const batch = { clusterId: "c", from: "a", boot: "x", seq: 1, messages: [app, snap] };
+  assert.throws(() => decodeBatch(batch), /messages\.0\.entries\.1\.data: not base64/);
+  batch.messages = [snap];
+  assert.throws(() => decodeBatch(batch), /messages\.0\.snapshot\.data: not base64/);
 });

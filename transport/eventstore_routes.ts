@@ -25,7 +25,7 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
+import { base64Of } from "./base64.ts";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
@@ -135,9 +135,7 @@ const SSE_PAGE_SIZE = 512;
 
 function bodyJson(bytes: Uint8Array, isJson: boolean): string {
   if (isJson) return bytes.length === 0 ? "null" : decoder.decode(bytes);
-  return JSON.stringify(
-    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64"),
-  );
+  return `"${base64Of(bytes)}"`;
 }
 
 /**

@@ -481,3 +481,22 @@ Deno.test("every route of a node's app is served by Hono's RegExpRouter; other s
       close();
     }
   }));
+
+Deno.test("events with binary data or metadata read back as base64, marked as such", async () => {
+  await withFixture(async ({ store, app }) => {
+    const data = new Uint8Array(3000).map((_, i) => (i * 7) & 0xff);
+    await store.append("bin-1", [
+      { id: "b-1", type: "Blob", data, metadata: new Uint8Array([0, 255]) },
+      { id: "b-2", type: "Json", data: { a: 1 } },
+    ]);
+    const res = await app.request("/streams/bin-1");
+    assert.equal(res.status, 200);
+    const { events } = await res.json() as { events: Record<string, unknown>[] };
+    assert.equal(events[0]!.dataEncoding, "base64");
+    assert.equal(events[0]!.metadataEncoding, "base64");
+    assert.deepEqual(Uint8Array.fromBase64(events[0]!.data as string), data);
+    assert.equal(events[0]!.metadata, "AP8=");
+    assert.deepEqual(events[1]!.data, { a: 1 });
+    assert.equal(events[1]!.dataEncoding, undefined);
+  });
+});
