@@ -8,13 +8,13 @@
 import type { Entry } from "../core/types.ts";
 import { entrySize } from "../core/storage.ts";
 
-/** Slack of {@link pinsLittle}: the size of `node:buffer`'s pool for small buffers. */
+/** Slack of {@link pinsLittle}: the size of the buffers small decoded entries share. */
 const POOL_BYTES = 8 << 10;
 
 /**
  * Whether keeping `data` alive keeps little else alive: its buffer is at most
- * twice its size plus 8 KiB. Small buffers decoded from base64 share an 8 KiB
- * pool, and copying them would cost a new buffer each (microseconds apiece);
+ * twice its size plus 8 KiB. Small entries decoded from base64 share 8 KiB
+ * buffers (transport/base64.ts), and copying them would cost a new buffer each (microseconds apiece);
  * a view into a large read buffer or message fails the test and is copied.
  *
  * @example
