@@ -180,10 +180,17 @@ export type Command = AppendCommand | DeleteCommand | SetMetadataCommand;
 
 const EMPTY = new Uint8Array(0);
 
-function hasControl(s: string): boolean {
+function hasControlOrLoneSurrogate(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x20 || c === 0x7f) return true;
+    // An unpaired surrogate has no UTF-8 form: it would be stored as U+FFFD, and two ids
+    // that differ only there would become one.
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const next = s.charCodeAt(i + 1);
+      if (c >= 0xdc00 || !(next >= 0xdc00 && next <= 0xdfff)) return true;
+      i++;
+    }
   }
   return false;
 }
@@ -222,11 +229,11 @@ export function prepareEvent(e: EventData, index = 0): PreparedEvent {
   if (typeof id !== "string" || id.length === 0) {
     throw new InvalidEventError(`Event ${index} has an empty or non-string id`);
   }
-  if (utf8Length(id) > MAX_EVENT_ID_BYTES || hasControl(id)) {
+  if (utf8Length(id) > MAX_EVENT_ID_BYTES || hasControlOrLoneSurrogate(id)) {
     throw new InvalidEventError(
       `Event ${index} id ${
         JSON.stringify(id)
-      } is longer than ${MAX_EVENT_ID_BYTES} bytes or has control characters`,
+      } is longer than ${MAX_EVENT_ID_BYTES} bytes or has control characters or unpaired surrogates`,
     );
   }
   const type = e.type;
@@ -236,9 +243,9 @@ export function prepareEvent(e: EventData, index = 0): PreparedEvent {
   if (type.startsWith("$")) {
     throw new InvalidEventError(`Event ${index} type ${type} starts with $, which is reserved`);
   }
-  if (utf8Length(type) > MAX_EVENT_TYPE_BYTES || hasControl(type)) {
+  if (utf8Length(type) > MAX_EVENT_TYPE_BYTES || hasControlOrLoneSurrogate(type)) {
     throw new InvalidEventError(
-      `Event ${index} type is longer than ${MAX_EVENT_TYPE_BYTES} bytes or has control characters`,
+      `Event ${index} type is longer than ${MAX_EVENT_TYPE_BYTES} bytes or has control characters or unpaired surrogates`,
     );
   }
   const d = jsonBytes(e.data, `Event ${index} data`);
@@ -446,7 +453,7 @@ function encodeAsciiAppend(
     else {
       if (
         typeof id !== "string" || id.length === 0 || id.length > MAX_EVENT_ID_BYTES ||
-        hasControl(id)
+        hasControlOrLoneSurrogate(id)
       ) return undefined;
       if (n > 1) {
         if (ids.has(id)) return undefined;
@@ -457,7 +464,7 @@ function encodeAsciiAppend(
     if (type !== lastType) {
       if (
         typeof type !== "string" || type.length === 0 || type.length > MAX_EVENT_TYPE_BYTES ||
-        type.charCodeAt(0) === 0x24 || hasControl(type)
+        type.charCodeAt(0) === 0x24 || hasControlOrLoneSurrogate(type)
       ) return undefined;
       lastType = type;
     }
@@ -596,18 +603,18 @@ export function encodeAppendEventsView(
     }
     const flagsAt = p++;
     const idLen = writeShort(id, p);
-    if (idLen > MAX_EVENT_ID_BYTES || hasControl(id)) {
+    if (idLen > MAX_EVENT_ID_BYTES || hasControlOrLoneSurrogate(id)) {
       throw new InvalidEventError(
         `Event ${index} id ${
           JSON.stringify(id)
-        } is longer than ${MAX_EVENT_ID_BYTES} bytes or has control characters`,
+        } is longer than ${MAX_EVENT_ID_BYTES} bytes or has control characters or unpaired surrogates`,
       );
     }
     p += 1 + idLen;
     const typeLen = writeShort(type, p);
-    if (typeLen > MAX_EVENT_TYPE_BYTES || hasControl(type)) {
+    if (typeLen > MAX_EVENT_TYPE_BYTES || hasControlOrLoneSurrogate(type)) {
       throw new InvalidEventError(
-        `Event ${index} type is longer than ${MAX_EVENT_TYPE_BYTES} bytes or has control characters`,
+        `Event ${index} type is longer than ${MAX_EVENT_TYPE_BYTES} bytes or has control characters or unpaired surrogates`,
       );
     }
     p += 1 + typeLen;

@@ -165,12 +165,20 @@ Deno.test("encodeAppendEvents() writes the same bytes as prepareEvent() then enc
 });
 
 Deno.test("validateStreamName() accepts letters, digits and separators and reserves $", () => {
-  for (const ok of ["a", "orders-1", "bank.account_42", "tenant:x@y+z=w~v", "über-Straße", "9"]) {
+  const marked = ["नमस्ते-1", "ภาษาไทย", "café".normalize("NFD"), "...", ".a", "a..b"];
+  for (
+    const ok of ["a", "orders-1", "bank.account_42", "tenant:x@y+z=w~v", "über-Straße", "9"]
+      .concat(marked)
+  ) {
     assert.ok(isValidStreamName(ok), ok);
   }
-  for (const bad of ["", "$all", "$x", "a/b", "a b", "a?b", "x".repeat(201), "ü".repeat(101)]) {
-    assert.throws(() => validateStreamName(bad), InvalidStreamNameError, bad);
+  // A mark cannot start a name; "." and ".." are path steps in URLs.
+  const bad = ["", "$all", "$x", "a/b", "a b", "a?b", "x".repeat(201), "ü".repeat(101)]
+    .concat(["\u0301a", ".", "..", "a\ud800"]);
+  for (const name of bad) {
+    assert.throws(() => validateStreamName(name), InvalidStreamNameError, name);
   }
+  assert.notEqual("café".normalize("NFD"), "café", "names are taken as given");
 });
 
 Deno.test("parseExpectedRevision() parses the header forms and rejects the rest", () => {
@@ -195,4 +203,19 @@ Deno.test("matchesExpectedRevision() implements any, no_stream, stream_exists an
   assert.ok(matchesExpectedRevision(3, 3));
   assert.ok(!matchesExpectedRevision(3, 4));
   assert.ok(!matchesExpectedRevision(0, "no_stream"));
+});
+
+Deno.test("ids and types with unpaired surrogates are refused (their UTF-8 would merge them)", () => {
+  const lone = ["order-\ud800", "order-\udc00", "\udc00\ud800", "x\ud83d"];
+  for (const bad of lone) {
+    assert.throws(() => prepareEvent({ id: bad, type: "T" }), /unpaired surrogates/, bad);
+    assert.throws(() => prepareEvent({ type: bad }), /unpaired surrogates/, bad);
+    assert.throws(() => encodeAppendEvents("s", [{ id: bad, type: "T" }]), InvalidEventError);
+    assert.throws(() => encodeAppendEvents("s", [{ type: bad }]), InvalidEventError);
+  }
+  // Pairs are fine: an emoji is one code point.
+  const cmd = decodeCommand(
+    encodeAppendEvents("s", [{ id: "order-\ud83d\ude00", type: "T\u00e9" }]),
+  );
+  assert.equal(cmd.kind === "append" && cmd.events[0]!.id, "order-\ud83d\ude00");
 });

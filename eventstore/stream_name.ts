@@ -1,9 +1,12 @@
 /**
  * Stream names: what is allowed and what is reserved.
  *
- * A name is 1 to 200 bytes of UTF-8 made of letters, digits and `_ - . : @ + = ~`
- * (so it fits in a URL path segment unescaped, apart from non-ASCII letters).
- * Names starting with `$` are reserved for the store (`$all`).
+ * A name is 1 to 200 bytes of UTF-8 made of letters, digits and `_ - . : @ + = ~`,
+ * and combining marks after its first character (the vowel signs of Hindi or
+ * Thai, the accents of a decomposed "é"), so it fits in a URL path segment
+ * unescaped, apart from non-ASCII letters. `.` and `..` are not names (URLs
+ * resolve them as path steps). Names starting with `$` are reserved for the
+ * store (`$all`). Names are compared as given: no Unicode normalization.
  *
  * @module
  */
@@ -33,7 +36,7 @@ export const MAX_STREAM_NAME_BYTES = 200;
  */
 export const ALL_STREAMS = "$all";
 
-const ALLOWED = /^[\p{L}\p{N}_.:@+=~-]+$/u;
+const ALLOWED = /^[\p{L}\p{N}_.:@+=~-][\p{L}\p{M}\p{N}_.:@+=~-]*$/u;
 
 /**
  * Throws {@link InvalidStreamNameError} unless `name` is a valid, unreserved stream name.
@@ -63,8 +66,11 @@ export function validateStreamName(name: string): void {
   if (!ALLOWED.test(name)) {
     throw new InvalidStreamNameError(
       name,
-      "only letters, digits and _ - . : @ + = ~ are allowed",
+      "only letters, digits, combining marks (not first) and _ - . : @ + = ~ are allowed",
     );
+  }
+  if (name === "." || name === "..") {
+    throw new InvalidStreamNameError(name, "URLs resolve . and .. as path steps");
   }
 }
 

@@ -500,3 +500,15 @@ Deno.test("events with binary data or metadata read back as base64, marked as su
     assert.equal(events[1]!.dataEncoding, undefined);
   });
 });
+
+Deno.test("POST with an event id or type holding an unpaired surrogate is 400", async () => {
+  await withFixture(async ({ app }) => {
+    for (const body of ['{"id":"a\\ud800","type":"T"}', '{"type":"T\\udc00"}']) {
+      const r = await post(app, "lone-1", body);
+      assert.equal(r.status, 400, body);
+      assert.equal(r.body.error, "invalid_event");
+      assert.match(String(r.body.message), /unpaired surrogates/);
+    }
+    assert.equal((await app.request("/streams/lone-1")).status, 404);
+  });
+});
