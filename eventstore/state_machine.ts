@@ -25,6 +25,11 @@
  *   back, so whether an event exists never depends on when a node compacted.
  *   `maxAge` is judged against log time (the largest proposal timestamp seen)
  *   when applying, and against the wall clock when reading.
+ * - An event's timestamp is its proposal's, or log time if that is later (a
+ *   leader whose clock was ahead came before): timestamps never decrease in
+ *   position order, so retention by age never removes an event while keeping
+ *   an older one, and a proposal stamped ahead never makes the events after
+ *   it look old.
  *
  * The idempotency index is a hash table of 64-bit id hashes -> position;
  * a hash match is confirmed by comparing the id stored in the log, so a
@@ -584,7 +589,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     const firstRevision = s.next;
     idx.entLog.push(c.index);
     idx.entFirst.push(first);
-    idx.entTime.push(c.timestamp);
+    idx.entTime.push(this.#logTime);
     for (let k = 0; k < count; k++) {
       const r = cur.read(offs[k]!);
       const pos = idx.positionCount;

@@ -564,3 +564,23 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+Deno.test("EventStoreStateMachine timestamps never decrease, so a clock ahead cannot age later events", () => {
+  const h = new Harness();
+  const t0 = 1_700_000_000_000;
+  h.now = t0;
+  h.setMetadata("s", { maxAge: 3600 });
+  ok(h.append("s", [ev("e1")], "any", t0));
+  // A leader whose clock is two hours ahead, then one with the right time.
+  ok(h.append("other", [ev("o1")], "any", t0 + 2 * 3600_000));
+  ok(h.append("s", [ev("e2"), ev("e3")], "any", t0 + 1000));
+  const all = h.sm.readAll().events;
+  assert.deepEqual(all.map((e) => e.timestamp), [
+    t0 + 2 * 3600_000,
+    t0 + 2 * 3600_000,
+    t0 + 2 * 3600_000,
+  ]);
+  // By log time e1 is two hours old and gone; e2 and e3 are not, on every node alike.
+  h.now = t0 + 2000;
+  assert.deepEqual(ids(h, "s"), ["e2", "e3"]);
+});
