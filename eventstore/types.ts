@@ -52,8 +52,9 @@ export interface EventData {
 /**
  * An event as stored. `revision` counts from 0 in its stream without gaps;
  * `position` counts from 0 across all streams without gaps, in commit order;
- * `timestamp` (ms since the epoch) was set by the node that proposed it and
- * is the same on every node.
+ * `timestamp` (ms since the epoch) is the leader's clock when it took the
+ * append (or an earlier event's timestamp, if later: timestamps never
+ * decrease in position order) and is the same on every node.
  *
  * @example
  * ```ts

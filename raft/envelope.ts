@@ -1,7 +1,9 @@
 /**
  * The envelope around every command in the log: a proposal id (so the node
  * that proposed it can resolve its promise when the entry is applied) and a
- * timestamp assigned by the proposer, followed by the command bytes.
+ * timestamp, followed by the command bytes. The node that proposes stamps its
+ * clock's time; a leader restamps proposals a follower forwards to it (see
+ * {@link restampEnvelope}), so the log carries the leader's time.
  *
  * Layout: `u8 version (1) | u8 idLength | id (UTF-8) | f64 timestamp (ms, LE) | payload`.
  *
@@ -118,6 +120,28 @@ export function decodeEnvelope(data: Uint8Array): Envelope {
     timestamp = f64[0]!;
   } else timestamp = new DataView(data.buffer, data.byteOffset).getFloat64(2 + idLen, true);
   return { id, timestamp, payload: data.subarray(2 + idLen + 8) };
+}
+
+/**
+ * A copy of envelope `data` with its timestamp replaced, or `data` itself
+ * when it is not an envelope (the state machine answers those as it would
+ * have). The id and payload are unchanged.
+ *
+ * @example
+ * ```ts
+ * import { decodeEnvelope, encodeEnvelope, restampEnvelope } from "./envelope.ts";
+ * const e = encodeEnvelope({ id: "n2:7", timestamp: 5, payload: new Uint8Array([9]) });
+ * const r = decodeEnvelope(restampEnvelope(e, 1234));
+ * console.assert(r.timestamp === 1234 && r.id === "n2:7" && r.payload[0] === 9);
+ * console.assert(decodeEnvelope(e).timestamp === 5);
+ * ```
+ */
+export function restampEnvelope(data: Uint8Array, timestamp: number): Uint8Array {
+  if (data.length < 10 || data[0] !== VERSION || data.length < 2 + data[1]! + 8) return data;
+  const out = entryBytes(data.length);
+  out.set(data);
+  new DataView(out.buffer, out.byteOffset).setFloat64(2 + data[1]!, timestamp, true);
+  return out;
 }
 
 /**

@@ -21,7 +21,7 @@ import type { ConfState, Entry, Message, NodeId, Ready, Role } from "./core/type
 import { NO_NODE } from "./core/types.ts";
 import { DeadlineQueue, KeyedDeadlines } from "./deadlines.ts";
 import { Emitter } from "./emitter.ts";
-import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
+import { decodeEnvelope, encodeEnvelope, restampEnvelope } from "./envelope.ts";
 import { StoppedError, TimeoutError } from "./node_errors.ts";
 import type { WritableStorage } from "./storage/writable_storage.ts";
 
@@ -31,7 +31,10 @@ export interface AppliedCommand {
   readonly term: number;
   /** Proposal id (unique per proposal), or "" when the entry carried none. */
   readonly id: string;
-  /** When the command was proposed (ms since the epoch), as recorded in the log. */
+  /**
+   * When the command was proposed (ms since the epoch), as recorded in the
+   * log: by the leader's clock, also for proposals a follower forwarded.
+   */
   readonly timestamp: number;
   readonly payload: Uint8Array;
 }
@@ -510,6 +513,16 @@ export class RaftNode<R = unknown> {
   /** Hands a message from a peer to Raft. Messages for other nodes are ignored. */
   step(m: Message): void {
     if (this.#stopped || m.to !== this.id) return;
+    if (m.type === "prop" && this.#raw.softState().role === "leader") {
+      // The log carries the leader's time, whichever node proposed (one clock for all events).
+      const now = this.#clock.now();
+      m = {
+        ...m,
+        entries: m.entries.map((e) =>
+          e.type === "normal" ? { ...e, data: restampEnvelope(e.data, now) } : e
+        ),
+      };
+    }
     if (m.type === "heartbeatResp") {
       const sent = this.#heartbeatSentAt.get(m.from);
       if (sent !== undefined) {
