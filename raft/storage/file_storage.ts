@@ -406,7 +406,10 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
       for (const r of rec.repairs) {
         switch (r.kind) {
           case "removeTemp":
-            await Deno.remove(r.file);
+            // Writing the hard state file above may have used (and renamed away) this one.
+            await Deno.remove(r.file).catch((e) => {
+              if (!(e instanceof Deno.errors.NotFound)) throw e;
+            });
             break;
           case "truncateTail": {
             const f = await Deno.open(r.file, { write: true });
@@ -1164,7 +1167,10 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
     while (n < this.#segments.length - 1 && this.#segments[n]!.lastIndex <= index) n++;
     if (n === 0) return;
     const victims = this.#segments.slice(0, n);
-    if (victims.some((s) => s.hardStateSeq === this.#hsSeq)) await this.#checkpointHardState();
+    // A victim may hold the newest durable hard state while a newer one sits unsynced in
+    // the last segment (commit-only saves do not sync): the checkpoint file must have it
+    // first, or a power loss after the delete would leave no copy of the term and vote.
+    if (victims.some((s) => s.hardStateSeq > this.#hsFileSeq)) await this.#checkpointHardState();
     for (const s of victims) {
       s.closeReader();
       await Deno.remove(s.path);
