@@ -609,7 +609,7 @@ export class RaftNode<R = unknown> {
     if (e instanceof NotLeaderError && e.leaderHint !== NO_NODE) {
       const url = this.#peerUrls.get(e.leaderHint);
       if (url !== undefined) {
-        return Object.assign(new NotLeaderError(this.id, e.leaderHint, { url }), { url });
+        return new NotLeaderError(this.id, e.leaderHint, { url });
       }
     }
     return e;

@@ -36,6 +36,7 @@ export function errorBody(e: unknown): ErrorBody {
         error: e.leaderHint === "" ? "no_leader" : "not_leader",
         message: e.message,
         leader: e.leaderHint,
+        ...(e.leaderUrl !== undefined ? { leaderUrl: e.leaderUrl } : {}),
       },
       headers: { "retry-after": "1" },
     };

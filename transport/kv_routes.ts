@@ -40,7 +40,8 @@ export async function readBarrier(
 ): Promise<void> {
   if (consistency === "linearizable") await node.readIndex();
   else if (consistency === "leader" && node.role !== "leader") {
-    throw new NotLeaderError(node.id, node.leader);
+    const url = node.leader === "" ? undefined : node.peerUrl(node.leader);
+    throw new NotLeaderError(node.id, node.leader, url === undefined ? {} : { url });
   }
 }
 

@@ -22,6 +22,8 @@ export class NotLeaderError extends Error {
   readonly leaderHint: NodeId;
   /** The node that refused. */
   readonly nodeId: NodeId;
+  /** The leader's URL, when the node knows it. */
+  readonly leaderUrl: string | undefined;
   constructor(nodeId: NodeId, leaderHint: NodeId, options?: { url?: string }) {
     super(
       leaderHint === ""
@@ -33,6 +35,7 @@ export class NotLeaderError extends Error {
     this.name = "NotLeaderError";
     this.nodeId = nodeId;
     this.leaderHint = leaderHint;
+    this.leaderUrl = options?.url || undefined;
   }
 }
 

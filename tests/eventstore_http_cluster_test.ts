@@ -1,0 +1,75 @@
+/**
+ * An event store cluster over real HTTP in one process, wired as `raftlog
+ * serve` wires it: what the typed client sees of followers and leaders.
+ */
+import assert from "node:assert/strict";
+import { RaftlogClient } from "../eventstore/client.ts";
+import { EventStore } from "../eventstore/event_store.ts";
+import { type CommandResult, EventStoreStateMachine } from "../eventstore/state_machine.ts";
+import type { RaftNode } from "../raft/node.ts";
+import { MemoryStorage } from "../raft/storage/memory_storage.ts";
+import { eventStoreFastAppend, eventStoreRoutes } from "../transport/eventstore_routes.ts";
+import { type ServedNode, serveNode } from "../transport/server.ts";
+import { freePort, waitFor } from "./helpers.ts";
+
+interface Cluster {
+  nodes: ServedNode<CommandResult>[];
+  stop(): Promise<void>;
+}
+
+async function cluster(): Promise<Cluster> {
+  const ids = ["n1", "n2", "n3"];
+  const ports = ids.map(() => freePort());
+  const peers = Object.fromEntries(ids.map((id, i) => [id, `http://127.0.0.1:${ports[i]}`]));
+  const nodes = await Promise.all(ids.map((id, i) => {
+    const storage = MemoryStorage.withVoters(ids);
+    const sm = new EventStoreStateMachine({ storage });
+    let store: EventStore | undefined;
+    const storeOf = (node: RaftNode<unknown>) =>
+      store ??= new EventStore(node as RaftNode<CommandResult>, sm);
+    return serveNode<CommandResult>({
+      id,
+      hostname: "127.0.0.1",
+      port: ports[i]!,
+      peers,
+      clusterId: "t",
+      secret: "sec",
+      storage,
+      stateMachine: sm,
+      tickMs: 10,
+      requestTimeoutMs: 3000,
+      routes: (node, metrics) => [eventStoreRoutes(storeOf(node), { metrics, heartbeatMs: 100 })],
+      fastRoutes: (node, metrics) => [eventStoreFastAppend(storeOf(node), { metrics })],
+    });
+  }));
+  return { nodes, stop: async () => void await Promise.all(nodes.map((s) => s.stop())) };
+}
+
+function leaderOf(c: Cluster): Promise<ServedNode<CommandResult>> {
+  return waitFor("a leader all nodes know", () => {
+    const l = c.nodes.filter((s) => s.node.role === "leader");
+    return l.length === 1 && c.nodes.every((s) => s.node.leader === l[0]!.node.id)
+      ? l[0]
+      : undefined;
+  });
+}
+
+Deno.test("a follower names the leader's URL, and the client given only the follower gets there", async () => {
+  const c = await cluster();
+  try {
+    const leader = await leaderOf(c);
+    const follower = c.nodes.find((n) => n !== leader)!;
+    const raw = await fetch(`${follower.url}/streams/s?consistency=leader`);
+    assert.equal(raw.status, 503);
+    const body = await raw.json();
+    assert.equal(body.error, "not_leader");
+    assert.equal(body.leader, leader.node.id);
+    assert.equal(body.leaderUrl, leader.url);
+    const client = new RaftlogClient({ urls: follower.url, retryDelayMs: 5, retries: 4 });
+    await client.append("s", { type: "T" });
+    const r = await client.read("s", { consistency: "leader" });
+    assert.equal(r.events.length, 1);
+  } finally {
+    await c.stop();
+  }
+});
