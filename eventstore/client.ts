@@ -221,6 +221,21 @@ function decodeEvent(j: Record<string, unknown>): RecordedEvent {
   };
 }
 
+/**
+ * A random (version 4) UUID. `crypto.randomUUID` exists only in secure
+ * contexts: a browser page served over plain HTTP has `getRandomValues` only.
+ */
+function randomUuid(): string {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
+    hex.slice(20)
+  }`;
+}
+
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
@@ -284,10 +299,18 @@ export class RaftlogClient {
   async #request(
     method: string,
     path: string,
-    init: { body?: string; headers?: Record<string, string>; signal?: AbortSignal; retry: boolean },
+    init: {
+      body?: string;
+      headers?: Record<string, string>;
+      signal?: AbortSignal;
+      retry: boolean;
+      /** Counts the attempts made (sent or not), for callers that read a retry's answer. */
+      tries?: { count: number };
+    },
   ): Promise<Response> {
     const attempts = init.retry ? this.#retries + 1 : 1;
     for (let attempt = 0;; attempt++) {
+      if (init.tries !== undefined) init.tries.count = attempt + 1;
       if (attempt > 0) {
         // Jitter: requests that failed together must not retry (and fail) in lockstep.
         const ms = Math.min(2000, this.#delay * 2 ** (attempt - 1));
@@ -383,7 +406,15 @@ export class RaftlogClient {
     options: { expectedRevision?: ExpectedRevision; signal?: AbortSignal } = {},
   ): Promise<AppendResult> {
     const list: readonly EventData[] = Array.isArray(events) ? events : [events as EventData];
-    const withIds = list.map((e) => ({ ...e, id: e.id ?? crypto.randomUUID() }));
+    for (const e of list) {
+      if (ArrayBuffer.isView(e?.data) || ArrayBuffer.isView(e?.metadata)) {
+        throw new TypeError(
+          "RaftlogClient sends events as JSON: data and metadata must be JSON values, not bytes " +
+            "(base64-encode them into a string, or append with EventStore in the node's process)",
+        );
+      }
+    }
+    const withIds = list.map((e) => ({ ...e, id: e.id ?? randomUuid() }));
     const res = await this.#request("POST", `/streams/${encodeURIComponent(stream)}`, {
       body: JSON.stringify(withIds),
       headers: { "expected-revision": String(options.expectedRevision ?? "any") },
@@ -464,16 +495,30 @@ export class RaftlogClient {
     return { events: body.events.map((e) => decodeEvent(e) as RecordedEvent<T>), next: body.next };
   }
 
-  /** Soft-deletes a stream, or tombstones it with `hard`. */
+  /**
+   * Soft-deletes a stream, or tombstones it with `hard`. A retry after a
+   * lost answer that finds the stream already deleted (404 soft, 410 hard)
+   * counts as success: the first attempt may well have done it.
+   */
   async deleteStream(
     stream: string,
-    options: { hard?: boolean; expectedRevision?: ExpectedRevision } = {},
+    options: { hard?: boolean; expectedRevision?: ExpectedRevision; signal?: AbortSignal } = {},
   ): Promise<void> {
+    const tries = { count: 0 };
     const res = await this.#request(
       "DELETE",
       `/streams/${encodeURIComponent(stream)}${options.hard ? "?hard=true" : ""}`,
-      { headers: { "expected-revision": String(options.expectedRevision ?? "any") }, retry: true },
+      {
+        headers: { "expected-revision": String(options.expectedRevision ?? "any") },
+        ...(options.signal !== undefined ? { signal: options.signal } : {}),
+        retry: true,
+        tries,
+      },
     );
+    if (tries.count > 1 && res.status === (options.hard ? 410 : 404)) {
+      await res.body?.cancel();
+      return;
+    }
     await this.#json(res, { stream, expected: options.expectedRevision ?? "any" });
   }
 
@@ -481,15 +526,21 @@ export class RaftlogClient {
   async getMetadata(stream: string, options: ClientReadOptions = {}): Promise<StreamMetadata> {
     const q = this.#query({ consistency: options.consistency, minPosition: options.minPosition });
     const res = await this.#request("GET", `/streams/${encodeURIComponent(stream)}/metadata${q}`, {
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
       retry: true,
     });
     return await this.#json<StreamMetadata>(res, { stream });
   }
 
   /** Replaces a stream's metadata. */
-  async setMetadata(stream: string, metadata: StreamMetadata): Promise<StreamMetadata> {
+  async setMetadata(
+    stream: string,
+    metadata: StreamMetadata,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<StreamMetadata> {
     const res = await this.#request("PUT", `/streams/${encodeURIComponent(stream)}/metadata`, {
       body: JSON.stringify(metadata),
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
       retry: true,
     });
     return await this.#json<StreamMetadata>(res, { stream });
@@ -505,7 +556,10 @@ export class RaftlogClient {
     const path = `/projections/${encodeURIComponent(name)}${
       key === undefined ? "" : `/${encodeURIComponent(key)}`
     }${q}`;
-    const res = await this.#request("GET", path, { retry: true });
+    const res = await this.#request("GET", path, {
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      retry: true,
+    });
     return await this.#json(res, {});
   }
 

@@ -280,3 +280,78 @@ Deno.test("RaftlogClient works over real HTTP with the platform fetch", () =>
       await server.shutdown();
     }
   }));
+
+Deno.test("RaftlogClient.deleteStream() succeeds when a retry finds the delete done", async () => {
+  await withApp(async (app, store) => {
+    for (const hard of [false, true]) {
+      const stream = `gone-${hard}`;
+      await store.append(stream, { type: "T" });
+      let calls = 0;
+      // The first answer is lost after the node deleted the stream.
+      const flaky = async (url: string, init?: RequestInit) => {
+        const res = await app.request(url, init);
+        if (++calls === 1) throw new TypeError("connection reset");
+        return res;
+      };
+      const client = new RaftlogClient({ urls: "http://n1", fetch: flaky, retryDelayMs: 1 });
+      await client.deleteStream(stream, { hard });
+      assert.equal(calls, 2);
+      // Without a lost answer, deleting what is gone is still an error.
+      const plain = new RaftlogClient({ urls: "http://n1", fetch: inProcess(app) });
+      await assert.rejects(plain.deleteStream(stream, { hard }), hard ? StreamDeletedError : StreamNotFoundError);
+    }
+  });
+});
+
+Deno.test("RaftlogClient: every call takes an abort signal", async () => {
+  await withApp(async (app) => {
+    const sent: string[] = [];
+    const client = new RaftlogClient({
+      urls: "http://n1",
+      fetch: (url, init) => (sent.push(String(url)), app.request(url, init)),
+    });
+    const aborted = AbortSignal.abort();
+    const signal = { signal: aborted };
+    await assert.rejects(client.getMetadata("x", signal));
+    await assert.rejects(client.setMetadata("x", { maxCount: 1 }, signal));
+    await assert.rejects(client.getProjection("p", undefined, signal));
+    await assert.rejects(client.deleteStream("x", signal));
+    assert.deepEqual(sent, []);
+  });
+});
+
+Deno.test("RaftlogClient refuses byte data it would send as a JSON object", async () => {
+  await withApp(async (app) => {
+    const client = new RaftlogClient({ urls: "http://n1", fetch: inProcess(app) });
+    await assert.rejects(client.append("b", { type: "Bin", data: new Uint8Array([1]) }), TypeError);
+    await assert.rejects(
+      client.append("b", [{ type: "T", metadata: new Uint8Array(2) }]),
+      TypeError,
+    );
+    await assert.rejects(client.read("b"), StreamNotFoundError);
+  });
+});
+
+Deno.test("RaftlogClient makes event ids without crypto.randomUUID (plain-HTTP browser pages)", async () => {
+  await withApp(async (app) => {
+    const bodies: string[] = [];
+    const client = new RaftlogClient({
+      urls: "http://n1",
+      fetch: async (url, init) => (bodies.push(String(init?.body)), await app.request(url, init)),
+    });
+    const own = Object.getOwnPropertyDescriptor(crypto, "randomUUID");
+    Object.defineProperty(crypto, "randomUUID", { value: undefined, configurable: true });
+    try {
+      await client.append("u", [{ type: "T" }, { type: "T" }]);
+    } finally {
+      if (own === undefined) delete (crypto as { randomUUID?: unknown }).randomUUID;
+      else Object.defineProperty(crypto, "randomUUID", own);
+    }
+    const ids = (JSON.parse(bodies[0]!) as { id: string }[]).map((e) => e.id);
+    for (const id of ids) {
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    }
+    assert.notEqual(ids[0], ids[1]);
+    assert.equal(typeof crypto.randomUUID(), "string");
+  });
+});
