@@ -70,7 +70,11 @@ export function appendEvents(body: unknown): EventData[] {
       return body.map(withoutUndefined);
     }
   } else if (plainEvent(body)) return [withoutUndefined(body)];
-  const parsed = appendSchema.safeParse(body);
+  // One schema for the form the body has, so the error names the field (a union of both
+  // forms only says "Invalid input").
+  const parsed = Array.isArray(body)
+    ? appendSchema.options[1].safeParse(body)
+    : appendSchema.options[0].safeParse(body);
   if (!parsed.success) throw new BadRequest("invalid_event", describeIssues(parsed.error));
   return (Array.isArray(parsed.data) ? parsed.data : [parsed.data]).map(withoutUndefined);
 }

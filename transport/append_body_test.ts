@@ -65,3 +65,11 @@ Deno.test("appendEvents words a rejection with the schema's message", () => {
     { type: "B", data: [1] },
   ]);
 });
+
+Deno.test("appendEvents() names the field that is wrong, for one event and for an array", () => {
+  assert.throws(() => appendEvents({ data: 1 }), /type/);
+  assert.throws(() => appendEvents([{ type: "T" }, { data: 1 }]), /1\.type/);
+  assert.throws(() => appendEvents({ type: "T", extra: 1 }), /extra/);
+  assert.throws(() => appendEvents([]), /too small|at least/i);
+  assert.throws(() => appendEvents(7), /object/);
+});

@@ -517,7 +517,14 @@ export function eventStoreRoutes(store: EventStore, options: EventStoreRoutesOpt
   app.delete("/streams/:stream", async (c) => {
     try {
       const stream = streamParam(c);
-      const hard = c.req.query("hard") === "true";
+      const hardQuery = c.req.query("hard");
+      if (hardQuery !== undefined && hardQuery !== "true" && hardQuery !== "false") {
+        throw new BadRequest(
+          "invalid_query",
+          `hard must be true or false, got ${JSON.stringify(hardQuery)}`,
+        );
+      }
+      const hard = hardQuery === "true";
       const r = await store.deleteStream(stream, {
         hard,
         expectedRevision: parseExpectedHeader(c.req.header("expected-revision")),

@@ -512,3 +512,17 @@ Deno.test("POST with an event id or type holding an unpaired surrogate is 400", 
     assert.equal((await app.request("/streams/lone-1")).status, 404);
   });
 });
+
+Deno.test("DELETE ?hard= takes true or false; anything else is 400 and deletes nothing", async () => {
+  await withFixture(async ({ app }) => {
+    assert.equal((await post(app, "h-1", { type: "T" })).status, 201);
+    for (const v of ["1", "yes", "TRUE", ""]) {
+      const res = await app.request(`/streams/h-1?hard=${v}`, { method: "DELETE" });
+      assert.equal(res.status, 400, v);
+      assert.equal((await res.json()).error, "invalid_query");
+    }
+    assert.equal((await app.request("/streams/h-1")).status, 200);
+    const soft = await app.request("/streams/h-1?hard=false", { method: "DELETE" });
+    assert.deepEqual(await soft.json(), { stream: "h-1", deleted: "soft" });
+  });
+});
