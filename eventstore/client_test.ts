@@ -298,7 +298,10 @@ Deno.test("RaftlogClient.deleteStream() succeeds when a retry finds the delete d
       assert.equal(calls, 2);
       // Without a lost answer, deleting what is gone is still an error.
       const plain = new RaftlogClient({ urls: "http://n1", fetch: inProcess(app) });
-      await assert.rejects(plain.deleteStream(stream, { hard }), hard ? StreamDeletedError : StreamNotFoundError);
+      await assert.rejects(
+        plain.deleteStream(stream, { hard }),
+        hard ? StreamDeletedError : StreamNotFoundError,
+      );
     }
   });
 });

@@ -445,11 +445,12 @@ export class EventStore {
     };
     if (key === undefined) {
       if (p.keyed) return { ...base, state: undefined, keys: p.keyCount };
-      return { ...base, state: p.state("") as S };
+      return { ...base, state: structuredClone(p.state("")) as S };
     }
     if (!p.keyed) throw new ProjectionNotFoundError(name, key);
     const state = p.state(key);
     if (state === undefined) throw new ProjectionNotFoundError(name, key);
-    return { ...base, key, state: state as S };
+    // A copy: changing the answer must not change the node's state.
+    return { ...base, key, state: structuredClone(state) as S };
   }
 }

@@ -329,3 +329,42 @@ Deno.test("EventStore restarts from its snapshot and replays only the tail", asy
     await again.stop();
   }
 });
+
+Deno.test("EventStore answers are copies: changing them changes nothing in the store", async () => {
+  const store = await EventStore.start({
+    id: "n1",
+    storage: MemoryStorage.withVoters(["n1"]),
+    transport: { send() {} },
+    tickMs: 2,
+    projections: [
+      { name: "tot", init: { n: 0 }, apply: (s: { n: number }) => ({ n: s.n + 1 }) },
+      {
+        name: "tags",
+        init: { seen: [] as string[] },
+        key: (e) => e.stream,
+        // Changes its state in place: each key must still start from its own copy of init.
+        apply: (s: { seen: string[] }, e) => (s.seen.push(e.type), s),
+      },
+    ],
+  });
+  await store.node.waitForLeader(5000);
+  try {
+    await store.append("s", [{ type: "A" }, { type: "B" }]);
+    await store.append("t", [{ type: "C" }]);
+    const v = await store.getProjection<{ n: number }>("tot");
+    v.state!.n = 1000;
+    assert.equal((await store.getProjection<{ n: number }>("tot")).state!.n, 3);
+    assert.deepEqual((await store.getProjection("tags", "t")).state, { seen: ["C"] });
+    const k = await store.getProjection<{ seen: string[] }>("tags", "s");
+    k.state!.seen.push("X");
+    assert.deepEqual((await store.getProjection("tags", "s")).state, { seen: ["A", "B"] });
+    const m = await store.setMetadata("s", { custom: { tags: ["a"] } });
+    (m.custom!.tags as string[]).push("b");
+    const read = await store.getMetadata("s");
+    assert.deepEqual(read.custom, { tags: ["a"] });
+    (read.custom!.tags as string[]).push("c");
+    assert.deepEqual((await store.getMetadata("s")).custom, { tags: ["a"] });
+  } finally {
+    await store.stop();
+  }
+});

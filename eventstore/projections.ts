@@ -174,7 +174,9 @@ export class ProjectionRunner<S> {
         const key = this.definition.key ? this.definition.key(event) : "";
         if (key !== undefined) {
           if (typeof key !== "string") throw new TypeError(`key returned ${typeof key}`);
-          const prev = this.#states.get(key) ?? this.definition.init;
+          // Each key starts from its own copy of init: a reducer that changes its state in
+          // place must not change every other key's start.
+          const prev = this.#states.get(key) ?? copyOf(this.definition.init);
           this.#states.set(key, this.definition.apply(prev, event));
           this.#dirty.add(key);
         }
@@ -272,4 +274,8 @@ export function readCheckpoint(r: ByteReader): ProjectionCheckpoint {
     states.push([k, r.string()]);
   }
   return { name, position, error, states };
+}
+
+function copyOf<T>(v: T): T {
+  return typeof v === "object" && v !== null ? structuredClone(v) : v;
 }

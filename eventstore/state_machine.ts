@@ -782,7 +782,8 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     if (cmd.metadata.maxAge !== undefined) idx.maxAgeStreams.add(s.id);
     else idx.maxAgeStreams.delete(s.id);
     this.#fold(s);
-    return { stream: name, metadata: cmd.metadata };
+    // Copies out: a caller changing its answer must not change the stored metadata.
+    return { stream: name, metadata: structuredClone(cmd.metadata) };
   }
 
   /** Advances `truncatedBefore` by the stream's retention rules (log time for maxAge). */
@@ -1030,7 +1031,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   getMetadata(name: string): StreamMetadata {
     const s = this.#index.streams.get(name);
     if (s?.hardDeleted) throw new StreamDeletedError(name, "read metadata of");
-    return s?.metadata ?? {};
+    return s?.metadata === undefined ? {} : structuredClone(s.metadata);
   }
 
   /** Where a stream stands, or undefined when it was never written to. */
