@@ -30,6 +30,7 @@ import { EventStore } from "./eventstore/event_store.ts";
 import { type CommandResult, EventStoreStateMachine } from "./eventstore/state_machine.ts";
 import type { Storage } from "./raft/core/storage.ts";
 import type { ConfState } from "./raft/core/types.ts";
+import { confStateOf } from "./raft/core/conf_state.ts";
 import { type RaftNode, snapshotsArePeriodic, type StateMachine } from "./raft/node.ts";
 import { FileStorage } from "./raft/storage/file_storage.ts";
 import { runCheckCli } from "./raft/storage/check_cli.ts";
@@ -445,13 +446,7 @@ interface ServeHooks {
  */
 async function serve(cfg: ServeConfig, log: Logger, hooks: ServeHooks = {}): Promise<number> {
   const voters = Object.keys(cfg.peers).sort();
-  const bootstrap: ConfState = {
-    voters,
-    learners: [],
-    votersOutgoing: [],
-    learnersNext: [],
-    autoLeave: false,
-  };
+  const bootstrap: ConfState = confStateOf(voters);
   let storage: FileStorage;
   let peers: Record<string, string>;
   try {

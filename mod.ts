@@ -35,6 +35,7 @@
  */
 
 export * from "./raft/core/types.ts";
+export { confStateOf } from "./raft/core/conf_state.ts";
 export * from "./raft/core/errors.ts";
 export * from "./raft/core/storage.ts";
 export type { Config, Logger, ReadOnlyOption } from "./raft/core/config.ts";

@@ -19,6 +19,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import type { ConfState, Entry } from "../raft/core/types.ts";
+import { confStateOf } from "../raft/core/conf_state.ts";
 import { decodeEnvelope, encodeEnvelope } from "../raft/envelope.ts";
 import { RaftNode } from "../raft/node.ts";
 import type { WritableStorage } from "../raft/storage/writable_storage.ts";
@@ -48,13 +49,7 @@ const ENTRIES = Math.ceil(EVENTS / BATCH);
 /** Entries per storage write (one Ready's worth): a file storage read returns whole writes. */
 const SAVE_BATCH = Number(args.values["save-batch"]);
 const SNAPSHOT_AT = Math.floor(ENTRIES * 0.9);
-const CONF: ConfState = {
-  voters: ["n1"],
-  learners: [],
-  votersOutgoing: [],
-  learnersNext: [],
-  autoLeave: false,
-};
+const CONF: ConfState = confStateOf(["n1"]);
 const EMPTY = new Uint8Array(0);
 const mb = (n: number) => Math.round(n / 1e5) / 10;
 

@@ -12,15 +12,10 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { FileStorage } from "./file_storage.ts";
 import type { ConfState, Entry, HardState } from "../core/types.ts";
+import { confStateOf } from "../core/conf_state.ts";
 import { CrashSim, writeImage } from "./_crash_sim_test.ts";
 
-const CONF: ConfState = {
-  voters: ["n1", "n2", "n3"],
-  learners: [],
-  votersOutgoing: [],
-  learnersNext: [],
-  autoLeave: false,
-};
+const CONF: ConfState = confStateOf(["n1", "n2", "n3"]);
 const quiet = () => {};
 
 function prng(seed: number) {
@@ -89,6 +84,18 @@ async function runSeed(
       for (let i = 0; i < len; i++) data[i] = rnd(256);
       return { e: { index, term, type: "normal", data }, m: { term, crc: crc32(data), len } };
     };
+    // `n` new entries after `cur`'s last, recorded in `next` (the first term begins with them).
+    const appendTo = (cur: State, next: State, n: number): Entry[] => {
+      const ents: Entry[] = [];
+      for (let i = 0; i < n; i++) {
+        const { e, m } = mk(cur.lastIndex + 1 + i, cur.hs.term || 1);
+        ents.push(e);
+        next.log[e.index] = m;
+      }
+      next.lastIndex = cur.lastIndex + n;
+      if (cur.hs.term === 0) next.hs = { term: 1, vote: "n1", commit: cur.hs.commit };
+      return ents;
+    };
     for (let k = 0; k < opts.ops; k++) {
       sim.tag = k;
       ackAt[k] = ack;
@@ -109,15 +116,7 @@ async function runSeed(
           });
         } else if (sub === 1) {
           // unsynced append (API allows it)
-          const n = 1 + rnd(3);
-          const ents: Entry[] = [];
-          for (let i = 0; i < n; i++) {
-            const { e, m } = mk(cur.lastIndex + 1 + i, cur.hs.term || 1);
-            ents.push(e);
-            next.log[e.index] = m;
-          }
-          next.lastIndex = cur.lastIndex + n;
-          if (cur.hs.term === 0) next.hs = { term: 1, vote: "n1", commit: cur.hs.commit };
+          const ents = appendTo(cur, next, 1 + rnd(3));
           const hsChanged = JSON.stringify(next.hs) !== JSON.stringify(cur.hs);
           synced = false;
           label = `append ${ents[0]!.index}..${next.lastIndex} (sync false)`;
@@ -128,10 +127,7 @@ async function runSeed(
           // snapshot written concurrently with an append
           if (cur.hs.commit <= snapIndex) continue;
           const at = cur.hs.commit;
-          const { e, m } = mk(cur.lastIndex + 1, cur.hs.term || 1);
-          next.log[e.index] = m;
-          next.lastIndex = e.index;
-          if (cur.hs.term === 0) next.hs = { term: 1, vote: "n1", commit: cur.hs.commit };
+          const e = appendTo(cur, next, 1)[0]!;
           const hsChanged = JSON.stringify(next.hs) !== JSON.stringify(cur.hs);
           label = `concurrent createSnapshot ${at} + append ${e.index}`;
           const big = new Uint8Array(200000 + rnd(1000));
@@ -144,15 +140,7 @@ async function runSeed(
         }
       } else if (choice < 40) {
         // leader/follower append, maybe with commit advance
-        const n = 1 + rnd(4);
-        const ents: Entry[] = [];
-        for (let i = 0; i < n; i++) {
-          const { e, m } = mk(cur.lastIndex + 1 + i, cur.hs.term || 1);
-          ents.push(e);
-          next.log[e.index] = m;
-        }
-        next.lastIndex = cur.lastIndex + n;
-        if (cur.hs.term === 0) next.hs = { term: 1, vote: "n1", commit: cur.hs.commit };
+        const ents = appendTo(cur, next, 1 + rnd(4));
         if (rnd(2) === 0 && cur.lastIndex > cur.hs.commit) {
           next.hs = { ...next.hs, commit: cur.lastIndex };
         }

@@ -6,16 +6,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { ConfState, Entry } from "../core/types.ts";
+import { confStateOf } from "../core/conf_state.ts";
 import { FileStorage } from "./file_storage.ts";
 import { writeSnapshotFile } from "./snapshot_file.ts";
 
-const CONF: ConfState = {
-  voters: ["n1"],
-  learners: [],
-  votersOutgoing: [],
-  learnersNext: [],
-  autoLeave: false,
-};
+const CONF: ConfState = confStateOf(["n1"]);
 const quiet = () => {};
 
 function ent(index: number, term: number, size = 64): Entry {

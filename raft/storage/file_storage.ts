@@ -36,6 +36,7 @@ import { join } from "node:path";
 import { CompactedError, RaftInvariantError, UnavailableError } from "../core/errors.ts";
 import type { InitialState } from "../core/storage.ts";
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from "../core/types.ts";
+import { confStateOf } from "../core/conf_state.ts";
 import { syncDir, writeAllSync } from "./atomic_file.ts";
 import { DirLock } from "./dir_lock.ts";
 import { EntryCache } from "./entry_cache.ts";
@@ -114,13 +115,7 @@ const SCRATCH_MAX_BYTES = 8 << 20;
 const SNAPSHOT_HELD_BYTES = 64 << 10;
 // Record offsets are kept as u32.
 const MAX_SEGMENT_BYTES = 0xffff_ffff;
-const EMPTY_CONF: ConfState = {
-  voters: [],
-  learners: [],
-  votersOutgoing: [],
-  learnersNext: [],
-  autoLeave: false,
-};
+const EMPTY_CONF: ConfState = confStateOf([]);
 
 const encoder = new TextEncoder();
 

@@ -10,16 +10,11 @@ import { limitSize } from "../core/storage.ts";
 import type { InitialState, Storage } from "../core/storage.ts";
 import type { ConfState, Entry, HardState, Snapshot } from "../core/types.ts";
 import { EMPTY_HARD_STATE } from "../core/types.ts";
+import { confStateOf } from "../core/conf_state.ts";
 import { checkSliceRange, type EntrySliceReader } from "./entry_slice.ts";
 import type { SaveOptions, StorageUpdate, WritableStorage } from "./writable_storage.ts";
 
-const EMPTY_CONF: ConfState = {
-  voters: [],
-  learners: [],
-  votersOutgoing: [],
-  learnersNext: [],
-  autoLeave: false,
-};
+const EMPTY_CONF: ConfState = confStateOf([]);
 
 /**
  * A synchronous, in-memory log. Everything written is "durable" at once, so a
@@ -51,7 +46,7 @@ export class MemoryStorage implements Storage, WritableStorage, EntrySliceReader
       metadata: {
         index: 0,
         term: 0,
-        confState: { ...EMPTY_CONF, voters: [...voters], learners: [...learners] },
+        confState: confStateOf(voters, learners),
       },
       data: new Uint8Array(),
     };
