@@ -331,11 +331,7 @@ Deno.test("EventStore restarts from its snapshot and replays only the tail", asy
 });
 
 Deno.test("EventStore answers are copies: changing them changes nothing in the store", async () => {
-  const store = await EventStore.start({
-    id: "n1",
-    storage: MemoryStorage.withVoters(["n1"]),
-    transport: { send() {} },
-    tickMs: 2,
+  const store = await single({
     projections: [
       { name: "tot", init: { n: 0 }, apply: (s: { n: number }) => ({ n: s.n + 1 }) },
       {
@@ -347,7 +343,6 @@ Deno.test("EventStore answers are copies: changing them changes nothing in the s
       },
     ],
   });
-  await store.node.waitForLeader(5000);
   try {
     await store.append("s", [{ type: "A" }, { type: "B" }]);
     await store.append("t", [{ type: "C" }]);

@@ -9,8 +9,8 @@ import { type CommandResult, EventStoreStateMachine } from "../eventstore/state_
 import type { RaftNode } from "../raft/node.ts";
 import { MemoryStorage } from "../raft/storage/memory_storage.ts";
 import { eventStoreFastAppend, eventStoreRoutes } from "../transport/eventstore_routes.ts";
-import { type ServedNode, serveNode } from "../transport/server.ts";
-import { freePort, waitFor } from "./helpers.ts";
+import type { ServedNode } from "../transport/server.ts";
+import { serveLocalCluster, waitFor } from "./helpers.ts";
 
 interface Cluster {
   nodes: ServedNode<CommandResult>[];
@@ -18,30 +18,21 @@ interface Cluster {
 }
 
 async function cluster(): Promise<Cluster> {
-  const ids = ["n1", "n2", "n3"];
-  const ports = ids.map(() => freePort());
-  const peers = Object.fromEntries(ids.map((id, i) => [id, `http://127.0.0.1:${ports[i]}`]));
-  const nodes = await Promise.all(ids.map((id, i) => {
+  const nodes = await serveLocalCluster<CommandResult>(3, "sec", (_, ids) => {
     const storage = MemoryStorage.withVoters(ids);
     const sm = new EventStoreStateMachine({ storage });
     let store: EventStore | undefined;
     const storeOf = (node: RaftNode<unknown>) =>
       store ??= new EventStore(node as RaftNode<CommandResult>, sm);
-    return serveNode<CommandResult>({
-      id,
-      hostname: "127.0.0.1",
-      port: ports[i]!,
-      peers,
-      clusterId: "t",
-      secret: "sec",
+    return {
       storage,
       stateMachine: sm,
       tickMs: 10,
       requestTimeoutMs: 3000,
       routes: (node, metrics) => [eventStoreRoutes(storeOf(node), { metrics, heartbeatMs: 100 })],
       fastRoutes: (node, metrics) => [eventStoreFastAppend(storeOf(node), { metrics })],
-    });
-  }));
+    };
+  });
   return { nodes, stop: async () => void await Promise.all(nodes.map((s) => s.stop())) };
 }
 

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { type ServedNode, serveNode, type ServeOptions } from "../transport/server.ts";
+
 /** Ports handed out by {@link freePort} in this process. */
 const handedOut = new Set<number>();
 
@@ -81,4 +83,33 @@ export async function fetchJson(
     body = { text };
   }
   return { status: res.status, body, headers: res.headers };
+}
+
+/**
+ * `n` nodes (`n1`...) serving HTTP on free loopback ports as one cluster
+ * (cluster id "test", the given secret), each with the options `node` gives
+ * it (storage, state machine, routes, ...).
+ */
+export async function serveLocalCluster<R>(
+  n: number,
+  secret: string,
+  node: (id: string, ids: string[]) => Omit<
+    ServeOptions<R>,
+    "id" | "hostname" | "port" | "peers" | "clusterId" | "secret"
+  >,
+): Promise<ServedNode<R>[]> {
+  const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
+  const ports = ids.map(() => freePort());
+  const peers = Object.fromEntries(ids.map((id, i) => [id, `http://127.0.0.1:${ports[i]}`]));
+  return await Promise.all(ids.map((id, i) =>
+    serveNode<R>({
+      id,
+      hostname: "127.0.0.1",
+      port: ports[i]!,
+      peers,
+      clusterId: "test",
+      secret,
+      ...node(id, ids),
+    })
+  ));
 }

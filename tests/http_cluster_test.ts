@@ -4,32 +4,23 @@ import { MemoryStorage } from "../raft/storage/memory_storage.ts";
 import { type KvResult, KvStateMachine } from "../raft/testing/kv_state_machine.ts";
 import { kvRoutes } from "../transport/kv_routes.ts";
 import { SECRET_HEADER } from "../transport/peer_transport.ts";
-import { type ServedNode, serveNode } from "../transport/server.ts";
-import { fetchJson, freePort, waitFor } from "./helpers.ts";
+import type { ServedNode } from "../transport/server.ts";
+import { fetchJson, serveLocalCluster, waitFor } from "./helpers.ts";
 
 const SECRET = "test-secret";
 
-async function startCluster(n: number): Promise<ServedNode<KvResult>[]> {
-  const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
-  const ports = ids.map(() => freePort());
-  const peers = Object.fromEntries(ids.map((id, i) => [id, `http://127.0.0.1:${ports[i]}`]));
-  return await Promise.all(ids.map((id, i) => {
+function startCluster(n: number): Promise<ServedNode<KvResult>[]> {
+  return serveLocalCluster<KvResult>(n, SECRET, (_, ids) => {
     const kv = new KvStateMachine();
-    return serveNode<KvResult>({
-      id,
-      hostname: "127.0.0.1",
-      port: ports[i]!,
-      peers,
-      clusterId: "test",
-      secret: SECRET,
+    return {
       storage: MemoryStorage.withVoters(ids),
       stateMachine: kv,
       tickMs: 10,
       maxBodyBytes: 64 * 1024,
       requestTimeoutMs: 3000,
       routes: (node, metrics) => [kvRoutes(node as RaftNode<KvResult>, kv, metrics)],
-    });
-  }));
+    };
+  });
 }
 
 async function leaderOf(nodes: ServedNode<KvResult>[]): Promise<ServedNode<KvResult>> {
