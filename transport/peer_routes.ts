@@ -17,6 +17,7 @@ import { decodeBatch, decodeMessage, MessageFormatError } from "./codec.ts";
 import { sendError } from "./errors.ts";
 import { CLUSTER_HEADER, FROM_HEADER, SECRET_HEADER } from "./peer_transport.ts";
 import { Reorderer } from "./reorder.ts";
+import { OFFSET_HEADER, SNAPSHOT_HEADER, SnapshotReceiver } from "./snapshot_chunks.ts";
 
 /** True when `given` equals `secret`, in time independent of where they differ. */
 export function secretMatches(given: string | undefined, secret: string): boolean {
@@ -117,6 +118,7 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
     stepAll(msgs);
   };
   const reorder = new Reorderer<Message[]>((_, msgs) => stepAll(msgs));
+  const snapshots = new SnapshotReceiver(node.id, (m) => stepAll([m]));
   const app = new Hono();
   app.use("/raft/*", async (c, next) => {
     if (!secretMatches(c.req.header(SECRET_HEADER), opts.secret)) {
@@ -154,6 +156,38 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
     }
     reorder.accept(batch.from, batch.boot, batch.seq, batch.messages);
     return c.body(null, 204);
+  });
+  // InstallSnapshot in chunks (see snapshot_chunks.ts).
+  app.put("/raft/snapshot", async (c) => {
+    const cluster = c.req.header(CLUSTER_HEADER);
+    if (cluster !== opts.clusterId) {
+      return c.json({
+        error: "cluster_mismatch",
+        message: `Snapshot from cluster ${cluster} rejected by a node of cluster ${opts.clusterId}`,
+      }, 403);
+    }
+    const from = c.req.header(FROM_HEADER) ?? "";
+    if (from === "") {
+      return c.json(
+        { error: "invalid_message", message: `A snapshot chunk needs ${FROM_HEADER}` },
+        400,
+      );
+    }
+    try {
+      return c.json(
+        await snapshots.accept({
+          from,
+          snapshot: c.req.header(SNAPSHOT_HEADER),
+          offset: c.req.header(OFFSET_HEADER),
+          body: c.req.raw.body,
+        }),
+      );
+    } catch (e) {
+      if (e instanceof RangeError) {
+        return c.json({ error: "payload_too_large", message: e.message }, 413);
+      }
+      return sendError(c, e);
+    }
   });
   // A long-lived WebSocket from one peer: each text frame is a JSON array of messages, in order.
   app.get("/raft/ws", (c) => {

@@ -2,9 +2,9 @@
  * Sends Raft messages to peers over HTTP. By default each peer gets one
  * long-lived stream (as etcd's rafthttp does), a WebSocket opened on the
  * peer's HTTP port: every batch of messages is one JSON text frame, so
- * messages arrive in order with no per-message request. Snapshots, and
- * batches too large for one frame, go as separate requests (their completion
- * is reported to Raft). Without streaming, batches are POSTed with several
+ * messages arrive in order with no per-message request. Snapshots go in
+ * chunks, resumable (see snapshot_chunks.ts), and batches too large for one
+ * frame as separate requests; a snapshot's completion is reported to Raft. Without streaming, batches are POSTed with several
  * requests in flight per peer, reordered by the receiver through sequence
  * numbers. An unreachable peer is backed off.
  *
@@ -15,6 +15,7 @@ import type { Message, NodeId } from "../raft/core/types.ts";
 import type { Transport } from "../raft/node.ts";
 import { encodeMessage, encodeMessageText } from "./codec.ts";
 import { PeerSocket } from "./peer_socket.ts";
+import { NoChunkRouteError, sendSnapshot } from "./snapshot_chunks.ts";
 
 /** The header that carries the cluster secret on peer requests. */
 export const SECRET_HEADER = "x-raftlog-secret";
@@ -44,6 +45,10 @@ export interface HttpTransportOptions {
   readonly timeoutMs?: number;
   /** One long-lived stream (WebSocket) per peer instead of a request per batch. Default true. */
   readonly stream?: boolean;
+  /** Bytes per snapshot chunk. Default 4 MiB. */
+  readonly snapshotChunkBytes?: number;
+  /** The fetch used for requests (not for the streams). Default: the global one. */
+  readonly fetch?: typeof fetch;
   readonly log?: (
     level: "debug" | "info" | "warn",
     msg: string,
@@ -62,6 +67,10 @@ interface PeerState {
   seq: number;
   /** The open stream to this peer, if any. */
   socket: PeerSocket | undefined;
+  /** The snapshot being sent in chunks, if any, and how to stop sending it. */
+  snapshot: { index: number; term: number; stop: AbortController } | undefined;
+  /** The peer has no chunk route: snapshots go whole, in one request. */
+  snapshotWhole: boolean;
 }
 
 /**
@@ -102,12 +111,14 @@ export class HttpTransport implements Transport {
   #feedback: TransportFeedback | undefined;
   #closed = false;
   readonly #controllers = new Set<AbortController>();
+  readonly #fetch: typeof fetch;
 
   constructor(opts: HttpTransportOptions) {
     this.#opts = opts;
     this.#maxInflight = opts.maxInflight ?? 4;
     this.#maxQueueBytes = opts.maxQueueBytes ?? 64 * 1024 * 1024;
     this.#timeoutMs = opts.timeoutMs ?? 5_000;
+    this.#fetch = opts.fetch ?? ((input, init) => fetch(input, init));
     for (const [id, url] of Object.entries(opts.peers)) if (id !== opts.id) this.addPeer(id, url);
   }
 
@@ -139,13 +150,17 @@ export class HttpTransport implements Transport {
         backoffMs: 0,
         seq: 0,
         socket: undefined,
+        snapshot: undefined,
+        snapshotWhole: false,
       });
     }
   }
 
   /** Forgets a peer. */
   removePeer(id: NodeId): void {
-    this.#closeStream(this.#peers.get(id));
+    const p = this.#peers.get(id);
+    this.#closeStream(p);
+    p?.snapshot?.stop.abort();
     this.#peers.delete(id);
   }
 
@@ -170,6 +185,10 @@ export class HttpTransport implements Transport {
         this.#dropped(m);
         continue;
       }
+      if (m.type === "snap" && !p.snapshotWhole) {
+        this.#sendSnapshot(m.to, p, m);
+        continue;
+      }
       const size = approxSize(m);
       if (p.queuedBytes + size > this.#maxQueueBytes && p.queue.length > 0) {
         this.#dropped(m);
@@ -185,7 +204,10 @@ export class HttpTransport implements Transport {
   /** Stops sending, closes streams and aborts requests in flight. */
   close(): void {
     this.#closed = true;
-    for (const p of this.#peers.values()) this.#closeStream(p);
+    for (const p of this.#peers.values()) {
+      this.#closeStream(p);
+      p.snapshot?.stop.abort();
+    }
     for (const c of this.#controllers) c.abort();
     this.#controllers.clear();
   }
@@ -254,6 +276,58 @@ export class HttpTransport implements Transport {
     if (m.type === "snap") this.#feedback?.reportSnapshot(m.to, false);
   }
 
+  /**
+   * Sends a snapshot in chunks, one transfer per peer at a time: a message
+   * for the snapshot already on its way is dropped (Raft sends one per
+   * attempt), one for another snapshot replaces the transfer.
+   */
+  #sendSnapshot(id: NodeId, p: PeerState, m: Message & { type: "snap" }): void {
+    const { index, term } = m.snapshot.metadata;
+    if (p.snapshot !== undefined) {
+      if (p.snapshot.index === index && p.snapshot.term === term) return;
+      p.snapshot.stop.abort();
+    }
+    const stop = new AbortController();
+    const mine = { index, term, stop };
+    p.snapshot = mine;
+    sendSnapshot({
+      url: p.url,
+      headers: {
+        [SECRET_HEADER]: this.#opts.secret,
+        [FROM_HEADER]: this.#opts.id,
+        [CLUSTER_HEADER]: this.#opts.clusterId,
+      },
+      message: m,
+      chunkTimeoutMs: Math.max(this.#timeoutMs, 30_000),
+      signal: stop.signal,
+      fetch: this.#fetch,
+      ...(this.#opts.snapshotChunkBytes !== undefined
+        ? { chunkBytes: this.#opts.snapshotChunkBytes }
+        : {}),
+    }).then(
+      () => {
+        if (p.snapshot === mine) p.snapshot = undefined;
+        this.#feedback?.reportSnapshot(id, true);
+      },
+      (e) => {
+        if (p.snapshot === mine) p.snapshot = undefined;
+        if (e instanceof NoChunkRouteError) {
+          // A peer of an older version: the whole snapshot in one request.
+          p.snapshotWhole = true;
+          this.#enqueue([m]);
+          return;
+        }
+        if (this.#closed || stop.signal.aborted) return;
+        this.#opts.log?.("warn", "snapshot transfer failed; it resumes where it stopped", {
+          peer: id,
+          index,
+          error: String(e),
+        });
+        this.#feedback?.reportSnapshot(id, false);
+      },
+    );
+  }
+
   #pump(id: NodeId): void {
     const p = this.#peers.get(id);
     if (p === undefined) return;
@@ -283,7 +357,7 @@ export class HttpTransport implements Transport {
     this.#controllers.add(ctrl);
     const timer = setTimeout(() => ctrl.abort(), hasSnap ? 60_000 : this.#timeoutMs);
     try {
-      const res = await fetch(`${p.url}/raft/messages`, {
+      const res = await this.#fetch(`${p.url}/raft/messages`, {
         method: "POST",
         headers: { "content-type": "application/json", [SECRET_HEADER]: this.#opts.secret },
         body,

@@ -1,0 +1,272 @@
+import assert from "node:assert/strict";
+import { confStateOf } from "../raft/core/conf_state.ts";
+import type { Message, SnapshotMessage } from "../raft/core/types.ts";
+import { RaftNode } from "../raft/node.ts";
+import { MemoryStorage } from "../raft/storage/memory_storage.ts";
+import { MessageFormatError } from "./codec.ts";
+import { peerRoutes } from "./peer_routes.ts";
+import { HttpTransport } from "./peer_transport.ts";
+import { OFFSET_HEADER, SNAPSHOT_HEADER, SnapshotReceiver } from "./snapshot_chunks.ts";
+import { crc32 } from "node:zlib";
+
+function bytes(n: number, seed = 1): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
+  return b;
+}
+
+function snapMessage(data: Uint8Array, index = 40, term = 3): SnapshotMessage {
+  return {
+    type: "snap",
+    from: "n1",
+    to: "n2",
+    term,
+    snapshot: { metadata: { index, term, confState: confStateOf(["n1", "n2"]) }, data },
+  };
+}
+
+function header(m: SnapshotMessage, crc = crc32(m.snapshot.data)): string {
+  return encodeURIComponent(JSON.stringify({
+    to: m.to,
+    term: m.term,
+    metadata: m.snapshot.metadata,
+    size: m.snapshot.data.length,
+    crc,
+  }));
+}
+
+function body(b: Uint8Array): ReadableStream<Uint8Array> {
+  return new Blob([b as Uint8Array<ArrayBuffer>]).stream();
+}
+
+Deno.test("snapshot receiver: chunks in order make the snapshot, checked, handed over once", async () => {
+  const got: Message[] = [];
+  const r = new SnapshotReceiver("n2", (m) => got.push(m));
+  const m = snapMessage(bytes(10_000));
+  const snapshot = header(m);
+  let offset = 0;
+  // The first request only asks where to start.
+  let a = await r.accept({ from: "n1", snapshot, offset: "0", body: null });
+  assert.deepEqual(a, { offset: 0, done: false });
+  while (!a.done) {
+    const end = Math.min(10_000, offset + 3000);
+    a = await r.accept({
+      from: "n1",
+      snapshot,
+      offset: String(offset),
+      body: body(m.snapshot.data.subarray(offset, end)),
+    });
+    offset = a.offset;
+  }
+  assert.equal(got.length, 1);
+  const s = got[0] as SnapshotMessage;
+  assert.deepEqual([s.type, s.from, s.to, s.term], ["snap", "n1", "n2", 3]);
+  assert.deepEqual(s.snapshot.metadata, m.snapshot.metadata);
+  assert.deepEqual(s.snapshot.data, m.snapshot.data);
+  assert.equal(r.heldBytes, 0);
+});
+
+Deno.test("snapshot receiver: a transfer cut short goes on from the bytes that arrived", async () => {
+  const got: Message[] = [];
+  const r = new SnapshotReceiver("n2", (m) => got.push(m));
+  const m = snapMessage(bytes(5000));
+  const snapshot = header(m);
+  // A chunk whose connection breaks after 1,234 bytes.
+  let pulls = 0;
+  const broken = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (pulls++ === 0) c.enqueue(m.snapshot.data.slice(0, 1234));
+      else c.error(new Error("connection reset"));
+    },
+  });
+  await assert.rejects(r.accept({ from: "n1", snapshot, offset: "0", body: broken }), /reset/);
+  // A resend from the start is not written: the answer says where to go on.
+  const again = await r.accept({
+    from: "n1",
+    snapshot,
+    offset: "0",
+    body: body(m.snapshot.data),
+  });
+  assert.deepEqual(again, { offset: 1234, done: false });
+  const rest = await r.accept({
+    from: "n1",
+    snapshot,
+    offset: "1234",
+    body: body(m.snapshot.data.subarray(1234)),
+  });
+  assert.deepEqual(rest, { offset: 5000, done: true });
+  assert.deepEqual((got[0] as SnapshotMessage).snapshot.data, m.snapshot.data);
+});
+
+Deno.test("snapshot receiver: refuses bad chunks and a corrupt whole, and starts over", async () => {
+  const got: Message[] = [];
+  const r = new SnapshotReceiver("n2", (m) => got.push(m), 8192, () => 0);
+  const m = snapMessage(bytes(4000));
+  const good = header(m);
+  const chunk = (snapshot: string | undefined, offset: string | undefined, b: Uint8Array | null) =>
+    r.accept({ from: "n1", snapshot, offset, body: b === null ? null : body(b) });
+  await assert.rejects(chunk(undefined, "0", null), MessageFormatError);
+  await assert.rejects(chunk("%7B", "0", null), MessageFormatError);
+  await assert.rejects(chunk(good, "-1", null), MessageFormatError);
+  await assert.rejects(chunk(good, "4001", null), MessageFormatError);
+  const otherNode = encodeURIComponent(
+    decodeURIComponent(good).replace('"to":"n2"', '"to":"n3"'),
+  );
+  await assert.rejects(chunk(otherNode, "0", null), /for n2/);
+  const badMeta = encodeURIComponent(decodeURIComponent(good).replace('"index":40', '"index":-4'));
+  await assert.rejects(chunk(badMeta, "0", null), /index/);
+  await assert.rejects(chunk(header(snapMessage(bytes(9000))), "0", null), RangeError);
+  await assert.rejects(chunk(good, "0", bytes(4001)), /past the snapshot/);
+  // The right size with the wrong checksum: refused at the end, and the next try starts at 0.
+  const lying = header(m, (crc32(m.snapshot.data) + 1) >>> 0);
+  await assert.rejects(chunk(lying, "0", m.snapshot.data), /checksum/);
+  assert.deepEqual(await chunk(lying, "0", null), { offset: 0, done: false });
+  // Another snapshot from the same sender replaces the partial one.
+  assert.deepEqual(await chunk(good, "0", m.snapshot.data.subarray(0, 100)), {
+    offset: 100,
+    done: false,
+  });
+  const newer = snapMessage(bytes(300, 7), 50, 3);
+  assert.deepEqual(await chunk(header(newer), "0", newer.snapshot.data), {
+    offset: 300,
+    done: true,
+  });
+  assert.equal(got.length, 1);
+  assert.equal((got[0] as SnapshotMessage).snapshot.metadata.index, 50);
+  assert.equal(r.heldBytes, 0);
+});
+
+Deno.test("a partial snapshot nobody continues is dropped after ten minutes", async () => {
+  let now = 0;
+  const r = new SnapshotReceiver("n2", () => {}, 1 << 20, () => now);
+  const m = snapMessage(bytes(1000));
+  await r.accept({ from: "n1", snapshot: header(m), offset: "0", body: body(bytes(10)) });
+  assert.equal(r.heldBytes, 1000);
+  now = 11 * 60_000;
+  const other = snapMessage(bytes(10), 41);
+  await r.accept({ from: "n3", snapshot: header({ ...other, to: "n2" }), offset: "0", body: null });
+  assert.equal(r.heldBytes, 10);
+});
+
+Deno.test("HttpTransport sends a snapshot in chunks that a follower installs, resuming after a failure", async () => {
+  let restored: Uint8Array | undefined;
+  const node = await RaftNode.start({
+    id: "n2",
+    storage: MemoryStorage.withVoters(["n1", "n2"]),
+    transport: { send() {} },
+    stateMachine: {
+      apply: (c) => c.map(() => null),
+      snapshot: () => new Uint8Array(),
+      restore: (d) => void (restored = d.slice()),
+    },
+  });
+  const peers = peerRoutes({ node, clusterId: "c", secret: "s" });
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, peers.app.fetch);
+  const reports: boolean[] = [];
+  const sent: number[] = [];
+  let failAfter = 3;
+  const t = new HttpTransport({
+    id: "n1",
+    clusterId: "c",
+    secret: "s",
+    peers: { n2: `http://127.0.0.1:${server.addr.port}` },
+    snapshotChunkBytes: 16 * 1024,
+    fetch: (input, init) => {
+      const url = String(input);
+      if (url.endsWith("/raft/snapshot")) {
+        const b = init?.body as Uint8Array;
+        if (b.length > 0 && --failAfter === 0) return Promise.reject(new TypeError("reset"));
+        sent.push(b.length);
+      }
+      return fetch(input, init);
+    },
+  });
+  t.attach({ reportUnreachable() {}, reportSnapshot: (_, ok) => void reports.push(ok) });
+  const data = bytes(100_000, 9);
+  const m = snapMessage(data);
+  const settle = async (n: number) => {
+    for (let i = 0; i < 500 && reports.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+  };
+  try {
+    t.send([m]);
+    await settle(1);
+    assert.deepEqual(reports, [false]);
+    const before = sent.reduce((a, b) => a + b, 0);
+    assert.equal(before, 2 * 16 * 1024);
+    // Raft tries again: the transfer goes on from 32 KiB, not from 0.
+    t.send([m]);
+    await settle(2);
+    assert.deepEqual(reports, [false, true]);
+    assert.equal(sent.reduce((a, b) => a + b, 0), data.length);
+    assert.deepEqual(restored, data);
+    assert.equal(node.status().applied, 40);
+  } finally {
+    t.close();
+    peers.close();
+    await server.shutdown();
+    await node.stop();
+  }
+});
+
+Deno.test("HttpTransport sends a snapshot whole to a peer without the chunk route", async () => {
+  const seen: string[] = [];
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+    const path = new URL(req.url).pathname;
+    seen.push(`${req.method} ${path}`);
+    await req.body?.cancel();
+    return new Response(null, { status: path === "/raft/messages" ? 204 : 404 });
+  });
+  const reports: boolean[] = [];
+  const t = new HttpTransport({
+    id: "n1",
+    clusterId: "c",
+    secret: "s",
+    peers: { n2: `http://127.0.0.1:${server.addr.port}` },
+  });
+  t.attach({ reportUnreachable() {}, reportSnapshot: (_, ok) => void reports.push(ok) });
+  try {
+    t.send([snapMessage(bytes(1000))]);
+    for (let i = 0; i < 500 && reports.length < 1; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual(reports, [true]);
+    assert.deepEqual(seen, ["PUT /raft/snapshot", "POST /raft/messages"]);
+  } finally {
+    t.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("the snapshot chunk route checks the secret and the cluster", async () => {
+  const node = await RaftNode.start({
+    id: "n2",
+    storage: MemoryStorage.withVoters(["n1", "n2"]),
+    transport: { send() {} },
+    stateMachine: {
+      apply: (c) => c.map(() => null),
+      snapshot: () => new Uint8Array(),
+      restore: () => {},
+    },
+  });
+  const peers = peerRoutes({ node, clusterId: "c", secret: "s" });
+  const m = snapMessage(bytes(10));
+  const put = (headers: Record<string, string>) =>
+    peers.app.request("/raft/snapshot", {
+      method: "PUT",
+      headers: { [SNAPSHOT_HEADER]: header(m), [OFFSET_HEADER]: "0", ...headers },
+      body: new Uint8Array(0),
+    });
+  try {
+    assert.equal((await put({ "x-raftlog-cluster": "c", "x-raftlog-from": "n1" })).status, 401);
+    const base = { "x-raftlog-secret": "s", "x-raftlog-from": "n1" };
+    assert.equal((await put({ ...base, "x-raftlog-cluster": "other" })).status, 403);
+    const ok = await put({ ...base, "x-raftlog-cluster": "c" });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { offset: 0, done: false });
+    const bad = await put({ ...base, "x-raftlog-cluster": "c", [OFFSET_HEADER]: "x" });
+    assert.equal(bad.status, 400);
+  } finally {
+    peers.close();
+    await node.stop();
+  }
+});
