@@ -91,6 +91,10 @@ export class Raft {
   lease: LeaderLease = new LeaderLease();
   /** Ticks since start; the lease is measured on this clock. */
   ticks = 0;
+  /** The term in which this node sent a timeoutNow (lease reads are off for that term). */
+  #leaseVoidTerm = -1;
+  /** Lease reads are on and this node started with a term from before. */
+  readonly #restarted: boolean;
   readonly maxClockDriftTicks: number;
   /** Read requests that arrived before this leader committed an entry of its term (thesis §6.4). */
   pendingReadIndexMessages: ReadIndexMessage[] = [];
@@ -142,6 +146,7 @@ export class Raft {
       this.#loadState(hardState);
     }
     if (c.applied !== undefined && c.applied > 0) this.raftLog.appliedTo(c.applied);
+    this.#restarted = this.readOnlyOption === "leaseBased" && hardState.term > 0;
     this.becomeFollower(this.term, NO_NODE);
   }
 
@@ -168,6 +173,9 @@ export class Raft {
 
   /** Queues a message; `from` and (unless given) `term` are filled in. */
   send(m: Outgoing): void {
+    // A timeoutNow lets its receiver win votes that bypass leases, at any time later (it may
+    // sit in the network): no lease read is safe for the rest of this term.
+    if (m.type === "timeoutNow") this.#leaseVoidTerm = this.term;
     const term = m.term ??
       ((m.type === "prop" || m.type === "readIndex" || m.type === "transferLeader")
         ? 0
@@ -371,7 +379,12 @@ export class Raft {
       if (m.type === "vote" || m.type === "preVote") {
         // Raft thesis §4.2.3: ignore votes while we have heard from a leader within the
         // minimum election timeout, unless the candidate acts on a leadership transfer.
-        const inLease = this.checkQuorum && this.lead !== NO_NODE &&
+        // With lease reads, a node that restarted counts as having heard from a leader: it
+        // may have acked a lease round just before, and a vote now would let a new leader
+        // commit while the old one still serves reads from its lease. (A node that never had
+        // a term cannot have acked one.)
+        const booting = this.#restarted && this.ticks < this.electionTimeout;
+        const inLease = this.checkQuorum && (this.lead !== NO_NODE || booting) &&
           this.electionElapsed < this.electionTimeout;
         if (!m.transfer && inLease) return;
       }
@@ -513,11 +526,11 @@ export class Raft {
   /**
    * True when lease-based reads are on and the lease holds: a quorum acked a
    * heartbeat sent less than (election timeout - drift bound) ticks ago, and
-   * no leadership transfer (which bypasses leases) is under way.
+   * no leadership transfer (which bypasses leases) began in this term.
    */
   leaseHolds(): boolean {
     return this.readOnlyOption === "leaseBased" && this.role === "leader" &&
-      this.leadTransferee === NO_NODE &&
+      this.leadTransferee === NO_NODE && this.#leaseVoidTerm !== this.term &&
       this.lease.holds(this.ticks, this.electionTimeout - this.maxClockDriftTicks);
   }
 

@@ -1,65 +1,7 @@
 import assert from "node:assert/strict";
-import type { Config } from "./config.ts";
 import { RawNode } from "./raw_node.ts";
-import type { Message, ReadState } from "./types.ts";
 import { MemoryStorage } from "../storage/memory_storage.ts";
-
-/** A tiny lock-step network with cuttable links. */
-class Net {
-  nodes = new Map<string, RawNode>();
-  storages = new Map<string, MemoryStorage>();
-  reads = new Map<string, ReadState[]>();
-  cut = new Set<string>();
-  constructor(ids: string[], cfg: Partial<Config> = {}) {
-    for (const id of ids) {
-      const storage = MemoryStorage.withVoters(ids);
-      this.storages.set(id, storage);
-      this.nodes.set(id, new RawNode({ id, storage, ...cfg }));
-      this.reads.set(id, []);
-    }
-  }
-  isolate(id: string): void {
-    for (const other of this.nodes.keys()) {
-      if (other !== id) this.cut.add(`${id}>${other}`).add(`${other}>${id}`);
-    }
-  }
-  heal(): void {
-    this.cut.clear();
-  }
-  node(id: string): RawNode {
-    return this.nodes.get(id)!;
-  }
-  /** Processes Readies and delivers messages until quiet. */
-  pump(): void {
-    for (let round = 0; round < 1000; round++) {
-      const inbox: Message[] = [];
-      for (const [id, n] of this.nodes) {
-        while (n.hasReady()) {
-          const rd = n.ready();
-          const s = this.storages.get(id)!;
-          if (rd.snapshot) s.applySnapshot(rd.snapshot);
-          s.append(rd.entries);
-          if (rd.hardState) s.setHardState(rd.hardState);
-          this.reads.get(id)!.push(...rd.readStates);
-          for (const m of rd.messages) if (!this.cut.has(`${m.from}>${m.to}`)) inbox.push(m);
-          n.advance(rd);
-        }
-      }
-      if (inbox.length === 0) return;
-      for (const m of inbox) this.nodes.get(m.to)!.step(m);
-    }
-    throw new Error("network did not settle");
-  }
-  tickAll(): void {
-    for (const n of this.nodes.values()) n.tick();
-    this.pump();
-  }
-  leaders(): string[] {
-    return [...this.nodes].filter(([, n]) => n.status().softState.role === "leader").map(([id]) =>
-      id
-    );
-  }
-}
+import { Net } from "./_net_test.ts";
 
 function electN1(net: Net): void {
   net.node("n1").campaign();

@@ -26,6 +26,7 @@ function handlePropose(r: Raft, m: Extract<Message, { type: "prop" }>, local: bo
     return dropOrThrow(local, `leadership is being transferred to ${r.leadTransferee}`);
   }
   const ents: Entry[] = [];
+  const pendingBefore = r.pendingConfIndex;
   for (let i = 0; i < m.entries.length; i++) {
     const e = m.entries[i]!;
     if (e.type !== "confChange") {
@@ -51,6 +52,8 @@ function handlePropose(r: Raft, m: Extract<Message, { type: "prop" }>, local: bo
     r.pendingConfIndex = r.raftLog.lastIndex() + i + 1;
   }
   if (!r.appendEntry(ents)) {
+    // A dropped change must not block the next one.
+    r.pendingConfIndex = pendingBefore;
     return dropOrThrow(local, "too many uncommitted bytes; retry when the cluster catches up");
   }
   r.bcastAppend();
