@@ -566,7 +566,10 @@ export function eventStoreRoutes(store: EventStore, options: EventStoreRoutesOpt
       if (!all && sm.streamInfo(target)?.deleted === "hard") {
         throw new StreamDeletedError(target, "subscribe to");
       }
-      // Resume after the last event the client saw: its SSE id is its position.
+      // Resume after the last event the client saw: its SSE id is its position. A stream's
+      // revision after it is known only once this node has applied that far (it may be
+      // behind the node the client saw it on).
+      if (lastId !== undefined && !all) await store.waitForPosition(lastId);
       if (lastId !== undefined) from = all ? lastId + 1 : sm.revisionAfterPosition(target, lastId);
       return streamSSE(c, async (sse) => {
         const ac = new AbortController();
