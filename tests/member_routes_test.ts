@@ -232,3 +232,27 @@ Deno.test("memberRoutes: 409 change_in_progress while a change cannot commit, 50
     await lone.served.stop();
   }
 });
+
+Deno.test("memberRoutes: a learner the leader never reached is not promoted", async () => {
+  const { nodes } = await cluster(3);
+  try {
+    const leader = await leaderOf(nodes);
+    const url = leader.served.url;
+    assert.equal((await put(url, "k", "v")).status, 200);
+    // Nothing listens at port 1: the learner never answers an append.
+    const added = await post(`${url}/members`, { id: "n5", url: "http://127.0.0.1:1" });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    await waitFor(
+      "the leader tried n5",
+      () => leader.served.node.status().members.some((m) => m.id === "n5" && m.learner),
+    );
+    const promoted = await post(`${url}/members/n5/promote`);
+    assert.equal(promoted.status, 409, JSON.stringify(promoted.body));
+    assert.equal(promoted.body.error, "not_caught_up");
+    assert.match(String(promoted.body.message), /no confirmed replication/);
+    assert.ok(leader.served.node.status().confState.learners.includes("n5"));
+    assert.equal((await put(url, "k2", "v2")).status, 200);
+  } finally {
+    await Promise.all(nodes.map((s) => s.served.stop()));
+  }
+});

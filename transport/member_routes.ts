@@ -242,14 +242,19 @@ export function memberRoutes(opts: MemberRoutesOptions): Hono {
     }
     const s = node.status();
     const progress = s.members.find((m) => m.id === id);
-    if (progress !== undefined && s.lastIndex - progress.match > maxLag) {
+    // Caught up means replicating (it answered appends, so it is reachable) and close to the
+    // end of the log: a voter that is neither could cost the cluster its quorum.
+    const lagging = progress === undefined || progress.state !== "replicate" ||
+      s.lastIndex - progress.match > maxLag;
+    if (lagging) {
+      const match = progress?.match ?? 0;
+      const why = progress?.state !== "replicate"
+        ? `the leader has no confirmed replication to it (${progress?.state ?? "no progress"})`
+        : `it has entries up to ${match}, the leader's log ends at ${s.lastIndex} (more than ${maxLag} behind)`;
       return c.json(
         {
-          ...conflict(
-            "not_caught_up",
-            `Cannot promote ${id}: it has entries up to ${progress.match}, the leader's log ends at ${s.lastIndex} (more than ${maxLag} behind); retry once it caught up`,
-          ),
-          match: progress.match,
+          ...conflict("not_caught_up", `Cannot promote ${id}: ${why}; retry once it caught up`),
+          match,
           lastIndex: s.lastIndex,
         },
         409,
