@@ -192,6 +192,14 @@ export async function joinCluster(opts: JoinOptions): Promise<JoinOutcome> {
         `remove it first (raftlog leave) or join from that address`,
     );
   }
+  if (me !== undefined && me.role === "voter" && !opts.hadState) {
+    // A voter that lost its data forgot its votes and its log: letting it back would allow two
+    // votes in one term (Raft §5.2), and a quorum could lose acknowledged entries.
+    throw new Error(
+      `${id} is a voter of the cluster but this data directory is empty: ` +
+        `remove it first (raftlog leave) and join again, or restore its data directory`,
+    );
+  }
   if (me === undefined) {
     if (opts.hadState) {
       log?.("warn", "this node is not a member of the cluster (removed?); not rejoining", {});
