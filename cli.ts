@@ -31,6 +31,7 @@ import { type CommandResult, EventStoreStateMachine } from "./eventstore/state_m
 import type { Storage } from "./raft/core/storage.ts";
 import type { ConfState } from "./raft/core/types.ts";
 import { confStateOf } from "./raft/core/conf_state.ts";
+import { claimDataDir } from "./cli/identity.ts";
 import { type RaftNode, snapshotsArePeriodic, type StateMachine } from "./raft/node.ts";
 import { FileStorage } from "./raft/storage/file_storage.ts";
 import { runCheckCli } from "./raft/storage/check_cli.ts";
@@ -449,6 +450,13 @@ async function serve(cfg: ServeConfig, log: Logger, hooks: ServeHooks = {}): Pro
   const bootstrap: ConfState = confStateOf(voters);
   let storage: FileStorage;
   let peers: Record<string, string>;
+  try {
+    await Deno.mkdir(cfg.dataDir, { recursive: true });
+    await claimDataDir(cfg.dataDir, { clusterId: cfg.clusterId, nodeId: cfg.id });
+  } catch (e) {
+    log("error", "cannot use data directory", { dir: cfg.dataDir, error: e });
+    return 1;
+  }
   try {
     storage = await FileStorage.open(cfg.dataDir, {
       ...(hooks.noBootstrap ? {} : { bootstrap }),

@@ -224,9 +224,31 @@ Deno.test("cli.ts exits with code 2 and a message on bad arguments, 1 when the d
     }).output();
     assert.equal(second.code, 1);
     assert.match(new TextDecoder().decode(second.stderr), /is in use by another process/);
-  } finally {
     first.child.kill("SIGTERM");
     assert.equal((await first.done).code, 0);
+    // The directory is n1's of cluster "raftlog": another id or cluster id is refused.
+    const otherId = argsAt(0).map((a) => a === "n1" ? "n9" : a);
+    for (const other of [otherId, [...argsAt(0), "--cluster-id", "other"]]) {
+      const wrong = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--config", CONFIG, CLI, "serve", ...other],
+        stdout: "null",
+        stderr: "piped",
+        // A node that serves instead of refusing is killed (and the exit code tells).
+        signal: AbortSignal.timeout(20_000),
+      }).output();
+      assert.equal(wrong.code, 1, other.join(" "));
+      assert.match(
+        new TextDecoder().decode(wrong.stderr),
+        /belongs to node n1 of cluster raftlog, not node (n9 of cluster raftlog|n1 of cluster other)/,
+      );
+    }
+  } finally {
+    try {
+      first.child.kill("SIGTERM");
+    } catch {
+      // Already stopped above.
+    }
+    await first.done;
     await Deno.remove(dir, { recursive: true });
   }
 });
