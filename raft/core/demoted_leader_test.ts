@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { decodeConfChange } from "./confchange.ts";
+import { ProposalDroppedError } from "./errors.ts";
+import type { Message } from "./types.ts";
+import { Net } from "./_net_test.ts";
+
+const CFG = { electionTick: 10, heartbeatTick: 1, checkQuorum: true, preVote: true };
+
+function leaveIndex(net: Net, id: string): number | undefined {
+  const s = net.storages.get(id)!;
+  for (let i = s.firstIndex(); i <= s.lastIndex(); i++) {
+    const e = s.entries(i, i + 1)[0]!;
+    if (e.type === "confChange" && decodeConfChange(e.data).changes.length === 0) return i;
+  }
+  return undefined;
+}
+
+Deno.test("a leader that made itself a learner takes no proposals, so the cluster can elect again", () => {
+  // Voters n1, n2; learner n3. n1 leads and swaps itself for n3 in one joint change.
+  const net = new Net(["n1", "n2", "n3"], CFG, ["n3"]);
+  net.node("n1").campaign();
+  net.pump();
+  net.propose("n1", "a");
+  // The followers never learn that the leave-joint entry committed, though they stored it.
+  net.filter = (m: Message) => {
+    const li = leaveIndex(net, "n1");
+    if (li === undefined || m.from !== "n1") return false;
+    return (m.type === "app" || m.type === "heartbeat") && m.commit >= li;
+  };
+  net.node("n1").proposeConfChange({
+    changes: [{ type: "addVoter", nodeId: "n3" }, { type: "addLearner", nodeId: "n1" }],
+    transition: "implicit",
+  });
+  net.pump();
+  const st = net.node("n1").status();
+  assert.ok(st.hardState.commit >= leaveIndex(net, "n1")!);
+  assert.deepEqual(st.confState.learners, ["n1"]);
+  assert.equal(st.softState.role, "leader", "it leads until the voters know");
+  assert.throws(
+    () => net.node("n1").propose(new TextEncoder().encode("after-demotion")),
+    ProposalDroppedError,
+  );
+  // Cut off, it steps down by check-quorum; healed, the voters elect a leader again.
+  net.isolate("n1");
+  for (let i = 0; i < 30; i++) net.tickAll();
+  assert.notEqual(net.role("n1"), "leader");
+  net.heal();
+  net.filter = () => false;
+  for (let i = 0; i < 300 && net.leaders().length === 0; i++) net.tickAll();
+  assert.equal(net.leaders().length, 1, "a leader again");
+  assert.notEqual(net.leaders()[0], "n1");
+});
