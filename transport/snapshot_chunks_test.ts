@@ -35,6 +35,16 @@ function header(m: SnapshotMessage, crc = crc32(m.snapshot.data)): string {
   }));
 }
 
+/** Node n2 of n1-n2, with a state machine that hands restored snapshots to `restore`. */
+function follower(restore: (data: Uint8Array) => void): Promise<RaftNode<null>> {
+  return RaftNode.start({
+    id: "n2",
+    storage: MemoryStorage.withVoters(["n1", "n2"]),
+    transport: { send() {} },
+    stateMachine: { apply: (c) => c.map(() => null), snapshot: () => new Uint8Array(), restore },
+  });
+}
+
 function body(b: Uint8Array): ReadableStream<Uint8Array> {
   return new Blob([b as Uint8Array<ArrayBuffer>]).stream();
 }
@@ -150,16 +160,7 @@ Deno.test("a partial snapshot nobody continues is dropped after ten minutes", as
 
 Deno.test("HttpTransport sends a snapshot in chunks that a follower installs, resuming after a failure", async () => {
   let restored: Uint8Array | undefined;
-  const node = await RaftNode.start({
-    id: "n2",
-    storage: MemoryStorage.withVoters(["n1", "n2"]),
-    transport: { send() {} },
-    stateMachine: {
-      apply: (c) => c.map(() => null),
-      snapshot: () => new Uint8Array(),
-      restore: (d) => void (restored = d.slice()),
-    },
-  });
+  const node = await follower((d) => void (restored = d.slice()));
   const peers = peerRoutes({ node, clusterId: "c", secret: "s" });
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, peers.app.fetch);
   const reports: boolean[] = [];
@@ -238,16 +239,7 @@ Deno.test("HttpTransport sends a snapshot whole to a peer without the chunk rout
 });
 
 Deno.test("the snapshot chunk route checks the secret and the cluster", async () => {
-  const node = await RaftNode.start({
-    id: "n2",
-    storage: MemoryStorage.withVoters(["n1", "n2"]),
-    transport: { send() {} },
-    stateMachine: {
-      apply: (c) => c.map(() => null),
-      snapshot: () => new Uint8Array(),
-      restore: () => {},
-    },
-  });
+  const node = await follower(() => {});
   const peers = peerRoutes({ node, clusterId: "c", secret: "s" });
   const m = snapMessage(bytes(10));
   const put = (headers: Record<string, string>) =>
