@@ -36,6 +36,14 @@ for (let c = 0; c < CASES; c++) {
   });
 }
 
+Deno.test(`runSeed keeps every invariant with lease-based reads on seeds 1..${SEEDS_PER_CASE}`, () => {
+  for (let seed = 1; seed <= SEEDS_PER_CASE; seed++) {
+    const r = runSeed(seed, { steps: STEPS, leaseReads: true });
+    if (r.failure !== undefined) assert.fail(`${explain(r)}\n(with --lease)`);
+    assert.match(r.params, /leaseBased/);
+  }
+});
+
 Deno.test("runSeed replays a seed exactly", () => {
   const a = runSeed(77, { steps: 400 }), b = runSeed(77, { steps: 400 });
   assert.deepEqual(a, b);

@@ -37,6 +37,12 @@ export interface SimOptions {
   readonly nodes?: number;
   /** Events kept in the trace of a failing run. Default 200. */
   readonly traceSize?: number;
+  /**
+   * Lease-based reads on every node, and reads five times as often. Check-quorum
+   * is then on and every clock ticks on every step (a lease assumes clocks that
+   * drift apart by at most `maxClockDriftTicks` per election timeout).
+   */
+  readonly leaseReads?: boolean;
 }
 
 /**
@@ -128,6 +134,8 @@ interface Params {
   readonly electionTick: number;
   readonly crashBeforePersist: number;
   readonly crashBeforeSend: number;
+  readonly readChance: number;
+  readonly leaseReads: boolean;
 }
 
 function chooseParams(seed: number, rng: SimRandom, o: SimOptions): Params {
@@ -144,13 +152,15 @@ function chooseParams(seed: number, rng: SimRandom, o: SimOptions): Params {
     maxUncommittedEntriesSize: rng.pick([64, 1024, 64 * 1024 * 1024]),
     maxCommittedSizePerReady: rng.pick([1, 64 * 1024 * 1024]),
     disableProposalForwarding: rng.chance(0.15),
+    ...(o.leaseReads ? { checkQuorum: true, readOnlyOption: "leaseBased" as const } : {}),
   };
+  const tickChance = rng.pick([0.5, 0.7, 1]);
   return {
     cluster: {
       seed: rng.seed() ^ seed,
       ids,
       raft,
-      tickChance: rng.pick([0.5, 0.7, 1]),
+      tickChance: o.leaseReads ? 1 : tickChance,
       eagerReady: rng.pick([0, 0.5, 1]),
       sendBeforePersist: rng.pick([0, 0.5, 1]),
       snapshotEvery: rng.pick([0, 5, 20, 50]),
@@ -161,6 +171,8 @@ function chooseParams(seed: number, rng: SimRandom, o: SimOptions): Params {
     electionTick,
     crashBeforePersist: rng.pick([0, 0.002, 0.01]),
     crashBeforeSend: rng.pick([0, 0.0005, 0.002]),
+    readChance: o.leaseReads ? 0.2 : 0.04,
+    leaseReads: o.leaseReads ?? false,
   };
 }
 
@@ -169,7 +181,7 @@ function describeParams(p: Params): string {
   return [
     `nodes ${p.cluster.ids.length}`,
     `election ${r.electionTick} heartbeat ${r.heartbeatTick}`,
-    `preVote ${r.preVote} checkQuorum ${r.checkQuorum}`,
+    `preVote ${r.preVote} checkQuorum ${r.checkQuorum} reads ${r.readOnlyOption ?? "safe"}`,
     `inflight ${r.maxInflightMsgs} msgSize ${r.maxSizePerMsg} uncommitted ${r.maxUncommittedEntriesSize}`,
     `forwarding ${!r.disableProposalForwarding}`,
     `tick ${p.cluster.tickChance} eager ${p.cluster.eagerReady} early-send ${p.cluster.sendBeforePersist}`,
@@ -237,7 +249,7 @@ class Schedule {
   #act(): void {
     const rng = this.rng;
     if (rng.chance(0.3)) this.#propose();
-    if (rng.chance(0.04)) this.#read();
+    if (rng.chance(this.p.readChance)) this.#read();
     if (rng.chance(0.01)) this.#partition();
     if (rng.chance(0.006)) this.#crash();
     if (rng.chance(0.03)) this.#restart();
@@ -269,7 +281,10 @@ class Schedule {
   #read(): void {
     const up = this.#upNodes();
     if (up.length === 0) return;
-    const at = this.rng.pick(up);
+    // With lease reads, mostly at nodes that believe they lead (a deposed one among them
+    // is where a lease could serve a stale read).
+    const leading = this.p.leaseReads ? up.filter((id) => this.c.node(id).role === "leader") : [];
+    const at = this.rng.pick(leading.length > 0 && this.rng.chance(0.8) ? leading : up);
     this.c.readIndex(at, `${at}:r${this.#seq++}`);
   }
 

@@ -2,7 +2,7 @@
  * Runs random simulation schedules and reports broken invariants.
  *
  * ```
- * deno task sim [--seeds N] [--steps M] [--seed S] [--start S0] [--nodes K] [--jobs J] [--verbose]
+ * deno task sim [--seeds N] [--steps M] [--seed S] [--start S0] [--nodes K] [--jobs J] [--lease] [--verbose]
  * ```
  *
  * Runs seeds `S0 .. S0+N-1` (default 1..100), or exactly seed `S` with
@@ -10,7 +10,8 @@
  * the trace and the command that reproduces it; the run then exits 1. The
  * last line is always `sim: N seeds, M steps each, V violations`. Seeds run on
  * `J` workers (default: up to 2) when the script may read its own directory
- * (`--allow-read`); otherwise on the main thread.
+ * (`--allow-read`); otherwise on the main thread. `--lease` runs every node
+ * with lease-based reads (see `SimOptions.leaseReads`).
  *
  * @module
  */
@@ -20,7 +21,7 @@ import { DEFAULT_STEPS, runSeed, type SimOptions, type SimResult } from "./sim.t
 import type { WorkerJob } from "./_sim_worker.ts";
 
 const USAGE =
-  "usage: deno task sim [--seeds N] [--steps M] [--seed S] [--start S0] [--nodes K] [--jobs J] [--verbose]";
+  "usage: deno task sim [--seeds N] [--steps M] [--seed S] [--start S0] [--nodes K] [--jobs J] [--lease] [--verbose]";
 const DETAILED = 5;
 
 interface Args {
@@ -50,6 +51,7 @@ function parse(argv: string[]): Args {
       start: { type: "string" },
       nodes: { type: "string" },
       jobs: { type: "string" },
+      lease: { type: "boolean", default: false },
       verbose: { type: "boolean", short: "v", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -62,7 +64,11 @@ function parse(argv: string[]): Args {
   }
   const steps = int("steps", values.steps, DEFAULT_STEPS, 1);
   const nodes = values.nodes === undefined ? undefined : int("nodes", values.nodes, 3, 1);
-  const options: SimOptions = { steps, ...(nodes !== undefined ? { nodes } : {}) };
+  const options: SimOptions = {
+    steps,
+    ...(nodes !== undefined ? { nodes } : {}),
+    ...(values.lease ? { leaseReads: true } : {}),
+  };
   let seeds: number[];
   if (values.seed !== undefined) {
     seeds = [int("seed", values.seed, 0, 0)];
@@ -72,7 +78,9 @@ function parse(argv: string[]): Args {
     seeds = Array.from({ length: n }, (_, i) => start + i);
   }
   const jobs = int("jobs", values.jobs, Math.min(2, navigator.hardwareConcurrency), 1);
-  const extra = `--steps ${steps}${nodes !== undefined ? ` --nodes ${nodes}` : ""}`;
+  const extra = `--steps ${steps}${nodes !== undefined ? ` --nodes ${nodes}` : ""}${
+    values.lease ? " --lease" : ""
+  }`;
   return {
     seeds,
     options,
