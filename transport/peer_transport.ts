@@ -4,9 +4,10 @@
  * peer's HTTP port: every batch of messages is one JSON text frame, so
  * messages arrive in order with no per-message request. Snapshots go in
  * chunks, resumable (see snapshot_chunks.ts), and batches too large for one
- * frame as separate requests; a snapshot's completion is reported to Raft. Without streaming, batches are POSTed with several
- * requests in flight per peer, reordered by the receiver through sequence
- * numbers. An unreachable peer is backed off.
+ * frame as separate requests; a snapshot's completion is reported to Raft.
+ * Without streaming, batches are POSTed with several requests in flight per
+ * peer, reordered by the receiver through sequence numbers. An unreachable
+ * peer is backed off.
  *
  * @module
  */
