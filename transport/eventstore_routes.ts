@@ -63,7 +63,11 @@ import type { NodeMetrics } from "./metrics.ts";
  * ```
  */
 export interface EventStoreRoutesOptions {
-  /** Largest request body; more gets 413. Default 4 MiB. */
+  /**
+   * Largest request body of these routes; more gets 413. Default 4 MiB. A
+   * server in front (`serveNode`, `createApp`) applies its own limit first
+   * (`maxBodyBytes` there, 1 MiB by default).
+   */
   readonly maxBodyBytes?: number;
   /** Interval of SSE heartbeat comments. Default 15,000 ms. */
   readonly heartbeatMs?: number;

@@ -126,6 +126,31 @@ export class InsufficientFundsError extends Error {
 }
 
 /**
+ * A `transferId` (or another operation id) already names a different
+ * operation: another transfer's destination or amount, or an operation on
+ * another account.
+ *
+ * @example
+ * ```ts
+ * import { TransferIdConflictError } from "./bank.ts";
+ * const e = new TransferIdConflictError("t-1", "a transfer of 100 from bob to alice");
+ * console.assert(e.transferId === "t-1" && /alice/.test(e.message));
+ * ```
+ */
+export class TransferIdConflictError extends Error {
+  readonly transferId: string;
+  /** `what` says what the id already names. */
+  constructor(transferId: string, what: string) {
+    super(
+      `Transfer id ${transferId} already names ${what}: a retry must repeat the same ` +
+        `transfer, a new transfer needs a new id`,
+    );
+    this.name = "TransferIdConflictError";
+    this.transferId = transferId;
+  }
+}
+
+/**
  * Options of {@link Bank}.
  *
  * @example
@@ -153,6 +178,8 @@ interface State {
   balance: number;
   revision: number;
   ids: Set<string>;
+  /** Transfers this account sent: transferId -> destination and amount. */
+  sent: Map<string, { to: string; amount: number }>;
 }
 
 /**
@@ -201,8 +228,11 @@ function evolve(s: State, e: RecordedEvent): void {
       s.balance += ev.data.amount;
       break;
     case "Withdrawn":
+      s.balance -= ev.data.amount;
+      break;
     case "TransferSent":
       s.balance -= ev.data.amount;
+      s.sent.set(ev.data.transferId, { to: ev.data.to, amount: ev.data.amount });
       break;
   }
 }
@@ -273,7 +303,7 @@ export class Bank {
   async #load(id: string): Promise<State> {
     let s = this.#cache.get(id);
     if (s === undefined) {
-      s = { owner: "", balance: 0, revision: -1, ids: new Set() };
+      s = { owner: "", balance: 0, revision: -1, ids: new Set(), sent: new Map() };
       this.#cache.set(id, s);
     }
     for (let from = s.revision + 1;;) {
@@ -437,7 +467,19 @@ export class Bank {
     await this.#load(to); // The destination must exist before money leaves the source.
     const debitId = `${transferId}:debit`;
     const s = await this.#execute(from, (s) => {
-      if (s.ids.has(debitId)) return undefined;
+      // A retry (the same transferId) must be the same transfer: crediting another amount or
+      // account than the debit did would create money.
+      const done = s.sent.get(transferId);
+      if (done !== undefined) {
+        if (done.to !== to || done.amount !== amount) {
+          const what = `a transfer of ${done.amount} from ${from} to ${done.to}`;
+          throw new TransferIdConflictError(transferId, what);
+        }
+        return undefined;
+      }
+      if (s.ids.has(debitId)) {
+        throw new TransferIdConflictError(transferId, `another operation on account ${from}`);
+      }
       if (s.balance < amount) throw new InsufficientFundsError(from, s.balance, amount);
       return { id: debitId, type: "TransferSent", data: { transferId, to, amount } };
     });

@@ -21,7 +21,9 @@ import {
   accountStream,
   Bank,
   InsufficientFundsError,
+  TransferIdConflictError,
 } from "./bank.ts";
+import { EventIdConflictError } from "../../eventstore/errors.ts";
 import { bankRoutes } from "./http.ts";
 
 interface Cluster {
@@ -220,6 +222,28 @@ Deno.test("Bank: retries with the same operation or transfer id apply once; sett
     assert.equal((await bank.getAccount("alice")).balance, 0);
     assert.equal((await bank.getAccount("bob")).balance, 50);
     await assert.rejects(bank.withdraw("alice", 1), InsufficientFundsError);
+
+    // A retry with the id of a debit left without its credit, but another amount or
+    // destination, is refused: crediting what the request says would create money.
+    await bank.deposit("bob", 100, { operationId: "dep-2" });
+    await client.append(accountStream("bob"), {
+      id: "tx-3:debit",
+      type: "TransferSent",
+      data: { transferId: "tx-3", to: "alice", amount: 10 },
+    }, { expectedRevision: (await bank.getAccount("bob")).revision });
+    await assert.rejects(
+      bank.transfer("bob", "alice", 5000, { transferId: "tx-3" }),
+      TransferIdConflictError,
+    );
+    // The id of another account's transfer: the store refuses the debit (ids are unique).
+    await assert.rejects(
+      bank.transfer("bob", "alice", 10, { transferId: "tx-1" }),
+      EventIdConflictError,
+    );
+    await bank.transfer("bob", "alice", 10, { transferId: "tx-3" }); // the real retry
+    const total = (await bank.getAccount("alice")).balance + (await bank.getAccount("bob")).balance;
+    assert.equal(total, 150, "deposits of 50 and 100, nothing created");
+    assert.equal((await bank.getAccount("alice")).balance, 10);
   } finally {
     await c.stop();
   }
@@ -265,6 +289,17 @@ Deno.test("bankRoutes over a 3-node cluster answer 201, 200, 404, 409, 422 and 4
       (h.body.events as { type: string }[]).map((e) => e.type),
       ["AccountOpened", "TransferReceived"],
     );
+    // Ids name one operation: another transfer under a transfer's id, or an operation id
+    // already used on another account, is 409.
+    const x1 = { from: "alice", to: "bob", amount: 10, transferId: "x1" };
+    assert.equal((await post("/transfers", x1)).status, 201);
+    assert.equal((await post("/transfers", x1)).status, 201);
+    const other = await post("/transfers", { ...x1, amount: 20 });
+    assert.deepEqual([other.status, other.body.error], [409, "transfer_id_conflict"]);
+    const reused = await post("/accounts/bob/deposits", { amount: 5, operationId: "d1" });
+    assert.deepEqual([reused.status, reused.body.error], [409, "operation_id_conflict"]);
+    const both = await Promise.all(["alice", "bob"].map((a) => fetchJson(`${base}/accounts/${a}`)));
+    assert.deepEqual(both.map((r) => r.body.balance), [30, 70]);
   } finally {
     ac.abort();
     await server.finished;

@@ -7,12 +7,14 @@
  * GET  /accounts/:id/history                                     200 {"events":[...]}
  * POST /accounts/:id/deposits     {"amount","operationId"?}      200 account
  * POST /accounts/:id/withdrawals  {"amount","operationId"?}      200 account; 422 insufficient_funds
- * POST /transfers                 {"from","to","amount","transferId"?}  201 transfer; 422, 404
+ * POST /transfers                 {"from","to","amount","transferId"?}  201 transfer; 422, 404,
+ *                                 409 transfer_id_conflict (the id names another transfer)
  * POST /transfers/settle                                          200 {"settled": n}
  * ```
  *
  * Amounts are positive integers (cents). Errors are
- * `{"error": "<code>", "message": "..."}`.
+ * `{"error": "<code>", "message": "..."}`; an operation id already used on
+ * another account is 409 `operation_id_conflict`.
  *
  * @module
  */
@@ -25,7 +27,9 @@ import {
   AccountNotFoundError,
   type Bank,
   InsufficientFundsError,
+  TransferIdConflictError,
 } from "./bank.ts";
+import { EventIdConflictError } from "../../eventstore/errors.ts";
 
 const id = z.string().regex(/^[A-Za-z0-9_.@=~-]{1,64}$/);
 const amount = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
@@ -41,6 +45,9 @@ function fail(c: Context, e: unknown): Response {
   if (e instanceof InsufficientFundsError) {
     return c.json({ ...body("insufficient_funds"), balance: e.balance }, 422);
   }
+  if (e instanceof TransferIdConflictError) return c.json(body("transfer_id_conflict"), 409);
+  // An operation id already used by an operation on another account.
+  if (e instanceof EventIdConflictError) return c.json(body("operation_id_conflict"), 409);
   if (e instanceof TypeError || e instanceof RangeError) {
     return c.json(body("invalid_request"), 400);
   }
