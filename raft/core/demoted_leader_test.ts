@@ -50,3 +50,20 @@ Deno.test("a leader that made itself a learner takes no proposals, so the cluste
   assert.equal(net.leaders().length, 1, "a leader again");
   assert.notEqual(net.leaders()[0], "n1");
 });
+
+Deno.test("without stepDownOnRemoval, a leader that made itself a learner goes on taking proposals", () => {
+  const net = new Net(["n1", "n2", "n3"], { ...CFG, stepDownOnRemoval: false }, ["n3"]);
+  net.node("n1").campaign();
+  net.pump();
+  net.propose("n1", "a");
+  net.node("n1").proposeConfChange({
+    changes: [{ type: "addVoter", nodeId: "n3" }, { type: "addLearner", nodeId: "n1" }],
+    transition: "implicit",
+  });
+  net.pump();
+  for (let i = 0; i < 50; i++) net.tickAll();
+  assert.deepEqual(net.leaders(), ["n1"]);
+  const before = net.commit("n1");
+  net.propose("n1", "b");
+  assert.ok(net.commit("n1") > before, "the cluster still takes writes");
+});

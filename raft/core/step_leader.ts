@@ -22,9 +22,11 @@ function handlePropose(r: Raft, m: Extract<Message, { type: "prop" }>, local: bo
   if (!r.trk.progress.has(r.id)) {
     return dropOrThrow(local, "this node was removed from the cluster");
   }
-  if (r.isLearner) {
-    // Entries it appended now would make its log longer than the voters': a voter that
-    // still counts it in a joint configuration could then never win its vote.
+  if (r.isLearner && r.pendingStepDown !== 0) {
+    // It steps down once the voters know (stepDownOnRemoval). Entries it appended meanwhile
+    // would make its log longer than the voters': a voter that still counts it in a joint
+    // configuration could then never win its vote. (Without stepDownOnRemoval it goes on
+    // leading, and taking proposals, as before.)
     return dropOrThrow(local, "this leader was made a learner; it steps down once voters know");
   }
   if (r.leadTransferee !== NO_NODE) {
