@@ -304,13 +304,15 @@ export class RaftlogClient {
       headers?: Record<string, string>;
       signal?: AbortSignal;
       retry: boolean;
-      /** Counts the attempts made (sent or not), for callers that read a retry's answer. */
-      tries?: { count: number };
+      /**
+       * Set when an earlier attempt may have taken effect (a lost connection, a timeout), for
+       * callers that read a retry's answer in that light.
+       */
+      outcome?: { unknown: boolean };
     },
   ): Promise<Response> {
     const attempts = init.retry ? this.#retries + 1 : 1;
     for (let attempt = 0;; attempt++) {
-      if (init.tries !== undefined) init.tries.count = attempt + 1;
       if (attempt > 0) {
         // Jitter: requests that failed together must not retry (and fail) in lockstep.
         const ms = Math.min(2000, this.#delay * 2 ** (attempt - 1));
@@ -343,11 +345,16 @@ export class RaftlogClient {
         }
       } catch (e) {
         if (init.signal?.aborted || last) throw e;
+        if (init.outcome !== undefined) init.outcome.unknown = true;
         if (this.#current === used) this.#current = (used + 1) % this.#urls.length;
         continue;
       }
       if (!last && RETRY_STATUS.has(res.status)) {
-        const next = await this.#nextNode(res, used);
+        const { next, code } = await this.#nextNode(res, used);
+        // Refusals that did nothing: no leader here, or a proposal dropped before it applied.
+        const refused = res.status === 503 &&
+          (code === "not_leader" || code === "no_leader" || code === "proposal_dropped");
+        if (init.outcome !== undefined && !refused) init.outcome.unknown = true;
         if (this.#current === used) this.#current = next;
         continue;
       }
@@ -355,22 +362,25 @@ export class RaftlogClient {
     }
   }
 
-  /** The node to try after `used` failed: the leader the answer names, else the next URL. */
-  async #nextNode(res: Response, used: number): Promise<number> {
-    let hint: unknown;
+  /**
+   * The node to try after `used` failed: the leader the answer names, else the next URL;
+   * and the answer's error code.
+   */
+  async #nextNode(res: Response, used: number): Promise<{ next: number; code: unknown }> {
+    let body: { leaderUrl?: unknown; error?: unknown } = {};
     try {
-      hint = (await res.json() as { leaderUrl?: unknown }).leaderUrl;
+      body = await res.json();
     } catch {
       // Not JSON: no hint.
     }
+    const hint = body?.leaderUrl;
     if (typeof hint === "string" && /^https?:\/\//.test(hint)) {
       const url = hint.replace(/\/+$/, "");
-      const known = this.#urls.indexOf(url);
-      if (known >= 0) return known;
-      this.#urls.push(url);
-      return this.#urls.length - 1;
+      let known = this.#urls.indexOf(url);
+      if (known < 0) known = this.#urls.push(url) - 1;
+      return { next: known, code: body.error };
     }
-    return (used + 1) % this.#urls.length;
+    return { next: (used + 1) % this.#urls.length, code: body?.error };
   }
 
   async #json<T>(
@@ -496,15 +506,16 @@ export class RaftlogClient {
   }
 
   /**
-   * Soft-deletes a stream, or tombstones it with `hard`. A retry after a
-   * lost answer that finds the stream already deleted (404 soft, 410 hard)
-   * counts as success: the first attempt may well have done it.
+   * Soft-deletes a stream, or tombstones it with `hard`. A retry after an
+   * attempt whose outcome is unknown (a lost connection, a timeout) that
+   * finds the stream already deleted (404 soft, 410 hard) counts as success:
+   * that attempt may well have done it.
    */
   async deleteStream(
     stream: string,
     options: { hard?: boolean; expectedRevision?: ExpectedRevision; signal?: AbortSignal } = {},
   ): Promise<void> {
-    const tries = { count: 0 };
+    const outcome = { unknown: false };
     const res = await this.#request(
       "DELETE",
       `/streams/${encodeURIComponent(stream)}${options.hard ? "?hard=true" : ""}`,
@@ -512,10 +523,10 @@ export class RaftlogClient {
         headers: { "expected-revision": String(options.expectedRevision ?? "any") },
         ...(options.signal !== undefined ? { signal: options.signal } : {}),
         retry: true,
-        tries,
+        outcome,
       },
     );
-    if (tries.count > 1 && res.status === (options.hard ? 410 : 404)) {
+    if (outcome.unknown && res.status === (options.hard ? 410 : 404)) {
       await res.body?.cancel();
       return;
     }

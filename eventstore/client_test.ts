@@ -306,6 +306,25 @@ Deno.test("RaftlogClient.deleteStream() succeeds when a retry finds the delete d
   });
 });
 
+Deno.test("RaftlogClient.deleteStream() reports not found after a mere refusal (no leader there)", async () => {
+  // n1 refuses without doing anything and names the leader n2, which finds no such stream.
+  const fetch = (url: string | URL | Request) =>
+    Promise.resolve(
+      String(url).startsWith("http://n1")
+        ? Response.json(
+          { error: "not_leader", message: "x", leader: "n2", leaderUrl: "http://n2" },
+          {
+            status: 503,
+          },
+        )
+        : Response.json({ error: "stream_not_found", message: "missing", stream: "missing" }, {
+          status: 404,
+        }),
+    );
+  const viaFollower = new RaftlogClient({ urls: "http://n1", fetch, retryDelayMs: 1 });
+  await assert.rejects(viaFollower.deleteStream("missing"), StreamNotFoundError);
+});
+
 Deno.test("RaftlogClient: every call takes an abort signal", async () => {
   await withApp(async (app) => {
     const sent: string[] = [];
