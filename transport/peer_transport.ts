@@ -68,8 +68,8 @@ interface PeerState {
   seq: number;
   /** The open stream to this peer, if any. */
   socket: PeerSocket | undefined;
-  /** The snapshot being sent in chunks, if any, and how to stop sending it. */
-  snapshot: { index: number; term: number; stop: AbortController } | undefined;
+  /** The snapshot being sent in chunks (and the leader's term then), and how to stop it. */
+  snapshot: { index: number; term: number; leaderTerm: number; stop: AbortController } | undefined;
   /** The peer has no chunk route: snapshots go whole, in one request. */
   snapshotWhole: boolean;
 }
@@ -280,16 +280,18 @@ export class HttpTransport implements Transport {
   /**
    * Sends a snapshot in chunks, one transfer per peer at a time: a message
    * for the snapshot already on its way is dropped (Raft sends one per
-   * attempt), one for another snapshot replaces the transfer.
+   * attempt), one for another snapshot, or from a new term, replaces the
+   * transfer (the follower keeps what it has of the same snapshot).
    */
   #sendSnapshot(id: NodeId, p: PeerState, m: Message & { type: "snap" }): void {
     const { index, term } = m.snapshot.metadata;
-    if (p.snapshot !== undefined) {
-      if (p.snapshot.index === index && p.snapshot.term === term) return;
-      p.snapshot.stop.abort();
+    const s = p.snapshot;
+    if (s !== undefined) {
+      if (s.index === index && s.term === term && s.leaderTerm === m.term) return;
+      s.stop.abort();
     }
     const stop = new AbortController();
-    const mine = { index, term, stop };
+    const mine = { index, term, leaderTerm: m.term, stop };
     p.snapshot = mine;
     sendSnapshot({
       url: p.url,

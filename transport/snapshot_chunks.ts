@@ -33,6 +33,8 @@ export const DEFAULT_CHUNK_BYTES = 4 << 20;
 export const MAX_SNAPSHOT_BYTES = 2 ** 31;
 /** A partial transfer nobody continued for this long is dropped. */
 const IDLE_PARTIAL_MS = 10 * 60_000;
+/** A request that wrote nothing for this long (a chunk's timeout) gives way to a new one. */
+const STALLED_WRITER_MS = 30_000;
 
 /** What `x-raftlog-snapshot` carries. */
 interface SnapshotDescriptor {
@@ -144,12 +146,16 @@ export async function sendSnapshot(opts: SendSnapshotOptions): Promise<void> {
 }
 
 interface Partial {
+  /** The snapshot (index, term, size, CRC), whatever the term of the leader sending it. */
   readonly key: string;
-  readonly descriptor: SnapshotDescriptor;
+  /** The latest request's description (its term is the one Raft gets). */
+  descriptor: SnapshotDescriptor;
   readonly bytes: Uint8Array;
   got: number;
-  busy: boolean;
-  seen: number;
+  /** The request writing into it now (0: none). */
+  writer: number;
+  /** When it last got a request or a byte. */
+  active: number;
 }
 
 /** A chunk as the route hands it over. */
@@ -180,6 +186,7 @@ export interface IncomingChunk {
  */
 export class SnapshotReceiver {
   readonly #partials = new Map<NodeId, Partial>();
+  #writers = 0;
 
   constructor(
     readonly nodeId: NodeId,
@@ -203,56 +210,66 @@ export class SnapshotReceiver {
   async accept(c: IncomingChunk): Promise<ChunkAnswer> {
     const now = this.now();
     for (const [from, p] of this.#partials) {
-      if (!p.busy && now - p.seen > IDLE_PARTIAL_MS) this.#partials.delete(from);
+      if (now - p.active > IDLE_PARTIAL_MS) this.#partials.delete(from);
     }
     const d = this.#descriptor(c);
     const offset = Number(c.offset);
     if (c.offset === undefined || !/^\d{1,16}$/.test(c.offset) || offset > d.size) {
       throw new MessageFormatError(`${OFFSET_HEADER} must be an offset within the snapshot`);
     }
-    const key = c.snapshot!;
+    const m = d.metadata;
+    const key = `${m.index}/${m.term}/${d.size}/${d.crc}`;
     let p = this.#partials.get(c.from);
     if (p === undefined || p.key !== key) {
       if (d.size > this.maxBytes) {
         throw new RangeError(`snapshot of ${d.size} bytes exceeds ${this.maxBytes}`);
       }
-      p = { key, descriptor: d, bytes: new Uint8Array(d.size), got: 0, busy: false, seen: now };
+      p = { key, descriptor: d, bytes: new Uint8Array(d.size), got: 0, writer: 0, active: now };
       this.#partials.set(c.from, p);
     }
-    p.seen = now;
-    if (p.busy || offset !== p.got) {
+    p.descriptor = d;
+    // A request still writing wins unless it has been silent for a chunk's timeout (a
+    // connection gone half-open): then this one takes over and the old one stops.
+    const stalled = p.writer !== 0 && now - p.active > STALLED_WRITER_MS;
+    if ((p.writer !== 0 && !stalled) || offset !== p.got) {
+      p.active = now;
       await c.body?.cancel();
       return { offset: p.got, done: false };
     }
-    p.busy = true;
+    const writer = p.writer = ++this.#writers;
+    p.active = now;
     try {
       if (c.body !== null) {
         // Bytes count as they arrive: a chunk cut short still moves the offset.
         for await (const part of c.body) {
+          if (p.writer !== writer) return { offset: p.got, done: false };
           if (p.got + part.length > p.bytes.length) {
             throw new MessageFormatError(`chunk runs past the snapshot's ${d.size} bytes`);
           }
           p.bytes.set(part, p.got);
           p.got += part.length;
+          p.active = this.now();
         }
       }
     } finally {
-      p.busy = false;
-      p.seen = this.now();
+      if (p.writer === writer) p.writer = 0;
     }
     if (p.got < d.size) return { offset: p.got, done: false };
+    // Only the sender's current snapshot is handed over (a newer one may have replaced it).
+    if (this.#partials.get(c.from) !== p) return { offset: p.got, done: false };
     this.#partials.delete(c.from);
     if (crc32(p.bytes) !== d.crc) {
       throw new MessageFormatError("snapshot checksum mismatch: the transfer starts over");
     }
-    const m = decodeMessageBySchema({
+    const last = p.descriptor;
+    const msg = decodeMessageBySchema({
       type: "snap",
       from: c.from,
-      to: d.to,
-      term: d.term,
-      snapshot: { metadata: d.metadata, data: "" },
+      to: last.to,
+      term: last.term,
+      snapshot: { metadata: last.metadata, data: "" },
     }) as SnapshotMessage;
-    this.deliver({ ...m, snapshot: { metadata: m.snapshot.metadata, data: p.bytes } });
+    this.deliver({ ...msg, snapshot: { metadata: msg.snapshot.metadata, data: p.bytes } });
     return { offset: d.size, done: true };
   }
 

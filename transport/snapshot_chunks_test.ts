@@ -262,3 +262,158 @@ Deno.test("the snapshot chunk route checks the secret and the cluster", async ()
     await node.stop();
   }
 });
+
+Deno.test("snapshot receiver: a request that went silent gives way to a new one after a chunk's timeout", async () => {
+  let now = 0;
+  const got: Message[] = [];
+  const r = new SnapshotReceiver("n2", (m) => got.push(m), 1 << 20, () => now);
+  const m = snapMessage(bytes(1000));
+  const snapshot = header(m);
+  // A body that brings 100 bytes, then nothing (a connection gone half-open).
+  let ctrl!: ReadableStreamDefaultController<Uint8Array>;
+  const hanging = new ReadableStream<Uint8Array>({
+    start(c) {
+      ctrl = c;
+      c.enqueue(m.snapshot.data.slice(0, 100));
+    },
+  });
+  const stuck = r.accept({ from: "n1", snapshot, offset: "0", body: hanging });
+  await new Promise((res) => setTimeout(res, 10));
+  const rest = () => body(m.snapshot.data.subarray(100));
+  // While it may still be writing, another request is told where things stand.
+  now = 1000;
+  assert.deepEqual(await r.accept({ from: "n1", snapshot, offset: "100", body: rest() }), {
+    offset: 100,
+    done: false,
+  });
+  now = 40_000;
+  assert.deepEqual(await r.accept({ from: "n1", snapshot, offset: "100", body: rest() }), {
+    offset: 1000,
+    done: true,
+  });
+  // The old request wakes up and writes nothing more.
+  ctrl.enqueue(bytes(900, 5));
+  ctrl.close();
+  await stuck;
+  assert.equal(got.length, 1);
+  assert.deepEqual((got[0] as SnapshotMessage).snapshot.data, m.snapshot.data);
+});
+
+Deno.test("snapshot receiver: an older snapshot's last request finishing leaves the newer transfer alone", async () => {
+  const got: Message[] = [];
+  const r = new SnapshotReceiver("n2", (m) => got.push(m));
+  const old = snapMessage(bytes(1000, 1), 40, 3);
+  const newer = snapMessage(bytes(1000, 2), 80, 3);
+  let ctrl!: ReadableStreamDefaultController<Uint8Array>;
+  const slow = new ReadableStream<Uint8Array>({
+    start(c) {
+      ctrl = c;
+      c.enqueue(old.snapshot.data.slice(0, 500));
+    },
+  });
+  const oldRequest = r.accept({ from: "n1", snapshot: header(old), offset: "0", body: slow });
+  await new Promise((res) => setTimeout(res, 5));
+  const h = header(newer);
+  const first = await r.accept({
+    from: "n1",
+    snapshot: h,
+    offset: "0",
+    body: body(newer.snapshot.data.subarray(0, 600)),
+  });
+  assert.equal(first.offset, 600);
+  ctrl.enqueue(old.snapshot.data.slice(500));
+  ctrl.close();
+  assert.deepEqual(
+    await oldRequest,
+    { offset: 1000, done: false },
+    "the old snapshot is not handed over",
+  );
+  const second = await r.accept({
+    from: "n1",
+    snapshot: h,
+    offset: "600",
+    body: body(newer.snapshot.data.subarray(600)),
+  });
+  assert.deepEqual(second, { offset: 1000, done: true });
+  assert.deepEqual(got.map((m) => (m as SnapshotMessage).snapshot.metadata.index), [80]);
+});
+
+Deno.test("snapshot receiver: a transfer goes on under a new term of the same leader", async () => {
+  const got: Message[] = [];
+  const r = new SnapshotReceiver("n2", (m) => got.push(m));
+  const m = snapMessage(bytes(1000), 40, 3);
+  const a = await r.accept({
+    from: "n1",
+    snapshot: header(m),
+    offset: "0",
+    body: body(m.snapshot.data.subarray(0, 400)),
+  });
+  assert.equal(a.offset, 400);
+  // Re-elected in term 4, the leader sends the same snapshot: it resumes at 400.
+  const again = { ...m, term: 4 };
+  assert.deepEqual(
+    await r.accept({ from: "n1", snapshot: header(again), offset: "0", body: null }),
+    {
+      offset: 400,
+      done: false,
+    },
+  );
+  await r.accept({
+    from: "n1",
+    snapshot: header(again),
+    offset: "400",
+    body: body(m.snapshot.data.subarray(400)),
+  });
+  assert.deepEqual(got.map((x) => x.term), [4]);
+});
+
+Deno.test("HttpTransport: a snapshot message of a new term replaces the transfer under way", async () => {
+  let restored: Uint8Array | undefined;
+  const node = await follower((d) => void (restored = d.slice()));
+  const peers = peerRoutes({ node, clusterId: "c", secret: "s" });
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, peers.app.fetch);
+  const reports: boolean[] = [];
+  let hung = 0;
+  const t = new HttpTransport({
+    id: "n1",
+    clusterId: "c",
+    secret: "s",
+    peers: { n2: `http://127.0.0.1:${server.addr.port}` },
+    snapshotChunkBytes: 16 * 1024,
+    fetch: (input, init) => {
+      const b = init?.body as Uint8Array | undefined;
+      const header = new Headers(init?.headers).get(SNAPSHOT_HEADER) ?? "";
+      // The term-3 transfer's first chunk never gets an answer (until it is aborted).
+      if (
+        b !== undefined && b.length > 0 &&
+        decodeURIComponent(header).startsWith('{"to":"n2","term":3,')
+      ) {
+        hung++;
+        return new Promise((_, reject) =>
+          init!.signal!.addEventListener("abort", () => reject(init!.signal!.reason))
+        );
+      }
+      return fetch(input, init);
+    },
+  });
+  t.attach({ reportUnreachable() {}, reportSnapshot: (_, ok) => void reports.push(ok) });
+  const data = bytes(50_000, 3);
+  try {
+    t.send([snapMessage(data, 40, 3)]);
+    for (let i = 0; i < 200 && hung === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(hung, 1);
+    t.send([snapMessage(data, 40, 3)]); // the same attempt again: dropped
+    t.send([{ ...snapMessage(data, 40, 3), term: 4 }]);
+    for (let i = 0; i < 500 && reports.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual(reports, [true]);
+    assert.deepEqual(restored, data);
+    assert.equal(hung, 1);
+  } finally {
+    t.close();
+    peers.close();
+    await server.shutdown();
+    await node.stop();
+  }
+});
