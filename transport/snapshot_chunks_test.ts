@@ -45,6 +45,39 @@ function follower(restore: (data: Uint8Array) => void): Promise<RaftNode<null>> 
   });
 }
 
+/** A follower served over HTTP and a transport from n1 to it whose requests go through `via`. */
+async function overHttp(
+  via: typeof fetch,
+  run: (
+    t: HttpTransport,
+    reports: boolean[],
+    follower: { node: RaftNode<null>; restored: () => Uint8Array | undefined },
+  ) => Promise<void>,
+): Promise<void> {
+  let restored: Uint8Array | undefined;
+  const node = await follower((d) => void (restored = d.slice()));
+  const peers = peerRoutes({ node, clusterId: "c", secret: "s" });
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, peers.app.fetch);
+  const reports: boolean[] = [];
+  const t = new HttpTransport({
+    id: "n1",
+    clusterId: "c",
+    secret: "s",
+    peers: { n2: `http://127.0.0.1:${server.addr.port}` },
+    snapshotChunkBytes: 16 * 1024,
+    fetch: via,
+  });
+  t.attach({ reportUnreachable() {}, reportSnapshot: (_, ok) => void reports.push(ok) });
+  try {
+    await run(t, reports, { node, restored: () => restored });
+  } finally {
+    t.close();
+    peers.close();
+    await server.shutdown();
+    await node.stop();
+  }
+}
+
 function body(b: Uint8Array): ReadableStream<Uint8Array> {
   return new Blob([b as Uint8Array<ArrayBuffer>]).stream();
 }
@@ -159,54 +192,36 @@ Deno.test("a partial snapshot nobody continues is dropped after ten minutes", as
 });
 
 Deno.test("HttpTransport sends a snapshot in chunks that a follower installs, resuming after a failure", async () => {
-  let restored: Uint8Array | undefined;
-  const node = await follower((d) => void (restored = d.slice()));
-  const peers = peerRoutes({ node, clusterId: "c", secret: "s" });
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, peers.app.fetch);
-  const reports: boolean[] = [];
   const sent: number[] = [];
   let failAfter = 3;
-  const t = new HttpTransport({
-    id: "n1",
-    clusterId: "c",
-    secret: "s",
-    peers: { n2: `http://127.0.0.1:${server.addr.port}` },
-    snapshotChunkBytes: 16 * 1024,
-    fetch: (input, init) => {
-      const url = String(input);
-      if (url.endsWith("/raft/snapshot")) {
-        const b = init?.body as Uint8Array;
-        if (b.length > 0 && --failAfter === 0) return Promise.reject(new TypeError("reset"));
-        sent.push(b.length);
-      }
-      return fetch(input, init);
-    },
-  });
-  t.attach({ reportUnreachable() {}, reportSnapshot: (_, ok) => void reports.push(ok) });
-  const data = bytes(100_000, 9);
-  const m = snapMessage(data);
-  const settle = async (n: number) => {
-    for (let i = 0; i < 500 && reports.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+  const via: typeof fetch = (input, init) => {
+    if (String(input).endsWith("/raft/snapshot")) {
+      const b = init?.body as Uint8Array;
+      if (b.length > 0 && --failAfter === 0) return Promise.reject(new TypeError("reset"));
+      sent.push(b.length);
+    }
+    return fetch(input, init);
   };
-  try {
+  await overHttp(via, async (t, reports, { node, restored }) => {
+    const data = bytes(100_000, 9);
+    const m = snapMessage(data);
+    const settle = async (n: number) => {
+      for (let i = 0; i < 500 && reports.length < n; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
     t.send([m]);
     await settle(1);
     assert.deepEqual(reports, [false]);
-    const before = sent.reduce((a, b) => a + b, 0);
-    assert.equal(before, 2 * 16 * 1024);
+    assert.equal(sent.reduce((a, b) => a + b, 0), 2 * 16 * 1024);
     // Raft tries again: the transfer goes on from 32 KiB, not from 0.
     t.send([m]);
     await settle(2);
     assert.deepEqual(reports, [false, true]);
     assert.equal(sent.reduce((a, b) => a + b, 0), data.length);
-    assert.deepEqual(restored, data);
+    assert.deepEqual(restored(), data);
     assert.equal(node.status().applied, 40);
-  } finally {
-    t.close();
-    peers.close();
-    await server.shutdown();
-    await node.stop();
-  }
+  });
 });
 
 Deno.test("HttpTransport sends a snapshot whole to a peer without the chunk route", async () => {
@@ -368,37 +383,24 @@ Deno.test("snapshot receiver: a transfer goes on under a new term of the same le
 });
 
 Deno.test("HttpTransport: a snapshot message of a new term replaces the transfer under way", async () => {
-  let restored: Uint8Array | undefined;
-  const node = await follower((d) => void (restored = d.slice()));
-  const peers = peerRoutes({ node, clusterId: "c", secret: "s" });
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, peers.app.fetch);
-  const reports: boolean[] = [];
   let hung = 0;
-  const t = new HttpTransport({
-    id: "n1",
-    clusterId: "c",
-    secret: "s",
-    peers: { n2: `http://127.0.0.1:${server.addr.port}` },
-    snapshotChunkBytes: 16 * 1024,
-    fetch: (input, init) => {
-      const b = init?.body as Uint8Array | undefined;
-      const header = new Headers(init?.headers).get(SNAPSHOT_HEADER) ?? "";
-      // The term-3 transfer's first chunk never gets an answer (until it is aborted).
-      if (
-        b !== undefined && b.length > 0 &&
-        decodeURIComponent(header).startsWith('{"to":"n2","term":3,')
-      ) {
-        hung++;
-        return new Promise((_, reject) =>
-          init!.signal!.addEventListener("abort", () => reject(init!.signal!.reason))
-        );
-      }
-      return fetch(input, init);
-    },
-  });
-  t.attach({ reportUnreachable() {}, reportSnapshot: (_, ok) => void reports.push(ok) });
-  const data = bytes(50_000, 3);
-  try {
+  const via: typeof fetch = (input, init) => {
+    const b = init?.body as Uint8Array | undefined;
+    const header = new Headers(init?.headers).get(SNAPSHOT_HEADER) ?? "";
+    // The term-3 transfer's first chunk never gets an answer (until it is aborted).
+    if (
+      b !== undefined && b.length > 0 &&
+      decodeURIComponent(header).startsWith('{"to":"n2","term":3,')
+    ) {
+      hung++;
+      return new Promise((_, reject) =>
+        init!.signal!.addEventListener("abort", () => reject(init!.signal!.reason))
+      );
+    }
+    return fetch(input, init);
+  };
+  await overHttp(via, async (t, reports, { restored }) => {
+    const data = bytes(50_000, 3);
     t.send([snapMessage(data, 40, 3)]);
     for (let i = 0; i < 200 && hung === 0; i++) await new Promise((r) => setTimeout(r, 5));
     assert.equal(hung, 1);
@@ -408,12 +410,7 @@ Deno.test("HttpTransport: a snapshot message of a new term replaces the transfer
       await new Promise((r) => setTimeout(r, 10));
     }
     assert.deepEqual(reports, [true]);
-    assert.deepEqual(restored, data);
+    assert.deepEqual(restored(), data);
     assert.equal(hung, 1);
-  } finally {
-    t.close();
-    peers.close();
-    await server.shutdown();
-    await node.stop();
-  }
+  });
 });
