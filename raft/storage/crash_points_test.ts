@@ -9,6 +9,7 @@ import type { ConfState, Entry } from "../core/types.ts";
 import { confStateOf } from "../core/conf_state.ts";
 import { FileStorage } from "./file_storage.ts";
 import { writeSnapshotFile } from "./snapshot_file.ts";
+import { CrashSim, writeImage } from "./_crash_sim_test.ts";
 
 const CONF: ConfState = confStateOf(["n1"]);
 const quiet = () => {};
@@ -102,6 +103,50 @@ Deno.test("open finishes a snapshot install a kill cut short while the hard stat
       assert.ok(!Deno.readDirSync(dir).some((e) => e.name === "hardstate.tmp"));
     } finally {
       await r.close();
+    }
+  });
+});
+
+Deno.test("a snapshot installed with a new term never leaves a log above the node's term after a crash", async () => {
+  await withDir(async (root) => {
+    const dir = join(root, "live");
+    Deno.mkdirSync(dir);
+    // The simulator watches from the start: it knows what of each file is durable.
+    const sim = new CrashSim(dir);
+    sim.torn = true;
+    sim.install();
+    let s: FileStorage;
+    let first: number;
+    try {
+      s = await FileStorage.open(dir, { bootstrap: CONF, logger: quiet });
+      await s.save({ entries: [ent(1, 1)], hardState: { term: 1, vote: "n1", commit: 0 } });
+      first = sim.images.length;
+      // A leader of term 3 sends a snapshot beyond the log: term and snapshot in one save.
+      await s.save({
+        entries: [],
+        hardState: { term: 3, vote: "", commit: 9 },
+        snapshot: { metadata: { index: 9, term: 3, confState: CONF }, data: new Uint8Array([1]) },
+      });
+    } finally {
+      sim.uninstall();
+    }
+    await s.close();
+    const images = sim.images.slice(first);
+    assert.ok(images.length > 5);
+    for (const [i, img] of images.entries()) {
+      const at = join(root, `img${i}`);
+      writeImage(img, at);
+      const r = await FileStorage.open(at, { logger: quiet });
+      try {
+        const hs = r.initialState().hardState;
+        const last = r.term(r.lastIndex());
+        assert.ok(
+          last <= hs.term,
+          `crash after ${img.label} [${img.kind}]: log term ${last} > term ${hs.term}`,
+        );
+      } finally {
+        await r.close();
+      }
     }
   });
 });

@@ -870,6 +870,21 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
     sync: boolean,
   ): Promise<void> {
     if (snapshot !== undefined && snapshot.metadata.index > this.#snapMeta.index) {
+      // A snapshot from a leader of a new term comes with that term (and maybe a vote): they
+      // are made durable first, so a crash in between never leaves a log whose last term is
+      // above the node's term (the commit index waits for the snapshot).
+      if (
+        hardState !== undefined &&
+        (hardState.term !== this.#hardState.term || hardState.vote !== this.#hardState.vote)
+      ) {
+        this.#hardState = {
+          term: hardState.term,
+          vote: hardState.vote,
+          commit: this.#hardState.commit,
+        };
+        this.#hsSeq++;
+        await this.#io(() => this.#checkpointHardState());
+      }
       await this.#io(() => this.#installSnapshot(snapshot));
     }
     let ents = entries;
