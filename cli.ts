@@ -362,8 +362,10 @@ export function parseServeArgs(
     throw new UsageError(`serve takes no positional arguments, got "${positionals.join(" ")}"`);
   }
   const id = values.id;
-  if (id === undefined || !/^[A-Za-z0-9_.-]+$/.test(id)) {
-    throw new UsageError("--id is required: letters, digits, '_', '.', '-' (e.g. --id n1)");
+  if (id === undefined || !/^(?!\.+$)[A-Za-z0-9_.-]+$/.test(id)) {
+    throw new UsageError(
+      "--id is required: letters, digits, '_', '.', '-', not only dots (e.g. --id n1)",
+    );
   }
   let peers: Record<string, string>;
   let hostname: string, port: number;

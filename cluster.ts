@@ -41,6 +41,7 @@ const SECRET_FILE = "secret";
 const HOST = "127.0.0.1";
 
 const APPS = ["events", "kv"];
+const LOG_LEVELS = ["debug", "info", "warn", "error"];
 const DEFAULT_APP = "events";
 
 const USAGE =
@@ -209,11 +210,15 @@ async function main(): Promise<void> {
     return;
   }
   const nodes = intOption("nodes", values.nodes, 1, 99);
-  const basePort = intOption("base-port", values["base-port"], 1, 65535 - (nodes ?? 3));
+  // Ports basePort .. basePort + nodes - 1 must all exist.
+  const basePort = intOption("base-port", values["base-port"], 1, 65536 - (nodes ?? 3));
   const dataDir = resolve(values.data ?? "./data/cluster");
   const logLevel = values["log-level"] ?? "info";
   if (values.app !== undefined && !APPS.includes(values.app)) {
     fail(`--app must be one of ${APPS.join(", ")}, got "${values.app}"`, 2);
+  }
+  if (!LOG_LEVELS.includes(logLevel)) {
+    fail(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`, 2);
   }
 
   await Deno.mkdir(dataDir, { recursive: true });

@@ -111,6 +111,9 @@ Deno.test("memberRoutes: auth, validation, add a learner, promote it, remove a m
     const cases: [unknown, string][] = [
       ["{not json", "invalid_json"],
       [{ id: "has space", url: "http://127.0.0.1:1" }, "invalid_id"],
+      // URLs resolve /members/.. as a path step: such a member could never be removed.
+      [{ id: "..", url: "http://127.0.0.1:1" }, "invalid_id"],
+      [{ id: ".", url: "http://127.0.0.1:1" }, "invalid_id"],
       [{ id: "n9", url: "ftp://127.0.0.1:1" }, "invalid_url"],
       [{ id: "n9" }, "invalid_url"],
       [{ id: "n9", url: "http://127.0.0.1:1", role: "boss" }, "invalid_body"],

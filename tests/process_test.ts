@@ -200,6 +200,15 @@ Deno.test("cli.ts exits with code 2 and a message on bad arguments, 1 when the d
   }).output();
   assert.equal(bad.code, 2);
   assert.match(new TextDecoder().decode(bad.stderr), /--listen HOST:PORT is required/);
+  // An id of dots only would name no member route (and ./data/.. as the data directory).
+  const dots = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", CONFIG, CLI, "serve", "--id", "..", "--listen", "127.0.0.1:1"],
+    stdout: "null",
+    stderr: "piped",
+    env: { RAFTLOG_SECRET: "s" },
+  }).output();
+  assert.equal(dots.code, 2);
+  assert.match(new TextDecoder().decode(dots.stderr), /not only dots/);
 
   const dir = await Deno.makeTempDir({ prefix: "raftlog-proc-" });
   const port = freePort();

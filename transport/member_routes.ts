@@ -49,7 +49,8 @@ export interface MemberRoutesOptions {
   readonly timeoutMs?: number;
 }
 
-const ID_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
+// Not made of dots only: URLs resolve "." and ".." as path steps, so /members/.. is not one.
+const ID_PATTERN = /^(?!\.+$)[A-Za-z0-9_.-]{1,128}$/;
 
 const idSchema = z.string().regex(ID_PATTERN, "must be 1-128 letters, digits, '_', '.' or '-'");
 const urlSchema = z.string().transform((s, ctx) => {

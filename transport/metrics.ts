@@ -106,7 +106,12 @@ export function renderMetrics(m: NodeMetrics, g: Gauges): string {
     "# TYPE raftlog_peer_rtt_seconds histogram",
   ];
   for (const [peer, h] of m.peerRtt) {
-    out.push(h.render("raftlog_peer_rtt_seconds", `peer="${peer}"`));
+    out.push(h.render("raftlog_peer_rtt_seconds", `peer="${escapeLabel(peer)}"`));
   }
   return out.join("\n") + "\n";
+}
+
+/** A Prometheus label value: backslash, double quote and newline escaped. */
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }

@@ -56,7 +56,8 @@ export function parseJepsenLog(
 ): Operation<RegisterInput, RegisterOutput>[] {
   const source = options.source;
   const events: HistoryEvent[] = [];
-  const lines = text.split("\n");
+  // Logs saved on Windows end their lines with \r\n.
+  const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (line.trim() === "") continue;

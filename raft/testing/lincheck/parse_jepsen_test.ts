@@ -61,3 +61,12 @@ Deno.test("parseJepsenLog() rejects unknown types, functions and bad values", ()
     /cas value must be/,
   );
 });
+
+Deno.test("parseJepsenLog() reads a log with Windows line endings like one without", () => {
+  const lines = [
+    "INFO  jepsen.util - 0\t:invoke\t:write\t1",
+    "INFO  jepsen.util - 0\t:ok\t:write\t1",
+  ];
+  assert.deepEqual(parseJepsenLog(lines.join("\r\n") + "\r\n"), parseJepsenLog(lines.join("\n")));
+  assert.equal(parseJepsenLog(lines.join("\r\n")).length, 1);
+});
