@@ -191,24 +191,26 @@ Deno.test("cli.ts serve processes survive SIGKILL of the leader: new leader with
   }
 });
 
+/** Runs `cli.ts serve ARGS` to its end; a node that serves instead of exiting is killed. */
+async function serveOnce(args: string[]): Promise<{ code: number; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", CONFIG, CLI, "serve", ...args],
+    stdout: "null",
+    stderr: "piped",
+    env: { RAFTLOG_SECRET: "s" },
+    signal: AbortSignal.timeout(20_000),
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
 Deno.test("cli.ts exits with code 2 and a message on bad arguments, 1 when the data directory is in use", async () => {
-  const bad = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", CONFIG, CLI, "serve", "--id", "n1", "--tick-ms", "fast"],
-    stdout: "null",
-    stderr: "piped",
-    env: { RAFTLOG_SECRET: "s" },
-  }).output();
+  const bad = await serveOnce(["--id", "n1", "--tick-ms", "fast"]);
   assert.equal(bad.code, 2);
-  assert.match(new TextDecoder().decode(bad.stderr), /--listen HOST:PORT is required/);
+  assert.match(bad.stderr, /--listen HOST:PORT is required/);
   // An id of dots only would name no member route (and ./data/.. as the data directory).
-  const dots = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", CONFIG, CLI, "serve", "--id", "..", "--listen", "127.0.0.1:1"],
-    stdout: "null",
-    stderr: "piped",
-    env: { RAFTLOG_SECRET: "s" },
-  }).output();
+  const dots = await serveOnce(["--id", "..", "--listen", "127.0.0.1:1"]);
   assert.equal(dots.code, 2);
-  assert.match(new TextDecoder().decode(dots.stderr), /not only dots/);
+  assert.match(dots.stderr, /not only dots/);
 
   const dir = await Deno.makeTempDir({ prefix: "raftlog-proc-" });
   const port = freePort();
@@ -226,28 +228,18 @@ Deno.test("cli.ts exits with code 2 and a message on bad arguments, 1 when the d
   const first = { id: "n1", url: `http://127.0.0.1:${port}`, args, ...spawn({ id: "n1", args }) };
   try {
     await waitFor("single node leader", async () => (await statusOf(first))?.role === "leader");
-    const second = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--config", CONFIG, CLI, "serve", ...argsAt(0)],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
+    const second = await serveOnce(argsAt(0));
     assert.equal(second.code, 1);
-    assert.match(new TextDecoder().decode(second.stderr), /is in use by another process/);
+    assert.match(second.stderr, /is in use by another process/);
     first.child.kill("SIGTERM");
     assert.equal((await first.done).code, 0);
     // The directory is n1's of cluster "raftlog": another id or cluster id is refused.
     const otherId = argsAt(0).map((a) => a === "n1" ? "n9" : a);
     for (const other of [otherId, [...argsAt(0), "--cluster-id", "other"]]) {
-      const wrong = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--config", CONFIG, CLI, "serve", ...other],
-        stdout: "null",
-        stderr: "piped",
-        // A node that serves instead of refusing is killed (and the exit code tells).
-        signal: AbortSignal.timeout(20_000),
-      }).output();
+      const wrong = await serveOnce(other);
       assert.equal(wrong.code, 1, other.join(" "));
       assert.match(
-        new TextDecoder().decode(wrong.stderr),
+        wrong.stderr,
         /belongs to node n1 of cluster raftlog, not node (n9 of cluster raftlog|n1 of cluster other)/,
       );
     }
