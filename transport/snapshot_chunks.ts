@@ -171,7 +171,7 @@ export interface IncomingChunk {
 /**
  * The follower's side: one partial snapshot per sender, completed chunk by
  * chunk; a snapshot with another descriptor from the same sender replaces
- * it.
+ * it, and one from a leader of a term at least as new drops other senders'.
  *
  * @example
  * ```ts
@@ -223,6 +223,10 @@ export class SnapshotReceiver {
     if (p === undefined || p.key !== key) {
       if (d.size > this.maxBytes) {
         throw new RangeError(`snapshot of ${d.size} bytes exceeds ${this.maxBytes}`);
+      }
+      // One leader at a time: a transfer from an older (or same) term's leader is dropped.
+      for (const [from, other] of this.#partials) {
+        if (from !== c.from && other.descriptor.term <= d.term) this.#partials.delete(from);
       }
       p = { key, descriptor: d, bytes: new Uint8Array(d.size), got: 0, writer: 0, active: now };
       this.#partials.set(c.from, p);

@@ -414,3 +414,16 @@ Deno.test("HttpTransport: a snapshot message of a new term replaces the transfer
     assert.equal(hung, 1);
   });
 });
+
+Deno.test("snapshot receiver: a new leader's transfer drops an older leader's partial one", async () => {
+  const r = new SnapshotReceiver("n2", () => {});
+  const old = snapMessage(bytes(1000, 1), 40, 3);
+  await r.accept({ from: "n1", snapshot: header(old), offset: "0", body: body(bytes(10)) });
+  assert.equal(r.heldBytes, 1000);
+  const fromN3 = { ...snapMessage(bytes(500, 2), 60, 4), from: "n3" };
+  await r.accept({ from: "n3", snapshot: header(fromN3), offset: "0", body: null });
+  assert.equal(r.heldBytes, 500, "only the term-4 leader's transfer is kept");
+  // A leader of an older term does not push out the newer one's.
+  await r.accept({ from: "n1", snapshot: header(old), offset: "0", body: null });
+  assert.equal(r.heldBytes, 1500);
+});
