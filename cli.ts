@@ -686,7 +686,7 @@ export async function main(args: readonly string[]): Promise<number> {
       case "status":
         return await status(rest);
       case "check":
-        return await runCheckCli(rest);
+        return await runCheckCli(rest, "raftlog check");
       case "join":
         return await joinAndServe(rest);
       case "members":

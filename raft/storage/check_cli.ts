@@ -12,7 +12,8 @@ export { checkDataDir };
 
 /**
  * Runs the checker on command-line `args`; returns the exit code (0 ok,
- * 1 damaged or unreadable, 2 usage).
+ * 1 damaged or unreadable, 2 usage). `command` names it in messages
+ * (`raftlog check` when the CLI runs it).
  *
  * @example
  * ```ts
@@ -25,7 +26,10 @@ export { checkDataDir };
  * }
  * ```
  */
-export async function runCheckCli(args: readonly string[]): Promise<number> {
+export async function runCheckCli(
+  args: readonly string[],
+  command = "deno task check-data",
+): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -34,12 +38,12 @@ export async function runCheckCli(args: readonly string[]): Promise<number> {
       allowPositionals: true,
     });
   } catch (err) {
-    console.error(`check-data: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`${command}: ${err instanceof Error ? err.message : String(err)}`);
     return 2;
   }
   const dir = parsed.positionals[0];
   if (dir === undefined || parsed.positionals.length > 1) {
-    console.error("usage: deno task check-data <data-dir> [--json]");
+    console.error(`usage: ${command} <data-dir> [--json]`);
     return 2;
   }
   try {
@@ -47,7 +51,7 @@ export async function runCheckCli(args: readonly string[]): Promise<number> {
     console.log(parsed.values.json ? JSON.stringify(report, null, 2) : formatDataDirReport(report));
     return 0;
   } catch (err) {
-    console.error(`check-data: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`${command}: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
 }

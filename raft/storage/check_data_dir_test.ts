@@ -124,7 +124,12 @@ Deno.test("runCheckCli exits 0 when sound, 1 on corruption, 2 on bad usage", asy
       bytes[bytes.length - 1]! ^= 0xff;
       Deno.writeFileSync(first, bytes);
       assert.equal(await runCheckCli([dir]), 1);
-      assert.match(out[out.length - 1]!, /^check-data: Corrupt data in .* at byte offset \d+/);
+      assert.match(
+        out[out.length - 1]!,
+        /^deno task check-data: Corrupt data in .* at byte offset \d+/,
+      );
+      assert.equal(await runCheckCli([], "raftlog check"), 2);
+      assert.equal(out[out.length - 1], "usage: raftlog check <data-dir> [--json]");
     } finally {
       console.log = log;
       console.error = error;
