@@ -150,6 +150,8 @@ interface Partial {
   readonly key: string;
   /** The latest request's description (its term is the one Raft gets). */
   descriptor: SnapshotDescriptor;
+  /** That description as the message Raft gets, checked, without its data. */
+  message: SnapshotMessage;
   readonly bytes: Uint8Array;
   got: number;
   /** The request writing into it now (0: none). */
@@ -212,7 +214,7 @@ export class SnapshotReceiver {
     for (const [from, p] of this.#partials) {
       if (now - p.active > IDLE_PARTIAL_MS) this.#partials.delete(from);
     }
-    const d = this.#descriptor(c);
+    const { d, message } = this.#describe(c);
     const offset = Number(c.offset);
     if (c.offset === undefined || !/^\d{1,16}$/.test(c.offset) || offset > d.size) {
       throw new MessageFormatError(`${OFFSET_HEADER} must be an offset within the snapshot`);
@@ -228,10 +230,19 @@ export class SnapshotReceiver {
       for (const [from, other] of this.#partials) {
         if (from !== c.from && other.descriptor.term <= d.term) this.#partials.delete(from);
       }
-      p = { key, descriptor: d, bytes: new Uint8Array(d.size), got: 0, writer: 0, active: now };
+      p = {
+        key,
+        descriptor: d,
+        message,
+        bytes: new Uint8Array(d.size),
+        got: 0,
+        writer: 0,
+        active: now,
+      };
       this.#partials.set(c.from, p);
     }
     p.descriptor = d;
+    p.message = message;
     // A request still writing wins unless it has been silent for a chunk's timeout (a
     // connection gone half-open): then this one takes over and the old one stops.
     const stalled = p.writer !== 0 && now - p.active > STALLED_WRITER_MS;
@@ -265,19 +276,13 @@ export class SnapshotReceiver {
     if (crc32(p.bytes) !== d.crc) {
       throw new MessageFormatError("snapshot checksum mismatch: the transfer starts over");
     }
-    const last = p.descriptor;
-    const msg = decodeMessageBySchema({
-      type: "snap",
-      from: c.from,
-      to: last.to,
-      term: last.term,
-      snapshot: { metadata: last.metadata, data: "" },
-    }) as SnapshotMessage;
+    const msg = p.message;
     this.deliver({ ...msg, snapshot: { metadata: msg.snapshot.metadata, data: p.bytes } });
     return { offset: d.size, done: true };
   }
 
-  #descriptor(c: IncomingChunk): SnapshotDescriptor {
+  /** The chunk's snapshot description, checked, and the message it stands for. */
+  #describe(c: IncomingChunk): { d: SnapshotDescriptor; message: SnapshotMessage } {
     let d: SnapshotDescriptor;
     try {
       d = JSON.parse(decodeURIComponent(c.snapshot ?? "")) as SnapshotDescriptor;
@@ -294,13 +299,13 @@ export class SnapshotReceiver {
       );
     }
     // The metadata's shape is checked by the message schema (any error names the field).
-    decodeMessageBySchema({
+    const message = decodeMessageBySchema({
       type: "snap",
       from: c.from,
       to: d.to,
       term: d.term,
       snapshot: { metadata: d.metadata, data: "" },
-    });
-    return d;
+    }) as SnapshotMessage;
+    return { d, message };
   }
 }
