@@ -67,7 +67,11 @@ export interface Config {
   readonly maxClockDriftTicks?: number;
   /** Seed of the election-jitter PRNG. Default: a hash of `id`. */
   readonly seed?: number;
-  /** A leader removed from the configuration steps down. Default true. */
+  /**
+   * A leader removed from the configuration (or made a learner) steps down
+   * once the voters know the change committed, and takes no proposals from
+   * the moment it appends that change. Default true.
+   */
   readonly stepDownOnRemoval?: boolean;
   /** Receives log lines. Default: none. */
   readonly logger?: Logger;

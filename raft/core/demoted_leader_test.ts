@@ -67,3 +67,47 @@ Deno.test("without stepDownOnRemoval, a leader that made itself a learner goes o
   net.propose("n1", "b");
   assert.ok(net.commit("n1") > before, "the cluster still takes writes");
 });
+
+Deno.test("a leader takes no proposals once it appended the change that removes it, so the voters can elect again", () => {
+  // Voters n1, n2; learner n3. n1 leads and replaces itself with n3 in one joint change.
+  const net = new Net(["n1", "n2", "n3"], CFG, ["n3"]);
+  net.node("n1").campaign();
+  net.pump();
+  net.propose("n1", "a");
+  let hold = true;
+  net.filter = (m: Message) => {
+    const li = leaveIndex(net, "n1");
+    if (li === undefined) return false;
+    // The leave-joint entry does not commit yet: its acks are held.
+    if (hold && m.to === "n1" && m.type === "appResp" && m.index >= li) return "hold";
+    if (m.from !== "n1") return false;
+    // The voters never learn that it committed, nor receive entries after it.
+    if ((m.type === "app" || m.type === "heartbeat") && m.commit >= li) return true;
+    return m.type === "app" && m.entries.some((e) => e.index > li);
+  };
+  net.node("n1").proposeConfChange({
+    changes: [{ type: "addVoter", nodeId: "n3" }, { type: "removeNode", nodeId: "n1" }],
+    transition: "implicit",
+  });
+  net.pump();
+  const li = leaveIndex(net, "n1")!;
+  assert.ok(li !== undefined && net.commit("n1") < li, "the leave-joint entry is not committed");
+  assert.throws(
+    () => net.node("n1").propose(new TextEncoder().encode("after-removal")),
+    ProposalDroppedError,
+  );
+  // The acks arrive: n1 commits and applies its removal; the voters do not learn of it.
+  hold = false;
+  for (const m of net.held.splice(0)) net.deliver(m);
+  net.pump();
+  assert.ok(net.commit("n1") >= li);
+  assert.ok(net.commit("n2") < li && net.commit("n3") < li);
+  net.isolate("n1");
+  for (let i = 0; i < 30; i++) net.tickAll();
+  assert.notEqual(net.role("n1"), "leader");
+  net.heal();
+  net.filter = () => false;
+  for (let i = 0; i < 300 && net.leaders().length === 0; i++) net.tickAll();
+  assert.equal(net.leaders().length, 1, "a leader again");
+  assert.notEqual(net.leaders()[0], "n1");
+});

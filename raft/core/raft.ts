@@ -84,6 +84,15 @@ export class Raft {
    * uses the joint configuration unable to win an election (thesis §4.2.2).
    */
   pendingStepDown = 0;
+  /**
+   * Index of a configuration change this leader appended whose configuration
+   * leaves it without a vote (0 if none). From then on it takes no proposals
+   * (with stepDownOnRemoval): entries after that change would make its log
+   * longer than the voters', and if they do not learn that the change
+   * committed before it steps down, a voter that still counts this node in
+   * the old or joint configuration could never win its vote.
+   */
+  removalIndex = 0;
   /** Bytes of entries this leader appended that are not yet committed. */
   uncommittedSize = 0;
   readOnly: ReadOnly = new ReadOnly();
@@ -207,6 +216,7 @@ export class Raft {
     }
     this.pendingConfIndex = 0;
     this.pendingStepDown = 0;
+    this.removalIndex = 0;
     this.uncommittedSize = 0;
     this.readOnly = new ReadOnly();
     this.lease = new LeaderLease();
@@ -806,6 +816,12 @@ export class Raft {
     const cc = decodeConfChange(data);
     applyConfChange(this.trk.config, cc); // throws ConfChangeError when not allowed
     return undefined;
+  }
+
+  /** True if the configuration after the (valid) change `data` gives this node no vote. */
+  confChangeRemovesSelf(data: Uint8Array): boolean {
+    const voters = applyConfChange(this.trk.config, decodeConfChange(data)).voters;
+    return !voters.incoming.has(this.id) && !voters.outgoing.has(this.id);
   }
 }
 

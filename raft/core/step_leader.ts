@@ -29,11 +29,18 @@ function handlePropose(r: Raft, m: Extract<Message, { type: "prop" }>, local: bo
     // leading, and taking proposals, as before.)
     return dropOrThrow(local, "this leader was made a learner; it steps down once voters know");
   }
+  if (r.removalIndex !== 0) {
+    return dropOrThrow(
+      local,
+      `this leader leaves the voters at index ${r.removalIndex}; it steps down once voters know`,
+    );
+  }
   if (r.leadTransferee !== NO_NODE) {
     return dropOrThrow(local, `leadership is being transferred to ${r.leadTransferee}`);
   }
   const ents: Entry[] = [];
   const pendingBefore = r.pendingConfIndex;
+  let removal = 0;
   for (let i = 0; i < m.entries.length; i++) {
     const e = m.entries[i]!;
     if (e.type !== "confChange") {
@@ -57,12 +64,14 @@ function handlePropose(r: Raft, m: Extract<Message, { type: "prop" }>, local: bo
     }
     ents.push(e);
     r.pendingConfIndex = r.raftLog.lastIndex() + i + 1;
+    if (r.stepDownOnRemoval && r.confChangeRemovesSelf(e.data)) removal = r.pendingConfIndex;
   }
   if (!r.appendEntry(ents)) {
     // A dropped change must not block the next one.
     r.pendingConfIndex = pendingBefore;
     return dropOrThrow(local, "too many uncommitted bytes; retry when the cluster catches up");
   }
+  if (removal !== 0) r.removalIndex = removal;
   r.bcastAppend();
 }
 
