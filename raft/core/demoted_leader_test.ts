@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { decodeConfChange } from "./confchange.ts";
 import { ProposalDroppedError } from "./errors.ts";
 import type { Message } from "./types.ts";
-import { Net } from "./_net_test.ts";
+import { enc, Net } from "./_net_test.ts";
 
 const CFG = { electionTick: 10, heartbeatTick: 1, checkQuorum: true, preVote: true };
 
@@ -110,4 +110,41 @@ Deno.test("a leader takes no proposals once it appended the change that removes 
   for (let i = 0; i < 300 && net.leaders().length === 0; i++) net.tickAll();
   assert.equal(net.leaders().length, 1, "a leader again");
   assert.notEqual(net.leaders()[0], "n1");
+});
+
+Deno.test("a new leader whose log holds an unapplied change removing it takes no proposals", () => {
+  const net = new Net(["n1", "n2", "n3"], {
+    electionTick: 10,
+    heartbeatTick: 1,
+    preVote: false,
+    checkQuorum: false,
+  });
+  net.node("n1").campaign();
+  net.pump();
+  net.propose("n1", "a");
+  // n1 removes n2; the entry reaches everyone but does not commit (the acks are lost).
+  net.filter = (m: Message) => m.to === "n1" && m.type === "appResp";
+  net.node("n1").proposeConfChange({ changes: [{ type: "removeNode", nodeId: "n2" }] });
+  net.pump();
+  const k = net.storages.get("n2")!.lastIndex();
+  assert.ok(net.commit("n2") < k);
+  // n2 is elected (n3's acks of its entries are held back for now).
+  net.filter = (m: Message) => m.to === "n2" && m.type === "appResp" ? "hold" : false;
+  net.isolate("n1");
+  net.node("n2").campaign();
+  net.pump();
+  assert.equal(net.role("n2"), "leader");
+  assert.ok(net.commit("n2") < k, "the removal is not committed yet");
+  assert.throws(() => net.node("n2").propose(enc.encode("x")), ProposalDroppedError);
+  // The removal commits, n2 steps down once n3 knows, and n1 and n3 elect a leader.
+  net.filter = () => false;
+  for (const m of net.held.splice(0)) net.deliver(m);
+  net.heal();
+  const newLeader = () =>
+    net.leaders().find((id) =>
+      id !== "n2" && net.node(id).status().confState.voters.toSorted().join() === "n1,n3"
+    );
+  for (let i = 0; i < 300 && newLeader() === undefined; i++) net.tickAll();
+  assert.ok(newLeader() !== undefined, "n1 or n3 leads the cluster without n2");
+  assert.notEqual(net.role("n2"), "leader");
 });

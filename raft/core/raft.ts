@@ -271,6 +271,7 @@ export class Raft {
     }
     // Conservatively treat any unapplied entry as a possible conf change.
     this.pendingConfIndex = this.raftLog.lastIndex();
+    if (this.stepDownOnRemoval) this.removalIndex = this.#unappliedRemoval();
     // An empty entry of the new term lets the leader commit earlier entries (Raft §5.4.2, §8).
     if (!this.appendEntry([{ term: 0, index: 0, type: "normal", data: EMPTY }])) {
       throw new RaftInvariantError("empty entry was dropped");
@@ -816,6 +817,32 @@ export class Raft {
     const cc = decodeConfChange(data);
     applyConfChange(this.trk.config, cc); // throws ConfChangeError when not allowed
     return undefined;
+  }
+
+  /**
+   * The index of the last configuration change in the unapplied part of the
+   * log if the configuration after all of them gives this node no vote; 0
+   * otherwise (a new leader checks what its predecessor appended).
+   */
+  #unappliedRemoval(): number {
+    const last = this.raftLog.lastIndex();
+    let cfg = this.trk.config;
+    let at = 0;
+    for (let lo = this.raftLog.applied + 1; lo <= last;) {
+      const ents = this.raftLog.slice(lo, last + 1, 1 << 20);
+      for (const e of ents) {
+        if (e.type !== "confChange") continue;
+        try {
+          cfg = applyConfChange(cfg, decodeConfChange(e.data));
+          at = e.index;
+        } catch {
+          // A change the forecast cannot apply changes nothing (applying it will say more).
+        }
+      }
+      lo += ents.length;
+    }
+    const v = cfg.voters;
+    return at !== 0 && !v.incoming.has(this.id) && !v.outgoing.has(this.id) ? at : 0;
   }
 
   /** True if the configuration after the (valid) change `data` gives this node no vote. */
