@@ -681,6 +681,7 @@ export class RaftNode<R = unknown> {
         while (!this.#stopped && this.#raw.hasReady()) {
           await this.#handleReady(this.#raw.ready());
           this.#flushProposals();
+          this.#flushReads();
         }
       }
     } catch (e) {
