@@ -241,6 +241,8 @@ export class RaftNode<R = unknown> {
   #readQueue: Pending<number>[] = [];
   readonly #readRounds = new Map<string, ReadRound>();
   #appliedWaiters: { index: number; p: Pending<void> }[] = [];
+  /** Callers of waitForLeader, rejected by a stop. */
+  readonly #leaderWaiters = new Set<(e: unknown) => void>();
 
   #applied: number;
   #confState: ConfState;
@@ -495,18 +497,25 @@ export class RaftNode<R = unknown> {
 
   /** Resolves once a leader is known (this node or another). */
   async waitForLeader(timeoutMs: number = this.#timeoutMs): Promise<NodeId> {
+    if (this.#stopped) throw new StoppedError(this.id, this.#stopError);
     if (this.#leader !== NO_NODE) return this.#leader;
     return await new Promise<NodeId>((resolve, reject) => {
-      const off = this.on("leaderChange", ({ leader }) => {
-        if (leader === NO_NODE) return;
+      const done = () => {
         off();
         cancel();
+        this.#leaderWaiters.delete(stopped);
+      };
+      const stopped = (e: unknown) => (done(), reject(e));
+      const off = this.on("leaderChange", ({ leader }) => {
+        if (leader === NO_NODE) return;
+        done();
         resolve(leader);
       });
       const cancel = this.#clock.after(timeoutMs, () => {
-        off();
+        done();
         reject(new TimeoutError("waiting for a leader", timeoutMs));
       });
+      this.#leaderWaiters.add(stopped);
     });
   }
 
@@ -716,6 +725,7 @@ export class RaftNode<R = unknown> {
     this.#readRounds.clear();
     for (const w of this.#appliedWaiters) (w.p.cancelTimer(), w.p.reject(err));
     this.#appliedWaiters = [];
+    for (const stopped of [...this.#leaderWaiters]) stopped(err);
     this.#wake();
   }
 
@@ -816,6 +826,8 @@ export class RaftNode<R = unknown> {
     if (rd.softState !== undefined) {
       if (rd.softState.role !== this.#role) {
         this.#role = rd.softState.role;
+        // Heartbeats of an earlier leadership say nothing about round trips now.
+        this.#heartbeatSentAt.clear();
         this.#events.emit("stateChange", { role: this.#role, term: this.#term });
       }
       if (rd.softState.leader !== this.#leader) {

@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { RaftNode } from "./node.ts";
+import { StoppedError } from "./node_errors.ts";
+import type { Message } from "./core/types.ts";
+import { MemoryStorage } from "./storage/memory_storage.ts";
+import { ManualClock } from "./testing/manual_clock.ts";
+import { nullMachine, RecordingTransport, settle } from "./_node_harness_test.ts";
+
+async function winElection(node: RaftNode, t: RecordingTransport): Promise<void> {
+  node.campaign();
+  await settle();
+  for (let round = 0; round < 2 && node.role !== "leader"; round++) {
+    const req = t.take().find((m) => (m.type === "preVote" || m.type === "vote") && m.to === "n2");
+    assert.ok(req !== undefined && (req.type === "vote" || req.type === "preVote"));
+    node.step({
+      type: req.type === "vote" ? "voteResp" : "preVoteResp",
+      from: "n2",
+      to: "n1",
+      term: req.term,
+      reject: false,
+    });
+    await settle();
+  }
+  assert.equal(node.role, "leader");
+}
+
+Deno.test("node: a round trip is never measured from a heartbeat of an earlier leadership", async () => {
+  const clock = new ManualClock();
+  const t = new RecordingTransport();
+  const node = await RaftNode.start({
+    id: "n1",
+    storage: MemoryStorage.withVoters(["n1", "n2", "n3"]),
+    transport: t,
+    clock,
+    tickMs: 10,
+    raft: { electionTick: 10, heartbeatTick: 1, checkQuorum: false },
+    snapshotEvery: 0,
+    stateMachine: nullMachine,
+  });
+  const trips: { peer: string; ms: number }[] = [];
+  node.on("roundTrip", (e) => trips.push(e));
+  try {
+    await clock.advance(10);
+    await winElection(node, t);
+    await clock.advance(10); // heartbeats to n2 and n3; n3 is down and does not answer
+    assert.ok(t.take().some((m) => m.type === "heartbeat" && m.to === "n3"));
+    // n2 leads a later term for 500 ms, then n1 wins again.
+    const term = node.status().term;
+    node.step({
+      type: "app",
+      from: "n2",
+      to: "n1",
+      term: term + 1,
+      index: 0,
+      logTerm: 0,
+      entries: [],
+      commit: 0,
+    });
+    await settle();
+    assert.equal(node.role, "follower");
+    for (let i = 0; i < 50; i++) {
+      await clock.advance(10);
+      node.step({
+        type: "heartbeat",
+        from: "n2",
+        to: "n1",
+        term: term + 1,
+        commit: 0,
+        context: "",
+      });
+    }
+    t.take();
+    await winElection(node, t);
+    await clock.advance(10);
+    const hb = t.take().find((m): m is Extract<Message, { type: "heartbeat" }> =>
+      m.type === "heartbeat" && m.to === "n3"
+    );
+    assert.ok(hb !== undefined, "a heartbeat to n3 in the new term");
+    // n3 is back and answers at once.
+    node.step({ type: "heartbeatResp", from: "n3", to: "n1", term: hb.term, context: hb.context });
+    await settle();
+    const n3 = trips.filter((x) => x.peer === "n3");
+    assert.equal(n3.length, 1);
+    assert.ok(n3[0]!.ms <= 10, `n3 answered at once, but the round trip says ${n3[0]!.ms} ms`);
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("node: stop() rejects a pending waitForLeader at once, and later calls too", async () => {
+  const clock = new ManualClock();
+  const node = await RaftNode.start({
+    id: "n1",
+    storage: MemoryStorage.withVoters(["n1", "n2", "n3"]),
+    transport: { send() {} },
+    clock,
+    snapshotEvery: 0,
+    stateMachine: nullMachine,
+  });
+  let outcome: unknown = "pending";
+  const w = node.waitForLeader(5000).then((l) => (outcome = `leader ${l}`), (e) => (outcome = e));
+  await node.stop();
+  await settle();
+  assert.ok(outcome instanceof StoppedError, `at stop: ${outcome}`);
+  await w;
+  await assert.rejects(node.waitForLeader(5000), StoppedError);
+});
