@@ -42,9 +42,16 @@ export class DeadlineQueue {
     };
   }
 
+  /** Deadlines the queue still holds: pending ones, and done ones it has not let go of yet. */
+  get size(): number {
+    let n = 0;
+    for (const g of this.#groups.values()) n += g.items.length;
+    return n;
+  }
+
   /** Fires every deadline at or before `now`. */
   expire(now: number): void {
-    for (const g of this.#groups.values()) {
+    for (const [ms, g] of this.#groups) {
       while (g.head < g.items.length) {
         const d = g.items[g.head]!;
         if (!d.done && d.at > now) break;
@@ -54,7 +61,9 @@ export class DeadlineQueue {
           d.fire();
         }
       }
-      if (g.head > 1024 && g.head * 2 > g.items.length) {
+      // Nothing left: drop the group (timeouts computed per request make many of them).
+      if (g.head === g.items.length) this.#groups.delete(ms);
+      else if (g.head > 1024 && g.head * 2 > g.items.length) {
         g.items = g.items.slice(g.head);
         g.head = 0;
       }

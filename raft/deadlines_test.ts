@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { KeyedDeadlines } from "./deadlines.ts";
+import { DeadlineQueue, KeyedDeadlines } from "./deadlines.ts";
 
 Deno.test("KeyedDeadlines fires every deadline at or before now, in the order added, and no other (property)", () => {
   const op = fc.oneof(
@@ -44,4 +44,20 @@ Deno.test("KeyedDeadlines: a deadline added earlier than its predecessor (clock 
   assert.equal(fired.length, 0, "not yet: it waits for the one before it");
   d.expire(100, (k) => fired.push(k));
   assert.deepEqual(fired, [1, 2]);
+});
+
+Deno.test("DeadlineQueue holds nothing once every deadline is due, whatever the number of distinct timeouts", () => {
+  const q = new DeadlineQueue();
+  let fired = 0;
+  const cancels: (() => void)[] = [];
+  // Timeouts computed per request: one group each.
+  for (let i = 0; i < 500; i++) cancels.push(q.add(0, 1000 + i, () => fired++));
+  for (let i = 0; i < 500; i += 2) cancels[i]!();
+  assert.equal(q.size, 500);
+  q.expire(1200);
+  assert.equal(fired, 100, "the 100 uncancelled deadlines due by 1200");
+  assert.equal(q.size, 150, "due and cancelled ones dropped");
+  q.expire(1_000_000);
+  assert.equal(fired, 250);
+  assert.equal(q.size, 0);
 });
