@@ -852,11 +852,20 @@ export class RaftNode<R = unknown> {
 
   async #apply(entries: readonly Entry[]): Promise<void> {
     let batch: AppliedCommand[] = [];
+    // Entries up to `upTo` are handled; `applied` moves there only once the state machine has
+    // them (its apply may be async, and waitForApplied readers then read it).
+    let upTo = this.#applied, bytes = 0;
+    const done = () => {
+      this.#applied = upTo;
+      this.#appliedBytes += bytes;
+      bytes = 0;
+    };
     const flush = async () => {
       if (batch.length === 0) return;
       const cmds = batch;
       batch = [];
       const results = await this.#sm.apply(cmds);
+      done();
       for (let i = 0; i < cmds.length; i++) {
         const c = cmds[i]!;
         const seq = this.#ownSeq(c.id);
@@ -896,8 +905,9 @@ export class RaftNode<R = unknown> {
           payload: env.payload,
         });
       }
-      this.#applied = e.index;
-      this.#appliedBytes += e.data.length;
+      upTo = e.index;
+      bytes += e.data.length;
+      if (batch.length === 0) done();
     }
     await flush();
   }
