@@ -83,6 +83,8 @@ export class RawNode {
   #prevSoft: SoftState;
   #prevHard: HardState;
   #outstanding: Ready | undefined = undefined;
+  /** A snapshot message that arrived while a Ready was outstanding, stepped on advance. */
+  #deferredSnapshot: Message | undefined = undefined;
 
   constructor(config: Config) {
     this.#raft = new Raft(config);
@@ -204,6 +206,13 @@ export class RawNode {
     ) {
       throw new RangeError("Local requests go through propose/readIndex/transferLeader");
     }
+    if (m.type === "snap" && this.#outstanding !== undefined) {
+      // A snapshot replaces the log and the membership. Restored now, it would be overtaken by
+      // the outstanding Ready's committed entries: a membership change among them, applied
+      // after, would change the snapshot's membership instead of the one it was made for.
+      this.#deferredSnapshot = m;
+      return;
+    }
     this.#raft.step(m);
   }
 
@@ -317,6 +326,11 @@ export class RawNode {
     }
     r.selfAck();
     this.#maybeAutoLeave();
+    const snap = this.#deferredSnapshot;
+    if (snap !== undefined) {
+      this.#deferredSnapshot = undefined;
+      r.step(snap);
+    }
   }
 
   /** Leaves an auto-leave joint configuration once it is applied (thesis §4.3). */
