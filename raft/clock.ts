@@ -18,6 +18,12 @@
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
+  /**
+   * Milliseconds from an arbitrary start, never going back (the node counts
+   * elapsed time with it: leases must not outlive a wall-clock step back).
+   * Default: {@link Clock.now}.
+   */
+  monotonic?(): number;
   /** Calls `fn` every `ms`; returns a function that stops it. */
   every(ms: number, fn: () => void): () => void;
   /** Calls `fn` once after `ms`; returns a function that cancels it. */
@@ -27,6 +33,7 @@ export interface Clock {
 /** The real clock. */
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   every(ms, fn) {
     const h = setInterval(fn, ms);
     return () => clearInterval(h);

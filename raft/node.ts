@@ -213,6 +213,15 @@ export class RaftNode<R = unknown> {
   readonly #sm: StateMachine<R>;
   readonly #clock: Clock;
   readonly #tickMs: number;
+  /**
+   * When the last tick was counted ({@link Clock.monotonic}). A timer that
+   * fires late after the process was paused fires once, not once per missed
+   * interval; the missed ticks are counted from the elapsed time instead, or
+   * a leader's lease would outlive the others' election timeout.
+   */
+  #tickedAt: number;
+  /** Missed ticks counted at most (enough to end any lease and election timeout). */
+  readonly #maxCatchUpTicks: number;
   readonly #electionMs: number;
   readonly #timeoutMs: number;
   readonly #snapshotEvery: number;
@@ -276,11 +285,13 @@ export class RaftNode<R = unknown> {
     this.#transport = opts.transport;
     this.#sm = opts.stateMachine;
     this.#clock = opts.clock ?? systemClock;
+    this.#tickedAt = this.#elapsed();
     this.#tickMs = opts.tickMs ?? 10;
     const electionTick = opts.raft?.electionTick ?? 30;
     const heartbeatTick = opts.raft?.heartbeatTick ??
       Math.min(5, Math.max(1, Math.floor(electionTick / 6)));
     this.#electionMs = electionTick * this.#tickMs;
+    this.#maxCatchUpTicks = 2 * electionTick + 2;
     this.#timeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.#snapshotEvery = opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
     this.#snapshotKeep = opts.snapshotKeep ?? 5_000;
@@ -668,8 +679,24 @@ export class RaftNode<R = unknown> {
       ring.expire(now, (seq) => this.#proposalTimedOut(seq, ms));
       if (ring.size === 0 && ms !== this.#timeoutMs) this.#proposalDeadlines.delete(ms);
     }
-    this.#raw.tick();
+    this.#catchUpTicks(1);
     this.#wake();
+  }
+
+  #elapsed(): number {
+    return this.#clock.monotonic?.() ?? this.#clock.now();
+  }
+
+  /** Ticks Raft once per tick interval elapsed since the last tick counted, at least `min` times. */
+  #catchUpTicks(min: number): void {
+    const now = this.#elapsed();
+    let due = Math.max(min, Math.floor((now - this.#tickedAt) / this.#tickMs));
+    if (due <= 0) return;
+    if (due > this.#maxCatchUpTicks) {
+      due = this.#maxCatchUpTicks;
+      this.#tickedAt = now;
+    } else this.#tickedAt += due * this.#tickMs;
+    for (let i = 0; i < due; i++) this.#raw.tick();
   }
 
   #wake(): void {
@@ -731,6 +758,8 @@ export class RaftNode<R = unknown> {
 
   #flushReads(): void {
     if (this.#readQueue.length === 0) return;
+    // A lease is only as good as the node's count of elapsed time: bring it up to date first.
+    this.#catchUpTicks(0);
     const waiters = this.#readQueue;
     this.#readQueue = [];
     this.#startReadRound(waiters);

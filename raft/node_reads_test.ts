@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { RaftNode } from "./node.ts";
 import { MemoryStorage } from "./storage/memory_storage.ts";
 import { ManualClock } from "./testing/manual_clock.ts";
-import { GatedStorage, nullMachine, settle } from "./_node_harness_test.ts";
+import type { Clock } from "./clock.ts";
+import type { Message } from "./core/types.ts";
+import { GatedStorage, nullMachine, RecordingTransport, settle } from "./_node_harness_test.ts";
 
 Deno.test("node: reads are answered while writes keep arriving during every storage write", async () => {
   const clock = new ManualClock();
@@ -49,3 +51,144 @@ Deno.test("node: reads are answered while writes keep arriving during every stor
     await node.stop();
   }
 });
+
+/** A clock whose intervals behave like setInterval: after a pause, a due interval fires once. */
+class PausableClock implements Clock {
+  t = 1_700_000_000_000;
+  timers = new Set<{ at: number; every: number; fn: () => void }>();
+  now(): number {
+    return this.t;
+  }
+  every(ms: number, fn: () => void): () => void {
+    const x = { at: this.t + ms, every: ms, fn };
+    this.timers.add(x);
+    return () => this.timers.delete(x);
+  }
+  after(ms: number, fn: () => void): () => void {
+    const x = { at: this.t + ms, every: 0, fn };
+    this.timers.add(x);
+    return () => this.timers.delete(x);
+  }
+  /** Normal time: every due callback fires, one interval at a time. */
+  async step(ms: number): Promise<void> {
+    this.t += ms;
+    for (const x of [...this.timers]) {
+      if (x.at > this.t) continue;
+      if (x.every > 0) x.at += x.every;
+      else this.timers.delete(x);
+      x.fn();
+    }
+    await settle(2);
+  }
+  /** The event loop was blocked for `ms` and a request runs before any timer. */
+  freeze(ms: number): void {
+    this.t += ms;
+    for (const x of this.timers) if (x.every > 0) x.at = Math.max(x.at, this.t + x.every);
+  }
+  /** The event loop was blocked for `ms`: each due interval fires once (coalesced). */
+  async pause(ms: number): Promise<void> {
+    this.t += ms;
+    for (const x of [...this.timers]) {
+      if (x.at > this.t) continue;
+      if (x.every > 0) x.at = this.t + x.every;
+      else this.timers.delete(x);
+      x.fn();
+    }
+    await settle(2);
+  }
+}
+
+/** A leader of n1..n3 with lease reads, whose lease holds (n2 acked a heartbeat round). */
+async function leaseLeader(
+  clock: PausableClock,
+): Promise<{ node: RaftNode; t: RecordingTransport }> {
+  const t = new RecordingTransport();
+  const node = await RaftNode.start({
+    id: "n1",
+    storage: MemoryStorage.withVoters(["n1", "n2", "n3"]),
+    transport: t,
+    clock,
+    tickMs: 10,
+    raft: {
+      electionTick: 10,
+      heartbeatTick: 1,
+      checkQuorum: true,
+      preVote: true,
+      readOnlyOption: "leaseBased",
+      maxClockDriftTicks: 2,
+    },
+    snapshotEvery: 0,
+    stateMachine: nullMachine,
+  });
+  await clock.step(10);
+  node.campaign();
+  await settle();
+  for (let round = 0; round < 2 && node.role !== "leader"; round++) {
+    const req = t.take().find((m) =>
+      (m.type === "preVote" || m.type === "vote") && m.to === "n2"
+    ) as Extract<Message, { type: "vote" | "preVote" }>;
+    node.step({
+      type: req.type === "vote" ? "voteResp" : "preVoteResp",
+      from: "n2",
+      to: "n1",
+      term: req.term,
+      reject: false,
+    });
+    await settle();
+  }
+  assert.equal(node.role, "leader");
+  const term = node.status().term;
+  const last = node.status().lastIndex;
+  node.step({
+    type: "appResp",
+    from: "n2",
+    to: "n1",
+    term,
+    index: last,
+    reject: false,
+    rejectHint: 0,
+    logTerm: 0,
+  });
+  await settle();
+  assert.equal(node.status().commit, last, "the leader's entry is committed");
+  // A heartbeat round (lease context) acked by n2: the lease holds.
+  await clock.step(10);
+  const hb = t.take().find((m) => m.type === "heartbeat" && m.to === "n2") as Extract<
+    Message,
+    { type: "heartbeat" }
+  >;
+  assert.ok(hb.context.startsWith("~lease:"));
+  node.step({ type: "heartbeatResp", from: "n2", to: "n1", term, context: hb.context });
+  await settle();
+  assert.equal(await node.readIndex(), last, "lease read while the lease holds");
+  return { node, t };
+}
+
+for (const how of ["the timer fires once after the pause", "a read arrives before any timer"]) {
+  Deno.test(`node: no lease read after the process was paused longer than the lease (${how})`, async () => {
+    const clock = new PausableClock();
+    const { node, t } = await leaseLeader(clock);
+    try {
+      // n1 is blocked for 10 s: n2 and n3 may elect a new leader and commit writes meanwhile.
+      if (how.startsWith("the timer")) await clock.pause(10_000);
+      else clock.freeze(10_000);
+      t.take();
+      let outcome = "pending";
+      const r = node.readIndex({ timeoutMs: 50 }).then(
+        (i) => (outcome = `answered at ${i}`),
+        (e) => (outcome = String(e)),
+      );
+      await settle();
+      const early = outcome;
+      for (let i = 0; i < 6; i++) await clock.step(10);
+      await r;
+      // It counts the 100 election timeouts: no longer leader (check-quorum), it refuses the
+      // read; never the lease's old answer.
+      assert.doesNotMatch(early, /^answered/, `10 s after the last ack, the read was ${early}`);
+      assert.doesNotMatch(outcome, /^answered/);
+      assert.notEqual(node.role, "leader");
+    } finally {
+      await node.stop();
+    }
+  });
+}
