@@ -174,6 +174,8 @@ interface Pending<R> {
 interface ReadRound {
   index: number | undefined;
   waiters: Pending<number>[];
+  /** When it was handed to Raft ({@link Clock.monotonic}). */
+  startedAt: number;
 }
 
 function freshId(): string {
@@ -680,6 +682,10 @@ export class RaftNode<R = unknown> {
       if (ring.size === 0 && ms !== this.#timeoutMs) this.#proposalDeadlines.delete(ms);
     }
     this.#catchUpTicks(1);
+    // A read request or its answer may be lost (messages are): ask again after an election timeout.
+    if (this.#readRounds.size > 0 && this.#leader !== NO_NODE) {
+      this.#retryReadRounds(this.#electionMs);
+    }
     this.#wake();
   }
 
@@ -773,7 +779,7 @@ export class RaftNode<R = unknown> {
       for (const p of waiters) (p.cancelTimer(), p.reject(this.#withUrl(e)));
       return;
     }
-    this.#readRounds.set(ctx, { index: undefined, waiters });
+    this.#readRounds.set(ctx, { index: undefined, waiters, startedAt: this.#elapsed() });
   }
 
   #send(messages: readonly Message[]): void {
@@ -842,9 +848,11 @@ export class RaftNode<R = unknown> {
   }
 
   #observeState(rd: Ready): void {
+    let newTerm = false;
     if (rd.hardState !== undefined) {
       if (rd.hardState.term !== this.#term) {
         this.#term = rd.hardState.term;
+        newTerm = true;
         this.#events.emit("termChange", { term: this.#term });
       }
       if (rd.hardState.commit !== this.#commit) {
@@ -861,17 +869,21 @@ export class RaftNode<R = unknown> {
       }
       if (rd.softState.leader !== this.#leader) {
         this.#leader = rd.softState.leader;
+        newTerm = true;
         this.#events.emit("leaderChange", { leader: this.#leader, term: this.#term });
-        // Read rounds sent to the old leader will never be answered: ask the new one.
-        if (this.#leader !== NO_NODE) this.#retryReadRounds();
       }
     }
+    // Read rounds sent to an earlier leader, or to this leader in an earlier term (a new term
+    // resets its pending reads), will never be answered: ask again.
+    if (newTerm && this.#leader !== NO_NODE) this.#retryReadRounds(Infinity);
   }
 
-  #retryReadRounds(): void {
+  /** Starts again the unanswered read rounds that are older than `ms`. */
+  #retryReadRounds(ms: number): void {
     const unanswered: Pending<number>[] = [];
+    const before = ms === Infinity ? Infinity : this.#elapsed() - ms;
     for (const [ctx, round] of this.#readRounds) {
-      if (round.index === undefined) {
+      if (round.index === undefined && round.startedAt <= before) {
         unanswered.push(...round.waiters);
         this.#readRounds.delete(ctx);
       }

@@ -192,3 +192,130 @@ for (const how of ["the timer fires once after the pause", "a read arrives befor
     }
   });
 }
+
+Deno.test("node: a read whose request to the leader was lost is asked again after an election timeout", async () => {
+  const clock = new ManualClock();
+  const t = new RecordingTransport();
+  const node = await RaftNode.start({
+    id: "n2",
+    storage: MemoryStorage.withVoters(["n1", "n2", "n3"]),
+    transport: t,
+    clock,
+    tickMs: 10,
+    raft: { electionTick: 10, heartbeatTick: 1 },
+    snapshotEvery: 0,
+    stateMachine: nullMachine,
+  });
+  const heartbeat = () =>
+    node.step({ type: "heartbeat", from: "n1", to: "n2", term: 2, commit: 0, context: "" });
+  try {
+    node.step({
+      type: "app",
+      from: "n1",
+      to: "n2",
+      term: 2,
+      index: 0,
+      logTerm: 0,
+      entries: [],
+      commit: 0,
+    });
+    await settle();
+    assert.equal(node.leader, "n1");
+    t.take();
+    const read = node.readIndex({ timeoutMs: 1000 });
+    await settle();
+    const first = t.take().filter((m) => m.type === "readIndex");
+    assert.equal(first.length, 1, "the read goes to the leader");
+    // That request is lost. The leader stays, and n2 asks again within an election timeout or so.
+    let again: Message | undefined;
+    for (let i = 0; i < 30 && again === undefined; i++) {
+      heartbeat();
+      await clock.advance(10);
+      again = t.take().find((m) => m.type === "readIndex");
+    }
+    assert.ok(again !== undefined && again.type === "readIndex", "asked again");
+    assert.notEqual(again.context, (first[0] as { context: string }).context);
+    node.step({
+      type: "readIndexResp",
+      from: "n1",
+      to: "n2",
+      term: 2,
+      index: 0,
+      context: again.context,
+    });
+    assert.equal(await read, 0);
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("node: a leader re-elected in a new term within one batch asks again for the reads of its old term", async () => {
+  const clock = new ManualClock();
+  const t = new RecordingTransport();
+  const node = await RaftNode.start({
+    id: "n1",
+    storage: MemoryStorage.withVoters(["n1", "n2", "n3"]),
+    transport: t,
+    clock,
+    tickMs: 10,
+    raft: { electionTick: 10, heartbeatTick: 1, preVote: false, checkQuorum: false },
+    snapshotEvery: 0,
+    stateMachine: nullMachine,
+  });
+  /** Makes n1 leader of a new term (n2 votes) and commits its first entry (n2 acks). */
+  const win = async () => {
+    node.campaign();
+    const term = node.status().term;
+    node.step({ type: "voteResp", from: "n2", to: "n1", term, reject: false });
+    await settle();
+    assert.equal(node.role, "leader");
+    node.step({
+      type: "appResp",
+      from: "n2",
+      to: "n1",
+      term,
+      index: node.status().lastIndex,
+      reject: false,
+      rejectHint: 0,
+      logTerm: 0,
+    });
+    await settle();
+    return term;
+  };
+  try {
+    await clock.advance(10);
+    const term = await win();
+    t.take();
+    let answered: number | undefined;
+    const read = node.readIndex({ timeoutMs: 5000 }).then((i) => (answered = i));
+    await settle();
+    assert.ok(t.take().some((m) => m.type === "heartbeat" && m.context !== ""), "a read round");
+    // Before n2 answers, a leader of a later term shows up, and n1 wins the term after that,
+    // all within one batch: the Ready shows n1 leading, as before, in a new term.
+    node.step({
+      type: "app",
+      from: "n3",
+      to: "n1",
+      term: term + 1,
+      index: 0,
+      logTerm: 0,
+      entries: [],
+      commit: 0,
+    });
+    await win();
+    const round = t.take().find((m) => m.type === "heartbeat" && m.context !== "");
+    assert.ok(round !== undefined && round.type === "heartbeat", "the read is asked again at once");
+    node.step({
+      type: "heartbeatResp",
+      from: "n2",
+      to: "n1",
+      term: round.term,
+      context: round.context,
+    });
+    await settle();
+    assert.equal(answered, node.status().commit);
+    await read;
+  } finally {
+    await node.stop();
+  }
+});
