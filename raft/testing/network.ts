@@ -137,6 +137,31 @@ export class SimNetwork {
     return { delivered, lost };
   }
 
+  /**
+   * Removes and returns up to `max` messages to `to` due by step `by`, as
+   * {@link SimNetwork.take} does (the others stay queued).
+   */
+  takeFor(to: NodeId, by: number, max: number): Delivery {
+    const due: Message[] = [];
+    for (const [at, bucket] of this.#queue) {
+      if (at > by) continue;
+      for (let i = 0; i < bucket.length && due.length < max;) {
+        if (bucket[i]!.to === to) due.push(...bucket.splice(i, 1));
+        else i++;
+      }
+      if (bucket.length === 0) this.#queue.delete(at);
+    }
+    this.#inFlight -= due.length;
+    const delivered: Message[] = [];
+    const lost: { message: Message; reason: LossReason }[] = [];
+    for (const m of due) {
+      if (!this.canReach(m.from, m.to)) lost.push({ message: m, reason: "partition" });
+      else if (this.#rng.chance(this.faults.drop)) lost.push({ message: m, reason: "drop" });
+      else delivered.push(m);
+    }
+    return { delivered, lost };
+  }
+
   /** Number of messages still on the way. */
   inFlight(): number {
     return this.#inFlight;

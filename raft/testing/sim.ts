@@ -167,6 +167,9 @@ function chooseParams(seed: number, rng: SimRandom, o: SimOptions): Params {
       compactLag: rng.pick([0, 0, 3]),
       reportUnreachable: rng.pick([0, 0.5]),
       ...(o.traceSize !== undefined ? { traceSize: o.traceSize } : {}),
+      // Odd seeds deliver messages while Readies are outstanding (drawn from the seed, so
+      // even seeds keep the schedules they had before this setting existed).
+      stepsDuringReady: seed % 2 === 1 ? 0.3 : 0,
     },
     electionTick,
     crashBeforePersist: rng.pick([0, 0.002, 0.01]),
@@ -185,6 +188,7 @@ function describeParams(p: Params): string {
     `inflight ${r.maxInflightMsgs} msgSize ${r.maxSizePerMsg} uncommitted ${r.maxUncommittedEntriesSize}`,
     `forwarding ${!r.disableProposalForwarding}`,
     `tick ${p.cluster.tickChance} eager ${p.cluster.eagerReady} early-send ${p.cluster.sendBeforePersist}`,
+    `steps during Ready ${p.cluster.stepsDuringReady}`,
     `snapshot every ${p.cluster.snapshotEvery} lag ${p.cluster.compactLag}`,
     `crash before persist ${p.crashBeforePersist} before send ${p.crashBeforeSend}`,
   ].join(", ");

@@ -57,6 +57,12 @@ export interface SimClusterOptions {
   readonly crashBeforePersist?: number;
   /** Probability of crashing after persisting a Ready and before sending its messages. Default 0. */
   readonly crashBeforeSend?: number;
+  /**
+   * Probability, per Ready, that messages due to the node arrive while the
+   * Ready is outstanding (after persisting, before advancing), as they do
+   * with a driver that awaits its writes and applies. Default 0.
+   */
+  readonly stepsDuringReady?: number;
   /** Take a state machine snapshot once this many entries were applied since the last one; 0 = never. Default 0. */
   readonly snapshotEvery?: number;
   /** Entries kept before a new snapshot's index when compacting. Default 0. */
@@ -98,6 +104,8 @@ export type RequestResult =
 export interface SimCounters {
   /** Messages delivered. */
   delivered: number;
+  /** Of those, delivered while the node's Ready was outstanding. */
+  deliveredDuringReady: number;
   /** Messages lost (dropped, cut off, or sent to a node that is down). */
   lost: number;
   /** Times a node became leader. */
@@ -198,6 +206,7 @@ export class SimCluster {
     snapshotsInstalled: 0,
     snapshotsTaken: 0,
     earlySends: 0,
+    deliveredDuringReady: 0,
     crashesBeforePersist: 0,
     crashesBeforeSend: 0,
     reads: 0,
@@ -229,6 +238,7 @@ export class SimCluster {
       tickChance: options.tickChance ?? 1,
       eagerReady: options.eagerReady ?? 0.5,
       sendBeforePersist: options.sendBeforePersist ?? 0.5,
+      stepsDuringReady: options.stepsDuringReady ?? 0,
       snapshotEvery: options.snapshotEvery ?? 0,
       compactLag: options.compactLag ?? 0,
       reportUnreachable: options.reportUnreachable ?? 0.5,
@@ -350,6 +360,19 @@ export class SimCluster {
     if (this.#rng.chance(this.#o.eagerReady)) this.#drain(to);
   }
 
+  /** Delivers a few messages due to `n` now or next step while its Ready is outstanding. */
+  #deliverDuringReady(n: NodeState, raw: RawNode): void {
+    const { delivered, lost } = this.network.takeFor(n.id, this.#now + 1, 1 + this.#rng.int(3));
+    for (const { message, reason } of lost) this.#lose(message, reason);
+    for (const m of delivered) {
+      this.trace.message(this.#now, "deliver (Ready outstanding)", m);
+      this.counters.delivered++;
+      this.counters.deliveredDuringReady++;
+      raw.step(m);
+      if (m.type === "snap") this.#nodes.get(m.from)?.raw?.reportSnapshot(m.to, true);
+    }
+  }
+
   #lose(m: Message, reason: string): void {
     this.trace.message(this.#now, `lost (${reason})`, m);
     this.counters.lost++;
@@ -394,6 +417,9 @@ export class SimCluster {
       }
     }
     this.#persist(n, rd);
+    if (this.#o.stepsDuringReady > 0 && this.#rng.chance(this.#o.stepsDuringReady)) {
+      this.#deliverDuringReady(n, raw);
+    }
     if (!early) {
       if (rd.messages.length > 0 && this.#rng.chance(this.#crashBeforeSend)) {
         this.counters.crashesBeforeSend++;
