@@ -43,6 +43,8 @@ import { MemberClient } from "./transport/member_client.ts";
 import type { MembersBody } from "./transport/member_routes.ts";
 import type { NodeMetrics } from "./transport/metrics.ts";
 import { type ServedNode, serveNode } from "./transport/server.ts";
+import { checkHeaderValue } from "./transport/header_value.ts";
+import { normalizePeerUrl } from "./transport/peer_url.ts";
 
 export { UsageError };
 
@@ -305,7 +307,7 @@ export function parsePeers(v: string): Record<string, string> {
       throw new UsageError(`--peers: the URL of ${id} must be http:// or https://, got "${url}"`);
     }
     if (id in peers) throw new UsageError(`--peers lists ${id} twice`);
-    peers[id] = url;
+    peers[id] = normalizePeerUrl(url);
   }
   if (Object.keys(peers).length === 0) throw new UsageError("--peers must list at least one node");
   return peers;
@@ -409,6 +411,13 @@ export function parseServeArgs(
   }
   const clusterId = values["cluster-id"] ?? "raftlog";
   if (clusterId === "") throw new UsageError("--cluster-id must not be empty");
+  for (const [what, v] of [["cluster secret", secret], ["--cluster-id", clusterId]] as const) {
+    try {
+      checkHeaderValue(what, v);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
   const snapshotEvery = values["snapshot-every"] === undefined
     ? undefined
     : positiveInt("snapshot-every", values["snapshot-every"], 0);

@@ -10,6 +10,7 @@
 import type { RaftNode } from "../raft/node.ts";
 import { type MemberClient, MemberRequestError } from "../transport/member_client.ts";
 import type { MembersBody } from "../transport/member_routes.ts";
+import { normalizePeerUrl } from "../transport/peer_url.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** The options `join` has beyond those of `serve`. */
@@ -34,7 +35,7 @@ function httpUrl(flag: string, v: string): string {
   if (u === undefined || (u.protocol !== "http:" && u.protocol !== "https:")) {
     throw new UsageError(`${flag} must be an http:// or https:// URL, got "${v}"`);
   }
-  return v.replace(/\/+$/, "");
+  return normalizePeerUrl(v);
 }
 
 /**

@@ -14,6 +14,7 @@ import { ProposalDroppedError } from "../raft/core/errors.ts";
 import type { ConfChangeSingle } from "../raft/core/confchange.ts";
 import type { NodeId } from "../raft/core/types.ts";
 import type { RaftNode } from "../raft/node.ts";
+import { normalizePeerUrl } from "./peer_url.ts";
 import { describeIssues } from "./codec.ts";
 import { sendError } from "./errors.ts";
 import { forwardWrites } from "./forward.ts";
@@ -64,7 +65,7 @@ const urlSchema = z.string().transform((s, ctx) => {
     ctx.addIssue({ code: "custom", message: `must be an http:// or https:// URL, got "${s}"` });
     return z.NEVER;
   }
-  return s.replace(/\/+$/, "");
+  return normalizePeerUrl(s);
 });
 const addSchema = z.object({
   id: idSchema,

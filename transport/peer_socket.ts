@@ -22,7 +22,7 @@ export interface PeerSocketOptions {
 
 /** The WebSocket URL of a peer's message route. */
 export function peerSocketUrl(base: string): string {
-  return base.replace(/^http/, "ws") + "/raft/ws";
+  return base.replace(/^http/i, "ws") + "/raft/ws";
 }
 
 /**

@@ -12,6 +12,8 @@
  * @module
  */
 
+import { checkHeaderValue } from "./header_value.ts";
+import { normalizePeerUrl } from "./peer_url.ts";
 import type { Message, NodeId } from "../raft/core/types.ts";
 import type { Transport } from "../raft/node.ts";
 import { encodeMessage, encodeMessageText } from "./codec.ts";
@@ -115,6 +117,9 @@ export class HttpTransport implements Transport {
   readonly #fetch: typeof fetch;
 
   constructor(opts: HttpTransportOptions) {
+    checkHeaderValue("node id", opts.id);
+    checkHeaderValue("cluster id", opts.clusterId);
+    checkHeaderValue("cluster secret", opts.secret);
     this.#opts = opts;
     this.#maxInflight = opts.maxInflight ?? 4;
     this.#maxQueueBytes = opts.maxQueueBytes ?? 64 * 1024 * 1024;
@@ -133,17 +138,21 @@ export class HttpTransport implements Transport {
     return [...this.#peers.keys()];
   }
 
-  /** Adds or updates a peer. */
+  /**
+   * Adds or updates a peer. Throws a RangeError for an id that is not
+   * printable ASCII or a URL that is not http(s).
+   */
   addPeer(id: NodeId, url: string): void {
     if (id === this.#opts.id) return;
+    checkHeaderValue("node id", id);
+    const next = normalizePeerUrl(url);
     const p = this.#peers.get(id);
     if (p !== undefined) {
-      const next = url.replace(/\/+$/, "");
       if (next !== p.url) this.#closeStream(p);
       p.url = next;
     } else {
       this.#peers.set(id, {
-        url: url.replace(/\/+$/, ""),
+        url: next,
         queue: [],
         queuedBytes: 0,
         inflight: 0,

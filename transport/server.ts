@@ -131,7 +131,16 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
   });
   node.on("roundTrip", ({ peer, ms }) => metrics.observeRtt(peer, ms));
   node.on("addPeer", ({ id, context }) => {
-    if (/^https?:\/\//.test(context)) transport.addPeer(id, context);
+    if (!/^https?:\/\//i.test(context)) return;
+    try {
+      transport.addPeer(id, context);
+    } catch (e) {
+      opts.log?.("warn", "member not added to the transport", {
+        id,
+        url: context,
+        error: String(e),
+      });
+    }
   });
   node.on("removePeer", ({ id }) => transport.removePeer(id));
   const built = createApp({

@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { parseServeArgs } from "../cli.ts";
+import { waitFor } from "../tests/helpers.ts";
+import { HttpTransport } from "./peer_transport.ts";
+import { normalizePeerUrl } from "./peer_url.ts";
+import { heartbeat, startPeer } from "./_peer_server_test.ts";
+
+Deno.test("HttpTransport refuses a secret, cluster id or node id that headers would not carry unchanged", () => {
+  const ok = { id: "n2", clusterId: "c1", secret: "s3cret", peers: {} };
+  for (
+    const bad of [
+      { secret: "pässwort" },
+      { secret: "s3cret " },
+      { secret: " s3cret" },
+      { secret: "密码" },
+      { clusterId: "clüster" },
+      { clusterId: "c\t1" },
+      { id: "nö" },
+    ]
+  ) {
+    assert.throws(
+      () => new HttpTransport({ ...ok, ...bad }),
+      /printable ASCII/,
+      JSON.stringify(bad),
+    );
+  }
+  const t = new HttpTransport({ ...ok, secret: "a secret with spaces inside" });
+  try {
+    assert.throws(() => t.addPeer("nö", "http://127.0.0.1:1"), /printable ASCII/);
+    assert.throws(() => t.addPeer("n3", "ftp://127.0.0.1:1"), /http/);
+  } finally {
+    t.close();
+  }
+});
+
+Deno.test("raftlog serve refuses a secret or cluster id that is not printable ASCII", () => {
+  const args = ["--id", "n1", "--listen", "127.0.0.1:7001"];
+  assert.throws(() => parseServeArgs([...args, "--secret", "pässwort"]), /cluster secret/);
+  assert.throws(
+    () => parseServeArgs([...args, "--secret", "s", "--cluster-id", "clüster"]),
+    /--cluster-id/,
+  );
+  assert.equal(parseServeArgs([...args, "--secret", "s", "--cluster-id", "c 1"]).clusterId, "c 1");
+});
+
+Deno.test("peer URLs are normalized: an upper-case scheme or host still gets a stream", async () => {
+  assert.equal(normalizePeerUrl("HTTP://LocalHost:7001/"), "http://localhost:7001");
+  assert.equal(normalizePeerUrl("https://h:1/prefix//"), "https://h:1/prefix");
+  assert.throws(() => normalizePeerUrl("ws://h:1"), /http/);
+  assert.throws(() => normalizePeerUrl("not a url"), /not a URL/);
+  const peer = startPeer();
+  const url = peer.url.replace("http://", "HTTP://");
+  const cfg = parseServeArgs([
+    "--id",
+    "n2",
+    "--peers",
+    `n1=${url},n2=http://127.0.0.1:1`,
+    "--secret",
+    "s",
+  ]);
+  assert.equal(cfg.peers.n1, peer.url);
+  const t = new HttpTransport({ id: "n2", clusterId: "c", secret: "s", peers: { n1: url } });
+  try {
+    await waitFor("a heartbeat over the stream", () => {
+      t.send([heartbeat("n2", "n1")]);
+      return peer.got.length > 0;
+    }, 5_000);
+    assert.ok(peer.upgrades() >= 1, "it came over the stream");
+  } finally {
+    t.close();
+    await peer.close();
+  }
+});
