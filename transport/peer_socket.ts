@@ -18,6 +18,8 @@ export interface PeerSocketOptions {
   readonly onBroken: (why: string) => void;
   /** Called once when the socket opens. */
   readonly onOpen?: () => void;
+  /** Gives up (a broken socket) if the handshake is not answered within this. Default 10 s. */
+  readonly handshakeTimeoutMs?: number;
 }
 
 /** The WebSocket URL of a peer's message route. */
@@ -51,7 +53,9 @@ export class PeerSocket {
     let ws: TcpWebSocket;
     try {
       // A connection with Nagle's algorithm off, for ws:// and wss:// alike (see ws_client.ts).
-      ws = new TcpWebSocket(new URL(peerSocketUrl(opts.url)).href, opts.headers);
+      ws = new TcpWebSocket(new URL(peerSocketUrl(opts.url)).href, opts.headers, {
+        handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 10_000,
+      });
     } catch (e) {
       // A malformed peer URL: report it like a connection that failed, not to the caller.
       this.#ws = undefined;

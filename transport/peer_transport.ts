@@ -59,6 +59,9 @@ export interface HttpTransportOptions {
   ) => void;
 }
 
+/** A stream that stayed open this long before it broke counts as healthy (no backoff growth). */
+const HEALTHY_STREAM_MS = 1000;
+
 interface PeerState {
   url: string;
   queue: Message[];
@@ -248,6 +251,7 @@ export class HttpTransport implements Transport {
   }
 
   #openStream(id: NodeId, p: PeerState): PeerSocket {
+    let openedAt: number | undefined;
     const socket = new PeerSocket({
       url: p.url,
       headers: {
@@ -255,13 +259,16 @@ export class HttpTransport implements Transport {
         [FROM_HEADER]: this.#opts.id,
         [CLUSTER_HEADER]: this.#opts.clusterId,
       },
-      // The stream is healthy once open; reset the backoff then.
-      onOpen: () => p.backoffMs = 0,
+      handshakeTimeoutMs: this.#timeoutMs,
+      onOpen: () => openedAt = Date.now(),
       onBroken: (why) => {
         if (p.socket !== socket) return;
         p.socket = undefined;
         if (this.#closed) return;
-        p.backoffMs = Math.min(Math.max(p.backoffMs * 2, 50), 1000);
+        // A stream that stayed up a while was healthy: retry soon. One the peer closes at once
+        // (it refuses our frames: a replaced member at that address) backs off like a failure.
+        const healthy = openedAt !== undefined && Date.now() - openedAt >= HEALTHY_STREAM_MS;
+        p.backoffMs = healthy ? 0 : Math.min(Math.max(p.backoffMs * 2, 50), 1000);
         p.downUntil = Date.now() + p.backoffMs;
         this.#opts.log?.("debug", "peer stream closed", {
           peer: id,

@@ -3,7 +3,7 @@ import { parseServeArgs } from "../cli.ts";
 import { waitFor } from "../tests/helpers.ts";
 import { HttpTransport } from "./peer_transport.ts";
 import { normalizePeerUrl } from "./peer_url.ts";
-import { heartbeat, startPeer } from "./_peer_server_test.ts";
+import { heartbeat, rawWsServer, startPeer } from "./_peer_server_test.ts";
 
 Deno.test("HttpTransport refuses a secret, cluster id or node id that headers would not carry unchanged", () => {
   const ok = { id: "n2", clusterId: "c1", secret: "s3cret", peers: {} };
@@ -66,6 +66,48 @@ Deno.test("peer URLs are normalized: an upper-case scheme or host still gets a s
       return peer.got.length > 0;
     }, 5_000);
     assert.ok(peer.upgrades() >= 1, "it came over the stream");
+  } finally {
+    t.close();
+    await peer.close();
+  }
+});
+
+Deno.test("a stream whose handshake is never answered is reported unreachable and tried again", async () => {
+  const srv = rawWsServer({ answer: false });
+  let unreachable = 0;
+  const t = new HttpTransport({
+    id: "n2",
+    clusterId: "c",
+    secret: "s",
+    timeoutMs: 200,
+    peers: { n1: `http://127.0.0.1:${srv.port}` },
+  });
+  t.attach({ reportUnreachable: () => unreachable++, reportSnapshot() {} });
+  try {
+    await waitFor("a report and a new connection", () => {
+      t.send([heartbeat("n2", "n1")]);
+      return unreachable > 0 && srv.accepted() > 1;
+    }, 5_000);
+  } finally {
+    t.close();
+    srv.close();
+  }
+});
+
+Deno.test("a peer that takes the stream but refuses every frame is backed off, not reconnected at once", async () => {
+  // The node at n1's address is n9 (a replaced member): it closes each stream at the first frame.
+  const peer = startPeer({ id: "n9" });
+  const t = new HttpTransport({ id: "n2", clusterId: "c", secret: "s", peers: { n1: peer.url } });
+  const start = Date.now();
+  try {
+    // Raft sends something every tick.
+    await waitFor("7 stream attempts", () => {
+      t.send([heartbeat("n2", "n1")]);
+      return peer.upgrades() >= 7;
+    }, 15_000);
+    // Waits of 50, 100, 200, 400, 800 and 1000 ms come before the seventh attempt.
+    const elapsed = Date.now() - start;
+    assert.ok(elapsed >= 2_500, `7 attempts in ${elapsed} ms`);
   } finally {
     t.close();
     await peer.close();

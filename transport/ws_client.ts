@@ -21,6 +21,8 @@ const decoder = new TextDecoder();
  * mask), rounded up so the payload is 4-byte aligned for masking by words.
  */
 const HEAD_ROOM = 16;
+/** How long a close frame may take to write before the connection is ended anyway. */
+const CLOSE_WRITE_MS = 1000;
 /** Largest frame buffer kept for reuse. */
 const MAX_REUSED_BYTES = 16 << 20;
 
@@ -37,6 +39,12 @@ export interface TcpWebSocketOptions {
    * ones (which `--cert`, `DENO_CERT` and `DENO_TLS_CA_STORE` configure).
    */
   readonly caCerts?: readonly string[];
+  /**
+   * Ends the socket (code 1006) if it is not open within this many
+   * milliseconds: a connection whose handshake answer never comes would
+   * otherwise wait for good. Default: no limit.
+   */
+  readonly handshakeTimeoutMs?: number;
 }
 
 /**
@@ -65,6 +73,7 @@ export class TcpWebSocket {
   #free: Uint8Array | undefined;
   #open = false;
   #closed = false;
+  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
 
   readonly #options: TcpWebSocketOptions;
 
@@ -74,6 +83,12 @@ export class TcpWebSocket {
     options: TcpWebSocketOptions = {},
   ) {
     this.#options = options;
+    const limit = options.handshakeTimeoutMs;
+    if (limit !== undefined) {
+      this.#handshakeTimer = setTimeout(() => {
+        if (!this.#open) this.#end(1006, `no handshake answer within ${limit} ms`);
+      }, limit);
+    }
     this.#run(new URL(url), headers).catch((e) => this.#end(1006, String(e)));
   }
 
@@ -99,15 +114,23 @@ export class TcpWebSocket {
     });
   }
 
-  /** Sends a close frame, then ends the connection. */
+  /**
+   * Sends a close frame, then ends the connection; at once when frames are
+   * still waiting to be written (a peer that stopped reading would hold the
+   * close frame, and the connection, for as long as it does not read).
+   */
   close(code = 1000): void {
     if (this.#closed) return;
-    if (!this.#open) {
+    if (!this.#open || this.#buffered > 0) {
       this.#end(code, "");
       return;
     }
     const body = new Uint8Array([code >> 8, code & 0xff]);
-    this.#write(encodeFrameBytes(0x8, body)).finally(() => this.#end(code, ""));
+    const timer = setTimeout(() => this.#end(code, ""), CLOSE_WRITE_MS);
+    this.#write(encodeFrameBytes(0x8, body)).finally(() => {
+      clearTimeout(timer);
+      this.#end(code, "");
+    });
   }
 
   async #run(url: URL, headers: Readonly<Record<string, string>>): Promise<void> {
@@ -156,6 +179,7 @@ export class TcpWebSocket {
     if (!new RegExp(`^sec-websocket-accept: *${escapeRegExp(accept)} *$`, "im").test(head)) {
       throw new Error("handshake answered without the right Sec-WebSocket-Accept");
     }
+    clearTimeout(this.#handshakeTimer);
     this.#open = true;
     this.onopen?.();
     for (;;) {
@@ -181,6 +205,7 @@ export class TcpWebSocket {
   }
 
   #end(code: number, reason: string): void {
+    clearTimeout(this.#handshakeTimer);
     if (this.#closed) return;
     this.#closed = true;
     this.#open = false;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { waitFor } from "../tests/helpers.ts";
 import { type ClosedEvent, TcpWebSocket } from "./ws_client.ts";
+import { rawWsServer } from "./_peer_server_test.ts";
 
 const TLS = new URL("../tests/fixtures/tls/", import.meta.url);
 const read = (name: string) => Deno.readTextFileSync(new URL(name, TLS));
@@ -132,5 +133,39 @@ Deno.test("TcpWebSocket over TLS (wss://): frames in order after the TLS handsha
     assert.equal(s.headers.length, 1, "the untrusted handshake never reached the route");
   } finally {
     await s.srv.shutdown();
+  }
+});
+
+Deno.test("TcpWebSocket.close() ends the connection at once when the peer stopped reading", async () => {
+  const srv = rawWsServer({ answer: true, read: false });
+  const ws = new TcpWebSocket(`ws://127.0.0.1:${srv.port}/raft/ws`, {});
+  const opened = new Promise<void>((r) => ws.onopen = r);
+  let closed = false;
+  ws.onclose = () => closed = true;
+  try {
+    await opened;
+    // Frames are accepted, but their writes block once the kernel buffers are full.
+    const big = "x".repeat(1 << 20);
+    for (let i = 0; i < 64; i++) ws.send(big);
+    await waitFor("writes to back up", () => ws.bufferedAmount > 8 << 20, 5_000);
+    ws.close(1000);
+    assert.ok(closed, "the connection is closed at once, not after the blocked writes");
+  } finally {
+    srv.close();
+  }
+});
+
+Deno.test("TcpWebSocket gives up a handshake that is never answered", async () => {
+  const srv = rawWsServer({ answer: false });
+  const ws = new TcpWebSocket(`ws://127.0.0.1:${srv.port}/raft/ws`, {}, {
+    handshakeTimeoutMs: 200,
+  });
+  try {
+    const e = await new Promise<{ code: number; reason: string }>((r) => ws.onclose = r);
+    assert.equal(e.code, 1006);
+    assert.match(e.reason, /no handshake answer within 200 ms/);
+    await waitFor("the server to see the end of the stream", () => srv.eofs() === 1, 3_000);
+  } finally {
+    srv.close();
   }
 });
