@@ -232,6 +232,7 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
     app,
     close: () => {
       reorder.close();
+      snapshots.close();
       clearInterval(sweeper);
       sweeper = undefined;
       for (const s of sockets.keys()) s.close(1001);

@@ -33,6 +33,8 @@ export const DEFAULT_CHUNK_BYTES = 4 << 20;
 export const MAX_SNAPSHOT_BYTES = 2 ** 31;
 /** A partial transfer nobody continued for this long is dropped. */
 const IDLE_PARTIAL_MS = 10 * 60_000;
+/** How often idle partial snapshots are looked for while there are any. */
+const SWEEP_MS = 60_000;
 /** A request that wrote nothing for this long (a chunk's timeout) gives way to a new one. */
 const STALLED_WRITER_MS = 30_000;
 
@@ -189,6 +191,8 @@ export interface IncomingChunk {
 export class SnapshotReceiver {
   readonly #partials = new Map<NodeId, Partial>();
   #writers = 0;
+  /** Sweeps idle partials while there are any (a transfer nobody continues). */
+  #sweeper: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     readonly nodeId: NodeId,
@@ -196,6 +200,26 @@ export class SnapshotReceiver {
     readonly maxBytes: number = MAX_SNAPSHOT_BYTES,
     readonly now: () => number = Date.now,
   ) {}
+
+  /** Drops the partial snapshots that got nothing for 10 minutes. */
+  sweep(): void {
+    const now = this.now();
+    for (const [from, p] of this.#partials) {
+      if (now - p.active > IDLE_PARTIAL_MS) this.#partials.delete(from);
+    }
+    if (this.#partials.size === 0) this.#stopSweeper();
+  }
+
+  /** Drops every partial snapshot and stops the sweeps. */
+  close(): void {
+    this.#partials.clear();
+    this.#stopSweeper();
+  }
+
+  #stopSweeper(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
 
   /** Bytes held for unfinished transfers. */
   get heldBytes(): number {
@@ -211,9 +235,7 @@ export class SnapshotReceiver {
    */
   async accept(c: IncomingChunk): Promise<ChunkAnswer> {
     const now = this.now();
-    for (const [from, p] of this.#partials) {
-      if (now - p.active > IDLE_PARTIAL_MS) this.#partials.delete(from);
-    }
+    this.sweep();
     const { d, message } = this.#describe(c);
     const offset = Number(c.offset);
     if (c.offset === undefined || !/^\d{1,16}$/.test(c.offset) || offset > d.size) {
@@ -240,6 +262,10 @@ export class SnapshotReceiver {
         active: now,
       };
       this.#partials.set(c.from, p);
+      if (this.#sweeper === undefined) {
+        this.#sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+        Deno.unrefTimer(this.#sweeper as unknown as number);
+      }
     }
     p.descriptor = d;
     p.message = message;

@@ -189,6 +189,30 @@ Deno.test("a partial snapshot nobody continues is dropped after ten minutes", as
   const other = snapMessage(bytes(10), 41);
   await r.accept({ from: "n3", snapshot: header({ ...other, to: "n2" }), offset: "0", body: null });
   assert.equal(r.heldBytes, 10);
+  r.close();
+});
+
+Deno.test("a partial snapshot is dropped after ten minutes also when no chunk comes again", async () => {
+  let now = 0;
+  const r = new SnapshotReceiver("n2", () => {}, 1 << 20, () => now);
+  try {
+    // The leader sends one chunk, then dies; the next one catches n2 up from its log.
+    await r.accept({
+      from: "n1",
+      snapshot: header(snapMessage(bytes(1000))),
+      offset: "0",
+      body: body(bytes(10)),
+    });
+    assert.equal(r.heldBytes, 1000);
+    now = 9 * 60_000;
+    r.sweep(); // what the receiver's timer runs every minute
+    assert.equal(r.heldBytes, 1000);
+    now = 11 * 60_000;
+    r.sweep();
+    assert.equal(r.heldBytes, 0);
+  } finally {
+    r.close();
+  }
 });
 
 Deno.test("HttpTransport sends a snapshot in chunks that a follower installs, resuming after a failure", async () => {
