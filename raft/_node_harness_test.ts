@@ -7,6 +7,9 @@
  */
 import type { InitialState } from "./core/storage.ts";
 import type { ConfState, Entry, Message, Snapshot } from "./core/types.ts";
+import assert from "node:assert/strict";
+import { type NodeOptions, RaftNode } from "./node.ts";
+import type { Clock } from "./clock.ts";
 import { MemoryStorage } from "./storage/memory_storage.ts";
 import type { SaveOptions, StorageUpdate, WritableStorage } from "./storage/writable_storage.ts";
 
@@ -94,3 +97,46 @@ export const nullMachine = {
   snapshot: () => new Uint8Array(),
   restore: () => {},
 };
+
+/** Makes n1 leader: it campaigns and n2 grants its (pre-)votes, read from `t`. */
+export async function winElection(node: RaftNode, t: RecordingTransport): Promise<void> {
+  node.campaign();
+  await settle();
+  for (let round = 0; round < 2 && node.role !== "leader"; round++) {
+    const req = t.take().find((m) => (m.type === "preVote" || m.type === "vote") && m.to === "n2");
+    assert.ok(req !== undefined && (req.type === "vote" || req.type === "preVote"));
+    node.step({
+      type: req.type === "vote" ? "voteResp" : "preVoteResp",
+      from: "n2",
+      to: "n1",
+      term: req.term,
+      reject: false,
+    });
+    await settle();
+  }
+  assert.equal(node.role, "leader");
+}
+
+/**
+ * Starts a node for a test: voters n1..n3 in memory unless `storage` says
+ * otherwise, 10 ms ticks on `clock`, no snapshots, a state machine that
+ * stores nothing.
+ */
+export function startTestNode(o: {
+  id: string;
+  clock: Clock;
+  transport?: NodeOptions<unknown>["transport"];
+  storage?: NodeOptions<unknown>["storage"];
+  raft?: NodeOptions<unknown>["raft"];
+}): Promise<RaftNode<unknown>> {
+  return RaftNode.start<unknown>({
+    id: o.id,
+    storage: o.storage ?? MemoryStorage.withVoters(["n1", "n2", "n3"]),
+    transport: o.transport ?? { send() {} },
+    clock: o.clock,
+    tickMs: 10,
+    snapshotEvery: 0,
+    stateMachine: nullMachine,
+    ...(o.raft !== undefined ? { raft: o.raft } : {}),
+  });
+}

@@ -4,38 +4,22 @@ import { StoppedError } from "./node_errors.ts";
 import type { Message } from "./core/types.ts";
 import { MemoryStorage } from "./storage/memory_storage.ts";
 import { ManualClock } from "./testing/manual_clock.ts";
-import { nullMachine, RecordingTransport, settle } from "./_node_harness_test.ts";
-
-async function winElection(node: RaftNode, t: RecordingTransport): Promise<void> {
-  node.campaign();
-  await settle();
-  for (let round = 0; round < 2 && node.role !== "leader"; round++) {
-    const req = t.take().find((m) => (m.type === "preVote" || m.type === "vote") && m.to === "n2");
-    assert.ok(req !== undefined && (req.type === "vote" || req.type === "preVote"));
-    node.step({
-      type: req.type === "vote" ? "voteResp" : "preVoteResp",
-      from: "n2",
-      to: "n1",
-      term: req.term,
-      reject: false,
-    });
-    await settle();
-  }
-  assert.equal(node.role, "leader");
-}
+import {
+  nullMachine,
+  RecordingTransport,
+  settle,
+  startTestNode,
+  winElection,
+} from "./_node_harness_test.ts";
 
 Deno.test("node: a round trip is never measured from a heartbeat of an earlier leadership", async () => {
   const clock = new ManualClock();
   const t = new RecordingTransport();
-  const node = await RaftNode.start({
+  const node = await startTestNode({
     id: "n1",
-    storage: MemoryStorage.withVoters(["n1", "n2", "n3"]),
-    transport: t,
     clock,
-    tickMs: 10,
+    transport: t,
     raft: { electionTick: 10, heartbeatTick: 1, checkQuorum: false },
-    snapshotEvery: 0,
-    stateMachine: nullMachine,
   });
   const trips: { peer: string; ms: number }[] = [];
   node.on("roundTrip", (e) => trips.push(e));

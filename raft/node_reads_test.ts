@@ -4,7 +4,14 @@ import { MemoryStorage } from "./storage/memory_storage.ts";
 import { ManualClock } from "./testing/manual_clock.ts";
 import type { Clock } from "./clock.ts";
 import type { Message } from "./core/types.ts";
-import { GatedStorage, nullMachine, RecordingTransport, settle } from "./_node_harness_test.ts";
+import {
+  GatedStorage,
+  nullMachine,
+  RecordingTransport,
+  settle,
+  startTestNode,
+  winElection,
+} from "./_node_harness_test.ts";
 
 Deno.test("node: reads are answered while writes keep arriving during every storage write", async () => {
   const clock = new ManualClock();
@@ -121,22 +128,7 @@ async function leaseLeader(
     stateMachine: nullMachine,
   });
   await clock.step(10);
-  node.campaign();
-  await settle();
-  for (let round = 0; round < 2 && node.role !== "leader"; round++) {
-    const req = t.take().find((m) =>
-      (m.type === "preVote" || m.type === "vote") && m.to === "n2"
-    ) as Extract<Message, { type: "vote" | "preVote" }>;
-    node.step({
-      type: req.type === "vote" ? "voteResp" : "preVoteResp",
-      from: "n2",
-      to: "n1",
-      term: req.term,
-      reject: false,
-    });
-    await settle();
-  }
-  assert.equal(node.role, "leader");
+  await winElection(node, t);
   const term = node.status().term;
   const last = node.status().lastIndex;
   node.step({
@@ -196,15 +188,11 @@ for (const how of ["the timer fires once after the pause", "a read arrives befor
 Deno.test("node: a read whose request to the leader was lost is asked again after an election timeout", async () => {
   const clock = new ManualClock();
   const t = new RecordingTransport();
-  const node = await RaftNode.start({
+  const node = await startTestNode({
     id: "n2",
-    storage: MemoryStorage.withVoters(["n1", "n2", "n3"]),
-    transport: t,
     clock,
-    tickMs: 10,
+    transport: t,
     raft: { electionTick: 10, heartbeatTick: 1 },
-    snapshotEvery: 0,
-    stateMachine: nullMachine,
   });
   const heartbeat = () =>
     node.step({ type: "heartbeat", from: "n1", to: "n2", term: 2, commit: 0, context: "" });
@@ -252,15 +240,11 @@ Deno.test("node: a read whose request to the leader was lost is asked again afte
 Deno.test("node: a leader re-elected in a new term within one batch asks again for the reads of its old term", async () => {
   const clock = new ManualClock();
   const t = new RecordingTransport();
-  const node = await RaftNode.start({
+  const node = await startTestNode({
     id: "n1",
-    storage: MemoryStorage.withVoters(["n1", "n2", "n3"]),
-    transport: t,
     clock,
-    tickMs: 10,
+    transport: t,
     raft: { electionTick: 10, heartbeatTick: 1, preVote: false, checkQuorum: false },
-    snapshotEvery: 0,
-    stateMachine: nullMachine,
   });
   /** Makes n1 leader of a new term (n2 votes) and commits its first entry (n2 acks). */
   const win = async () => {
