@@ -384,7 +384,7 @@ export function parseServeArgs(
     }
     ({ hostname, port } = parseHostPort("--listen", values.listen));
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-    peers = { [id]: `http://${host}:${port}` };
+    peers = { [id]: normalizePeerUrl(`http://${host}:${port}`) };
   }
   let secret = values.secret;
   if (values["secret-file"] !== undefined) {

@@ -186,8 +186,11 @@ export async function joinCluster(opts: JoinOptions): Promise<JoinOutcome> {
   const retry = { deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS, stopped: () => node.stopped };
   const withLog = log ? { ...retry, log } : retry;
   let members = opts.members ?? await retrying("listing members", () => client.list(), withLog);
+  // URLs compare in one form (members stored before URLs were normalized may differ in case).
+  const url = normalizePeerUrl(opts.url);
+  const sameUrl = (u: string | null) => u === null || normalizePeerUrl(u) === url;
   let me = members.members.find((m) => m.id === id);
-  if (me !== undefined && me.url !== null && me.url !== opts.url) {
+  if (me !== undefined && !sameUrl(me.url)) {
     throw new Error(
       `${id} is already a member of the cluster at ${me.url}, not ${opts.url}: ` +
         `remove it first (raftlog leave) or join from that address`,
@@ -219,7 +222,7 @@ export async function joinCluster(opts: JoinOptions): Promise<JoinOutcome> {
       members = await retrying("listing members", () => client.list(), withLog);
     }
     me = members.members.find((m) => m.id === id);
-    if (me === undefined || (me.url !== null && me.url !== opts.url)) {
+    if (me === undefined || !sameUrl(me.url)) {
       throw new Error(`The cluster did not add ${id} at ${opts.url}: ${JSON.stringify(members)}`);
     }
     log?.("info", "added to the cluster as a learner", {});

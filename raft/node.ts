@@ -222,6 +222,8 @@ export class RaftNode<R = unknown> {
    * a leader's lease would outlive the others' election timeout.
    */
   #tickedAt: number;
+  /** A Ready is being handled (its writes or applies are in flight). */
+  #handling = false;
   /** Missed ticks counted at most (enough to end any lease and election timeout). */
   readonly #maxCatchUpTicks: number;
   readonly #electionMs: number;
@@ -682,8 +684,11 @@ export class RaftNode<R = unknown> {
       if (ring.size === 0 && ms !== this.#timeoutMs) this.#proposalDeadlines.delete(ms);
     }
     this.#catchUpTicks(1);
-    // A read request or its answer may be lost (messages are): ask again after an election timeout.
-    if (this.#readRounds.size > 0 && this.#leader !== NO_NODE) {
+    // A read request or its answer may be lost (messages are): ask again after an election
+    // timeout. Not while a Ready is being handled: the answer may be in it or in the next one
+    // (a slow disk makes that longer than an election timeout); when the loop is idle, every
+    // answer Raft gave is counted.
+    if (this.#readRounds.size > 0 && this.#leader !== NO_NODE && !this.#handling) {
       this.#retryReadRounds(this.#electionMs);
     }
     this.#wake();
@@ -721,7 +726,9 @@ export class RaftNode<R = unknown> {
         this.#flushProposals();
         this.#flushReads();
         while (!this.#stopped && this.#raw.hasReady()) {
+          this.#handling = true;
           await this.#handleReady(this.#raw.ready());
+          this.#handling = false;
           this.#flushProposals();
           this.#flushReads();
         }
@@ -793,6 +800,12 @@ export class RaftNode<R = unknown> {
   }
 
   async #handleReady(rd: Ready): Promise<void> {
+    // Answers to read rounds count at once (they are released once applied, below), so that a
+    // round retried meanwhile (a new term, see #observeState) does not lose its answer.
+    for (const rs of rd.readStates) {
+      const round = this.#readRounds.get(rs.context);
+      if (round !== undefined) round.index = rs.index;
+    }
     if (rd.canSendBeforePersist) this.#send(rd.messages);
     // Committed entries already in local storage are applied while this Ready's write is in
     // flight: they are on a quorum of disks, and readers of the log can already find them.
@@ -835,10 +848,6 @@ export class RaftNode<R = unknown> {
     }
     this.#observeState(rd);
     await this.#apply(late);
-    for (const rs of rd.readStates) {
-      const round = this.#readRounds.get(rs.context);
-      if (round !== undefined) round.index = rs.index;
-    }
     this.#raw.advance(rd);
     for (const [pid, cs] of this.#confApplied) this.#settle(this.#confProposals, pid, cs);
     this.#confApplied = [];

@@ -13,51 +13,57 @@ import {
   winElection,
 } from "./_node_harness_test.ts";
 
-Deno.test("node: reads are answered while writes keep arriving during every storage write", async () => {
-  const clock = new ManualClock();
-  const storage = new GatedStorage(MemoryStorage.withVoters(["n1"]));
-  const node = await RaftNode.start({
-    id: "n1",
-    storage,
-    transport: { send() {} },
-    clock,
-    tickMs: 10,
-    snapshotEvery: 0,
-    stateMachine: nullMachine,
-  });
-  const writes: Promise<unknown>[] = [];
-  try {
-    await clock.advance(10);
-    node.campaign();
-    await settle();
-    assert.equal(node.role, "leader");
-    // Steady load: every write takes 10 ms, during which one new proposal arrives.
-    let left = 200;
-    storage.onSave = async () => {
-      if (left-- <= 0) return;
-      writes.push(node.propose(new Uint8Array([1])));
+for (const writeMs of [10, 120]) {
+  Deno.test(`node: reads are answered while writes keep arriving during every ${writeMs} ms write`, async () => {
+    const clock = new ManualClock();
+    const storage = new GatedStorage(MemoryStorage.withVoters(["n1"]));
+    // An election timeout of 100 ms: writes of 120 ms take longer (a slow disk).
+    const node = await startTestNode({
+      id: "n1",
+      clock,
+      storage,
+      raft: { electionTick: 10, heartbeatTick: 1 },
+    });
+    const writes: Promise<unknown>[] = [];
+    try {
       await clock.advance(10);
-    };
-    writes.push(node.propose(new Uint8Array([1])));
-    while (writes.length < 5) await settle(1);
-    let outcome = "pending";
-    const read = node.readIndex({ timeoutMs: 1000 }).then(
-      (i) => (outcome = `resolved at index ${i}`),
-      (e) => (outcome = String(e)),
-    );
-    // A single-voter leader answers a read at once; the writes go on for 2 s.
-    while (left > 0 && outcome === "pending") await settle(1);
-    storage.onSave = undefined;
-    left = 0;
-    await clock.advance(2000);
-    await read;
-    assert.match(outcome, /^resolved/, `read on a healthy leader: ${outcome}`);
-  } finally {
-    storage.onSave = undefined;
-    await Promise.allSettled(writes);
-    await node.stop();
-  }
-});
+      node.campaign();
+      await settle();
+      assert.equal(node.role, "leader");
+      // Steady load: during every write one new proposal arrives.
+      let left = 100;
+      storage.onSave = async () => {
+        if (left-- <= 0) return;
+        writes.push(node.propose(new Uint8Array([1]), { timeoutMs: 60_000 }));
+        await clock.advance(writeMs);
+      };
+      writes.push(node.propose(new Uint8Array([1]), { timeoutMs: 60_000 }));
+      while (writes.length < 5) await settle(1);
+      const commitBefore = node.status().commit;
+      let outcome = "pending";
+      const read = node.readIndex({ timeoutMs: 40 * writeMs }).then(
+        (i) => (outcome = `resolved at index ${i}`),
+        (e) => (outcome = String(e)),
+      );
+      // A single-voter leader answers a read at once; the writes go on for 100 writes.
+      while (left > 0 && outcome === "pending") await settle(1);
+      const commitAfter = node.status().commit;
+      storage.onSave = undefined;
+      left = 0;
+      await clock.advance(50 * writeMs);
+      await read;
+      assert.match(
+        outcome,
+        /^resolved/,
+        `read on a healthy leader: ${outcome} (commit went ${commitBefore} -> ${commitAfter})`,
+      );
+    } finally {
+      storage.onSave = undefined;
+      await Promise.allSettled(writes);
+      await node.stop();
+    }
+  });
+}
 
 /** A clock whose intervals behave like setInterval: after a pause, a due interval fires once. */
 class PausableClock implements Clock {
@@ -300,6 +306,77 @@ Deno.test("node: a leader re-elected in a new term within one batch asks again f
     assert.equal(answered, node.status().commit);
     await read;
   } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("node: a read answered while a slow write is in flight is not asked again and lost", async () => {
+  const clock = new ManualClock();
+  const t = new RecordingTransport();
+  const storage = new GatedStorage(MemoryStorage.withVoters(["n1", "n2", "n3"]));
+  const node = await startTestNode({
+    id: "n2",
+    clock,
+    transport: t,
+    storage,
+    raft: { electionTick: 10, heartbeatTick: 1 },
+  });
+  const heartbeat = () =>
+    node.step({ type: "heartbeat", from: "n1", to: "n2", term: 2, commit: 0, context: "" });
+  try {
+    node.step({
+      type: "app",
+      from: "n1",
+      to: "n2",
+      term: 2,
+      index: 3,
+      logTerm: 1,
+      entries: [],
+      commit: 3,
+    });
+    await settle();
+    t.take();
+    let answered: unknown;
+    const read = node.readIndex({ timeoutMs: 5000 }).then(
+      (i) => (answered = i),
+      (e) => (answered = e),
+    );
+    await settle();
+    const request = t.take().find((m) => m.type === "readIndex");
+    assert.ok(request !== undefined && request.type === "readIndex");
+    // A write that takes 300 ms (three election timeouts) starts; the answer arrives meanwhile.
+    storage.block();
+    node.step({
+      type: "app",
+      from: "n1",
+      to: "n2",
+      term: 2,
+      index: 3,
+      logTerm: 1,
+      entries: [{ term: 2, index: 4, type: "normal", data: new Uint8Array() }],
+      commit: 3,
+    });
+    await settle();
+    assert.equal(storage.waiting, 1);
+    node.step({
+      type: "readIndexResp",
+      from: "n1",
+      to: "n2",
+      term: 2,
+      index: 3,
+      context: request.context,
+    });
+    for (let i = 0; i < 30; i++) {
+      heartbeat();
+      await clock.advance(10);
+    }
+    storage.release();
+    await settle();
+    await read;
+    assert.equal(answered, 3);
+    assert.equal(t.take().filter((m) => m.type === "readIndex").length, 0, "not asked again");
+  } finally {
+    storage.release();
     await node.stop();
   }
 });
