@@ -271,7 +271,7 @@ export class EventStore {
   async getMetadata(stream: string, options: ReadConsistencyOptions = {}): Promise<StreamMetadata> {
     validateStreamName(stream);
     await this.readBarrier(options);
-    return this.stateMachine.getMetadata(stream);
+    return this.#read(() => this.stateMachine.getMetadata(stream));
   }
 
   /**
@@ -335,7 +335,7 @@ export class EventStore {
   ): Promise<RawReadResult> {
     validateStreamName(stream);
     await this.readBarrier(options);
-    return this.stateMachine.readStream(stream, options);
+    return this.#read(() => this.stateMachine.readStream(stream, options));
   }
 
   /**
@@ -357,7 +357,7 @@ export class EventStore {
   ): Promise<RawEvent> {
     validateStreamName(stream);
     await this.readBarrier(options);
-    return this.stateMachine.readEvent(stream, revision);
+    return this.#read(() => this.stateMachine.readEvent(stream, revision));
   }
 
   /** One event of a stream. Rejects with `EventNotFoundError` when there is none at `revision`. */
@@ -372,7 +372,7 @@ export class EventStore {
   /** Reads all streams in position order (raw bodies). */
   async readAllRaw(options: ReadAllOptions & ReadConsistencyOptions = {}): Promise<RawReadResult> {
     await this.readBarrier(options);
-    return this.stateMachine.readAll(options);
+    return this.#read(() => this.stateMachine.readAll(options));
   }
 
   /** Reads all streams in position order, optionally filtered by type and stream prefix. */
@@ -402,7 +402,12 @@ export class EventStore {
     target: string,
     options: SubscribeOptions = {},
   ): AsyncGenerator<RawSubscriptionItem, void, undefined> {
-    return subscribeRaw(this.stateMachine, target, { ...options, signal: this.#signal(options) });
+    return subscribeRaw(
+      this.stateMachine,
+      target,
+      { ...options, signal: this.#signal(options) },
+      () => this.node.installing,
+    );
   }
 
   /** {@link EventStore.subscribe} with raw bodies, a page of events at a time. */
@@ -410,7 +415,22 @@ export class EventStore {
     target: string,
     options: SubscribeOptions = {},
   ): AsyncGenerator<RawSubscriptionPage, void, undefined> {
-    return subscribePages(this.stateMachine, target, { ...options, signal: this.#signal(options) });
+    return subscribePages(
+      this.stateMachine,
+      target,
+      { ...options, signal: this.#signal(options) },
+      () => this.node.installing,
+    );
+  }
+
+  /**
+   * Runs a read of the state machine once no snapshot is being installed:
+   * during an install it still holds its old state, whose log may be gone.
+   * The last check and the read run without a pause in between.
+   */
+  async #read<T>(read: () => T): Promise<T> {
+    for (let g = this.node.installing; g !== undefined; g = this.node.installing) await g;
+    return read();
   }
 
   #signal(options: SubscribeOptions): AbortSignal {

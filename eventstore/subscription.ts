@@ -68,7 +68,9 @@ export interface SubscribeOptions {
  * Subscribes to a stream or to `$all` on a state machine, yielding pages of
  * raw events as they are read (at most `pageSize` each) and the caught-up
  * marker. Throws `StreamDeletedError` (from the iterator) when the stream is
- * hard-deleted; a stream that does not exist yet is waited for.
+ * hard-deleted; a stream that does not exist yet is waited for. While
+ * `installing` returns a promise (a snapshot being installed, when the state
+ * machine's old state may point at a log that is gone), reads wait for it.
  *
  * @example
  * ```ts
@@ -87,6 +89,7 @@ export async function* subscribePages(
   sm: EventStoreStateMachine,
   target: string,
   options: SubscribeOptions = {},
+  installing: () => Promise<void> | undefined = () => undefined,
 ): AsyncGenerator<RawSubscriptionPage, void, undefined> {
   const all = target === ALL_STREAMS;
   if (!all) validateStreamName(target);
@@ -99,6 +102,9 @@ export async function* subscribePages(
   let cursor = from;
   let caughtUp = false;
   while (!signal?.aborted) {
+    // A snapshot being installed: the state machine's old state may point at a log that is gone.
+    for (let g = installing(); g !== undefined; g = installing()) await g;
+    if (signal?.aborted) return;
     const appliedAtRead = sm.appliedIndex;
     let page: RawReadResult;
     if (all) {
@@ -163,8 +169,9 @@ export async function* subscribeRaw(
   sm: EventStoreStateMachine,
   target: string,
   options: SubscribeOptions = {},
+  installing: () => Promise<void> | undefined = () => undefined,
 ): AsyncGenerator<RawSubscriptionItem, void, undefined> {
-  for await (const page of subscribePages(sm, target, options)) {
+  for await (const page of subscribePages(sm, target, options, installing)) {
     if (page.kind === "caught-up") {
       yield page;
       continue;

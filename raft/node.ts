@@ -224,6 +224,8 @@ export class RaftNode<R = unknown> {
   #tickedAt: number;
   /** A Ready is being handled (its writes or applies are in flight). */
   #handling = false;
+  /** A snapshot install in progress (see {@link RaftNode.installing}). */
+  #installing: { done: Promise<void>; end: () => void } | undefined;
   /** Missed ticks counted at most (enough to end any lease and election timeout). */
   readonly #maxCatchUpTicks: number;
   readonly #electionMs: number;
@@ -534,6 +536,30 @@ export class RaftNode<R = unknown> {
     });
   }
 
+  /**
+   * While a snapshot from the leader is being installed (from the write that
+   * replaces the log to the state machine's restore), a promise that
+   * resolves when it is done; otherwise undefined. The state machine still
+   * holds its old state then, whose log entries may be gone: readers of the
+   * log wait for this first.
+   */
+  get installing(): Promise<void> | undefined {
+    return this.#installing?.done;
+  }
+
+  #startInstall(): void {
+    if (this.#installing !== undefined) return;
+    let end!: () => void;
+    const done = new Promise<void>((r) => (end = r));
+    this.#installing = { done, end };
+  }
+
+  #endInstall(): void {
+    const i = this.#installing;
+    this.#installing = undefined;
+    i?.end();
+  }
+
   /** Hands a message from a peer to Raft. Messages for other nodes are ignored. */
   step(m: Message): void {
     if (this.#stopped || m.to !== this.id) return;
@@ -750,6 +776,7 @@ export class RaftNode<R = unknown> {
 
   #halt(error: unknown): void {
     this.#stopped = true;
+    this.#endInstall();
     this.#stopError = error;
     this.#stopTicker();
     const err = new StoppedError(this.id, error);
@@ -816,6 +843,7 @@ export class RaftNode<R = unknown> {
     }
     const early = rd.snapshot === undefined && split > 0 ? rd.committedEntries.slice(0, split) : [];
     const late = early.length > 0 ? rd.committedEntries.slice(split) : rd.committedEntries;
+    if (rd.snapshot !== undefined) this.#startInstall();
     if (rd.snapshot !== undefined || rd.entries.length > 0 || rd.hardState !== undefined) {
       const saved = this.#storage.save(
         {
@@ -845,6 +873,7 @@ export class RaftNode<R = unknown> {
       this.#appliedBytes = 0;
       this.#restores++;
       this.#confState = rd.snapshot.metadata.confState;
+      this.#endInstall();
     }
     this.#observeState(rd);
     await this.#apply(late);
