@@ -644,8 +644,10 @@ export class RaftlogClient {
               yield { kind: "caught-up", position: Number(JSON.parse(m.data).position) };
             }
           } else if (m.event === "error") {
-            const body = JSON.parse(m.data) as ErrorJson;
-            throw toError(400, body, { stream: target });
+            // The server's status for it (400 from servers that do not send one): 5xx resumes.
+            const body = JSON.parse(m.data) as ErrorJson & { status?: unknown };
+            const status = typeof body.status === "number" ? body.status : 400;
+            throw toError(status, body, { stream: target });
           }
         }
       } catch (e) {

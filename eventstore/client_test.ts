@@ -252,6 +252,47 @@ Deno.test("RaftlogClient.subscribe() catches up, goes live, and resumes with Las
     assert.equal((await it.next()).done, true);
   }));
 
+Deno.test("RaftlogClient.subscribe() resumes after a server error event with a 5xx status, not after a 4xx", () =>
+  withApp(async (app, store) => {
+    for (let i = 0; i < 3; i++) await store.append("s", { type: "T", data: i });
+    const lastIds: (string | null)[] = [];
+    // The first connection sends one event, then an error event with `status`.
+    const failing = (status: number) => async (url: string, init?: RequestInit) => {
+      if (!url.includes("/subscribe/")) return app.request(url, init);
+      lastIds.push(new Headers(init?.headers).get("last-event-id"));
+      if (lastIds.length > 1) return app.request(url, init);
+      const event = JSON.stringify({
+        id: "e0",
+        stream: "s",
+        type: "T",
+        data: 0,
+        metadata: null,
+        revision: 0,
+        position: 0,
+        timestamp: 1,
+      });
+      const error = JSON.stringify({ error: "internal", message: "boom", status });
+      return new Response(`id: 0\ndata: ${event}\n\nevent: error\ndata: ${error}\n\n`, {
+        headers: { "content-type": "text/event-stream" },
+      });
+    };
+    const client = new RaftlogClient({ urls: "http://n1", fetch: failing(500), retryDelayMs: 1 });
+    const ac = new AbortController();
+    const it = client.subscribe("s", { signal: ac.signal })[Symbol.asyncIterator]();
+    assert.deepEqual((await take(it, 4)).map(label), ["s/0@0", "s/1@1", "s/2@2", "caught-up"]);
+    assert.deepEqual(lastIds, [null, "0"]);
+    ac.abort();
+    lastIds.length = 0;
+    const strict = new RaftlogClient({ urls: "http://n1", fetch: failing(400), retryDelayMs: 1 });
+    const it2 = strict.subscribe("s")[Symbol.asyncIterator]();
+    await it2.next();
+    await assert.rejects(
+      it2.next(),
+      (e: unknown) => e instanceof RaftlogHttpError && e.status === 400,
+    );
+    assert.equal(lastIds.length, 1);
+  }));
+
 Deno.test("RaftlogClient.subscribe() to a stream throws StreamDeletedError when it is tombstoned", () =>
   withApp(async (app, store) => {
     await store.append("gone", { type: "T" });

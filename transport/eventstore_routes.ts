@@ -599,8 +599,9 @@ export function eventStoreRoutes(store: EventStore, options: EventStoreRoutesOpt
             if (sse.aborted) break;
           }
         } catch (e) {
-          const { body } = classify(e);
-          await sse.write(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
+          // The status a request would have had: 5xx tells the client to resume, others not.
+          const { status, body } = classify(e);
+          await sse.write(`event: error\ndata: ${JSON.stringify({ ...body, status })}\n\n`);
         } finally {
           clearInterval(beat);
         }

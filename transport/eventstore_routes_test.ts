@@ -441,6 +441,24 @@ Deno.test("GET /subscribe/streams/:stream starts at from, resumes after Last-Eve
     await badFrom.body?.cancel();
   }));
 
+Deno.test("a stream subscription whose stream is deleted meanwhile ends with an error event carrying status 410", () =>
+  withFixture(async ({ app }) => {
+    await post(app, "c", { type: "T" });
+    const frames = await sse(
+      await app.request("/subscribe/streams/c"),
+      (fs) => fs.some((f) => f.event === "error"),
+      async () => {
+        const del = await app.request("/streams/c?hard=true", { method: "DELETE" });
+        await del.body?.cancel();
+      },
+    );
+    const error = frames.find((f) => f.event === "error")!;
+    assert.deepEqual(
+      { ...JSON.parse(error.data), message: undefined },
+      { error: "stream_deleted", status: 410, message: undefined },
+    );
+  }));
+
 Deno.test("GET /subscribe/all writes each event's data line exactly as eventJson() renders it (escapes, non-ASCII, binary bodies)", () =>
   withFixture(async ({ app, store }) => {
     await store.append("s-ü", [
