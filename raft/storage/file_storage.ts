@@ -1207,24 +1207,25 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
     }
     await this.#checkpointHardState();
     this.#writer.close();
-    for (const s of [...this.#segments].reverse()) {
-      s.closeReader();
-      await Deno.remove(s.path);
-    }
+    const old = this.#segments;
     const seg = new Segment(this.dir, index + 1, {
       seq: this.#nextSeq++,
       prevTerm: term,
       headerBytes: SEGMENT_HEADER_BYTES,
     });
+    // Readers see the new log at once, in one step, before any file goes: the old range is
+    // compacted from here on, and no read can reopen a segment that is being deleted.
+    for (const s of old) s.closeReader();
     this.#segments = [seg];
+    this.#firstIndex = index + 1;
+    this.#prevTerm = term;
+    this.#lastIndex = index;
+    this.#cache.clear();
+    for (const s of [...old].reverse()) await Deno.remove(s.path);
     this.#writer = await FileStorage.#createSegmentFile(seg);
     this.#fileEnd = seg.bytes;
     this.#unsynced = false;
     await syncDir(this.dir);
     this.#dirDirty = false;
-    this.#firstIndex = index + 1;
-    this.#prevTerm = term;
-    this.#lastIndex = index;
-    this.#cache.clear();
   }
 }
