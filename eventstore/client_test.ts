@@ -257,10 +257,10 @@ Deno.test("RaftlogClient.subscribe() resumes after a server error event with a 5
     for (let i = 0; i < 3; i++) await store.append("s", { type: "T", data: i });
     const lastIds: (string | null)[] = [];
     // The first connection sends one event, then an error event with `status`.
-    const failing = (status: number) => async (url: string, init?: RequestInit) => {
-      if (!url.includes("/subscribe/")) return app.request(url, init);
+    const failing = (status: number) => (url: string, init?: RequestInit) => {
+      if (!url.includes("/subscribe/")) return Promise.resolve(app.request(url, init));
       lastIds.push(new Headers(init?.headers).get("last-event-id"));
-      if (lastIds.length > 1) return app.request(url, init);
+      if (lastIds.length > 1) return Promise.resolve(app.request(url, init));
       const event = JSON.stringify({
         id: "e0",
         stream: "s",
@@ -272,9 +272,11 @@ Deno.test("RaftlogClient.subscribe() resumes after a server error event with a 5
         timestamp: 1,
       });
       const error = JSON.stringify({ error: "internal", message: "boom", status });
-      return new Response(`id: 0\ndata: ${event}\n\nevent: error\ndata: ${error}\n\n`, {
-        headers: { "content-type": "text/event-stream" },
-      });
+      return Promise.resolve(
+        new Response(`id: 0\ndata: ${event}\n\nevent: error\ndata: ${error}\n\n`, {
+          headers: { "content-type": "text/event-stream" },
+        }),
+      );
     };
     const client = new RaftlogClient({ urls: "http://n1", fetch: failing(500), retryDelayMs: 1 });
     const ac = new AbortController();
