@@ -148,3 +148,20 @@ Deno.test("a new leader whose log holds an unapplied change removing it takes no
   assert.ok(newLeader() !== undefined, "n1 or n3 leads the cluster without n2");
   assert.notEqual(net.role("n2"), "leader");
 });
+
+Deno.test("a leader that removed itself steps down once a quorum of the new voters knows, also with one of them down", () => {
+  const net = new Net(["a", "b", "c", "d"], { electionTick: 10, heartbeatTick: 1 });
+  net.node("a").campaign();
+  net.pump();
+  net.propose("a", "x");
+  net.isolate("d"); // d is down for good; {b, c} is a quorum of {b, c, d}
+  net.node("a").proposeConfChange({ changes: [{ type: "removeNode", nodeId: "a" }] });
+  net.pump();
+  for (let i = 0; i < 200 && net.leaders().every((x) => x === "a"); i++) net.tickAll();
+  const l = net.leaders().find((x) => x !== "a");
+  assert.ok(l !== undefined, "b or c leads");
+  assert.notEqual(net.role("a"), "leader");
+  const before = net.commit(l);
+  net.propose(l, "after");
+  assert.ok(net.commit(l) > before, "the cluster takes writes");
+});

@@ -18,6 +18,7 @@ import {
 } from "./confchange.ts";
 import { RaftInvariantError, SnapshotTemporarilyUnavailableError } from "./errors.ts";
 import { LeaderLease } from "./lease.ts";
+import { jointCommittedIndex } from "./quorum/joint.ts";
 import { RaftLog } from "./log.ts";
 import { hashString, SeededRandom } from "./rand.ts";
 import { ReadOnly } from "./read_only.ts";
@@ -79,8 +80,8 @@ export class Raft {
   pendingConfIndex = 0;
   /**
    * Set when this leader applied a configuration that removes or demotes it:
-   * the commit index every voter of the new configuration must know before
-   * the leader steps down. Stepping down earlier can leave a voter that still
+   * the commit index a quorum of the new configuration's voters must know
+   * before the leader steps down. Stepping down earlier can leave a voter that still
    * uses the joint configuration unable to win an election (thesis §4.2.2).
    */
   pendingStepDown = 0;
@@ -789,15 +790,19 @@ export class Raft {
     return cs;
   }
 
-  /** Steps down once every voter of the configuration knows the commit that removed this leader. */
+  /**
+   * Steps down once a quorum of the configuration's voters knows the commit
+   * that removed this leader: they hold its whole log (it appends nothing
+   * after its removal) and can elect one of them, also while a voter is down.
+   */
   maybeStepDownAfterRemoval(): void {
     if (this.pendingStepDown === 0 || this.role !== "leader") return;
-    for (const id of this.trk.voterIds()) {
-      if (id === this.id) continue;
-      const pr = this.trk.progress.get(id);
-      if (pr === undefined || pr.knownCommit < this.pendingStepDown) return;
-    }
-    this.logger?.("info", `${this.id} steps down: it was removed and every voter knows it`);
+    const known = jointCommittedIndex(
+      this.trk.config.voters,
+      (id) => id === this.id ? 0 : this.trk.progress.get(id)?.knownCommit ?? 0,
+    );
+    if (known < this.pendingStepDown) return;
+    this.logger?.("info", `${this.id} steps down: it was removed and a quorum of voters knows it`);
     this.becomeFollower(this.term, NO_NODE);
   }
 

@@ -151,7 +151,8 @@ function handleAppendResponse(r: Raft, m: Extract<Message, { type: "appResp" }>)
     return;
   }
   const wasPaused = pr.isPaused();
-  if (!pr.maybeUpdate(m.index)) return;
+  // A probe acked at exactly our match (a caught-up follower) also moves it back to replicate.
+  if (!pr.maybeUpdate(m.index) && !(pr.state === "probe" && pr.match === m.index)) return;
   if (pr.state === "probe") {
     pr.becomeReplicate();
   } else if (pr.state === "snapshot" && pr.match + 1 >= r.raftLog.firstIndex()) {

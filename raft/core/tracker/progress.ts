@@ -85,14 +85,15 @@ export class Progress {
 
   /** Records that an append with `count` entries and `bytes` bytes was sent. */
   sentEntries(count: number, bytes: number): void {
-    if (count === 0) return;
     if (this.state === "replicate") {
-      this.next += count;
-      this.inflights.add(this.next - 1, bytes);
+      if (count > 0) {
+        this.next += count;
+        this.inflights.add(this.next - 1, bytes);
+      }
       // A full window pauses the flow until an ack frees it or a heartbeat response
       // allows an empty probe (see isPaused).
       this.msgAppFlowPaused = this.inflights.full();
-    } else if (this.state === "probe") {
+    } else if (this.state === "probe" && count > 0) {
       this.msgAppFlowPaused = true;
     }
   }
