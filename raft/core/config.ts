@@ -69,7 +69,7 @@ export interface Config {
   readonly seed?: number;
   /**
    * A leader removed from the configuration (or made a learner) steps down
-   * once the voters know the change committed, and takes no proposals from
+   * once a quorum of the voters knows the change committed, and takes no proposals from
    * the moment it appends that change. Default true.
    */
   readonly stepDownOnRemoval?: boolean;
