@@ -575,6 +575,14 @@ export function eventStoreRoutes(store: EventStore, options: EventStoreRoutesOpt
       // behind the node the client saw it on).
       if (lastId !== undefined && !all) await store.waitForPosition(lastId);
       if (lastId !== undefined) from = all ? lastId + 1 : sm.revisionAfterPosition(target, lastId);
+      // HEAD gets the GET handler's answer without its body: nobody would read or cancel a
+      // stream started for it, which would run (and hold memory) for good.
+      if (c.req.method === "HEAD") {
+        return c.body(null, 200, {
+          "content-type": "text/event-stream",
+          "cache-control": "no-cache",
+        });
+      }
       return streamSSE(c, async (sse) => {
         const ac = new AbortController();
         sse.onAbort(() => ac.abort());

@@ -441,6 +441,22 @@ Deno.test("GET /subscribe/streams/:stream starts at from, resumes after Last-Eve
     await badFrom.body?.cancel();
   }));
 
+Deno.test("HEAD on the subscription routes answers without starting a subscription", () =>
+  withFixture(async ({ app, store }) => {
+    await post(app, "s1", { type: "T" });
+    let started = 0;
+    const pages = store.subscribePages.bind(store);
+    store.subscribePages = (t, o) => (started++, pages(t, o));
+    for (const path of ["/subscribe/all", "/subscribe/streams/s1"]) {
+      const r = await app.request(path, { method: "HEAD" });
+      assert.equal(r.status, 200);
+      assert.match(r.headers.get("content-type") ?? "", /text\/event-stream/);
+      await r.body?.cancel();
+    }
+    // Nobody reads a HEAD answer's body: a subscription started for it would run for good.
+    assert.equal(started, 0);
+  }));
+
 Deno.test("a stream subscription whose stream is deleted meanwhile ends with an error event carrying status 410", () =>
   withFixture(async ({ app }) => {
     await post(app, "c", { type: "T" });
