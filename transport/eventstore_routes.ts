@@ -25,6 +25,7 @@
  * @module
  */
 
+import { bodyText } from "./body_text.ts";
 import { base64Of } from "./base64.ts";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -328,15 +329,41 @@ function types(c: Context): string[] | undefined {
 }
 
 function parseJson(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
     throw new BadRequest("invalid_json", `Body is not valid JSON: ${(e as Error).message}`);
   }
+  if (MAYBE_INEXACT.test(text)) checkExactNumbers(text);
+  return value;
+}
+
+/** Text that may hold a number a JavaScript number cannot keep: 16 digits, a 3-digit exponent. */
+const MAYBE_INEXACT = /\d{16}|[eE][+-]?\d{3}/;
+
+/**
+ * Refuses integers beyond 2^53 and numbers beyond the double range: stored,
+ * they would read back as another number (or null) without a word.
+ */
+function checkExactNumbers(text: string): void {
+  const reviver = (key: string, value: unknown, ctx?: { source?: string }) => {
+    const src = ctx?.source;
+    if (typeof value !== "number" || src === undefined) return value;
+    if (!Number.isFinite(value) || (/^-?\d+$/.test(src) && !Number.isSafeInteger(value))) {
+      throw new BadRequest(
+        "invalid_json",
+        `The number ${src}${key === "" ? "" : ` (at "${key}")`} cannot be kept exactly ` +
+          `(integers up to 2^53, doubles): send it as a string`,
+      );
+    }
+    return value;
+  };
+  JSON.parse(text, reviver as (key: string, value: unknown) => unknown);
 }
 
 async function readJson(c: Context): Promise<unknown> {
-  return parseJson(await c.req.text());
+  return parseJson(await bodyText(c.req));
 }
 
 /** `POST /streams/:stream`, for the Hono route and the fast route alike. */
@@ -412,7 +439,7 @@ export function eventStoreFastAppend(
       store,
       stream,
       req.headers.get("expected-revision") ?? undefined,
-      () => req.text(),
+      () => bodyText(req),
       options.metrics,
     );
   };
@@ -460,7 +487,7 @@ export function eventStoreRoutes(store: EventStore, options: EventStoreRoutesOpt
         store,
         c.req.param("stream") ?? "",
         c.req.header("expected-revision"),
-        () => c.req.text(),
+        () => bodyText(c.req),
         options.metrics,
       ),
   );
@@ -485,14 +512,18 @@ export function eventStoreRoutes(store: EventStore, options: EventStoreRoutesOpt
   app.put("/streams/:stream/metadata", limit, async (c) => {
     try {
       const stream = streamParam(c);
-      const parsed = metadataSchema.safeParse(await readJson(c));
+      const raw = await readJson(c);
+      const parsed = metadataSchema.safeParse(raw);
       if (!parsed.success) throw new BadRequest("invalid_metadata", describeIssues(parsed.error));
       const m = parsed.data;
       const metadata = {
         ...(m.maxCount !== undefined ? { maxCount: m.maxCount } : {}),
         ...(m.maxAge !== undefined ? { maxAge: m.maxAge } : {}),
         ...(m.truncateBefore !== undefined ? { truncateBefore: m.truncateBefore } : {}),
-        ...(m.custom !== undefined ? { custom: m.custom } : {}),
+        // As sent: the schema's copy leaves out a "__proto__" key.
+        ...(m.custom !== undefined
+          ? { custom: (raw as { custom: Record<string, unknown> }).custom }
+          : {}),
       };
       return c.json(await store.setMetadata(stream, metadata));
     } catch (e) {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import { EventStore } from "../eventstore/event_store.ts";
 import { MemoryStorage } from "../raft/storage/memory_storage.ts";
-import { eventJson, eventStoreRoutes } from "./eventstore_routes.ts";
+import { eventJson, eventStoreFastAppend, eventStoreRoutes } from "./eventstore_routes.ts";
 import { createApp } from "./app.ts";
 import { NodeMetrics } from "./metrics.ts";
 import type { RaftNode } from "../raft/node.ts";
@@ -439,6 +439,61 @@ Deno.test("GET /subscribe/streams/:stream starts at from, resumes after Last-Eve
     const badFrom = await app.request("/subscribe/all?from=-3");
     assert.equal(badFrom.status, 400);
     await badFrom.body?.cancel();
+  }));
+
+Deno.test("bodies are taken exactly or refused: bytes that are not UTF-8, numbers JSON cannot keep", () =>
+  withFixture(async ({ app, store }) => {
+    const enc = new TextEncoder();
+    // {"type":"T","data":"<ff fe>"}: 0xff and 0xfe are never UTF-8.
+    const bytes = new Uint8Array([
+      ...enc.encode('{"type":"T","data":"'),
+      0xff,
+      0xfe,
+      ...enc.encode('"}'),
+    ]);
+    const fast = eventStoreFastAppend(store);
+    const viaFast = await fast(
+      new Request("http://h/streams/bin", {
+        method: "POST",
+        body: bytes,
+        headers: { "content-length": String(bytes.length) },
+      }),
+      "/streams/bin",
+    )!;
+    const viaApp = await app.request("/streams/bin?x=1", { method: "POST", body: bytes });
+    for (const r of [viaFast, viaApp]) {
+      assert.equal(r.status, 400);
+      const body = await r.json();
+      assert.equal(body.error, "invalid_json");
+      assert.match(body.message, /not valid UTF-8/);
+    }
+    const meta = await app.request("/streams/bin/metadata", { method: "PUT", body: bytes });
+    assert.equal(meta.status, 400);
+    await meta.body?.cancel();
+    assert.equal((await get(app, "/streams/bin")).status, 404, "nothing was written");
+    // An integer beyond 2^53 or a number beyond the double range would come back changed.
+    for (const n of ["12345678901234567891", "-9007199254740993", "1e400"]) {
+      const r = await post(app, "big", `{"type":"T","data":{"amount":${n}}}`);
+      assert.equal(r.status, 400, n);
+      assert.match(String(r.body.message), /cannot be kept exactly.*send it as a string/);
+    }
+    const ok = await post(app, "big", '{"type":"T","data":{"a":9007199254740991,"b":0.1}}');
+    assert.equal(ok.status, 201);
+    const back = await get(app, "/streams/big");
+    assert.deepEqual(back.body.events[0].data, { a: 9007199254740991, b: 0.1 });
+  }));
+
+Deno.test("stream metadata keeps every custom key as sent, __proto__ included", () =>
+  withFixture(async ({ app }) => {
+    const body = '{"custom":{"__proto__":{"owner":"x"},"b":2}}';
+    const put = await app.request("/streams/m/metadata", { method: "PUT", body });
+    assert.equal(put.status, 200);
+    assert.equal(
+      JSON.stringify((await put.json()).custom),
+      '{"__proto__":{"owner":"x"},"b":2}',
+    );
+    const res = await app.request("/streams/m/metadata");
+    assert.equal(JSON.stringify((await res.json()).custom), '{"__proto__":{"owner":"x"},"b":2}');
   }));
 
 Deno.test("HEAD on the subscription routes answers without starting a subscription", () =>

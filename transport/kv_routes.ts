@@ -5,6 +5,7 @@
  * @module
  */
 
+import { bodyText } from "./body_text.ts";
 import { Hono } from "hono";
 import { z } from "zod";
 import { NotLeaderError } from "../raft/core/errors.ts";
@@ -107,7 +108,13 @@ async function commandResponse(
 export function kvFastCommand(node: RaftNode<KvResult>, metrics: NodeMetrics): FastRoute {
   return (req, path) =>
     req.method === "POST" && path === "/commands" && node.role === "leader"
-      ? req.text().then((text) => commandResponse(node, metrics, text))
+      ? bodyText(req).then(
+        (text) => commandResponse(node, metrics, text),
+        (e) => {
+          const { status, body } = errorBody(e);
+          return jsonResponse(body, status);
+        },
+      )
       : undefined;
 }
 
@@ -132,7 +139,15 @@ export function kvFastCommand(node: RaftNode<KvResult>, metrics: NodeMetrics): F
  */
 export function kvRoutes(node: RaftNode<KvResult>, kv: KvStateMachine, metrics: NodeMetrics): Hono {
   const app = new Hono();
-  app.post("/commands", async (c) => commandResponse(node, metrics, await c.req.text()));
+  app.post("/commands", async (c) => {
+    let text: string;
+    try {
+      text = await bodyText(c.req);
+    } catch (e) {
+      return sendError(c, e);
+    }
+    return commandResponse(node, metrics, text);
+  });
   app.get("/kv/:key", async (c) => {
     const consistency = parseConsistency(c.req.query("consistency"));
     if (consistency === undefined) {

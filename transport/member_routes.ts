@@ -8,6 +8,7 @@
  * @module
  */
 
+import { bodyText } from "./body_text.ts";
 import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { ProposalDroppedError } from "../raft/core/errors.ts";
@@ -188,7 +189,7 @@ export function memberRoutes(opts: MemberRoutesOptions): Hono {
   app.post("/members", async (c) => {
     let raw: unknown;
     try {
-      raw = await c.req.json();
+      raw = JSON.parse(await bodyText(c.req));
     } catch (e) {
       return sendError(c, e instanceof SyntaxError ? e : new SyntaxError(String(e)));
     }
