@@ -140,3 +140,22 @@ export function startTestNode(o: {
     ...(o.raft !== undefined ? { raft: o.raft } : {}),
   });
 }
+
+/**
+ * An append from leader n1 to n2 in term 2, after the bootstrap log (entries
+ * 1..3 of term 1) unless `index`/`logTerm` say otherwise.
+ */
+export function appendFromN1(
+  o: { entries?: Entry[]; commit: number; index?: number; logTerm?: number; term?: number },
+): Message {
+  return {
+    type: "app",
+    from: "n1",
+    to: "n2",
+    term: o.term ?? 2,
+    index: o.index ?? 3,
+    logTerm: o.logTerm ?? 1,
+    entries: o.entries ?? [],
+    commit: o.commit,
+  };
+}

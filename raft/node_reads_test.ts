@@ -5,6 +5,7 @@ import { ManualClock } from "./testing/manual_clock.ts";
 import type { Clock } from "./clock.ts";
 import type { Message } from "./core/types.ts";
 import {
+  appendFromN1,
   GatedStorage,
   nullMachine,
   RecordingTransport,
@@ -324,16 +325,7 @@ Deno.test("node: a read answered while a slow write is in flight is not asked ag
   const heartbeat = () =>
     node.step({ type: "heartbeat", from: "n1", to: "n2", term: 2, commit: 0, context: "" });
   try {
-    node.step({
-      type: "app",
-      from: "n1",
-      to: "n2",
-      term: 2,
-      index: 3,
-      logTerm: 1,
-      entries: [],
-      commit: 3,
-    });
+    node.step(appendFromN1({ commit: 3 }));
     await settle();
     t.take();
     let answered: unknown;
@@ -346,16 +338,12 @@ Deno.test("node: a read answered while a slow write is in flight is not asked ag
     assert.ok(request !== undefined && request.type === "readIndex");
     // A write that takes 300 ms (three election timeouts) starts; the answer arrives meanwhile.
     storage.block();
-    node.step({
-      type: "app",
-      from: "n1",
-      to: "n2",
-      term: 2,
-      index: 3,
-      logTerm: 1,
-      entries: [{ term: 2, index: 4, type: "normal", data: new Uint8Array() }],
-      commit: 3,
-    });
+    node.step(
+      appendFromN1({
+        commit: 3,
+        entries: [{ term: 2, index: 4, type: "normal", data: new Uint8Array() }],
+      }),
+    );
     await settle();
     assert.equal(storage.waiting, 1);
     node.step({

@@ -4,7 +4,13 @@ import { confStateOf } from "./core/conf_state.ts";
 import { RaftNode } from "./node.ts";
 import { MemoryStorage } from "./storage/memory_storage.ts";
 import { ManualClock } from "./testing/manual_clock.ts";
-import { GatedStorage, nullMachine, RecordingTransport, settle } from "./_node_harness_test.ts";
+import {
+  appendFromN1,
+  GatedStorage,
+  nullMachine,
+  RecordingTransport,
+  settle,
+} from "./_node_harness_test.ts";
 
 Deno.test("node: a snapshot that arrives during a write is installed after that write's committed membership change", async () => {
   const storage = new GatedStorage(MemoryStorage.withVoters(["n1", "n2", "n3"]));
@@ -19,27 +25,12 @@ Deno.test("node: a snapshot that arrives during a write is installed after that 
     snapshotEvery: 0,
   });
   try {
-    node.step({
-      type: "app",
-      from: "n1",
-      to: "n2",
-      term: 2,
-      index: 3,
-      logTerm: 1,
-      entries: [],
-      commit: 3,
-    });
+    node.step(appendFromN1({ commit: 3 }));
     await settle();
     assert.equal(node.applied, 3);
     // Entry 4 adds n4 and commits; its write is in flight.
     storage.block();
-    node.step({
-      type: "app",
-      from: "n1",
-      to: "n2",
-      term: 2,
-      index: 3,
-      logTerm: 1,
+    node.step(appendFromN1({
       commit: 4,
       entries: [{
         term: 2,
@@ -47,7 +38,7 @@ Deno.test("node: a snapshot that arrives during a write is installed after that 
         type: "confChange",
         data: encodeConfChange({ changes: [{ type: "addVoter", nodeId: "n4" }] }),
       }],
-    });
+    }));
     await settle();
     assert.equal(storage.waiting, 1, "the write of entry 4 is in flight");
     // Meanwhile the leader, which removed n4 again and compacted, sends a snapshot at 100.
