@@ -174,8 +174,10 @@ interface Pending<R> {
 interface ReadRound {
   index: number | undefined;
   waiters: Pending<number>[];
-  /** When it was handed to Raft ({@link Clock.monotonic}). */
+  /** When it was last handed to Raft ({@link Clock.monotonic}). */
   startedAt: number;
+  /** Its read contexts: a round asked again keeps the earlier ones, whose answers count too. */
+  ctxs: string[];
 }
 
 function freshId(): string {
@@ -222,8 +224,6 @@ export class RaftNode<R = unknown> {
    * a leader's lease would outlive the others' election timeout.
    */
   #tickedAt: number;
-  /** A Ready is being handled (its writes or applies are in flight). */
-  #handling = false;
   /** A snapshot install in progress (see {@link RaftNode.installing}). */
   #installing: { done: Promise<void>; end: () => void } | undefined;
   /** Missed ticks counted at most (enough to end any lease and election timeout). */
@@ -711,10 +711,8 @@ export class RaftNode<R = unknown> {
     }
     this.#catchUpTicks(1);
     // A read request or its answer may be lost (messages are): ask again after an election
-    // timeout. Not while a Ready is being handled: the answer may be in it or in the next one
-    // (a slow disk makes that longer than an election timeout); when the loop is idle, every
-    // answer Raft gave is counted.
-    if (this.#readRounds.size > 0 && this.#leader !== NO_NODE && !this.#handling) {
+    // timeout (an answer to the earlier request still counts).
+    if (this.#readRounds.size > 0 && this.#leader !== NO_NODE) {
       this.#retryReadRounds(this.#electionMs);
     }
     this.#wake();
@@ -752,9 +750,7 @@ export class RaftNode<R = unknown> {
         this.#flushProposals();
         this.#flushReads();
         while (!this.#stopped && this.#raw.hasReady()) {
-          this.#handling = true;
           await this.#handleReady(this.#raw.ready());
-          this.#handling = false;
           this.#flushProposals();
           this.#flushReads();
         }
@@ -806,14 +802,22 @@ export class RaftNode<R = unknown> {
   }
 
   #startReadRound(waiters: Pending<number>[]): void {
+    this.#askRound({ index: undefined, waiters, startedAt: 0, ctxs: [] });
+  }
+
+  /** Hands a read round to Raft under a new context (its earlier ones stay valid). */
+  #askRound(round: ReadRound): void {
     const ctx = `${this.id}:${this.#boot}:r${++this.#seq}`;
     try {
       this.#raw.readIndex(ctx);
     } catch (e) {
-      for (const p of waiters) (p.cancelTimer(), p.reject(this.#withUrl(e)));
+      for (const c of round.ctxs) this.#readRounds.delete(c);
+      for (const p of round.waiters) (p.cancelTimer(), p.reject(this.#withUrl(e)));
       return;
     }
-    this.#readRounds.set(ctx, { index: undefined, waiters, startedAt: this.#elapsed() });
+    round.ctxs.push(ctx);
+    round.startedAt = this.#elapsed();
+    this.#readRounds.set(ctx, round);
   }
 
   #send(messages: readonly Message[]): void {
@@ -827,11 +831,10 @@ export class RaftNode<R = unknown> {
   }
 
   async #handleReady(rd: Ready): Promise<void> {
-    // Answers to read rounds count at once (they are released once applied, below), so that a
-    // round retried meanwhile (a new term, see #observeState) does not lose its answer.
+    // Answers to read rounds count at once (the reads are released once applied, below).
     for (const rs of rd.readStates) {
       const round = this.#readRounds.get(rs.context);
-      if (round !== undefined) round.index = rs.index;
+      if (round !== undefined && round.index === undefined) round.index = rs.index;
     }
     if (rd.canSendBeforePersist) this.#send(rd.messages);
     // Committed entries already in local storage are applied while this Ready's write is in
@@ -916,17 +919,18 @@ export class RaftNode<R = unknown> {
     if (newTerm && this.#leader !== NO_NODE) this.#retryReadRounds(Infinity);
   }
 
-  /** Starts again the unanswered read rounds that are older than `ms`. */
+  /**
+   * Asks again for the unanswered read rounds last asked more than `ms` ago.
+   * An answer to an earlier request of the round still counts (it may be on
+   * its way, or in a Ready being handled), whichever comes first.
+   */
   #retryReadRounds(ms: number): void {
-    const unanswered: Pending<number>[] = [];
     const before = ms === Infinity ? Infinity : this.#elapsed() - ms;
-    for (const [ctx, round] of this.#readRounds) {
-      if (round.index === undefined && round.startedAt <= before) {
-        unanswered.push(...round.waiters);
-        this.#readRounds.delete(ctx);
-      }
+    const due = new Set<ReadRound>();
+    for (const round of this.#readRounds.values()) {
+      if (round.index === undefined && round.startedAt <= before) due.add(round);
     }
-    if (unanswered.length > 0) this.#readQueue.push(...unanswered);
+    for (const round of due) this.#askRound(round);
   }
 
   async #apply(entries: readonly Entry[]): Promise<void> {
@@ -1031,9 +1035,9 @@ export class RaftNode<R = unknown> {
   }
 
   #releaseReads(): void {
-    for (const [ctx, round] of this.#readRounds) {
+    for (const round of this.#readRounds.values()) {
       if (round.index === undefined || round.index > this.#applied) continue;
-      this.#readRounds.delete(ctx);
+      for (const c of round.ctxs) this.#readRounds.delete(c);
       for (const p of round.waiters) (p.cancelTimer(), p.resolve(round.index));
     }
   }
