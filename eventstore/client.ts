@@ -630,11 +630,13 @@ export class RaftlogClient {
           }
           throw toError(res.status, body, { stream: target });
         }
-        failures = 0;
         touch();
         for await (const m of parseSse(res.body!, { onActivity: touch, signal: ac.signal })) {
           if (outer?.aborted) return;
           if (m.retry !== undefined) retryMs = m.retry;
+          // Progress (an event, or caught up) resets the count of failed attempts; a connection
+          // that fails again before any (the same error at the same place) counts as one more.
+          if (m.event === "message" || m.event === "caught-up") failures = 0;
           if (m.event === "message") {
             lastId = m.id;
             yield { kind: "event", event: decodeEvent(JSON.parse(m.data)) };

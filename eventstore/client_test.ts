@@ -420,3 +420,31 @@ Deno.test("RaftlogClient makes event ids without crypto.randomUUID (plain-HTTP b
     assert.equal(typeof crypto.randomUUID(), "string");
   });
 });
+
+Deno.test("RaftlogClient.subscribe() gives up after its retries on a 5xx error event that repeats on every connection", async () => {
+  let connections = 0;
+  const fetch = (_url: string, _init?: RequestInit) => {
+    connections++;
+    const error = JSON.stringify({ error: "internal", message: "boom", status: 500 });
+    return Promise.resolve(
+      new Response(`event: error\ndata: ${error}\n\n`, {
+        headers: { "content-type": "text/event-stream" },
+      }),
+    );
+  };
+  const client = new RaftlogClient({ urls: "http://n1", fetch, retries: 2, retryDelayMs: 1 });
+  const ac = new AbortController();
+  const it = client.subscribe("s", { signal: ac.signal })[Symbol.asyncIterator]();
+  let thrown: unknown;
+  const next = it.next().then(() => undefined, (e) => (thrown = e));
+  // Wait until it either threw or reconnected well past retries + 1.
+  for (let i = 0; i < 2000 && thrown === undefined && connections < 50; i++) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  ac.abort();
+  await next;
+  assert.ok(
+    thrown instanceof RaftlogHttpError && connections <= 3,
+    `expected a RaftlogHttpError after 3 connections, got ${thrown} after ${connections}`,
+  );
+});

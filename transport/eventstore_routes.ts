@@ -339,8 +339,12 @@ function parseJson(text: string): unknown {
   return value;
 }
 
-/** Text that may hold a number a JavaScript number cannot keep: 16 digits, a 3-digit exponent. */
-const MAYBE_INEXACT = /\d{16}|[eE][+-]?\d{3}/;
+/**
+ * Text that may hold a number a JavaScript number cannot keep: 16 digits or
+ * a 3-digit exponent ending a number token (digits inside strings, such as
+ * ids, end with a quote instead, and do not cost the second parse).
+ */
+const MAYBE_INEXACT = /\d{16,}\s*[,}\]]|\d[eE][+-]?\d{3,}\s*[,}\]]/;
 
 /**
  * Refuses integers beyond 2^53 and numbers beyond the double range: stored,
@@ -354,7 +358,7 @@ function checkExactNumbers(text: string): void {
       throw new BadRequest(
         "invalid_json",
         `The number ${src}${key === "" ? "" : ` (at "${key}")`} cannot be kept exactly ` +
-          `(integers up to 2^53, doubles): send it as a string`,
+          `(integers within ±(2^53 - 1), doubles): send it as a string`,
       );
     }
     return value;

@@ -477,10 +477,29 @@ Deno.test("bodies are taken exactly or refused: bytes that are not UTF-8, number
       assert.equal(r.status, 400, n);
       assert.match(String(r.body.message), /cannot be kept exactly.*send it as a string/);
     }
-    const ok = await post(app, "big", '{"type":"T","data":{"a":9007199254740991,"b":0.1}}');
+    const ok = await post(
+      app,
+      "big",
+      '{"type":"T","data":{"a":9007199254740991,"b":0.1,"c":1e-400,"id":"12345678901234567891","s":"1e999"}}',
+    );
     assert.equal(ok.status, 201);
     const back = await get(app, "/streams/big");
-    assert.deepEqual(back.body.events[0].data, { a: 9007199254740991, b: 0.1 });
+    assert.deepEqual(back.body.events[0].data, {
+      a: 9007199254740991,
+      b: 0.1,
+      c: 0,
+      id: "12345678901234567891",
+      s: "1e999",
+    });
+    // Numbers ending a token before a bracket or after spaces are checked too.
+    for (
+      const body of [
+        '{"type":"T","data":[12345678901234567891]}',
+        '{"type":"T","data":{"x":1E400 }}',
+      ]
+    ) {
+      assert.equal((await post(app, "big", body)).status, 400, body);
+    }
   }));
 
 Deno.test("stream metadata keeps every custom key as sent, __proto__ included", () =>
