@@ -103,7 +103,9 @@ export async function* subscribePages(
   let caughtUp = false;
   while (!signal?.aborted) {
     // A snapshot being installed: the state machine's old state may point at a log that is gone.
-    for (let g = installing(); g !== undefined; g = installing()) await g;
+    for (let g = installing(); g !== undefined && !signal?.aborted; g = installing()) {
+      await settledOrAborted(g, signal);
+    }
     if (signal?.aborted) return;
     const appliedAtRead = sm.appliedIndex;
     let page: RawReadResult;
@@ -181,6 +183,19 @@ export async function* subscribeRaw(
       yield { kind: "event", event };
     }
   }
+}
+
+/** Resolves when `p` settles or `signal` aborts, whichever comes first. */
+function settledOrAborted(p: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return p;
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    signal.addEventListener("abort", done, { once: true });
+    p.then(done, done);
+  });
 }
 
 function changed(sm: EventStoreStateMachine, signal: AbortSignal | undefined): Promise<void> {
