@@ -15,6 +15,7 @@
  * @module
  */
 
+import { leaderOf } from "./cli/cluster_leader.ts";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -173,19 +174,6 @@ async function pipeLines(
   if (rest !== "") out(rest);
 }
 
-async function leaderOf(nodes: readonly NodeProc[]): Promise<string | undefined> {
-  const answers = await Promise.all(nodes.map(async (n) => {
-    try {
-      const res = await fetch(`${n.url}/status`, { signal: AbortSignal.timeout(500) });
-      const s = await res.json() as { role?: string; id?: string };
-      return s.role === "leader" ? s.id : undefined;
-    } catch {
-      return undefined;
-    }
-  }));
-  return answers.find((a) => a !== undefined);
-}
-
 async function main(): Promise<void> {
   let values;
   try {
@@ -333,8 +321,8 @@ async function main(): Promise<void> {
   }
 
   const deadline = Date.now() + 60_000;
-  let leader: string | undefined;
-  while (leader === undefined) {
+  let found: { id: string; url: string } | undefined;
+  while (found === undefined) {
     if (procs.some((p) => p.exited)) {
       await stopAll("a node exited during startup", 1);
       return;
@@ -344,10 +332,11 @@ async function main(): Promise<void> {
       return;
     }
     await new Promise((r) => setTimeout(r, 100));
-    leader = await leaderOf(procs);
+    found = await leaderOf(procs);
   }
-  const leaderUrl = urls[ids.indexOf(leader)]!;
-  const follower = urls[(ids.indexOf(leader) + 1) % ids.length]!;
+  const { id: leader, url: leaderUrl } = found;
+  const follower = urls[(ids.indexOf(leader) + 1) % ids.length] ??
+    urls.find((u) => u !== leaderUrl)!;
   const last = urls[urls.length - 1]!;
   const table = ids.map((id, i) => `  ${id}  ${urls[i]}${id === leader ? "  (leader)" : ""}`);
   const tryLines = app === "events"
