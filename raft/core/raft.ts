@@ -813,15 +813,19 @@ export class Raft {
 
   /**
    * Checks a proposed conf change against the current configuration (leader
-   * side); throws `ConfChangeError` or returns an error message for a drop.
+   * side): throws `ConfChangeError`, returns an error message for a drop, or
+   * returns the configuration the change leads to.
    */
-  validateConfChange(data: Uint8Array): string | undefined {
+  validateConfChange(data: Uint8Array): string | TrackerConfig {
     if (this.pendingConfIndex > this.raftLog.applied) {
       return `a configuration change at index ${this.pendingConfIndex} is not applied yet`;
     }
-    const cc = decodeConfChange(data);
-    applyConfChange(this.trk.config, cc); // throws ConfChangeError when not allowed
-    return undefined;
+    return applyConfChange(this.trk.config, decodeConfChange(data));
+  }
+
+  /** True if `cfg` gives this node a vote (in either half of a joint configuration). */
+  votesIn(cfg: TrackerConfig): boolean {
+    return cfg.voters.incoming.has(this.id) || cfg.voters.outgoing.has(this.id);
   }
 
   /**
@@ -846,14 +850,7 @@ export class Raft {
       }
       lo += ents.length;
     }
-    const v = cfg.voters;
-    return at !== 0 && !v.incoming.has(this.id) && !v.outgoing.has(this.id) ? at : 0;
-  }
-
-  /** True if the configuration after the (valid) change `data` gives this node no vote. */
-  confChangeRemovesSelf(data: Uint8Array): boolean {
-    const voters = applyConfChange(this.trk.config, decodeConfChange(data)).voters;
-    return !voters.incoming.has(this.id) && !voters.outgoing.has(this.id);
+    return at !== 0 && !this.votesIn(cfg) ? at : 0;
   }
 }
 

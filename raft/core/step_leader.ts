@@ -8,6 +8,7 @@ import { ConfChangeError } from "./confchange.ts";
 import { ProposalDroppedError, RaftInvariantError } from "./errors.ts";
 import { LEASE_CONTEXT_PREFIX } from "./lease.ts";
 import type { Raft } from "./raft.ts";
+import type { TrackerConfig } from "./tracker/tracker.ts";
 import type { Entry, Message } from "./types.ts";
 import { NO_NODE } from "./types.ts";
 
@@ -47,24 +48,24 @@ function handlePropose(r: Raft, m: Extract<Message, { type: "prop" }>, local: bo
       ents.push(e);
       continue;
     }
-    let refusal: string | undefined;
+    let checked: string | TrackerConfig;
     try {
-      refusal = r.validateConfChange(e.data);
+      checked = r.validateConfChange(e.data);
     } catch (err) {
       if (!(err instanceof ConfChangeError)) throw err;
       if (local) throw err;
-      refusal = err.message;
+      checked = err.message;
     }
-    if (refusal !== undefined) {
-      if (local) throw new ProposalDroppedError(refusal);
+    if (typeof checked === "string") {
+      if (local) throw new ProposalDroppedError(checked);
       // A forwarded change that is not allowed becomes a no-op, keeping the batch's indexes.
-      r.logger?.("warn", `${r.id} ignored a forwarded configuration change: ${refusal}`);
+      r.logger?.("warn", `${r.id} ignored a forwarded configuration change: ${checked}`);
       ents.push({ term: 0, index: 0, type: "normal", data: EMPTY });
       continue;
     }
     ents.push(e);
     r.pendingConfIndex = r.raftLog.lastIndex() + i + 1;
-    if (r.stepDownOnRemoval && r.confChangeRemovesSelf(e.data)) removal = r.pendingConfIndex;
+    if (r.stepDownOnRemoval && !r.votesIn(checked)) removal = r.pendingConfIndex;
   }
   if (!r.appendEntry(ents)) {
     // A dropped change must not block the next one.
