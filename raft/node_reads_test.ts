@@ -311,7 +311,8 @@ Deno.test("node: a leader re-elected in a new term within one batch asks again f
   }
 });
 
-Deno.test("node: a read answered while a slow write is in flight keeps its answer", async () => {
+/** Follower n2 of n1..n3 whose writes can be held, with a recording transport. */
+async function gatedFollower() {
   const clock = new ManualClock();
   const t = new RecordingTransport();
   const storage = new GatedStorage(MemoryStorage.withVoters(["n1", "n2", "n3"]));
@@ -322,6 +323,11 @@ Deno.test("node: a read answered while a slow write is in flight keeps its answe
     storage,
     raft: { electionTick: 10, heartbeatTick: 1 },
   });
+  return { clock, t, storage, node };
+}
+
+Deno.test("node: a read answered while a slow write is in flight keeps its answer", async () => {
+  const { clock, t, storage, node } = await gatedFollower();
   const heartbeat = () =>
     node.step({ type: "heartbeat", from: "n1", to: "n2", term: 2, commit: 0, context: "" });
   try {
@@ -369,16 +375,7 @@ Deno.test("node: a read answered while a slow write is in flight keeps its answe
 });
 
 Deno.test("node: a lost read request is asked again while the follower's disk stays busy", async () => {
-  const clock = new ManualClock();
-  const t = new RecordingTransport();
-  const storage = new GatedStorage(MemoryStorage.withVoters(["n1", "n2", "n3"]));
-  const node = await startTestNode({
-    id: "n2",
-    clock,
-    transport: t,
-    storage,
-    raft: { electionTick: 10, heartbeatTick: 1 },
-  });
+  const { clock, t, storage, node } = await gatedFollower();
   let read: Promise<unknown> = Promise.resolve();
   try {
     node.step(appendFromN1({ commit: 3 }));
