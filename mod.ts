@@ -71,7 +71,7 @@ export {
   type StateMachine,
   type Transport,
 } from "./raft/node.ts";
-export { StoppedError, TimeoutError } from "./raft/node_errors.ts";
+export { OutcomeUnknownError, StoppedError, TimeoutError } from "./raft/node_errors.ts";
 export { type ServedNode, serveNode, type ServeOptions } from "./transport/server.ts";
 export { HttpTransport, type HttpTransportOptions } from "./transport/peer_transport.ts";
 export {

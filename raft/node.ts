@@ -17,12 +17,20 @@ import {
 } from "./core/confchange.ts";
 import { NotLeaderError, ProposalDroppedError } from "./core/errors.ts";
 import { type ProposeReceipt, RawNode } from "./core/raw_node.ts";
-import type { ConfState, Entry, Message, NodeId, Ready, Role } from "./core/types.ts";
+import type {
+  ConfState,
+  Entry,
+  Message,
+  NodeId,
+  Ready,
+  Role,
+  SnapshotMetadata,
+} from "./core/types.ts";
 import { NO_NODE } from "./core/types.ts";
 import { DeadlineQueue, KeyedDeadlines } from "./deadlines.ts";
 import { Emitter } from "./emitter.ts";
 import { decodeEnvelope, encodeEnvelope, restampEnvelope } from "./envelope.ts";
-import { StoppedError, TimeoutError } from "./node_errors.ts";
+import { OutcomeUnknownError, StoppedError, TimeoutError } from "./node_errors.ts";
 import type { WritableStorage } from "./storage/writable_storage.ts";
 
 /** A committed command, as handed to the state machine. */
@@ -876,6 +884,7 @@ export class RaftNode<R = unknown> {
       this.#appliedBytes = 0;
       this.#restores++;
       this.#confState = rd.snapshot.metadata.confState;
+      this.#settleCoveredProposals(rd.snapshot.metadata);
       this.#endInstall();
     }
     this.#observeState(rd);
@@ -886,6 +895,30 @@ export class RaftNode<R = unknown> {
     this.#releaseReads();
     this.#releaseAppliedWaiters();
     await this.#maybeSnapshot();
+  }
+
+  /**
+   * Settles this node's proposals at indexes an installed snapshot covers: they
+   * will never be applied here. By log matching, the snapshot's term at its
+   * index tells what became of them: a later term than theirs holds other
+   * entries there (dropped); their own term means this node, as leader of that
+   * term, wrote both (committed, result not known here); an earlier one, either.
+   */
+  #settleCoveredProposals(meta: SnapshotMetadata): void {
+    for (const [index, mine] of this.#byIndex) {
+      if (index > meta.index) continue;
+      this.#byIndex.delete(index);
+      const err = mine.term > meta.term
+        ? new ProposalDroppedError(
+          `entry ${index} of term ${mine.term} is not in the committed log (the snapshot at ${meta.index} ends in term ${meta.term})`,
+        )
+        : new OutcomeUnknownError(
+          mine.term === meta.term
+            ? `entry ${index} was committed, but its result went into a snapshot this node installed`
+            : `entry ${index} of term ${mine.term} is covered by a snapshot this node installed (term ${meta.term} at ${meta.index})`,
+        );
+      this.#settle(this.#proposals, mine.seq, undefined, err);
+    }
   }
 
   #observeState(rd: Ready): void {

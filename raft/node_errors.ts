@@ -41,3 +41,20 @@ export class StoppedError extends Error {
     this.name = "StoppedError";
   }
 }
+
+/**
+ * What became of a proposal cannot be told on this node: it may have been
+ * committed (and applied elsewhere) or not. Retry only idempotent commands.
+ *
+ * @example
+ * ```ts
+ * import { OutcomeUnknownError } from "./node_errors.ts";
+ * console.assert(new OutcomeUnknownError("entry 7").message.includes("outcome is unknown"));
+ * ```
+ */
+export class OutcomeUnknownError extends Error {
+  constructor(what: string) {
+    super(`${what}; its outcome is unknown`);
+    this.name = "OutcomeUnknownError";
+  }
+}

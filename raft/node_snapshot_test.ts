@@ -10,6 +10,8 @@ import {
   nullMachine,
   RecordingTransport,
   settle,
+  startTestNode,
+  winElection,
 } from "./_node_harness_test.ts";
 
 Deno.test("node: a snapshot that arrives during a write is installed after that write's committed membership change", async () => {
@@ -67,3 +69,61 @@ Deno.test("node: a snapshot that arrives during a write is installed after that 
     await node.stop();
   }
 });
+
+/** n1 leads term 2 and proposes three commands (entries 5-7) nobody acknowledges. */
+async function deposedLeaderWithProposals() {
+  const transport = new RecordingTransport();
+  const clock = new ManualClock();
+  const node = await startTestNode({ id: "n1", clock, transport });
+  await clock.advance(10);
+  await winElection(node, transport);
+  const outcomes = [1, 2, 3].map((i) =>
+    node.propose(new Uint8Array([i]), { timeoutMs: 60_000 }).then(
+      () => "applied",
+      (e: Error) => `${e.name}: ${e.message}`,
+    )
+  );
+  await settle();
+  assert.deepEqual([node.status().lastIndex, node.status().term], [7, 2]);
+  // n2 leads term 5 and sends a snapshot at 100, taken with entry 100 of `snapTerm`.
+  const snapshot = (snapTerm: number) => {
+    node.step({
+      type: "snap",
+      from: "n2",
+      to: "n1",
+      term: 5,
+      snapshot: {
+        metadata: { index: 100, term: snapTerm, confState: confStateOf(["n1", "n2", "n3"]) },
+        data: new Uint8Array(),
+      },
+    });
+  };
+  return { node, outcomes, snapshot };
+}
+
+for (
+  const [snapTerm, expected] of [
+    [2, /^OutcomeUnknownError: entry \d was committed/],
+    [4, /^OutcomeUnknownError: entry \d of term 2 is covered/],
+    [1, /^ProposalDroppedError: Proposal dropped: entry \d of term 2 is not in the committed log/],
+  ] as const
+) {
+  Deno.test(`node: a deposed leader's proposals a snapshot of term ${snapTerm} covers are settled at once`, async () => {
+    const { node, outcomes, snapshot } = await deposedLeaderWithProposals();
+    try {
+      snapshot(snapTerm);
+      await settle();
+      assert.equal(node.applied, 100);
+      assert.equal(node.role, "follower");
+      // Settled when the snapshot is installed, not after their 60 s timeout.
+      const results = await Promise.race([
+        Promise.all(outcomes),
+        settle().then(() => "pending"),
+      ]);
+      assert.ok(Array.isArray(results), "the proposals are still pending");
+      for (const r of results) assert.match(r, expected);
+    } finally {
+      await node.stop();
+    }
+  });
+}

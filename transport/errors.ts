@@ -8,7 +8,7 @@
 import type { Context } from "hono";
 import { ConfChangeError } from "../raft/core/confchange.ts";
 import { NotLeaderError, ProposalDroppedError } from "../raft/core/errors.ts";
-import { StoppedError, TimeoutError } from "../raft/node_errors.ts";
+import { OutcomeUnknownError, StoppedError, TimeoutError } from "../raft/node_errors.ts";
 import { MessageFormatError } from "./codec.ts";
 
 /** Status and body for an error. */
@@ -50,6 +50,9 @@ export function errorBody(e: unknown): ErrorBody {
   }
   if (e instanceof TimeoutError) {
     return { status: 504, body: { error: "timeout", message: e.message } };
+  }
+  if (e instanceof OutcomeUnknownError) {
+    return { status: 504, body: { error: "outcome_unknown", message: e.message } };
   }
   if (e instanceof StoppedError) {
     return {
