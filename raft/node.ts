@@ -75,7 +75,12 @@ export interface StateMachine<R> {
   retainFrom?(): number;
 }
 
-/** How messages leave the node. Delivery is best effort; Raft retries. */
+/**
+ * How messages leave the node. Delivery is best effort (Raft retries), but a
+ * message must not be delivered twice: a proposal forwarded to the leader is
+ * failed at once when the leader refuses it, which is only sure to mean "not
+ * appended" if no second copy of it was.
+ */
 export interface Transport {
   /** Queues messages for their destinations. Must not throw for unreachable peers. */
   send(messages: readonly Message[]): void;
@@ -260,6 +265,8 @@ export class RaftNode<R = unknown> {
   #proposalQueue: { seqs: number[]; datas: Uint8Array[] } = { seqs: [], datas: [] };
   /** Proposals this node appended as leader, by index: lost if that index commits with another term. */
   readonly #byIndex = new Map<number, { term: number; seq: number }>();
+  /** Batches forwarded to the leader, by context, oldest first: failed at once if refused. */
+  readonly #forwarded = new Map<string, number[]>();
   readonly #confProposals = new Map<string, Pending<ConfState>>();
   #readQueue: Pending<number>[] = [];
   readonly #readRounds = new Map<string, ReadRound>();
@@ -439,8 +446,9 @@ export class RaftNode<R = unknown> {
     if (seqs.length === 0) return;
     this.#proposalQueue = { seqs: [], datas: [] };
     let receipt: ProposeReceipt | undefined;
+    const context = this.#idPrefix + seqs[0]!;
     try {
-      receipt = this.#raw.proposeBatch(datas);
+      receipt = this.#raw.proposeBatch(datas, context);
     } catch (e) {
       for (const seq of seqs) this.#settle(this.#proposals, seq, undefined, this.#withUrl(e));
       return;
@@ -449,7 +457,27 @@ export class RaftNode<R = unknown> {
       for (let i = 0; i < seqs.length; i++) {
         this.#byIndex.set(receipt.firstIndex + i, { term: receipt.term, seq: seqs[i]! });
       }
+    } else {
+      this.#rememberForwarded(context, seqs);
     }
+  }
+
+  #rememberForwarded(context: string, seqs: number[]): void {
+    // Batches whose proposals all settled (applied, failed, timed out) are forgotten.
+    for (const [ctx, old] of this.#forwarded) {
+      if (old.some((seq) => this.#proposals.has(seq))) break;
+      this.#forwarded.delete(ctx);
+    }
+    this.#forwarded.set(context, seqs);
+  }
+
+  /** A forwarded batch or membership change was refused, so never appended: fail it now. */
+  #failRefused(context: string, reason: string): void {
+    const err = new ProposalDroppedError(reason);
+    const seqs = this.#forwarded.get(context);
+    if (seqs === undefined) return this.#settle(this.#confProposals, context, undefined, err);
+    this.#forwarded.delete(context);
+    for (const seq of seqs) this.#settle(this.#proposals, seq, undefined, err);
   }
 
   /**
@@ -470,7 +498,7 @@ export class RaftNode<R = unknown> {
     };
     const p = this.#track(this.#confProposals, pid, opts.timeoutMs, "membership change");
     try {
-      this.#raw.proposeConfChange(cc);
+      this.#raw.proposeConfChange(cc, pid);
     } catch (e) {
       this.#settle(this.#confProposals, pid, undefined, this.#withUrl(e));
       return p;
@@ -794,6 +822,7 @@ export class RaftNode<R = unknown> {
       for (const p of r.waiters) (p.cancelTimer(), p.reject(err));
     }
     this.#readRounds.clear();
+    this.#forwarded.clear();
     for (const w of this.#appliedWaiters) (w.p.cancelTimer(), w.p.reject(err));
     this.#appliedWaiters = [];
     for (const stopped of [...this.#leaderWaiters]) stopped(err);
@@ -844,6 +873,7 @@ export class RaftNode<R = unknown> {
       const round = this.#readRounds.get(rs.context);
       if (round !== undefined && round.index === undefined) round.index = rs.index;
     }
+    for (const rp of rd.refusedProposals) this.#failRefused(rp.context, rp.reason);
     if (rd.canSendBeforePersist) this.#send(rd.messages);
     // Committed entries already in local storage are applied while this Ready's write is in
     // flight: they are on a quorum of disks, and readers of the log can already find them.

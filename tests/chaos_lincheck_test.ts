@@ -4,6 +4,7 @@
  * linearizable (key-value model). Seeds are printed on failure.
  */
 import assert from "node:assert/strict";
+import { ProposalDroppedError } from "../raft/core/errors.ts";
 import { SeededRandom } from "../raft/core/rand.ts";
 import { RaftNode } from "../raft/node.ts";
 import { FileStorage } from "../raft/storage/file_storage.ts";
@@ -121,7 +122,9 @@ async function runSeed(seed: number, ops: number, dir?: string): Promise<void> {
           const h = rec.invoke(client, { f, key, value });
           p = node.propose(encodeKvCommand({ op: f, key, value })).then(
             () => rec.ok(h),
-            () => rec.info(h), // timeouts and drops: the write may or may not have happened
+            // A dropped proposal was appended nowhere (also one its leader refused after it was
+            // forwarded); after a timeout or stop the write may or may not have happened.
+            (e) => e instanceof ProposalDroppedError ? rec.fail(h) : rec.info(h),
           );
         }
         const tracked: Promise<void> = p.finally(() => inFlight.delete(tracked));

@@ -223,3 +223,32 @@ Deno.test("an entry or snapshot whose data is not base64 is refused, naming the 
   batch.messages = [snap];
   assert.throws(() => decodeBatch(batch), /messages\.0\.snapshot\.data: not base64/);
 });
+
+Deno.test("a forwarded proposal's context and a refusal of it survive the wire", () => {
+  const data = new Uint8Array([1, 2, 3]);
+  const prop: Message = {
+    type: "prop",
+    from: "n2",
+    to: "n1",
+    term: 0,
+    entries: [{ term: 0, index: 0, type: "normal", data }],
+    context: "n2:b:7",
+  };
+  const refused: Message = {
+    type: "propRefused",
+    from: "n1",
+    to: "n2",
+    term: 0,
+    context: "n2:b:7",
+    reason: "leadership is being transferred to n3",
+  };
+  const batch = decodeBatch({
+    clusterId: "c",
+    from: "n2",
+    boot: "b",
+    seq: 1,
+    messages: [wire(prop), wire(refused)],
+  });
+  assert.deepStrictEqual(batch.messages, [prop, refused]);
+  assert.throws(() => decodeMessage({ ...wire(refused), context: 7 }), /context/);
+});

@@ -8,7 +8,7 @@
 import type { Config } from "./config.ts";
 import { decodeConfChange } from "./confchange.ts";
 import { RawNode } from "./raw_node.ts";
-import type { Entry, Message, ReadState } from "./types.ts";
+import type { Entry, Message, ReadState, RefusedProposal } from "./types.ts";
 import { MemoryStorage } from "../storage/memory_storage.ts";
 
 export const enc = new TextEncoder();
@@ -18,6 +18,7 @@ export class Net {
   nodes = new Map<string, RawNode>();
   storages = new Map<string, MemoryStorage>();
   reads = new Map<string, ReadState[]>();
+  refused = new Map<string, RefusedProposal[]>();
   applied = new Map<string, Entry[]>();
   cut = new Set<string>();
   /** Return true to drop; "hold" to keep the message aside in `held`. */
@@ -40,6 +41,7 @@ export class Net {
       new RawNode({ id, storage, seed: id.charCodeAt(id.length - 1), ...this.cfg }),
     );
     this.reads.set(id, this.reads.get(id) ?? []);
+    this.refused.set(id, this.refused.get(id) ?? []);
     this.applied.set(id, this.applied.get(id) ?? []);
   }
   /** Crash (lose everything unpersisted) and restart from storage. */
@@ -72,6 +74,7 @@ export class Net {
       s.append(rd.entries);
       if (rd.hardState) s.setHardState(rd.hardState);
       this.reads.get(id)!.push(...rd.readStates);
+      this.refused.get(id)!.push(...rd.refusedProposals);
       for (const e of rd.committedEntries) {
         if (e.type === "confChange") n.applyConfChange(decodeConfChange(e.data));
         this.applied.get(id)!.push(e);

@@ -41,8 +41,10 @@ import type {
   HeartbeatMessage,
   Message,
   NodeId,
+  ProposeMessage,
   ReadIndexMessage,
   ReadState,
+  RefusedProposal,
   Role,
   Snapshot,
   SnapshotMessage,
@@ -109,6 +111,8 @@ export class Raft {
   /** Read requests that arrived before this leader committed an entry of its term (thesis §6.4). */
   pendingReadIndexMessages: ReadIndexMessage[] = [];
   readStates: ReadState[] = [];
+  /** Proposals this node forwarded that were refused (for the next Ready). */
+  refusedProposals: RefusedProposal[] = [];
   msgs: Message[] = [];
 
   electionElapsed = 0;
@@ -385,6 +389,11 @@ export class Raft {
 
   /** Handles a message from another node, or a local request (`term` 0). */
   step(m: Message): void {
+    if (m.type === "propRefused") {
+      // Only news about our own proposals: no term or role depends on it.
+      this.refusedProposals.push({ context: m.context, reason: m.reason });
+      return;
+    }
     if (m.term === 0) {
       // local message: no term checks
     } else if (m.term > this.term) {
@@ -449,6 +458,16 @@ export class Raft {
       default:
         this.stepFn(this, m);
     }
+  }
+
+  /**
+   * Tells the sender of a forwarded proposal that it was not appended, so its
+   * caller fails at once rather than at its timeout. Sent outside any term
+   * (like a local message): it changes nothing but the fate of that proposal.
+   */
+  refuseForwarded(m: ProposeMessage, reason: string): void {
+    if (m.context === undefined || m.from === this.id) return;
+    this.send({ type: "propRefused", to: m.from, term: 0, context: m.context, reason });
   }
 
   // ---- leader helpers ----------------------------------------------------

@@ -155,9 +155,10 @@ export class RawNode {
   /**
    * Proposes several commands as one batch (one append for all). On the
    * leader, returns where they were appended; on a follower (forwarded),
-   * undefined.
+   * undefined. A forwarded batch the leader refuses comes back in
+   * `Ready.refusedProposals` under `context`, when one is given.
    */
-  proposeBatch(datas: readonly Uint8Array[]): ProposeReceipt | undefined {
+  proposeBatch(datas: readonly Uint8Array[], context?: string): ProposeReceipt | undefined {
     if (datas.length === 0) throw new RangeError("proposeBatch needs at least one command");
     const r = this.#raft;
     r.step({
@@ -166,6 +167,7 @@ export class RawNode {
       to: r.id,
       term: 0,
       entries: datas.map((data) => ({ term: 0, index: 0, type: "normal" as const, data })),
+      ...(context !== undefined ? { context } : {}),
     });
     if (r.role !== "leader") return undefined;
     const lastIndex = r.raftLog.lastIndex();
@@ -174,15 +176,18 @@ export class RawNode {
 
   /**
    * Proposes a membership change. One change may be pending at a time;
-   * throws `ConfChangeError` if it is not allowed now.
+   * throws `ConfChangeError` if it is not allowed now. Like
+   * {@link RawNode.proposeBatch}, a forwarded change the leader refuses comes
+   * back under `context`.
    */
-  proposeConfChange(cc: ConfChange): void {
+  proposeConfChange(cc: ConfChange, context?: string): void {
     this.#raft.step({
       type: "prop",
       from: this.#raft.id,
       to: this.#raft.id,
       term: 0,
       entries: [{ term: 0, index: 0, type: "confChange", data: encodeConfChange(cc) }],
+      ...(context !== undefined ? { context } : {}),
     });
   }
 
@@ -266,7 +271,8 @@ export class RawNode {
     if (!sameHardState(hs, this.#prevHard)) return true;
     if (r.raftLog.unstable.snapshot !== undefined) return true;
     return r.msgs.length > 0 || r.raftLog.unstable.entries.length > 0 ||
-      r.raftLog.hasNextCommittedEntries() || r.readStates.length > 0;
+      r.raftLog.hasNextCommittedEntries() || r.readStates.length > 0 ||
+      r.refusedProposals.length > 0;
   }
 
   /**
@@ -290,6 +296,7 @@ export class RawNode {
       ...(hardChanged ? { hardState: hs } : {}),
       ...(snapshot !== undefined ? { snapshot } : {}),
       readStates: r.readStates,
+      refusedProposals: r.refusedProposals,
       entries,
       committedEntries: r.raftLog.nextCommittedEntries(),
       messages: r.msgs,
@@ -301,6 +308,7 @@ export class RawNode {
     };
     r.msgs = [];
     r.readStates = [];
+    if (r.refusedProposals.length > 0) r.refusedProposals = [];
     if (softChanged) this.#prevSoft = soft;
     this.#outstanding = rd;
     return rd;

@@ -19,6 +19,7 @@ export function stepCandidate(r: Raft, m: Message): void {
     case "readIndex":
     case "transferLeader":
       if (local) throw new ProposalDroppedError("no leader: an election is in progress");
+      if (m.type === "prop") r.refuseForwarded(m, `${r.id} is not the leader (it is campaigning)`);
       return;
     case "app":
       r.becomeFollower(m.term, m.from);
@@ -55,6 +56,7 @@ export function stepCandidate(r: Raft, m: Message): void {
     case "appResp":
     case "heartbeatResp":
     case "readIndexResp":
+    case "propRefused": // handled by Raft.step
     case "vote":
     case "preVote":
       return;

@@ -17,10 +17,21 @@ export function stepFollower(r: Raft, m: Message): void {
   const local = m.from === r.id;
   switch (m.type) {
     case "prop":
-      if (!local) return; // only our own proposals are forwarded, so none can loop
+      if (!local) {
+        // Only our own proposals are forwarded, so none can loop.
+        return r.refuseForwarded(
+          m,
+          `${r.id} is not the leader${r.lead === NO_NODE ? "" : ` (${r.lead} is)`}`,
+        );
+      }
       if (r.lead === NO_NODE) throw new ProposalDroppedError("no leader is known");
       if (r.disableProposalForwarding) throw new NotLeaderError(r.id, r.lead);
-      r.send({ type: "prop", to: r.lead, entries: m.entries });
+      r.send({
+        type: "prop",
+        to: r.lead,
+        entries: m.entries,
+        ...(m.context !== undefined ? { context: m.context } : {}),
+      });
       return;
     case "readIndex":
       if (!local) return;
@@ -56,6 +67,7 @@ export function stepFollower(r: Raft, m: Message): void {
     case "readIndexResp":
       r.readStates.push({ index: m.index, context: m.context });
       return;
+    case "propRefused": // handled by Raft.step
     case "appResp":
     case "heartbeatResp":
     case "vote":

@@ -9,35 +9,39 @@ import { ProposalDroppedError, RaftInvariantError } from "./errors.ts";
 import { LEASE_CONTEXT_PREFIX } from "./lease.ts";
 import type { Raft } from "./raft.ts";
 import type { TrackerConfig } from "./tracker/tracker.ts";
-import type { Entry, Message } from "./types.ts";
+import type { Entry, Message, ProposeMessage } from "./types.ts";
 import { NO_NODE } from "./types.ts";
 
 const EMPTY = new Uint8Array(0);
 
-function dropOrThrow(local: boolean, reason: string): void {
+/** Refuses a proposal: a local one throws, a forwarded one is answered (when it asks). */
+function refuse(r: Raft, m: ProposeMessage, local: boolean, reason: string): void {
   if (local) throw new ProposalDroppedError(reason);
+  r.refuseForwarded(m, reason);
 }
 
-function handlePropose(r: Raft, m: Extract<Message, { type: "prop" }>, local: boolean): void {
+function handlePropose(r: Raft, m: ProposeMessage, local: boolean): void {
   if (m.entries.length === 0) throw new RaftInvariantError("proposal with no entries");
   if (!r.trk.progress.has(r.id)) {
-    return dropOrThrow(local, "this node was removed from the cluster");
+    return refuse(r, m, local, "this node was removed from the cluster");
   }
   if (r.isLearner && r.pendingStepDown !== 0) {
     // It steps down once the voters know (stepDownOnRemoval). Entries it appended meanwhile
     // would make its log longer than the voters': a voter that still counts it in a joint
     // configuration could then never win its vote. (Without stepDownOnRemoval it goes on
     // leading, and taking proposals, as before.)
-    return dropOrThrow(local, "this leader was made a learner; it steps down once voters know");
+    return refuse(r, m, local, "this leader was made a learner; it steps down once voters know");
   }
   if (r.removalIndex !== 0) {
-    return dropOrThrow(
+    return refuse(
+      r,
+      m,
       local,
       `this leader leaves the voters at index ${r.removalIndex}; it steps down once voters know`,
     );
   }
   if (r.leadTransferee !== NO_NODE) {
-    return dropOrThrow(local, `leadership is being transferred to ${r.leadTransferee}`);
+    return refuse(r, m, local, `leadership is being transferred to ${r.leadTransferee}`);
   }
   const ents: Entry[] = [];
   const pendingBefore = r.pendingConfIndex;
@@ -57,7 +61,7 @@ function handlePropose(r: Raft, m: Extract<Message, { type: "prop" }>, local: bo
       checked = err.message;
     }
     if (typeof checked === "string") {
-      if (local) throw new ProposalDroppedError(checked);
+      if (local || m.entries.length === 1) return refuse(r, m, local, checked);
       // A forwarded change that is not allowed becomes a no-op, keeping the batch's indexes.
       r.logger?.("warn", `${r.id} ignored a forwarded configuration change: ${checked}`);
       ents.push({ term: 0, index: 0, type: "normal", data: EMPTY });
@@ -70,7 +74,7 @@ function handlePropose(r: Raft, m: Extract<Message, { type: "prop" }>, local: bo
   if (!r.appendEntry(ents)) {
     // A dropped change must not block the next one.
     r.pendingConfIndex = pendingBefore;
-    return dropOrThrow(local, "too many uncommitted bytes; retry when the cluster catches up");
+    return refuse(r, m, local, "too many uncommitted bytes; retry when the cluster catches up");
   }
   if (removal !== 0) r.removalIndex = removal;
   r.bcastAppend();
@@ -129,6 +133,7 @@ export function stepLeader(r: Raft, m: Message): void {
     case "preVoteResp":
     case "timeoutNow":
     case "readIndexResp":
+    case "propRefused": // handled by Raft.step
       return;
   }
 }

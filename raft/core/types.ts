@@ -115,6 +115,12 @@ export interface ReadState {
   readonly context: string;
 }
 
+/** A proposal forwarded under `context` that a leader (or ex-leader) refused. */
+export interface RefusedProposal {
+  readonly context: string;
+  readonly reason: string;
+}
+
 /** Fields every message carries. `term` 0 marks a local message. */
 interface MessageBase {
   readonly from: NodeId;
@@ -187,10 +193,24 @@ export interface SnapshotMessage extends MessageBase {
   readonly snapshot: Snapshot;
 }
 
-/** A proposal forwarded from a follower to the leader. */
+/**
+ * A proposal forwarded from a follower to the leader. With a `context`, a node
+ * that refuses it says so with a {@link ProposeRefusedMessage}.
+ */
 export interface ProposeMessage extends MessageBase {
   readonly type: "prop";
   readonly entries: readonly Entry[];
+  readonly context?: string;
+}
+
+/**
+ * A forwarded proposal (its `context`) was refused and appended nowhere, for
+ * `reason` (the leader is busy or transferring, or the receiver no longer leads).
+ */
+export interface ProposeRefusedMessage extends MessageBase {
+  readonly type: "propRefused";
+  readonly context: string;
+  readonly reason: string;
 }
 
 /** A read-index request, local or forwarded to the leader by a follower. */
@@ -236,6 +256,7 @@ export type Message =
   | VoteResponseMessage
   | SnapshotMessage
   | ProposeMessage
+  | ProposeRefusedMessage
   | ReadIndexMessage
   | ReadIndexResponseMessage
   | TimeoutNowMessage
@@ -273,6 +294,8 @@ export interface Ready {
   readonly hardState?: HardState;
   /** Read-index answers; serve each once `index` is applied. */
   readonly readStates: readonly ReadState[];
+  /** Proposals this node forwarded (with a context) that were refused: fail them. */
+  readonly refusedProposals: readonly RefusedProposal[];
   /** Entries to append to stable storage (they may replace a conflicting suffix). */
   readonly entries: readonly Entry[];
   /** A snapshot to install in stable storage before `entries`. */

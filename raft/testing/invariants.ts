@@ -27,6 +27,8 @@ import type { MemoryStorage } from "../storage/memory_storage.ts";
  * - `applied-le-committed`: a node applies only entries it knows committed.
  * - `read-index-safety`: a read index is at least every commit index any node
  *   had seen when the read was requested (thesis §6.4).
+ * - `refused-not-appended`: a forwarded proposal whose refusal came back to
+ *   its sender is never applied (the network did not deliver it twice).
  * - `liveness`: after faults heal, a leader is elected and a proposal commits
  *   on every member within a bounded number of ticks.
  * - `core-error`: the core threw (e.g. a `RaftInvariantError`).
@@ -48,6 +50,7 @@ export type InvariantName =
   | "commit-durable"
   | "applied-le-committed"
   | "read-index-safety"
+  | "refused-not-appended"
   | "liveness"
   | "core-error";
 
@@ -103,8 +106,10 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+const DECODER = new TextDecoder();
+
 function show(d: Uint8Array): string {
-  return JSON.stringify(new TextDecoder().decode(d));
+  return JSON.stringify(DECODER.decode(d));
 }
 
 const TERM_SPAN = 4294967296;
@@ -148,6 +153,12 @@ export class InvariantChecker {
   /** Current leaders -> [term, index up to which leader completeness was checked]. */
   readonly #leaders = new Map<NodeId, { term: number; checked: number }>();
   readonly #readFloor = new Map<string, number>();
+  // Forwarded proposals, by context (the simulator makes it the proposal's text): those
+  // refused, those the network delivered twice (a copy may be refused, another appended),
+  // and the texts of every entry applied.
+  readonly #refused = new Set<string>();
+  readonly #duplicated = new Set<string>();
+  readonly #appliedTexts = new Set<string>();
 
   /** Starts tracking a node whose stable storage is `storage`. */
   register(id: NodeId, storage: MemoryStorage): void {
@@ -194,6 +205,26 @@ export class InvariantChecker {
     else if (other !== id) {
       throw new InvariantViolation("election-safety", `${other} and ${id} both lead term ${term}`);
     }
+  }
+
+  /** The network delivers `m` twice. */
+  onDuplicate(m: Message): void {
+    if (m.type === "prop" && m.context !== undefined) this.#duplicated.add(m.context);
+  }
+
+  /**
+   * `id` learned that a proposal it forwarded under `context` was refused: it
+   * must never be applied anywhere (unless a second copy of it was sent).
+   */
+  onRefused(id: NodeId, context: string): void {
+    if (this.#duplicated.has(context)) return;
+    if (this.#appliedTexts.has(context)) {
+      throw new InvariantViolation(
+        "refused-not-appended",
+        `${id} was told ${JSON.stringify(context)} was refused, but it was applied`,
+      );
+    }
+    this.#refused.add(context);
   }
 
   /** A node sent `m`. Appends, heartbeats and snapshots are sent only by a leader of `m.term`. */
@@ -291,6 +322,16 @@ export class InvariantChecker {
         "applied-le-committed",
         `${id} applied ${e.index} but its persisted commit is ${commit}`,
       );
+    }
+    if (e.type === "normal" && e.data.length > 0) {
+      const text = DECODER.decode(e.data);
+      if (this.#refused.has(text)) {
+        throw new InvariantViolation(
+          "refused-not-appended",
+          `${id} applied ${e.index}/t${e.term} ${show(e.data)}, a proposal refused earlier`,
+        );
+      }
+      this.#appliedTexts.add(text);
     }
     const t = this.#appliedTerm[e.index];
     if (t === undefined) {

@@ -93,6 +93,8 @@ export class SimNetwork {
   #inFlight = 0;
   /** Current fault settings; assign to change them. */
   faults: NetworkFaults;
+  /** Called with each message the network delivers twice. */
+  onDuplicate: ((m: Message) => void) | undefined;
 
   /** A network drawing its random choices from `rng`, with `faults` at the start. */
   constructor(rng: SimRandom, faults: NetworkFaults = RELIABLE) {
@@ -103,7 +105,10 @@ export class SimNetwork {
   /** Queues `m`, sent at step `now`. */
   send(m: Message, now: number): void {
     this.#enqueue(m, now);
-    if (this.#rng.chance(this.faults.duplicate)) this.#enqueue(m, now);
+    if (this.#rng.chance(this.faults.duplicate)) {
+      this.onDuplicate?.(m);
+      this.#enqueue(m, now);
+    }
   }
 
   #enqueue(m: Message, now: number): void {

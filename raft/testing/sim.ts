@@ -278,7 +278,9 @@ class Schedule {
       ? leader
       : this.rng.pick(knowing.length > 0 && this.rng.chance(0.9) ? knowing : up);
     const k = this.#seq++;
-    const r = this.c.propose(at, new TextEncoder().encode(`k${k % 7}=${this.seed}:${k}`));
+    const text = `k${k % 7}=${this.seed}:${k}`;
+    // Tagged with its own text: a refusal that comes back is checked against what is applied.
+    const r = this.c.propose(at, new TextEncoder().encode(text), text);
     if (r.status !== "refused") this.stats.proposals++;
   }
 

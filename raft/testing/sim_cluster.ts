@@ -122,6 +122,8 @@ export interface SimCounters {
   crashesBeforeSend: number;
   /** Read-index answers received. */
   reads: number;
+  /** Forwarded proposals whose refusal came back to their sender. */
+  refusedForwards: number;
   /** Membership changes applied (counted once per index). */
   confChangesApplied: number;
 }
@@ -210,6 +212,7 @@ export class SimCluster {
     crashesBeforePersist: 0,
     crashesBeforeSend: 0,
     reads: 0,
+    refusedForwards: 0,
     confChangesApplied: 0,
   };
   #maxConfIndex = 0;
@@ -232,6 +235,7 @@ export class SimCluster {
     if (options.ids.length === 0) throw new RangeError("A cluster needs at least one node");
     this.#rng = new SimRandom(options.seed);
     this.network = new SimNetwork(new SimRandom(this.#rng.seed()), options.faults ?? RELIABLE);
+    this.network.onDuplicate = (m) => this.checker.onDuplicate(m);
     this.#bootstrap = [...options.ids];
     this.#raft = options.raft ?? {};
     this.#o = {
@@ -488,6 +492,11 @@ export class SimCluster {
       this.counters.reads++;
       this.checker.onReadState(n.id, rs);
     }
+    for (const rp of rd.refusedProposals) {
+      this.counters.refusedForwards++;
+      this.trace.note(this.#now, `${n.id} heard ${JSON.stringify(rp.context)} was refused`);
+      this.checker.onRefused(n.id, rp.context);
+    }
   }
 
   /**
@@ -638,12 +647,15 @@ export class SimCluster {
     });
   }
 
-  /** Proposes `data` at `id` (forwarded to the leader unless `id` leads). */
-  propose(id: NodeId, data: Uint8Array): RequestResult {
+  /**
+   * Proposes `data` at `id` (forwarded to the leader unless `id` leads).
+   * With `context`, a refusal of the forwarded proposal comes back to `id`.
+   */
+  propose(id: NodeId, data: Uint8Array, context?: string): RequestResult {
     return this.#request(
       id,
       `proposal ${JSON.stringify(new TextDecoder().decode(data))}`,
-      (raw) => raw.propose(data),
+      (raw) => raw.proposeBatch([data], context),
     );
   }
 

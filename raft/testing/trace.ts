@@ -42,7 +42,11 @@ export function formatMessage(m: Message): string {
     case "snap":
       return `${head} snapshot ${m.snapshot.metadata.index}/t${m.snapshot.metadata.term}`;
     case "prop":
-      return `${head} ${m.entries.length} entries`;
+      return `${head} ${m.entries.length} entries${
+        m.context === undefined ? "" : ` ctx ${m.context}`
+      }`;
+    case "propRefused":
+      return `${head} ctx ${m.context}: ${m.reason}`;
     case "readIndex":
       return `${head} ctx ${m.context}`;
     case "readIndexResp":
