@@ -12,14 +12,27 @@
  * The application (`--app`, default `events`: the event store) is kept with
  * the cluster, so a resumed cluster runs the one its log was written for.
  *
+ * A resumed cluster starts only the nodes that are still members, as the
+ * membership committed in their data directories has it: a node removed
+ * since (`raftlog leave`) is not started, and the summary lists the members
+ * that joined since (`raftlog join`), which run without this script.
+ *
  * @module
  */
 
 import { leaderOf } from "./cli/cluster_leader.ts";
+import {
+  type ClusterNode,
+  memberTable,
+  planResume,
+  type ResumePlan,
+} from "./cli/cluster_members.ts";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DirLock } from "./raft/storage/dir_lock.ts";
+import { MemberClient } from "./transport/member_client.ts";
+import type { Member } from "./transport/member_routes.ts";
 
 interface ClusterFile {
   readonly clusterId: string;
@@ -222,10 +235,31 @@ async function main(): Promise<void> {
     app: values.app,
   });
   const app = cfg.app ?? DEFAULT_APP;
-  const ids = Array.from({ length: cfg.nodes }, (_, i) => `n${i + 1}`);
-  const urls = ids.map((_, i) => `http://${cfg.host}:${cfg.basePort + i}`);
-  const peers = ids.map((id, i) => `${id}=${urls[i]}`).join(",");
-  const busy = ids.map((_, i) => cfg.basePort + i).filter((p) => !portFree(p));
+  const all: ClusterNode[] = Array.from({ length: cfg.nodes }, (_, i) => ({
+    id: `n${i + 1}`,
+    url: `http://${cfg.host}:${cfg.basePort + i}`,
+    dataDir: join(dataDir, `n${i + 1}`),
+  }));
+  // A resumed cluster may have lost members and gained others since it was created.
+  const plan: ResumePlan = created
+    ? { start: all, skip: [], members: undefined, warnings: [] }
+    : await planResume(all);
+  const nodesToStart = plan.start;
+  const ids = nodesToStart.map((n) => n.id);
+  const urls = nodesToStart.map((n) => n.url);
+  // Not the nodes left out: one added again elsewhere under its id is at another URL now.
+  const peers = nodesToStart.map((n) => `${n.id}=${n.url}`).join(",");
+  const others = (plan.members ?? []).filter((m) => !ids.includes(m.id));
+  const describe = (ms: readonly Member[]) =>
+    ms.map((m) => `${m.id} ${m.url ?? "(URL unknown)"} (${m.role})`).join(", ");
+  if (nodesToStart.length === 0) {
+    fail(
+      `none of the nodes of the cluster in ${dataDir} is a member any more: ${
+        plan.skip.map((s) => `${s.node.id}: ${s.reason}`).join("; ")
+      }. Its members run without this script: ${describe(others)}.`,
+    );
+  }
+  const busy = nodesToStart.map((n) => Number(new URL(n.url).port)).filter((p) => !portFree(p));
   if (busy.length > 0) {
     fail(`port(s) ${busy.join(", ")} on ${cfg.host} are in use; pass --base-port (new --data)`);
   }
@@ -238,13 +272,22 @@ async function main(): Promise<void> {
   const denoArgs = ["run", "-A", ...(local ? ["--config", join(projectDir, "deno.json")] : [])];
 
   console.log(
-    `${
-      created ? "Creating" : "Resuming"
-    } cluster ${cfg.clusterId}: ${cfg.nodes} node(s), app ${app}, data in ${dataDir}`,
+    `${created ? "Creating" : "Resuming"} cluster ${cfg.clusterId}: ${
+      ids.length === cfg.nodes ? cfg.nodes : `${ids.length} of its ${cfg.nodes}`
+    } node(s), app ${app}, data in ${dataDir}`,
   );
+  for (const w of plan.warnings) console.log(`  Warning: ${w}`);
+  for (const { node, reason } of plan.skip) {
+    console.log(`  Not starting ${node.id}: ${reason}. Its data stays in ${node.dataDir}.`);
+  }
+  if (others.length > 0) {
+    console.log(
+      `  Members not started by this script (they run on their own): ${describe(others)}`,
+    );
+  }
   const render = values["json-logs"] ? (l: string) => l : renderLine;
   let stopping = false;
-  const procs: NodeProc[] = ids.map((id, i) => {
+  const procs: NodeProc[] = nodesToStart.map(({ id, url, dataDir: nodeDir }) => {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         ...denoArgs,
@@ -253,11 +296,11 @@ async function main(): Promise<void> {
         "--id",
         id,
         "--listen",
-        `${cfg.host}:${cfg.basePort + i}`,
+        new URL(url).host,
         "--peers",
         peers,
         "--data",
-        join(dataDir, id),
+        nodeDir,
         "--secret-file",
         secretFile,
         "--cluster-id",
@@ -274,7 +317,7 @@ async function main(): Promise<void> {
       // Own process group: Ctrl-C reaches only this script, which stops the nodes in order.
       detached: true,
     }).spawn();
-    const p: NodeProc = { id, url: urls[i]!, child, exited: false };
+    const p: NodeProc = { id, url, child, exited: false };
     const prefix = `[${id}]`;
     pipeLines(child.stdout, prefix, render).catch(() => {});
     pipeLines(child.stderr, prefix, render).catch(() => {});
@@ -328,7 +371,8 @@ async function main(): Promise<void> {
       return;
     }
     if (Date.now() > deadline) {
-      await stopAll("no leader within 60 s", 1);
+      const need = others.length > 0 ? `; are its other members running? ${describe(others)}` : "";
+      await stopAll(`no leader within 60 s${need}`, 1);
       return;
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -336,9 +380,18 @@ async function main(): Promise<void> {
   }
   const { id: leader, url: leaderUrl } = found;
   const follower = urls[(ids.indexOf(leader) + 1) % ids.length] ??
-    urls.find((u) => u !== leaderUrl)!;
+    urls.find((u) => u !== leaderUrl) ?? leaderUrl;
   const last = urls[urls.length - 1]!;
-  const table = ids.map((id, i) => `  ${id}  ${urls[i]}${id === leader ? "  (leader)" : ""}`);
+  // The membership now, as the leader has it; what the data directories said if it cannot answer.
+  const members = await liveMembers([leaderUrl, ...urls], secretFile) ?? plan.members ??
+    nodesToStart.map((n): Member => ({ id: n.id, url: n.url, role: "voter" }));
+  const table = memberTable(members, { started: ids, leader });
+  const strays = ids.filter((id) => !members.some((m) => m.id === id));
+  if (strays.length > 0) {
+    table.push(`  Started, but not in the leader's membership: ${strays.join(", ")}`);
+  }
+  const removed = plan.skip.filter((s) => s.why === "removed").map((s) => s.node.id);
+  if (removed.length > 0) table.push(`  Not started, no longer members: ${removed.join(", ")}`);
   const tryLines = app === "events"
     ? await eventsCurls(leaderUrl, follower, last)
     : kvCurls(leaderUrl, follower, last);
@@ -355,6 +408,19 @@ async function main(): Promise<void> {
       "",
     ].join("\n"),
   );
+}
+
+/** `GET /members` on the first of `urls` that answers; undefined when none does. */
+async function liveMembers(
+  urls: readonly string[],
+  secretFile: string,
+): Promise<readonly Member[] | undefined> {
+  try {
+    const secret = Deno.readTextFileSync(secretFile).trim();
+    return (await new MemberClient({ urls, secret, timeoutMs: 2000 }).list()).members;
+  } catch {
+    return undefined;
+  }
 }
 
 function kvCurls(leaderUrl: string, follower: string, last: string): string[] {
