@@ -42,7 +42,6 @@ const BATCH = 256;
  * import { readStoredMembership } from "./stored_membership.ts";
  * import { FileStorage } from "./file_storage.ts";
  * import { confStateOf } from "../core/conf_state.ts";
-import { RaftInvariantError } from "../core/errors.ts";
  * const dir = await Deno.makeTempDir();
  * try {
  *   console.assert((await readStoredMembership(`${dir}/none`)) === undefined);
