@@ -12,6 +12,11 @@
  * snapshot                    latest snapshot (replaced atomically)
  * ```
  *
+ * Beside them, not opened here: `snapshot.partial` and
+ * `snapshot.partial.header`, a snapshot still arriving from the leader
+ * (partial_snapshot_file.ts); recovery deletes a leftover `*.tmp` of its
+ * header as of any atomic replace.
+ *
  * Each `save` appends one batch record (entries, then hard state, under one
  * CRC) with one `write`, then one `syncData`. A conflicting suffix is
  * replaced by starting a new segment named after the first replaced index:

@@ -20,6 +20,8 @@
  * batch           5 | flags u8 (1: has hard state) | firstIndex u64 | count u32
  *                   | [seq u64 | term u64 | commit u64 | vote length u16 | vote UTF-8]
  *                   | count x (type u8 (0 normal, 1 confChange) | term u64 | size u32 | data)
+ * partial snapshot 6 | index u64 | term u64 | size u64 | crc u32 | offset u64 | offset crc u32
+ *                   | leader term u64
  * ```
  *
  * A batch is what one `save` writes: its entries (index `firstIndex + i`)
@@ -56,6 +58,7 @@ export const RecordKind = {
   hardState: 3,
   snapshot: 4,
   batch: 5,
+  partialSnapshot: 6,
 } as const;
 
 /**
