@@ -509,6 +509,7 @@ async function serve(cfg: ServeConfig, log: Logger, hooks: ServeHooks = {}): Pro
       clusterId: cfg.clusterId,
       secret: cfg.secret,
       storage,
+      dataDir: cfg.dataDir,
       stateMachine: app.stateMachine,
       routes: (node, metrics) => app.routes(node, metrics),
       fastRoutes: (node, metrics) => app.fastRoutes?.(node, metrics) ?? [],

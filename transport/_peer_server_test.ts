@@ -25,7 +25,7 @@ export function startPeer(opts: { id?: string; secret?: string; clusterId?: stri
     url: `http://127.0.0.1:${server.addr.port}`,
     upgrades: () => upgrades,
     async close() {
-      peers.close();
+      await peers.close();
       await server.shutdown();
     },
   };

@@ -30,6 +30,11 @@ export interface AppOptions {
   readonly maxBodyBytes?: number;
   /** Largest peer request body. Default 512 MiB. */
   readonly maxPeerBodyBytes?: number;
+  /**
+   * The node's data directory, where a snapshot arriving in chunks is kept
+   * so that a restart resumes its transfer (`snapshot.partial`). Default: in memory.
+   */
+  readonly dataDir?: string;
   readonly log?: (
     level: "debug" | "info" | "warn",
     msg: string,
@@ -40,8 +45,8 @@ export interface AppOptions {
 /** A node's HTTP app and what it holds. */
 export interface NodeApp {
   readonly app: Hono;
-  /** Releases timers held by the app. */
-  close(): void;
+  /** Releases timers held by the app and closes a partial snapshot's file. */
+  close(): Promise<void>;
 }
 
 /** Member of the cluster as reported by `GET /status`. */
@@ -68,7 +73,7 @@ export interface MemberStatus {
  * });
  * const { app, close } = createApp({ node, clusterId: "c", secret: "s", metrics: new NodeMetrics() });
  * console.assert((await app.request("/health")).status === 200);
- * close();
+ * await close();
  * await node.stop();
  * ```
  */
@@ -94,6 +99,7 @@ export function createApp(opts: AppOptions): NodeApp {
     node,
     clusterId: opts.clusterId,
     secret: opts.secret,
+    ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
     ...(opts.log ? { log: opts.log } : {}),
   });
   app.route("/", peers.app);

@@ -95,7 +95,7 @@ Deno.test("the fast append route answers every case exactly as the app's route d
       assert.deepEqual(viaFast, viaApp, `${stream} ${body} ${JSON.stringify(headers)}`);
     }
     assert.ok(fastMetrics.proposals >= 4, "appends are counted in the metrics");
-    built.close();
+    await built.close();
   } finally {
     await Promise.all(stores.map((s) => s.stop()));
   }

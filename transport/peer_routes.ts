@@ -2,8 +2,9 @@
  * Peer routes under `/raft/`: `GET /raft/ws`, the WebSocket each peer keeps
  * open to this node (one JSON array of messages per text frame, in order),
  * and `POST /raft/messages`, batches sent as requests (snapshots, oversized
- * batches). Every request must carry the cluster secret; without it the
- * answer is 401 and nothing reaches Raft.
+ * batches), and `PUT /raft/snapshot`, InstallSnapshot in chunks (see
+ * snapshot_chunks.ts). Every request must carry the cluster secret; without
+ * it the answer is 401 and nothing reaches Raft.
  *
  * @module
  */
@@ -17,7 +18,12 @@ import { decodeBatch, decodeMessage, MessageFormatError } from "./codec.ts";
 import { sendError } from "./errors.ts";
 import { CLUSTER_HEADER, FROM_HEADER, SECRET_HEADER } from "./peer_transport.ts";
 import { Reorderer } from "./reorder.ts";
-import { OFFSET_HEADER, SNAPSHOT_HEADER, SnapshotReceiver } from "./snapshot_chunks.ts";
+import {
+  OFFSET_HEADER,
+  SNAPSHOT_HEADER,
+  SnapshotReceiver,
+  SnapshotSupersededError,
+} from "./snapshot_chunks.ts";
 
 /** True when `given` equals `secret`, in time independent of where they differ. */
 export function secretMatches(given: string | undefined, secret: string): boolean {
@@ -36,6 +42,13 @@ export interface PeerRouteOptions {
    * reconnects when it has something to send). Default 60 s.
    */
   readonly idleMs?: number;
+  /**
+   * The node's data directory: a snapshot arriving in chunks is kept there
+   * (`snapshot.partial`) so that a restart resumes the transfer where it
+   * stopped. Without it, a partial snapshot is held in memory and lost on
+   * restart.
+   */
+  readonly dataDir?: string;
   readonly log?: (
     level: "debug" | "info" | "warn",
     msg: string,
@@ -46,8 +59,12 @@ export interface PeerRouteOptions {
 /** Peer routes and the resources they hold. */
 export interface PeerRoutes {
   readonly app: Hono;
-  /** Cancels timers of the reorder buffer and ends open peer streams. */
-  close(): void;
+  /**
+   * Cancels timers of the reorder buffer, ends open peer streams and lets
+   * go of a partial snapshot (one in the data directory stays for the next
+   * run); resolves once its file is closed.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -65,7 +82,7 @@ export interface PeerRoutes {
  * const peers = peerRoutes({ node, clusterId: "c", secret: "s" });
  * const res = await peers.app.request("/raft/messages", { method: "POST", body: "{}" });
  * console.assert(res.status === 401);
- * peers.close();
+ * await peers.close();
  * await node.stop();
  * ```
  */
@@ -118,7 +135,18 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
     stepAll(msgs);
   };
   const reorder = new Reorderer<Message[]>((_, msgs) => stepAll(msgs));
-  const snapshots = new SnapshotReceiver(node.id, (m) => stepAll([m]));
+  const snapshots: SnapshotReceiver = new SnapshotReceiver(node.id, (m) => {
+    stepAll([m]);
+    if (opts.dataDir === undefined || m.type !== "snap") return;
+    // The snapshot's file goes once it is installed (until then a restart hands it over again).
+    node.waitForApplied(m.snapshot.metadata.index, { timeoutMs: 10 * 60_000 })
+      .then(() => snapshots.sweep())
+      .catch(() => {});
+  }, {
+    ...(opts.dataDir !== undefined ? { dir: opts.dataDir } : {}),
+    appliedIndex: () => node.status().applied,
+    ...(opts.log ? { log: opts.log } : {}),
+  });
   const app = new Hono();
   app.use("/raft/*", async (c, next) => {
     if (!secretMatches(c.req.header(SECRET_HEADER), opts.secret)) {
@@ -186,6 +214,9 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
       if (e instanceof RangeError) {
         return c.json({ error: "payload_too_large", message: e.message }, 413);
       }
+      if (e instanceof SnapshotSupersededError) {
+        return c.json({ error: "snapshot_superseded", message: e.message }, 409);
+      }
       return sendError(c, e);
     }
   });
@@ -232,11 +263,11 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
     app,
     close: () => {
       reorder.close();
-      snapshots.close();
       clearInterval(sweeper);
       sweeper = undefined;
       for (const s of sockets.keys()) s.close(1001);
       sockets.clear();
+      return snapshots.close();
     },
   };
 }

@@ -57,7 +57,7 @@ Deno.test("peer routes close a peer stream that brings nothing for idleMs, and k
     chatty.ws.close();
     await chatty.closed;
   } finally {
-    peers.close();
+    await peers.close();
     await server.shutdown();
     await node.stop();
   }

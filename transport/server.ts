@@ -9,6 +9,7 @@ import type { Clock } from "../raft/clock.ts";
 import type { Config } from "../raft/core/config.ts";
 import type { NodeId } from "../raft/core/types.ts";
 import { RaftNode, type StateMachine } from "../raft/node.ts";
+import { FileStorage } from "../raft/storage/file_storage.ts";
 import type { WritableStorage } from "../raft/storage/writable_storage.ts";
 import { createApp, DEFAULT_MAX_BODY_BYTES } from "./app.ts";
 import { declaredLength, type FastRoute, plainPath } from "./fast_route.ts";
@@ -33,6 +34,13 @@ export interface ServeOptions<R> {
   readonly clusterId: string;
   readonly secret: string;
   readonly storage: WritableStorage;
+  /**
+   * Where a snapshot arriving from the leader in chunks is kept while it
+   * arrives (`snapshot.partial`), so that a restart resumes the transfer
+   * instead of starting it over. Default: the storage's directory when it is
+   * a {@link FileStorage}, else none (the partial snapshot is held in memory).
+   */
+  readonly dataDir?: string;
   readonly stateMachine: StateMachine<R>;
   /** Client routes, given the started node and the metrics. */
   readonly routes?: (node: RaftNode<R>, metrics: NodeMetrics) => readonly Hono[];
@@ -143,6 +151,8 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
     }
   });
   node.on("removePeer", ({ id }) => transport.removePeer(id));
+  const dataDir = opts.dataDir ??
+    (opts.storage instanceof FileStorage ? opts.storage.dir : undefined);
   const built = createApp({
     node: node as RaftNode<unknown>,
     clusterId: opts.clusterId,
@@ -150,6 +160,7 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
     metrics,
     routes: opts.routes?.(node, metrics) ?? [],
     maxBodyBytes: maxBody,
+    ...(dataDir !== undefined ? { dataDir } : {}),
     ...(opts.log ? { log: opts.log } : {}),
   });
   routing.fast = opts.fastRoutes?.(node, metrics) ?? [];
@@ -164,8 +175,10 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
     stop() {
       stopped ??= (async () => {
         transport.close();
+        // Before the storage closes (and its directory lock goes): a partial snapshot's
+        // file is checkpointed in that directory.
+        await built.close();
         await node.stop();
-        built.close();
         ac.abort();
         await server.finished;
       })();

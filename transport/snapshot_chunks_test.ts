@@ -1,49 +1,17 @@
 import assert from "node:assert/strict";
-import { confStateOf } from "../raft/core/conf_state.ts";
 import type { Message, SnapshotMessage } from "../raft/core/types.ts";
-import { RaftNode } from "../raft/node.ts";
-import { MemoryStorage } from "../raft/storage/memory_storage.ts";
+import type { RaftNode } from "../raft/node.ts";
+import { body, bytes, follower, header, snapMessage } from "./_snapshot_harness_test.ts";
 import { MessageFormatError } from "./codec.ts";
 import { peerRoutes } from "./peer_routes.ts";
 import { HttpTransport } from "./peer_transport.ts";
-import { OFFSET_HEADER, SNAPSHOT_HEADER, SnapshotReceiver } from "./snapshot_chunks.ts";
+import {
+  OFFSET_HEADER,
+  SNAPSHOT_HEADER,
+  SnapshotReceiver,
+  SnapshotSupersededError,
+} from "./snapshot_chunks.ts";
 import { crc32 } from "node:zlib";
-
-function bytes(n: number, seed = 1): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
-  return b;
-}
-
-function snapMessage(data: Uint8Array, index = 40, term = 3): SnapshotMessage {
-  return {
-    type: "snap",
-    from: "n1",
-    to: "n2",
-    term,
-    snapshot: { metadata: { index, term, confState: confStateOf(["n1", "n2"]) }, data },
-  };
-}
-
-function header(m: SnapshotMessage, crc = crc32(m.snapshot.data)): string {
-  return encodeURIComponent(JSON.stringify({
-    to: m.to,
-    term: m.term,
-    metadata: m.snapshot.metadata,
-    size: m.snapshot.data.length,
-    crc,
-  }));
-}
-
-/** Node n2 of n1-n2, with a state machine that hands restored snapshots to `restore`. */
-function follower(restore: (data: Uint8Array) => void): Promise<RaftNode<null>> {
-  return RaftNode.start({
-    id: "n2",
-    storage: MemoryStorage.withVoters(["n1", "n2"]),
-    transport: { send() {} },
-    stateMachine: { apply: (c) => c.map(() => null), snapshot: () => new Uint8Array(), restore },
-  });
-}
 
 /** A follower served over HTTP and a transport from n1 to it whose requests go through `via`. */
 async function overHttp(
@@ -72,14 +40,10 @@ async function overHttp(
     await run(t, reports, { node, restored: () => restored });
   } finally {
     t.close();
-    peers.close();
+    await peers.close();
     await server.shutdown();
     await node.stop();
   }
-}
-
-function body(b: Uint8Array): ReadableStream<Uint8Array> {
-  return new Blob([b as Uint8Array<ArrayBuffer>]).stream();
 }
 
 Deno.test("snapshot receiver: chunks in order make the snapshot, checked, handed over once", async () => {
@@ -143,7 +107,7 @@ Deno.test("snapshot receiver: a transfer cut short goes on from the bytes that a
 
 Deno.test("snapshot receiver: refuses bad chunks and a corrupt whole, and starts over", async () => {
   const got: Message[] = [];
-  const r = new SnapshotReceiver("n2", (m) => got.push(m), 8192, () => 0);
+  const r = new SnapshotReceiver("n2", (m) => got.push(m), { maxBytes: 8192, now: () => 0 });
   const m = snapMessage(bytes(4000));
   const good = header(m);
   const chunk = (snapshot: string | undefined, offset: string | undefined, b: Uint8Array | null) =>
@@ -181,7 +145,7 @@ Deno.test("snapshot receiver: refuses bad chunks and a corrupt whole, and starts
 
 Deno.test("a partial snapshot nobody continues is dropped after ten minutes", async () => {
   let now = 0;
-  const r = new SnapshotReceiver("n2", () => {}, 1 << 20, () => now);
+  const r = new SnapshotReceiver("n2", () => {}, { now: () => now });
   const m = snapMessage(bytes(1000));
   await r.accept({ from: "n1", snapshot: header(m), offset: "0", body: body(bytes(10)) });
   assert.equal(r.heldBytes, 1000);
@@ -194,7 +158,7 @@ Deno.test("a partial snapshot nobody continues is dropped after ten minutes", as
 
 Deno.test("a partial snapshot is dropped after ten minutes also when no chunk comes again", async () => {
   let now = 0;
-  const r = new SnapshotReceiver("n2", () => {}, 1 << 20, () => now);
+  const r = new SnapshotReceiver("n2", () => {}, { now: () => now });
   try {
     // The leader sends one chunk, then dies; the next one catches n2 up from its log.
     await r.accept({
@@ -205,13 +169,13 @@ Deno.test("a partial snapshot is dropped after ten minutes also when no chunk co
     });
     assert.equal(r.heldBytes, 1000);
     now = 9 * 60_000;
-    r.sweep(); // what the receiver's timer runs every minute
+    await r.sweep(); // what the receiver's timer runs every minute
     assert.equal(r.heldBytes, 1000);
     now = 11 * 60_000;
-    r.sweep();
+    await r.sweep();
     assert.equal(r.heldBytes, 0);
   } finally {
-    r.close();
+    await r.close();
   }
 });
 
@@ -297,7 +261,7 @@ Deno.test("the snapshot chunk route checks the secret and the cluster", async ()
     const bad = await put({ ...base, "x-raftlog-cluster": "c", [OFFSET_HEADER]: "x" });
     assert.equal(bad.status, 400);
   } finally {
-    peers.close();
+    await peers.close();
     await node.stop();
   }
 });
@@ -305,7 +269,7 @@ Deno.test("the snapshot chunk route checks the secret and the cluster", async ()
 Deno.test("snapshot receiver: a request that went silent gives way to a new one after a chunk's timeout", async () => {
   let now = 0;
   const got: Message[] = [];
-  const r = new SnapshotReceiver("n2", (m) => got.push(m), 1 << 20, () => now);
+  const r = new SnapshotReceiver("n2", (m) => got.push(m), { now: () => now });
   const m = snapMessage(bytes(1000));
   const snapshot = header(m);
   // A body that brings 100 bytes, then nothing (a connection gone half-open).
@@ -362,11 +326,8 @@ Deno.test("snapshot receiver: an older snapshot's last request finishing leaves 
   assert.equal(first.offset, 600);
   ctrl.enqueue(old.snapshot.data.slice(500));
   ctrl.close();
-  assert.deepEqual(
-    await oldRequest,
-    { offset: 1000, done: false },
-    "the old snapshot is not handed over",
-  );
+  // The replaced snapshot's bytes are no longer written, and it is not handed over.
+  assert.deepEqual(await oldRequest, { offset: 500, done: false });
   const second = await r.accept({
     from: "n1",
     snapshot: h,
@@ -445,9 +406,18 @@ Deno.test("snapshot receiver: a new leader's transfer drops an older leader's pa
   await r.accept({ from: "n1", snapshot: header(old), offset: "0", body: body(bytes(10)) });
   assert.equal(r.heldBytes, 1000);
   const fromN3 = { ...snapMessage(bytes(500, 2), 60, 4), from: "n3" };
-  await r.accept({ from: "n3", snapshot: header(fromN3), offset: "0", body: null });
+  await r.accept({
+    from: "n3",
+    snapshot: header(fromN3),
+    offset: "0",
+    body: body(fromN3.snapshot.data.subarray(0, 100)),
+  });
   assert.equal(r.heldBytes, 500, "only the term-4 leader's transfer is kept");
-  // A leader of an older term does not push out the newer one's.
-  await r.accept({ from: "n1", snapshot: header(old), offset: "0", body: null });
-  assert.equal(r.heldBytes, 1500);
+  // A leader of an older term is refused and does not push out the newer one's.
+  await assert.rejects(
+    r.accept({ from: "n1", snapshot: header(old), offset: "0", body: null }),
+    SnapshotSupersededError,
+  );
+  assert.deepEqual(r.progress, { index: 60, term: 4, size: 500, offset: 100, durable: false });
+  await r.close();
 });
