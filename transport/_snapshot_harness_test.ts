@@ -10,12 +10,7 @@ import type { SnapshotMessage } from "../raft/core/types.ts";
 import { RaftNode } from "../raft/node.ts";
 import { MemoryStorage } from "../raft/storage/memory_storage.ts";
 
-/** `n` bytes of a pattern that depends on `seed`. */
-export function bytes(n: number, seed = 1): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
-  return b;
-}
+export { bytes } from "../raft/storage/_partial_harness_test.ts";
 
 /** A snapshot message from n1 to n2 of n1-n2. */
 export function snapMessage(data: Uint8Array, index = 40, term = 3): SnapshotMessage {

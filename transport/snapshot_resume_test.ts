@@ -11,20 +11,8 @@ import { MessageFormatError } from "./codec.ts";
 import { peerRoutes } from "./peer_routes.ts";
 import { HttpTransport } from "./peer_transport.ts";
 import { OFFSET_HEADER, SNAPSHOT_HEADER, SnapshotReceiver } from "./snapshot_chunks.ts";
-import { body, bytes, follower, header, snapMessage } from "./_snapshot_harness_test.ts";
-
-async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await run(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function names(dir: string): string[] {
-  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-}
+import { body, follower, header, snapMessage } from "./_snapshot_harness_test.ts";
+import { bytes, names, withDir } from "../raft/storage/_partial_harness_test.ts";
 
 const PARTIAL_FILES = [PARTIAL_SNAPSHOT_FILE, PARTIAL_SNAPSHOT_HEADER_FILE];
 

@@ -6,28 +6,10 @@ import {
   PARTIAL_SNAPSHOT_HEADER_FILE,
   PartialSnapshotFile,
 } from "./partial_snapshot_file.ts";
-
-function bytes(n: number, seed = 1): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
-  return b;
-}
+import { bytes, names, withDir } from "./_partial_harness_test.ts";
 
 const DATA = bytes(5000);
 const ID = { index: 40, term: 3, size: DATA.length, crc: crc32(DATA) };
-
-async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await run(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function names(dir: string): string[] {
-  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-}
 
 /** A partial snapshot of DATA checkpointed at `at`, closed as a process exit leaves it. */
 async function leave(dir: string, at: number): Promise<void> {
