@@ -353,7 +353,8 @@ export class RaftlogClient {
         const { next, code } = await this.#nextNode(res, used);
         // Refusals that did nothing: no leader here, or a proposal dropped before it applied.
         const refused = res.status === 503 &&
-          (code === "not_leader" || code === "no_leader" || code === "proposal_dropped");
+          (code === "not_leader" || code === "no_leader" || code === "proposal_dropped" ||
+            code === "removed");
         if (init.outcome !== undefined && !refused) init.outcome.unknown = true;
         if (this.#current === used) this.#current = next;
         continue;

@@ -448,3 +448,26 @@ Deno.test("RaftlogClient.subscribe() gives up after its retries on a 5xx error e
     `expected a RaftlogHttpError after 3 connections, got ${thrown} after ${connections}`,
   );
 });
+
+Deno.test("RaftlogClient: a node removed from the cluster did nothing: a delete goes on to a member and a 404 there is an error", () =>
+  withApp(async (app) => {
+    const cluster = (url: string, init?: RequestInit) => {
+      if (new URL(url).host === "gone") {
+        return Promise.resolve(
+          Response.json({ error: "removed", message: "Node n3 was removed", members: [] }, {
+            status: 503,
+          }),
+        );
+      }
+      return app.request(url, init);
+    };
+    const client = new RaftlogClient({
+      urls: ["http://gone", "http://member"],
+      fetch: cluster,
+      retryDelayMs: 1,
+    });
+    await assert.rejects(
+      client.deleteStream("never-written"),
+      (e: unknown) => e instanceof Error && e.name === "StreamNotFoundError",
+    );
+  }));

@@ -267,6 +267,9 @@ export class RaftNode<R = unknown> {
   readonly #byIndex = new Map<number, { term: number; seq: number }>();
   /** Batches forwarded to the leader, by context, oldest first: failed at once if refused. */
   readonly #forwarded = new Map<string, number[]>();
+  /** {@link RaftNode.removed}, as of the membership `#removedFor`. */
+  #removed = false;
+  #removedFor: ConfState | undefined;
   readonly #confProposals = new Map<string, Pending<ConfState>>();
   #readQueue: Pending<number>[] = [];
   readonly #readRounds = new Map<string, ReadRound>();
@@ -361,6 +364,21 @@ export class RaftNode<R = unknown> {
   /** Current role (as of the last message or tick handled). */
   get role(): Role {
     return this.#raw.softState().role;
+  }
+
+  /**
+   * True when the membership this node applied has members but not this node:
+   * it was removed from the cluster. (A node that has not learned any
+   * membership yet, as one that is joining, is not.)
+   */
+  get removed(): boolean {
+    const cs = this.#confState;
+    if (this.#removedFor !== cs) {
+      const all = [...cs.voters, ...cs.learners, ...cs.votersOutgoing, ...cs.learnersNext];
+      this.#removed = all.length > 0 && !all.includes(this.id);
+      this.#removedFor = cs;
+    }
+    return this.#removed;
   }
 
   /** Known leader, or "" when none. */

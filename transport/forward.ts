@@ -42,6 +42,21 @@ export function forwardWrites(node: RaftNode<unknown>): MiddlewareHandler {
     ) {
       return await next();
     }
+    if (node.removed) {
+      const cs = node.status().confState;
+      const members = [...new Set([...cs.voters, ...cs.learners])].map((id) => ({
+        id,
+        url: node.peerUrl(id) ?? null,
+      }));
+      return c.json(
+        {
+          error: "removed",
+          message: `Node ${node.id} was removed from the cluster; send requests to a member`,
+          members,
+        },
+        503,
+      );
+    }
     if (node.role === "leader") return await next();
     const leader = node.leader;
     const url = leader === "" ? undefined : node.peerUrl(leader);
