@@ -948,9 +948,10 @@ export class RaftNode<R = unknown> {
   /**
    * Settles this node's proposals at indexes an installed snapshot covers: they
    * will never be applied here. By log matching, the snapshot's term at its
-   * index tells what became of them: a later term than theirs holds other
-   * entries there (dropped); their own term means this node, as leader of that
-   * term, wrote both (committed, result not known here); an earlier one, either.
+   * index tells what became of them: a term earlier than theirs means the
+   * committed log holds entries of earlier terms at their indexes (dropped);
+   * their own term means this node, as leader of that term, wrote both
+   * (committed, result not known here); a later term, either.
    */
   #settleCoveredProposals(meta: SnapshotMetadata): void {
     for (const [index, mine] of this.#byIndex) {
