@@ -14,7 +14,7 @@
 
 import { checkHeaderValue } from "./header_value.ts";
 import { normalizePeerUrl } from "./peer_url.ts";
-import type { Message, NodeId } from "../raft/core/types.ts";
+import type { Message, NodeId, Snapshot } from "../raft/core/types.ts";
 import type { Transport } from "../raft/node.ts";
 import { encodeMessage, encodeMessageText } from "./codec.ts";
 import { PeerSocket } from "./peer_socket.ts";
@@ -52,6 +52,14 @@ export interface HttpTransportOptions {
   readonly snapshotChunkBytes?: number;
   /** The fetch used for requests (not for the streams). Default: the global one. */
   readonly fetch?: typeof fetch;
+  /**
+   * The first index in this node's log. With it, a snapshot transfer that
+   * failed part way goes on with the same snapshot when Raft next sends a
+   * newer one, as long as the log still holds the entries after the older
+   * snapshot (the peer keeps what it received, also across its restart).
+   * Without it, each attempt sends the newest snapshot.
+   */
+  readonly firstLogIndex?: () => number;
   readonly log?: (
     level: "debug" | "info" | "warn",
     msg: string,
@@ -77,7 +85,12 @@ interface PeerState {
   snapshot: { index: number; term: number; leaderTerm: number; stop: AbortController } | undefined;
   /** The peer has no chunk route: snapshots go whole, in one request. */
   snapshotWhole: boolean;
+  /** The snapshot of a transfer that failed part way, and when: the next attempt resumes it. */
+  unfinished: { snapshot: Snapshot; at: number } | undefined;
 }
+
+/** How long the snapshot of a failed transfer is kept to resume it (as long as the peer keeps it). */
+const UNFINISHED_SNAPSHOT_MS = 10 * 60_000;
 
 /**
  * Longest frame sent on a peer stream, in UTF-16 units (a unit is at most 3
@@ -165,6 +178,7 @@ export class HttpTransport implements Transport {
         socket: undefined,
         snapshot: undefined,
         snapshotWhole: false,
+        unfinished: undefined,
       });
     }
   }
@@ -299,7 +313,8 @@ export class HttpTransport implements Transport {
    * attempt), one for another snapshot, or from a new term, replaces the
    * transfer (the follower keeps what it has of the same snapshot).
    */
-  #sendSnapshot(id: NodeId, p: PeerState, m: Message & { type: "snap" }): void {
+  #sendSnapshot(id: NodeId, p: PeerState, latest: Message & { type: "snap" }): void {
+    const m = this.#resumable(p, latest);
     const { index, term } = m.snapshot.metadata;
     const s = p.snapshot;
     if (s !== undefined) {
@@ -326,10 +341,14 @@ export class HttpTransport implements Transport {
     }).then(
       () => {
         if (p.snapshot === mine) p.snapshot = undefined;
+        if (p.unfinished?.snapshot === m.snapshot) p.unfinished = undefined;
         this.#feedback?.reportSnapshot(id, true);
       },
       (e) => {
         if (p.snapshot === mine) p.snapshot = undefined;
+        if (!(e instanceof NoChunkRouteError)) {
+          p.unfinished = { snapshot: m.snapshot, at: Date.now() };
+        }
         if (e instanceof NoChunkRouteError) {
           // A peer of an older version: the whole snapshot in one request.
           p.snapshotWhole = true;
@@ -345,6 +364,30 @@ export class HttpTransport implements Transport {
         this.#feedback?.reportSnapshot(id, false);
       },
     );
+  }
+
+  /**
+   * The snapshot message to send: `latest`, or the same with the snapshot of
+   * the peer's unfinished transfer, which it may hold most of, when the log
+   * still has every entry after that snapshot (Raft then catches the peer up
+   * from it as from any lagging log).
+   */
+  #resumable(p: PeerState, latest: Message & { type: "snap" }): Message & { type: "snap" } {
+    const u = p.unfinished;
+    if (u === undefined) return latest;
+    const older = u.snapshot.metadata.index;
+    const first = this.#opts.firstLogIndex?.();
+    if (
+      first === undefined || older > latest.snapshot.metadata.index || older + 1 < first ||
+      Date.now() - u.at > UNFINISHED_SNAPSHOT_MS
+    ) {
+      p.unfinished = undefined;
+      return latest;
+    }
+    return older === latest.snapshot.metadata.index &&
+        u.snapshot.metadata.term === latest.snapshot.metadata.term
+      ? latest
+      : { ...latest, snapshot: u.snapshot };
   }
 
   #pump(id: NodeId): void {

@@ -119,6 +119,7 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
     clusterId: opts.clusterId,
     secret: opts.secret,
     peers,
+    firstLogIndex: () => opts.storage.firstIndex(),
     ...(opts.log ? { log: opts.log } : {}),
   });
   const node = await RaftNode.start<R>({

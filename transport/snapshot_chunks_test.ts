@@ -21,6 +21,7 @@ async function overHttp(
     reports: boolean[],
     follower: { node: RaftNode<null>; restored: () => Uint8Array | undefined },
   ) => Promise<void>,
+  firstLogIndex?: () => number,
 ): Promise<void> {
   let restored: Uint8Array | undefined;
   const node = await follower((d) => void (restored = d.slice()));
@@ -34,6 +35,7 @@ async function overHttp(
     peers: { n2: `http://127.0.0.1:${server.addr.port}` },
     snapshotChunkBytes: 16 * 1024,
     fetch: via,
+    ...(firstLogIndex !== undefined ? { firstLogIndex } : {}),
   });
   t.attach({ reportUnreachable() {}, reportSnapshot: (_, ok) => void reports.push(ok) });
   try {
@@ -420,4 +422,61 @@ Deno.test("snapshot receiver: a new leader's transfer drops an older leader's pa
   );
   assert.deepEqual(r.progress, { index: 60, term: 4, size: 500, offset: 100, durable: false });
   await r.close();
+});
+
+/**
+ * Snapshot A (index 40) fails after two chunks; Raft then sends B (index 60).
+ * Returns the bytes sent for B's attempt and what the follower installed.
+ */
+async function failThenNewer(firstLogIndex?: () => number) {
+  const a = bytes(100_000, 9), b = bytes(120_000, 5);
+  const sent: number[] = [];
+  let failAfter = 3;
+  const via: typeof fetch = (input, init) => {
+    if (String(input).endsWith("/raft/snapshot")) {
+      const body = init?.body as Uint8Array;
+      if (body.length > 0 && --failAfter === 0) return Promise.reject(new TypeError("reset"));
+      sent.push(body.length);
+    }
+    return fetch(input, init);
+  };
+  let out: { second: number; restored: Uint8Array | undefined; applied: number } | undefined;
+  await overHttp(via, async (t, reports, { node, restored }) => {
+    const settle = async (n: number) => {
+      for (let i = 0; i < 500 && reports.length < n; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    t.send([snapMessage(a, 40)]);
+    await settle(1);
+    assert.deepEqual(reports, [false]);
+    const first = sent.reduce((x, y) => x + y, 0);
+    assert.equal(first, 2 * 16 * 1024);
+    t.send([snapMessage(b, 60)]);
+    await settle(2);
+    assert.deepEqual(reports, [false, true]);
+    out = {
+      second: sent.reduce((x, y) => x + y, 0) - first,
+      restored: restored(),
+      applied: node.status().applied,
+    };
+  }, firstLogIndex);
+  return { a, b, ...out! };
+}
+
+Deno.test("HttpTransport: after a failed transfer, a newer snapshot from Raft resumes the older one while the log still follows it", async () => {
+  const r = await failThenNewer(() => 35);
+  // Only the rest of A went: the follower kept its first 32 KiB.
+  assert.equal(r.second, r.a.length - 2 * 16 * 1024);
+  assert.deepEqual(r.restored, r.a);
+  assert.equal(r.applied, 40);
+});
+
+Deno.test("HttpTransport: the newer snapshot goes when the log no longer has the entries after the older one", async () => {
+  for (const first of [() => 42, undefined]) {
+    const r = await failThenNewer(first);
+    assert.equal(r.second, r.b.length);
+    assert.deepEqual(r.restored, r.b);
+    assert.equal(r.applied, 60);
+  }
 });

@@ -10,7 +10,7 @@
 import type { Config } from "../core/config.ts";
 import { type ConfChange, decodeConfChange } from "../core/confchange.ts";
 import { type ProposeReceipt, RawNode } from "../core/raw_node.ts";
-import type { ConfState, Message, NodeId, Ready, Role } from "../core/types.ts";
+import type { ConfState, Message, NodeId, Ready, Role, Snapshot } from "../core/types.ts";
 import { MemoryStorage } from "../storage/memory_storage.ts";
 import { InvariantChecker, InvariantViolation } from "./invariants.ts";
 import { SimStateMachine } from "./sim_state_machine.ts";
@@ -124,6 +124,8 @@ export interface SimCounters {
   reads: number;
   /** Forwarded proposals whose refusal came back to their sender. */
   refusedForwards: number;
+  /** Snapshot messages sent with the snapshot before the latest (a resumed transfer). */
+  olderSnapshotsSent: number;
   /** Membership changes applied (counted once per index). */
   confChangesApplied: number;
 }
@@ -169,6 +171,8 @@ class NodeState implements SimNode {
   retired = false;
   /** A membership change was applied since the last snapshot check. */
   confChanged = false;
+  /** The snapshot before the latest: a transport may resume sending it instead. */
+  olderSnapshot: Snapshot | undefined = undefined;
   constructor(readonly id: NodeId, readonly storage: MemoryStorage) {}
 }
 
@@ -213,6 +217,7 @@ export class SimCluster {
     crashesBeforeSend: 0,
     reads: 0,
     refusedForwards: 0,
+    olderSnapshotsSent: 0,
     confChangesApplied: 0,
   };
   #maxConfIndex = 0;
@@ -229,11 +234,14 @@ export class SimCluster {
   /** Removed nodes -> the index of their removal and the members that must apply it first. */
   readonly #toRetire = new Map<NodeId, { index: number; members: readonly NodeId[] }>();
   #now = 0;
+  readonly #resumeRng: SimRandom;
 
   /** Starts the bootstrap voters `options.ids`, all up, with nothing in flight. */
   constructor(options: SimClusterOptions) {
     if (options.ids.length === 0) throw new RangeError("A cluster needs at least one node");
     this.#rng = new SimRandom(options.seed);
+    // Its own stream: choices about snapshot messages leave every other choice of a seed as is.
+    this.#resumeRng = new SimRandom(options.seed ^ 0x5eed5);
     this.network = new SimNetwork(new SimRandom(this.#rng.seed()), options.faults ?? RELIABLE);
     this.network.onDuplicate = (m) => this.checker.onDuplicate(m);
     this.#bootstrap = [...options.ids];
@@ -450,7 +458,27 @@ export class SimCluster {
   }
 
   #send(msgs: readonly Message[]): void {
-    for (const m of msgs) this.network.send(m, this.#now);
+    for (const m of msgs) this.network.send(this.#resumed(m), this.#now);
+  }
+
+  /**
+   * Half the time, a snapshot message carries the sender's snapshot before
+   * the latest, while its log still follows it: what a transport does when
+   * it resumes a transfer that failed part way (the follower then catches up
+   * from the log, from an older point than the leader expected).
+   */
+  #resumed(m: Message): Message {
+    if (m.type !== "snap") return m;
+    const older = this.#nodes.get(m.from)?.olderSnapshot;
+    const first = this.#nodes.get(m.from)?.storage.firstIndex() ?? Infinity;
+    if (
+      older === undefined || older.metadata.index >= m.snapshot.metadata.index ||
+      older.metadata.index + 1 < first || !this.#resumeRng.chance(0.5)
+    ) {
+      return m;
+    }
+    this.counters.olderSnapshotsSent++;
+    return { ...m, snapshot: older };
   }
 
   #apply(n: NodeState, raw: RawNode, rd: Ready): void {
@@ -515,6 +543,7 @@ export class SimCluster {
       (n.confChanged && sm.applied > s.snapshot().metadata.index);
     n.confChanged = false;
     if (!due) return;
+    if (s.snapshot().metadata.index > 0) n.olderSnapshot = s.snapshot();
     s.createSnapshotSync(sm.applied, raw.status().confState, sm.snapshot());
     const upTo = sm.applied - this.#o.compactLag;
     if (upTo >= s.firstIndex()) s.compactSync(upTo);
