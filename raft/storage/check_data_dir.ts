@@ -6,6 +6,7 @@
  */
 
 import type { ConfState, HardState } from "../core/types.ts";
+import { inspectPartialSnapshot } from "./partial_snapshot_file.ts";
 import { DirLock } from "./dir_lock.ts";
 import { recoverDataDir } from "./recovery.ts";
 
@@ -47,6 +48,16 @@ export interface DataDirReport {
     }
     | null;
   readonly segments: readonly SegmentReport[];
+  /**
+   * A snapshot still arriving from the leader (`snapshot.partial`), which a
+   * restart goes on with; null when there is none (or it is damaged: see warnings).
+   */
+  readonly partialSnapshot?: {
+    readonly index: number;
+    readonly term: number;
+    readonly size: number;
+    readonly received: number;
+  } | null;
   /** What opening the directory would repair (a torn final write, ...). Not errors. */
   readonly warnings: readonly string[];
 }
@@ -109,6 +120,14 @@ export async function checkDataDir(dir: string): Promise<DataDirReport> {
           return `${r.file}: unfinished temp file; opening will remove it`;
       }
     });
+    const partial = await inspectPartialSnapshot(dir);
+    if (partial.state === "damaged") {
+      warnings.push(`partial snapshot: ${partial.reason}; the node will delete it`);
+    } else if (partial.state === "ok" && partial.unrecordedBytes > 0) {
+      warnings.push(
+        `partial snapshot: ${partial.unrecordedBytes} bytes past its recorded offset; the node will cut them off`,
+      );
+    }
     const snap = rec.snapshot;
     return {
       dir,
@@ -129,6 +148,12 @@ export async function checkDataDir(dir: string): Promise<DataDirReport> {
         firstIndex: s.firstIndex,
         lastIndex: s.lastIndex,
       })),
+      partialSnapshot: partial.state !== "ok" ? null : {
+        index: partial.header.id.index,
+        term: partial.header.id.term,
+        size: partial.header.id.size,
+        received: partial.header.offset,
+      },
       warnings,
     };
   } finally {
@@ -170,6 +195,12 @@ export function formatDataDirReport(r: DataDirReport): string {
       `snapshot: index ${r.snapshot.index}, term ${r.snapshot.term}, ${r.snapshot.bytes} bytes, voters [${
         cs.voters.join(", ")
       }]${cs.learners.length > 0 ? `, learners [${cs.learners.join(", ")}]` : ""}`,
+    );
+  }
+  const p = r.partialSnapshot;
+  if (p !== undefined && p !== null) {
+    lines.push(
+      `partial snapshot: index ${p.index}, term ${p.term}, ${p.received} of ${p.size} bytes received (a transfer of it goes on from there)`,
     );
   }
   lines.push(`segments: ${r.segments.length}`);

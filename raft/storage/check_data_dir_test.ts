@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import { runCheckCli } from "./check_cli.ts";
 import { checkDataDir, formatDataDirReport } from "./check_data_dir.ts";
 import { FileStorage } from "./file_storage.ts";
+import {
+  PARTIAL_SNAPSHOT_FILE,
+  PARTIAL_SNAPSHOT_HEADER_FILE,
+  PartialSnapshotFile,
+} from "./partial_snapshot_file.ts";
 import { segmentFileName } from "./segment.ts";
 import { CorruptLogError, DataDirInUseError } from "./storage_errors.ts";
 
@@ -136,3 +142,31 @@ Deno.test("runCheckCli exits 0 when sound, 1 on corruption, 2 on bad usage", asy
     }
   });
 });
+
+Deno.test("checkDataDir reports a partial snapshot, and what the node will do with it, changing nothing", () =>
+  withDir(async (dir) => {
+    const s = await FileStorage.open(dir);
+    await s.close();
+    const data = new Uint8Array(1000).map((_, i) => i & 0xff);
+    const p = await PartialSnapshotFile.create(
+      dir,
+      { index: 40, term: 3, size: data.length, crc: crc32(data) },
+      3,
+    );
+    await p.write(0, data.subarray(0, 600));
+    await p.checkpoint();
+    await p.write(600, data.subarray(600, 700)); // never checkpointed
+    p.close();
+    const partialPath = join(dir, PARTIAL_SNAPSHOT_FILE);
+    let r = await checkDataDir(dir);
+    assert.deepEqual(r.partialSnapshot, { index: 40, term: 3, size: 1000, received: 600 });
+    assert.ok(r.warnings.some((w) => /100 bytes past its recorded offset/.test(w)));
+    assert.match(formatDataDirReport(r), /partial snapshot: index 40, term 3, 600 of 1000 bytes/);
+    assert.equal((await Deno.stat(partialPath)).size, 700, "nothing was cut off");
+    // A damaged header: reported, not deleted.
+    await Deno.writeFile(join(dir, PARTIAL_SNAPSHOT_HEADER_FILE), new Uint8Array(10));
+    r = await checkDataDir(dir);
+    assert.equal(r.partialSnapshot, null);
+    assert.ok(r.warnings.some((w) => /partial snapshot: .*the node will delete it/.test(w)));
+    assert.equal((await Deno.stat(partialPath)).size, 700);
+  }));

@@ -173,6 +173,95 @@ async function readFully(file: Deno.FsFile, buf: Uint8Array): Promise<number> {
   return got;
 }
 
+/** What {@link inspectPartialSnapshot} found in a data directory. */
+export type PartialSnapshotInspection =
+  | { readonly state: "none" }
+  | {
+    readonly state: "ok";
+    readonly header: {
+      readonly id: PartialSnapshotId;
+      readonly offset: number;
+      readonly offsetCrc: number;
+      readonly leaderTerm: number;
+    };
+    /** Bytes after the recorded offset (written, never checkpointed): opening cuts them off. */
+    readonly unrecordedBytes: number;
+  }
+  | { readonly state: "damaged"; readonly reason: string };
+
+/**
+ * Checks the partial snapshot in `dir` (see the module doc) without changing
+ * anything: none, one that a restart would go on with, or a damaged one that
+ * opening would delete. Throws only for I/O errors.
+ *
+ * @example
+ * ```ts
+ * import { inspectPartialSnapshot } from "./partial_snapshot_file.ts";
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   console.assert((await inspectPartialSnapshot(dir)).state === "none");
+ *   await Deno.writeFile(`${dir}/snapshot.partial`, new Uint8Array(3));
+ *   console.assert((await inspectPartialSnapshot(dir)).state === "damaged");
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export async function inspectPartialSnapshot(dir: string): Promise<PartialSnapshotInspection> {
+  const headerPath = join(dir, PARTIAL_SNAPSHOT_HEADER_FILE);
+  const dataPath = join(dir, PARTIAL_SNAPSHOT_FILE);
+  let buf: Uint8Array;
+  try {
+    buf = await Deno.readFile(headerPath);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    // Bytes of a transfer that never reached its first checkpoint.
+    try {
+      await Deno.stat(dataPath);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return { state: "none" };
+      throw e;
+    }
+    return { state: "damaged", reason: `${dataPath} has no header` };
+  }
+  const header = decodeHeader(buf);
+  if (typeof header === "string") return { state: "damaged", reason: `${headerPath}: ${header}` };
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(dataPath, { read: true });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    return { state: "damaged", reason: `${dataPath} is missing` };
+  }
+  try {
+    const size = (await file.stat()).size;
+    if (size < header.offset) {
+      return {
+        state: "damaged",
+        reason: `${dataPath} holds ${size} bytes, its header says ${header.offset} arrived`,
+      };
+    }
+    let crc = 0;
+    const chunk = new Uint8Array(Math.min(VERIFY_CHUNK_BYTES, Math.max(1, header.offset)));
+    for (let at = 0; at < header.offset;) {
+      const want = chunk.subarray(0, Math.min(chunk.length, header.offset - at));
+      const n = await readFully(file, want);
+      if (n < want.length) break;
+      crc = crc32(want, crc);
+      at += n;
+    }
+    if (crc !== header.offsetCrc) {
+      return {
+        state: "damaged",
+        reason: `${dataPath}: its first ${header.offset} bytes do not match the header's checksum`,
+      };
+    }
+    return { state: "ok", header, unrecordedBytes: size - header.offset };
+  } finally {
+    file.close();
+  }
+}
+
 /**
  * A partial snapshot in a data directory, open for writing. One operation
  * at a time: callers do not start one before the previous one settled.
@@ -257,62 +346,23 @@ export class PartialSnapshotFile {
    * returned. Throws only for I/O errors.
    */
   static async open(dir: string): Promise<OpenedPartialSnapshot> {
-    const headerPath = join(dir, PARTIAL_SNAPSHOT_HEADER_FILE);
-    const dataPath = join(dir, PARTIAL_SNAPSHOT_FILE);
-    const discard = async (reason: string): Promise<OpenedPartialSnapshot> => {
+    const found = await inspectPartialSnapshot(dir);
+    if (found.state === "none") return { partial: undefined, discarded: undefined };
+    if (found.state === "damaged") {
       await removePartialSnapshot(dir);
-      return { partial: undefined, discarded: reason };
-    };
-    let buf: Uint8Array;
-    try {
-      buf = await Deno.readFile(headerPath);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-      // Bytes of a transfer that never reached its first checkpoint.
-      return await removeIfThere(dataPath)
-        ? { partial: undefined, discarded: `${dataPath} has no header` }
-        : { partial: undefined, discarded: undefined };
+      return { partial: undefined, discarded: found.reason };
     }
-    const header = decodeHeader(buf);
-    if (typeof header === "string") return await discard(`${headerPath}: ${header}`);
-    let file: Deno.FsFile;
+    const file = await Deno.open(join(dir, PARTIAL_SNAPSHOT_FILE), { read: true, write: true });
     try {
-      file = await Deno.open(dataPath, { read: true, write: true });
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-      return await discard(`${dataPath} is missing`);
-    }
-    try {
-      const size = (await file.stat()).size;
-      if (size < header.offset) {
-        file.close();
-        return await discard(
-          `${dataPath} holds ${size} bytes, its header says ${header.offset} arrived`,
-        );
-      }
-      let crc = 0;
-      const chunk = new Uint8Array(Math.min(VERIFY_CHUNK_BYTES, Math.max(1, header.offset)));
-      for (let at = 0; at < header.offset;) {
-        const want = chunk.subarray(0, Math.min(chunk.length, header.offset - at));
-        const n = await readFully(file, want);
-        if (n < want.length) break;
-        crc = crc32(want, crc);
-        at += n;
-      }
-      if (crc !== header.offsetCrc) {
-        file.close();
-        return await discard(
-          `${dataPath}: its first ${header.offset} bytes do not match the header's checksum`,
-        );
-      }
       // Bytes written after the last checkpoint were never vouched for.
-      if (size > header.offset) await file.truncate(header.offset);
+      if (found.unrecordedBytes > 0) await file.truncate(found.header.offset);
     } catch (e) {
       file.close();
       throw e;
     }
-    const recorded = { offset: header.offset, leaderTerm: header.leaderTerm };
-    return { partial: new PartialSnapshotFile(dir, file, header, recorded), discarded: undefined };
+    const h = found.header;
+    const recorded = { offset: h.offset, leaderTerm: h.leaderTerm };
+    return { partial: new PartialSnapshotFile(dir, file, h, recorded), discarded: undefined };
   }
 
   /** How many leading bytes of the snapshot are here. */
