@@ -6,6 +6,7 @@
  * @module
  */
 import type { InitialState } from "./core/storage.ts";
+import { type ConfChangeSingle, encodeConfChange } from "./core/confchange.ts";
 import type { ConfState, Entry, Message, Snapshot } from "./core/types.ts";
 import assert from "node:assert/strict";
 import { type NodeOptions, RaftNode } from "./node.ts";
@@ -158,4 +159,17 @@ export function appendFromN1(
     entries: o.entries ?? [],
     commit: o.commit,
   };
+}
+
+/** An append from leader n1 (term 2) of a membership change at index 4, committed. */
+export function confChangeFromN1(change: ConfChangeSingle): Message {
+  return appendFromN1({
+    commit: 4,
+    entries: [{
+      term: 2,
+      index: 4,
+      type: "confChange",
+      data: encodeConfChange({ changes: [change] }),
+    }],
+  });
 }

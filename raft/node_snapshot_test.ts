@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { encodeConfChange } from "./core/confchange.ts";
 import { confStateOf } from "./core/conf_state.ts";
 import { RaftNode } from "./node.ts";
 import { MemoryStorage } from "./storage/memory_storage.ts";
 import { ManualClock } from "./testing/manual_clock.ts";
 import {
   appendFromN1,
+  confChangeFromN1,
   GatedStorage,
   nullMachine,
   RecordingTransport,
@@ -32,15 +32,7 @@ Deno.test("node: a snapshot that arrives during a write is installed after that 
     assert.equal(node.applied, 3);
     // Entry 4 adds n4 and commits; its write is in flight.
     storage.block();
-    node.step(appendFromN1({
-      commit: 4,
-      entries: [{
-        term: 2,
-        index: 4,
-        type: "confChange",
-        data: encodeConfChange({ changes: [{ type: "addVoter", nodeId: "n4" }] }),
-      }],
-    }));
+    node.step(confChangeFromN1({ type: "addVoter", nodeId: "n4" }));
     await settle();
     assert.equal(storage.waiting, 1, "the write of entry 4 is in flight");
     // Meanwhile the leader, which removed n4 again and compacted, sends a snapshot at 100.

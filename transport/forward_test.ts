@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { encodeConfChange } from "../raft/core/confchange.ts";
 import { MemoryStorage } from "../raft/storage/memory_storage.ts";
 import { ManualClock } from "../raft/testing/manual_clock.ts";
-import { appendFromN1, settle, startTestNode } from "../raft/_node_harness_test.ts";
+import { confChangeFromN1, settle, startTestNode } from "../raft/_node_harness_test.ts";
 import { forwardWrites } from "./forward.ts";
 
 Deno.test("forwardWrites: a node removed from the cluster says so and names the members", async () => {
@@ -17,15 +16,7 @@ Deno.test("forwardWrites: a node removed from the cluster says so and names the 
     assert.equal((await res.json()).error, "no_leader");
     assert.equal(node.removed, false);
     // Leader n1 removes n2; n2 applies it.
-    node.step(appendFromN1({
-      commit: 4,
-      entries: [{
-        term: 2,
-        index: 4,
-        type: "confChange",
-        data: encodeConfChange({ changes: [{ type: "removeNode", nodeId: "n2" }] }),
-      }],
-    }));
+    node.step(confChangeFromN1({ type: "removeNode", nodeId: "n2" }));
     await settle();
     assert.equal(node.applied, 4);
     assert.equal(node.removed, true);
