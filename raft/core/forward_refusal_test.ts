@@ -5,6 +5,8 @@
  * timeout. A refused proposal is appended nowhere.
  */
 import assert from "node:assert/strict";
+import { MemoryStorage } from "../storage/memory_storage.ts";
+import { RawNode } from "./raw_node.ts";
 import { enc, Net } from "./_net_test.ts";
 
 /** n1 leads n1..n3. */
@@ -84,4 +86,22 @@ Deno.test("forwarding: a forwarded membership change the leader does not allow i
   assert.equal(refused[0]!.context, "cc-1");
   assert.match(refused[0]!.reason, /is not applied yet/);
   assert.equal(net.node("n1").status().lastIndex, last, "nothing was appended for it");
+});
+
+Deno.test("forwarding: a refusal that arrives while a Ready is outstanding goes in the next Ready, once", () => {
+  const raw = new RawNode({ id: "n2", storage: MemoryStorage.withVoters(["n1", "n2", "n3"]) });
+  raw.step({ type: "heartbeat", from: "n1", to: "n2", term: 2, commit: 0, context: "" });
+  const rd = raw.ready();
+  assert.equal(rd.refusedProposals.length, 0);
+  raw.step({
+    type: "propRefused",
+    from: "n1",
+    to: "n2",
+    term: 0,
+    context: "ctx-1",
+    reason: "busy",
+  });
+  assert.equal(rd.refusedProposals.length, 0, "a Ready handed out does not change");
+  raw.advance(rd);
+  assert.deepEqual(raw.ready().refusedProposals, [{ context: "ctx-1", reason: "busy" }]);
 });

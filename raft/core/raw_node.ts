@@ -308,7 +308,7 @@ export class RawNode {
     };
     r.msgs = [];
     r.readStates = [];
-    if (r.refusedProposals.length > 0) r.refusedProposals = [];
+    r.refusedProposals = [];
     if (softChanged) this.#prevSoft = soft;
     this.#outstanding = rd;
     return rd;
