@@ -267,9 +267,8 @@ export class RaftNode<R = unknown> {
   readonly #byIndex = new Map<number, { term: number; seq: number }>();
   /** Batches forwarded to the leader, by context, oldest first: failed at once if refused. */
   readonly #forwarded = new Map<string, number[]>();
-  /** {@link RaftNode.removed}, as of the membership `#removedFor`. */
+  /** {@link RaftNode.removed}. */
   #removed = false;
-  #removedFor: ConfState | undefined;
   readonly #confProposals = new Map<string, Pending<ConfState>>();
   #readQueue: Pending<number>[] = [];
   readonly #readRounds = new Map<string, ReadRound>();
@@ -367,18 +366,24 @@ export class RaftNode<R = unknown> {
   }
 
   /**
-   * True when the membership this node applied has members but not this node:
-   * it was removed from the cluster. (A node that has not learned any
-   * membership yet, as one that is joining, is not.)
+   * True once this node applied a membership (change or snapshot) that no
+   * longer lists it, having been listed before: it was removed from the
+   * cluster, and is no more if added again. A node that is joining (catching
+   * up on memberships from before its addition) is not removed; nor is one
+   * restarted after its removal, which cannot tell the two apart.
    */
   get removed(): boolean {
-    const cs = this.#confState;
-    if (this.#removedFor !== cs) {
-      const all = [...cs.voters, ...cs.learners, ...cs.votersOutgoing, ...cs.learnersNext];
-      this.#removed = all.length > 0 && !all.includes(this.id);
-      this.#removedFor = cs;
-    }
     return this.#removed;
+  }
+
+  /** Applies a new membership, noting whether it removed this node. */
+  #setConfState(cs: ConfState): void {
+    const listed = (c: ConfState) =>
+      c.voters.includes(this.id) || c.learners.includes(this.id) ||
+      c.votersOutgoing.includes(this.id) || c.learnersNext.includes(this.id);
+    if (listed(cs)) this.#removed = false;
+    else if (listed(this.#confState)) this.#removed = true;
+    this.#confState = cs;
   }
 
   /** Known leader, or "" when none. */
@@ -931,7 +936,7 @@ export class RaftNode<R = unknown> {
       this.#snapshotBytes = rd.snapshot.data.length;
       this.#appliedBytes = 0;
       this.#restores++;
-      this.#confState = rd.snapshot.metadata.confState;
+      this.#setConfState(rd.snapshot.metadata.confState);
       this.#settleCoveredProposals(rd.snapshot.metadata);
       this.#endInstall();
     }
@@ -1084,7 +1089,7 @@ export class RaftNode<R = unknown> {
       ...this.#confState.learners,
       ...this.#confState.votersOutgoing,
     ]);
-    this.#confState = this.#raw.applyConfChange(cc);
+    this.#setConfState(this.#raw.applyConfChange(cc));
     let pid = "", context = "";
     try {
       const c = JSON.parse(cc.context ?? "{}");

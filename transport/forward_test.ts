@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { MemoryStorage } from "../raft/storage/memory_storage.ts";
 import { ManualClock } from "../raft/testing/manual_clock.ts";
-import { confChangeFromN1, settle, startTestNode } from "../raft/_node_harness_test.ts";
+import {
+  appendFromN1,
+  confChangeFromN1,
+  settle,
+  startTestNode,
+} from "../raft/_node_harness_test.ts";
+import { encodeConfChange } from "../raft/core/confchange.ts";
+import type { Entry } from "../raft/core/types.ts";
 import { forwardWrites } from "./forward.ts";
 
 Deno.test("forwardWrites: a node removed from the cluster says so and names the members", async () => {
@@ -34,13 +41,49 @@ Deno.test("forwardWrites: a node removed from the cluster says so and names the 
   }
 });
 
-Deno.test("RaftNode.removed: a node that has not learned any membership yet (joining) is not removed", async () => {
+Deno.test("RaftNode.removed: a joining node replaying memberships from before its addition is not removed", async () => {
   const node = await startTestNode({
     id: "n4",
     clock: new ManualClock(),
     storage: MemoryStorage.withVoters([]),
   });
   try {
+    assert.equal(node.removed, false);
+    // Leader n1 catches n4 up from index 1: the bootstrap voters first, n4's own addition later.
+    const voters = ["n1", "n2", "n3"].map((id, i): Entry => ({
+      term: 1,
+      index: i + 1,
+      type: "confChange",
+      data: encodeConfChange({ changes: [{ type: "addVoter", nodeId: id }] }),
+    }));
+    node.step({ ...appendFromN1({ commit: 3, index: 0, logTerm: 0, entries: voters }), to: "n4" });
+    await settle();
+    assert.equal(node.applied, 3);
+    assert.equal(node.removed, false);
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("RaftNode.removed: a removed node added again is not removed any more", async () => {
+  const node = await startTestNode({ id: "n2", clock: new ManualClock() });
+  try {
+    node.step(confChangeFromN1({ type: "removeNode", nodeId: "n2" }));
+    await settle();
+    assert.equal(node.removed, true);
+    node.step(appendFromN1({
+      commit: 5,
+      index: 4,
+      logTerm: 2,
+      entries: [{
+        term: 2,
+        index: 5,
+        type: "confChange",
+        data: encodeConfChange({ changes: [{ type: "addLearner", nodeId: "n2" }] }),
+      }],
+    }));
+    await settle();
+    assert.equal(node.applied, 5);
     assert.equal(node.removed, false);
   } finally {
     await node.stop();
