@@ -86,7 +86,7 @@ interface PeerState {
   /** The peer has no chunk route: snapshots go whole, in one request. */
   snapshotWhole: boolean;
   /** The snapshot of a transfer that failed part way, and when: the next attempt resumes it. */
-  unfinished: { snapshot: Snapshot; at: number } | undefined;
+  unfinished: { snapshot: Snapshot; timer: ReturnType<typeof setTimeout> } | undefined;
 }
 
 /** How long the snapshot of a failed transfer is kept to resume it (as long as the peer keeps it). */
@@ -98,6 +98,11 @@ const UNFINISHED_SNAPSHOT_MS = 10 * 60_000;
  * batches are POSTed.
  */
 const MAX_FRAME_UNITS = 20 * 1024 * 1024;
+
+function sameSnapshot(a: Snapshot | undefined, b: Snapshot): boolean {
+  return a !== undefined && a.metadata.index === b.metadata.index &&
+    a.metadata.term === b.metadata.term;
+}
 
 function approxSize(m: Message): number {
   if (m.type === "app" || m.type === "prop") {
@@ -186,6 +191,7 @@ export class HttpTransport implements Transport {
   /** Forgets a peer. */
   removePeer(id: NodeId): void {
     const p = this.#peers.get(id);
+    if (p !== undefined) this.#forgetUnfinished(p);
     this.#closeStream(p);
     p?.snapshot?.stop.abort();
     this.#peers.delete(id);
@@ -234,6 +240,7 @@ export class HttpTransport implements Transport {
     for (const p of this.#peers.values()) {
       this.#closeStream(p);
       p.snapshot?.stop.abort();
+      this.#forgetUnfinished(p);
     }
     for (const c of this.#controllers) c.abort();
     this.#controllers.clear();
@@ -341,13 +348,23 @@ export class HttpTransport implements Transport {
     }).then(
       () => {
         if (p.snapshot === mine) p.snapshot = undefined;
-        if (p.unfinished?.snapshot === m.snapshot) p.unfinished = undefined;
+        if (sameSnapshot(p.unfinished?.snapshot, m.snapshot)) this.#forgetUnfinished(p);
         this.#feedback?.reportSnapshot(id, true);
       },
       (e) => {
         if (p.snapshot === mine) p.snapshot = undefined;
-        if (!(e instanceof NoChunkRouteError)) {
-          p.unfinished = { snapshot: m.snapshot, at: Date.now() };
+        // Kept to resume (when the log can tell it still helps), unless a newer transfer
+        // replaced this one; for at most 10 minutes from the first failure.
+        if (
+          this.#opts.firstLogIndex !== undefined && !stop.signal.aborted &&
+          !(e instanceof NoChunkRouteError) && !sameSnapshot(p.unfinished?.snapshot, m.snapshot)
+        ) {
+          this.#forgetUnfinished(p);
+          const timer = setTimeout(() => {
+            if (p.unfinished?.timer === timer) p.unfinished = undefined;
+          }, UNFINISHED_SNAPSHOT_MS);
+          Deno.unrefTimer(timer as unknown as number);
+          p.unfinished = { snapshot: m.snapshot, timer };
         }
         if (e instanceof NoChunkRouteError) {
           // A peer of an older version: the whole snapshot in one request.
@@ -377,17 +394,28 @@ export class HttpTransport implements Transport {
     if (u === undefined) return latest;
     const older = u.snapshot.metadata.index;
     const first = this.#opts.firstLogIndex?.();
-    if (
-      first === undefined || older > latest.snapshot.metadata.index || older + 1 < first ||
-      Date.now() - u.at > UNFINISHED_SNAPSHOT_MS
-    ) {
-      p.unfinished = undefined;
+    if (first === undefined || older > latest.snapshot.metadata.index || older + 1 < first) {
+      this.#forgetUnfinished(p);
       return latest;
     }
     return older === latest.snapshot.metadata.index &&
         u.snapshot.metadata.term === latest.snapshot.metadata.term
       ? latest
       : { ...latest, snapshot: u.snapshot };
+  }
+
+  /**
+   * Lets go of the snapshots kept to resume failed transfers (a node that no
+   * longer leads sends none).
+   */
+  dropUnfinishedSnapshots(): void {
+    for (const p of this.#peers.values()) this.#forgetUnfinished(p);
+  }
+
+  #forgetUnfinished(p: PeerState): void {
+    if (p.unfinished === undefined) return;
+    clearTimeout(p.unfinished.timer);
+    p.unfinished = undefined;
   }
 
   #pump(id: NodeId): void {

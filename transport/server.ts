@@ -152,6 +152,9 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
     }
   });
   node.on("removePeer", ({ id }) => transport.removePeer(id));
+  node.on("stateChange", ({ role }) => {
+    if (role !== "leader") transport.dropUnfinishedSnapshots();
+  });
   const dataDir = opts.dataDir ??
     (opts.storage instanceof FileStorage ? opts.storage.dir : undefined);
   const built = createApp({

@@ -428,7 +428,7 @@ Deno.test("snapshot receiver: a new leader's transfer drops an older leader's pa
  * Snapshot A (index 40) fails after two chunks; Raft then sends B (index 60).
  * Returns the bytes sent for B's attempt and what the follower installed.
  */
-async function failThenNewer(firstLogIndex?: () => number) {
+async function failThenNewer(firstLogIndex?: () => number, between?: (t: HttpTransport) => void) {
   const a = bytes(100_000, 9), b = bytes(120_000, 5);
   const sent: number[] = [];
   let failAfter = 3;
@@ -452,6 +452,7 @@ async function failThenNewer(firstLogIndex?: () => number) {
     assert.deepEqual(reports, [false]);
     const first = sent.reduce((x, y) => x + y, 0);
     assert.equal(first, 2 * 16 * 1024);
+    between?.(t);
     t.send([snapMessage(b, 60)]);
     await settle(2);
     assert.deepEqual(reports, [false, true]);
@@ -472,9 +473,15 @@ Deno.test("HttpTransport: after a failed transfer, a newer snapshot from Raft re
   assert.equal(r.applied, 40);
 });
 
-Deno.test("HttpTransport: the newer snapshot goes when the log no longer has the entries after the older one", async () => {
-  for (const first of [() => 42, undefined]) {
-    const r = await failThenNewer(first);
+Deno.test("HttpTransport: the newer snapshot goes when the log no longer has the entries after the older one, or the older one was let go", async () => {
+  const cases: [(() => number) | undefined, ((t: HttpTransport) => void) | undefined][] = [
+    [() => 42, undefined],
+    [undefined, undefined],
+    // No longer leading: the older snapshot is let go.
+    [() => 35, (t) => t.dropUnfinishedSnapshots()],
+  ];
+  for (const [first, between] of cases) {
+    const r = await failThenNewer(first, between);
     assert.equal(r.second, r.b.length);
     assert.deepEqual(r.restored, r.b);
     assert.equal(r.applied, 60);
