@@ -229,6 +229,8 @@ interface Partial {
   message: SnapshotMessage | undefined;
   /** The request writing into it now (0: none). */
   writer: number;
+  /** When that request started or last wrote a byte (requests turned away do not count). */
+  wrote: number;
   /** When it last got a request or a byte. */
   active: number;
   /** The leader term of the message Raft got it with, once it did (kept on disk until applied). */
@@ -423,14 +425,14 @@ export class SnapshotReceiver {
     const p = await this.#serial(() => this.#partialFor(d, message, now));
     // A request still writing wins unless it has been silent for a chunk's timeout (a
     // connection gone half-open): then this one takes over and the old one stops.
-    const stalled = p.writer !== 0 && now - p.active > STALLED_WRITER_MS;
+    const stalled = p.writer !== 0 && now - p.wrote > STALLED_WRITER_MS;
     if ((p.writer !== 0 && !stalled) || offset !== p.bytes.offset) {
       p.active = now;
       await c.body?.cancel();
       return { offset: p.bytes.offset, done: false };
     }
     const writer = p.writer = ++this.#writers;
-    p.active = now;
+    p.active = p.wrote = now;
     const mine = () => p.writer === writer && this.#partial === p && !this.#closed;
     try {
       let at = offset, checkpointed = offset;
@@ -444,7 +446,7 @@ export class SnapshotReceiver {
           const wrote = await this.#serial(() => mine() ? p.bytes.write(at, part) : false);
           if (!wrote) return { offset: p.bytes.offset, done: false };
           at += part.length;
-          p.active = this.#now();
+          p.active = p.wrote = this.#now();
           if (at - checkpointed >= CHECKPOINT_BYTES) {
             await this.#serial(() => mine() ? p.bytes.checkpoint() : undefined);
             checkpointed = at;
@@ -487,6 +489,7 @@ export class SnapshotReceiver {
       bytes: partial,
       message: undefined,
       writer: 0,
+      wrote: 0,
       active: this.#now(),
       deliveredTerm: undefined,
     };
@@ -530,7 +533,7 @@ export class SnapshotReceiver {
       const bytes = this.#dir === undefined
         ? new MemoryPartial(d.size, d.term)
         : await PartialSnapshotFile.create(this.#dir, id, d.term);
-      p = { key, id, bytes, message, writer: 0, active: now, deliveredTerm: undefined };
+      p = { key, id, bytes, message, writer: 0, wrote: 0, active: now, deliveredTerm: undefined };
       this.#partial = p;
       this.#startSweeper();
     } else if (p.message === undefined || d.term >= p.message.term) {
