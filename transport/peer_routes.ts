@@ -93,6 +93,8 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
   const sockets = new Map<WebSocket, number>();
   const idleMs = opts.idleMs ?? 60_000;
   let sweeper: ReturnType<typeof setInterval> | undefined;
+  // Once closed (the node is stopping), no new stream is taken: it would outlive the routes.
+  let closed = false;
   const sweep = () => {
     const now = Date.now();
     for (const [socket, seen] of sockets) {
@@ -233,6 +235,11 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
         403,
       );
     }
+    if (closed) {
+      return c.json({ error: "stopped", message: "This node is stopping" }, 503, {
+        "retry-after": "1",
+      });
+    }
     if (from === "" || c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       return c.json({
         error: "invalid_message",
@@ -262,6 +269,7 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
   return {
     app,
     close: () => {
+      closed = true;
       reorder.close();
       clearInterval(sweeper);
       sweeper = undefined;

@@ -62,3 +62,44 @@ Deno.test("peer routes close a peer stream that brings nothing for idleMs, and k
     await node.stop();
   }
 });
+
+Deno.test("peer routes take no new stream once closed (the node is stopping)", async () => {
+  const node = await RaftNode.start({
+    id: "n1",
+    storage: MemoryStorage.withVoters(["n1"]),
+    transport: { send() {} },
+    stateMachine: {
+      apply: (c) => c.map(() => null),
+      snapshot: () => new Uint8Array(),
+      restore: () => {},
+    },
+  });
+  const peers = peerRoutes({ node, clusterId: "c", secret: "s" });
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, peers.app.fetch);
+  try {
+    await peers.close();
+    // A peer reconnecting at once after its stream was closed is refused, not registered.
+    const ws = new WebSocket(`ws://127.0.0.1:${server.addr.port}/raft/ws`, {
+      headers: { [SECRET_HEADER]: "s", [FROM_HEADER]: "n2", [CLUSTER_HEADER]: "c" },
+    } as unknown as string[]);
+    const outcome = await new Promise<string>((resolve) => {
+      ws.onopen = () => resolve("open");
+      ws.onerror = () => resolve("refused");
+    });
+    if (outcome === "open") ws.close();
+    assert.equal(outcome, "refused");
+    const res = await fetch(`http://127.0.0.1:${server.addr.port}/raft/ws`, {
+      headers: {
+        [SECRET_HEADER]: "s",
+        [FROM_HEADER]: "n2",
+        [CLUSTER_HEADER]: "c",
+        upgrade: "websocket",
+      },
+    });
+    assert.equal(res.status, 503);
+    assert.equal((await res.json()).error, "stopped");
+  } finally {
+    await server.shutdown();
+    await node.stop();
+  }
+});
