@@ -75,6 +75,9 @@ export interface StateMachine<R> {
   retainFrom?(): number;
 }
 
+/** Forwarded batches remembered before all of them are checked for settled ones. */
+const FORWARDED_SWEEP_MIN = 1024;
+
 /**
  * How messages leave the node. Delivery is best effort (Raft retries), but a
  * message must not be delivered twice: a proposal forwarded to the leader is
@@ -267,6 +270,7 @@ export class RaftNode<R = unknown> {
   readonly #byIndex = new Map<number, { term: number; seq: number }>();
   /** Batches forwarded to the leader, by context, oldest first: failed at once if refused. */
   readonly #forwarded = new Map<string, number[]>();
+  #forwardedSweepAt = FORWARDED_SWEEP_MIN;
   /** {@link RaftNode.removed}. */
   #removed = false;
   readonly #confProposals = new Map<string, Pending<ConfState>>();
@@ -486,12 +490,24 @@ export class RaftNode<R = unknown> {
   }
 
   #rememberForwarded(context: string, seqs: number[]): void {
-    // Batches whose proposals all settled (applied, failed, timed out) are forgotten.
+    // Batches whose proposals all settled (applied, failed, timed out) are forgotten: the
+    // oldest ones each time, and all of them whenever the map doubled (one batch with a long
+    // timeout at its head must not hold back the rest).
+    const settled = (batch: number[]) => !batch.some((seq) => this.#proposals.has(seq));
     for (const [ctx, old] of this.#forwarded) {
-      if (old.some((seq) => this.#proposals.has(seq))) break;
+      if (!settled(old)) break;
       this.#forwarded.delete(ctx);
     }
+    if (this.#forwarded.size >= this.#forwardedSweepAt) {
+      for (const [ctx, old] of this.#forwarded) if (settled(old)) this.#forwarded.delete(ctx);
+      this.#forwardedSweepAt = Math.max(FORWARDED_SWEEP_MIN, 2 * this.#forwarded.size);
+    }
     this.#forwarded.set(context, seqs);
+  }
+
+  /** Forwarded batches whose refusal this node would still act on (at most a few per pending one). */
+  get forwardedBatches(): number {
+    return this.#forwarded.size;
   }
 
   /** A forwarded batch or membership change was refused, so never appended: fail it now. */

@@ -72,3 +72,28 @@ Deno.test("node: a membership change forwarded to a leader that refuses it fails
     await node.stop();
   }
 });
+
+Deno.test("node: forwarded batches are forgotten once settled, also behind one that waits long", async () => {
+  const clock = new ManualClock();
+  const transport = new RecordingTransport();
+  const node = await startTestNode({ id: "n2", clock, transport });
+  node.step(appendFromN1({ commit: 3 }));
+  await settle();
+  try {
+    const long = outcome(node.propose(new Uint8Array([0]), { timeoutMs: 60_000 }));
+    await settle(1);
+    const short: Promise<unknown>[] = [];
+    for (let i = 1; i <= 2000; i++) {
+      short.push(outcome(node.propose(new Uint8Array([i & 0xff]), { timeoutMs: 10 })));
+      await settle(1);
+      if (i % 100 === 0) await clock.advance(20); // these time out
+    }
+    await clock.advance(20);
+    await Promise.all(short);
+    assert.equal(forwarded(transport).length, 2001, "each proposal went in its own batch");
+    assert.ok(node.forwardedBatches < 1200, `${node.forwardedBatches} batches still remembered`);
+    assert.equal(await Promise.race([long, settle().then(() => "pending")]), "pending");
+  } finally {
+    await node.stop();
+  }
+});
