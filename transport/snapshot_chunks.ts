@@ -422,6 +422,12 @@ export class SnapshotReceiver {
     if (c.offset === undefined || !/^\d{1,16}$/.test(c.offset) || offset > d.size) {
       throw new MessageFormatError(`${OFFSET_HEADER} must be an offset within the snapshot`);
     }
+    if (d.metadata.index <= this.#appliedIndex()) {
+      // Nothing in it this node lacks (say its answer that the snapshot arrived was lost):
+      // done, without a transfer. The leader then catches it up from its log.
+      await c.body?.cancel();
+      return { offset: d.size, done: true };
+    }
     const p = await this.#serial(() => this.#partialFor(d, message, now));
     // A request still writing wins unless it has been silent for a chunk's timeout (a
     // connection gone half-open): then this one takes over and the old one stops.

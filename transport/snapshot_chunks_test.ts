@@ -489,3 +489,16 @@ Deno.test("HttpTransport: the newer snapshot goes when the log no longer has the
     assert.equal(r.applied, 60);
   }
 });
+
+Deno.test("snapshot receiver: a snapshot this node has already applied is done at once, without a transfer", async () => {
+  const got: Message[] = [];
+  const r = new SnapshotReceiver("n2", (m) => got.push(m), { appliedIndex: () => 50 });
+  const m = snapMessage(bytes(10_000), 40);
+  assert.deepEqual(await r.accept({ from: "n1", snapshot: header(m), offset: "0", body: null }), {
+    offset: 10_000,
+    done: true,
+  });
+  assert.equal(got.length, 0, "Raft is not handed a snapshot it has");
+  assert.equal(r.progress, undefined);
+  await r.close();
+});
