@@ -273,6 +273,8 @@ export class RaftNode<R = unknown> {
   #forwardedSweepAt = FORWARDED_SWEEP_MIN;
   /** {@link RaftNode.removed}. */
   #removed = false;
+  /** When this node lost its leader (monotonic ms), while it knows none. */
+  #leaderlessSince: number | undefined;
   readonly #confProposals = new Map<string, Pending<ConfState>>();
   #readQueue: Pending<number>[] = [];
   readonly #readRounds = new Map<string, ReadRound>();
@@ -789,8 +791,30 @@ export class RaftNode<R = unknown> {
     // timeout (an answer to the earlier request still counts).
     if (this.#readRounds.size > 0 && this.#leader !== NO_NODE) {
       this.#retryReadRounds(this.#electionMs);
+    } else if (
+      this.#readRounds.size > 0 && this.#leaderlessSince !== undefined &&
+      this.#elapsed() - this.#leaderlessSince >= this.#electionMs
+    ) {
+      this.#failUnansweredReads();
     }
     this.#wake();
+  }
+
+  /**
+   * Fails the read rounds nobody answered once this node has known no leader
+   * for an election timeout (it lost its leader, or was a leader cut off
+   * from the others): reads are safe to retry, elsewhere or later, rather
+   * than wait for their timeout.
+   */
+  #failUnansweredReads(): void {
+    const err = new ProposalDroppedError(
+      `${this.id} has known no leader for ${this.#electionMs} ms to confirm the read`,
+    );
+    const rounds = new Set([...this.#readRounds.values()].filter((r) => r.index === undefined));
+    for (const round of rounds) {
+      for (const c of round.ctxs) this.#readRounds.delete(c);
+      for (const p of round.waiters) (p.cancelTimer(), p.reject(this.#withUrl(err)));
+    }
   }
 
   #elapsed(): number {
@@ -1013,6 +1037,7 @@ export class RaftNode<R = unknown> {
       }
       if (rd.softState.leader !== this.#leader) {
         this.#leader = rd.softState.leader;
+        this.#leaderlessSince = this.#leader === NO_NODE ? this.#elapsed() : undefined;
         newTerm = true;
         this.#events.emit("leaderChange", { leader: this.#leader, term: this.#term });
       }

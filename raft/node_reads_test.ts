@@ -4,6 +4,7 @@ import { MemoryStorage } from "./storage/memory_storage.ts";
 import { ManualClock } from "./testing/manual_clock.ts";
 import type { Clock } from "./clock.ts";
 import type { Message } from "./core/types.ts";
+import { ProposalDroppedError } from "./core/errors.ts";
 import {
   appendFromN1,
   GatedStorage,
@@ -415,4 +416,33 @@ Deno.test("node: a lost read request is asked again while the follower's disk st
     await node.stop();
   }
   await read;
+});
+
+Deno.test("node: a read waiting on a leader that went silent fails once no leader is known for an election timeout", async () => {
+  const clock = new ManualClock();
+  const t = new RecordingTransport();
+  const node = await startTestNode({
+    id: "n2",
+    clock,
+    transport: t,
+    raft: { electionTick: 10, heartbeatTick: 1 },
+  });
+  try {
+    node.step(appendFromN1({ commit: 0, index: 0, logTerm: 0 }));
+    await settle();
+    assert.equal(node.leader, "n1");
+    let outcome: unknown = "pending";
+    node.readIndex({ timeoutMs: 60_000 }).then((i) => outcome = i, (e) => outcome = e);
+    await settle();
+    assert.ok(t.take().some((m) => m.type === "readIndex"), "the read goes to the leader");
+    // n1 goes silent: n2 stops following it and campaigns, in vain (nobody answers).
+    let ms = 0;
+    for (; ms < 2000 && outcome === "pending"; ms += 10) await clock.advance(10);
+    assert.equal(node.leader, "");
+    assert.ok(outcome instanceof ProposalDroppedError, String(outcome));
+    assert.match(outcome.message, /known no leader for 100 ms/);
+    assert.ok(ms <= 600, `failed after ${ms} ms, not at its 60 s timeout`);
+  } finally {
+    await node.stop();
+  }
 });
