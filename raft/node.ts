@@ -392,6 +392,11 @@ export class RaftNode<R = unknown> {
     this.#confState = cs;
   }
 
+  /** How long a proposal or read waits by default (`requestTimeoutMs`), in ms. */
+  get requestTimeoutMs(): number {
+    return this.#timeoutMs;
+  }
+
   /** Known leader, or "" when none. */
   get leader(): NodeId {
     return this.#raw.softState().leader;

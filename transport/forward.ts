@@ -83,7 +83,14 @@ export function forwardWrites(node: RaftNode<unknown>): MiddlewareHandler {
     headers.set(FORWARDED_HEADER, node.id);
     try {
       const body = await c.req.arrayBuffer();
-      const res = await fetch(dest, { method, headers, body: body.byteLength > 0 ? body : null });
+      // The leader answers within its own request timeout; a leader that cannot be reached (a
+      // one-way partition drops its packets) must not hold the request for TCP's minutes.
+      const res = await fetch(dest, {
+        method,
+        headers,
+        body: body.byteLength > 0 ? body : null,
+        signal: AbortSignal.timeout(node.requestTimeoutMs * 1.5),
+      });
       const out = new Headers(res.headers);
       out.delete("content-length");
       out.delete("transfer-encoding");

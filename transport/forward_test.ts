@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
+import { RaftNode } from "../raft/node.ts";
 import { MemoryStorage } from "../raft/storage/memory_storage.ts";
 import { ManualClock } from "../raft/testing/manual_clock.ts";
 import {
   appendFromN1,
   confChangeFromN1,
+  nullMachine,
   settle,
   startTestNode,
 } from "../raft/_node_harness_test.ts";
@@ -87,5 +89,42 @@ Deno.test("RaftNode.removed: a removed node added again is not removed any more"
     assert.equal(node.removed, false);
   } finally {
     await node.stop();
+  }
+});
+
+Deno.test("forwardWrites: a leader that never answers (a one-way partition) fails the write after 1.5 request timeouts", async () => {
+  // A "leader" that takes the connection and never answers.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  const node = await RaftNode.start({
+    id: "n2",
+    storage: MemoryStorage.withVoters(["n1", "n2", "n3"]),
+    transport: { send() {} },
+    clock: new ManualClock(),
+    stateMachine: nullMachine,
+    requestTimeoutMs: 200,
+  });
+  node.setPeerUrl("n1", `http://127.0.0.1:${listener.addr.port}`);
+  const app = new Hono().use(forwardWrites(node)).post("/x", (c) => c.text("ok"));
+  try {
+    node.step(appendFromN1({ commit: 0, index: 0, logTerm: 0 }));
+    await settle();
+    assert.equal(node.leader, "n1");
+    const started = performance.now();
+    const res = await app.request("http://127.0.0.1/x", { method: "POST", body: "{}" });
+    const took = performance.now() - started;
+    assert.equal(res.status, 502);
+    const body = await res.json();
+    assert.equal(body.error, "forward_failed");
+    assert.match(body.message, /outcome is unknown/);
+    assert.ok(took >= 250 && took < 5_000, `answered after ${took} ms`);
+  } finally {
+    await node.stop();
+    listener.close();
+    for (const c of held) c.close();
+    await accepting.catch(() => {});
   }
 });
