@@ -20,7 +20,18 @@ export interface PeerSocketOptions {
   readonly onOpen?: () => void;
   /** Gives up (a broken socket) if the handshake is not answered within this. Default 10 s. */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * Pings the peer this often once open, and gives up (a broken socket) when
+   * no pong came for four of them. Default 1 s; 0 sends no pings.
+   */
+  readonly pingMs?: number;
 }
+
+/**
+ * Time between pings on an open peer stream: a peer cut off by a partition
+ * that drops packets is noticed within four of them, not after TCP gives up.
+ */
+const DEFAULT_PING_MS = 1000;
 
 /** The WebSocket URL of a peer's message route. */
 export function peerSocketUrl(base: string): string {
@@ -55,6 +66,7 @@ export class PeerSocket {
       // A connection with Nagle's algorithm off, for ws:// and wss:// alike (see ws_client.ts).
       ws = new TcpWebSocket(new URL(peerSocketUrl(opts.url)).href, opts.headers, {
         handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 10_000,
+        ...((opts.pingMs ?? DEFAULT_PING_MS) > 0 ? { pingMs: opts.pingMs ?? DEFAULT_PING_MS } : {}),
       });
     } catch (e) {
       // A malformed peer URL: report it like a connection that failed, not to the caller.

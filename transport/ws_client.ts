@@ -45,6 +45,15 @@ export interface TcpWebSocketOptions {
    * otherwise wait for good. Default: no limit.
    */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * Once open, sends a ping this often and ends the socket (code 1006) when
+   * no pong came for `deadAfterMs`: a peer behind a partition that drops its
+   * packets gives no error, and TCP's retransmissions back off for minutes.
+   * Default: no pings.
+   */
+  readonly pingMs?: number;
+  /** See `pingMs`. Default: four pings. */
+  readonly deadAfterMs?: number;
 }
 
 /**
@@ -74,6 +83,9 @@ export class TcpWebSocket {
   #open = false;
   #closed = false;
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  #pinger: ReturnType<typeof setInterval> | undefined;
+  /** When the last pong (or the opening) came. */
+  #heardAt = 0;
 
   readonly #options: TcpWebSocketOptions;
 
@@ -181,6 +193,7 @@ export class TcpWebSocket {
     }
     clearTimeout(this.#handshakeTimer);
     this.#open = true;
+    this.#startPings();
     this.onopen?.();
     for (;;) {
       const f = await reader.frame();
@@ -190,6 +203,7 @@ export class TcpWebSocket {
         return this.#end(code, decoder.decode(f.payload.subarray(2)));
       }
       if (f.opcode === 0x9) this.#write(encodeFrameBytes(0xa, f.payload));
+      else if (f.opcode === 0xa) this.#heardAt = performance.now();
     }
   }
 
@@ -204,8 +218,24 @@ export class TcpWebSocket {
     return this.#writing;
   }
 
+  #startPings(): void {
+    const every = this.#options.pingMs;
+    if (every === undefined) return;
+    const dead = this.#options.deadAfterMs ?? 4 * every;
+    this.#heardAt = performance.now();
+    this.#pinger = setInterval(() => {
+      const silent = performance.now() - this.#heardAt;
+      if (silent > dead) {
+        this.#end(1006, `no pong for ${Math.round(silent)} ms`);
+        return;
+      }
+      this.#write(encodeFrameBytes(0x9, new Uint8Array()));
+    }, every);
+  }
+
   #end(code: number, reason: string): void {
     clearTimeout(this.#handshakeTimer);
+    clearInterval(this.#pinger);
     if (this.#closed) return;
     this.#closed = true;
     this.#open = false;

@@ -169,3 +169,37 @@ Deno.test("TcpWebSocket gives up a handshake that is never answered", async () =
     srv.close();
   }
 });
+
+Deno.test("TcpWebSocket with pings ends a connection whose peer never answers them", async () => {
+  // The handshake is answered, then nothing: a peer whose packets a partition now drops.
+  const srv = rawWsServer({ answer: true, read: true });
+  const ws = new TcpWebSocket(`ws://127.0.0.1:${srv.port}/raft/ws`, {}, {
+    pingMs: 50,
+    deadAfterMs: 200,
+  });
+  try {
+    const e = await new Promise<ClosedEvent>((r) => ws.onclose = r);
+    assert.equal(e.code, 1006);
+    assert.match(e.reason, /no pong for \d+ ms/);
+  } finally {
+    srv.close();
+  }
+});
+
+Deno.test("TcpWebSocket with pings keeps a connection whose peer answers them", async () => {
+  const s = server();
+  const c = new TcpWebSocket(s.url, { "x-key": "k" }, { pingMs: 50, deadAfterMs: 200 });
+  let closedEarly: ClosedEvent | undefined;
+  c.onclose = (e) => closedEarly = e;
+  try {
+    await new Promise<void>((r) => c.onopen = r);
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(closedEarly, undefined, "the connection stays open while pongs come");
+    c.send("still here");
+    await waitFor("the frame to arrive", () => s.received.includes("still here"), 3_000);
+  } finally {
+    c.close(1000);
+    await s.closedByClient;
+    await s.srv.shutdown();
+  }
+});
