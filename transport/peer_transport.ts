@@ -98,6 +98,8 @@ const UNFINISHED_SNAPSHOT_MS = 10 * 60_000;
  * batches are POSTed.
  */
 const MAX_FRAME_UNITS = 20 * 1024 * 1024;
+/** Messages to one peer are split into frames of about this many UTF-16 units. */
+const FRAME_TARGET_UNITS = 4 * 1024 * 1024;
 
 function sameSnapshot(a: Snapshot | undefined, b: Snapshot): boolean {
   return a !== undefined && a.metadata.index === b.metadata.index &&
@@ -264,9 +266,25 @@ export class HttpTransport implements Transport {
       const s = p.socket ?? this.#openStream(id, p);
       // A peer that stops reading must not make us buffer without bound: Raft resends.
       if (s.queuedBytes() > this.#maxQueueBytes) continue;
-      const frame = `[${batch.map(encodeMessageText).join(",")}]`;
-      if (frame.length > MAX_FRAME_UNITS) posted.push(...batch);
-      else s.send(frame);
+      // Frames of a few MiB each: a follower far behind gets many appends at once, and one
+      // frame of them all (tens of MiB) went by request instead, timed out, and was sent again.
+      let parts: string[] = [], units = 0;
+      const flush = () => {
+        if (parts.length > 0) s.send(`[${parts.join(",")}]`);
+        parts = [];
+        units = 0;
+      };
+      for (const m of batch) {
+        const text = encodeMessageText(m);
+        if (text.length > MAX_FRAME_UNITS) {
+          posted.push(m);
+          continue;
+        }
+        if (units > 0 && units + text.length > FRAME_TARGET_UNITS) flush();
+        parts.push(text);
+        units += text.length + 1;
+      }
+      flush();
     }
     if (posted.length > 0) this.#enqueue(posted);
   }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { Message } from "../raft/core/types.ts";
 import { parseServeArgs } from "../cli.ts";
 import { waitFor } from "../tests/helpers.ts";
 import { HttpTransport } from "./peer_transport.ts";
@@ -108,6 +109,47 @@ Deno.test("a peer that takes the stream but refuses every frame is backed off, n
     // Waits of 50, 100, 200, 400, 800 and 1000 ms come before the seventh attempt.
     const elapsed = Date.now() - start;
     assert.ok(elapsed >= 2_500, `7 attempts in ${elapsed} ms`);
+  } finally {
+    t.close();
+    await peer.close();
+  }
+});
+
+Deno.test("many large appends to one peer go over the stream in several frames, in order, none by request", async () => {
+  const peer = startPeer();
+  let posts = 0;
+  const t = new HttpTransport({
+    id: "n2",
+    clusterId: "c",
+    secret: "s",
+    peers: { n1: peer.url },
+    fetch: (input, init) => {
+      if (String(input).endsWith("/raft/messages")) posts++;
+      return fetch(input, init);
+    },
+  });
+  try {
+    await waitFor("the stream", () => {
+      t.send([heartbeat("n2", "n1")]);
+      return peer.got.length > 0;
+    }, 5_000);
+    const before = peer.got.length;
+    // 30 appends of 1 MiB each (about 42 MB of JSON): a follower far behind.
+    const apps: Message[] = Array.from({ length: 30 }, (_, i) => ({
+      type: "app",
+      from: "n2",
+      to: "n1",
+      term: 1,
+      index: i,
+      logTerm: 1,
+      commit: 0,
+      entries: [{ term: 1, index: i + 1, type: "normal", data: new Uint8Array(1 << 20).fill(i) }],
+    }));
+    t.send(apps);
+    await waitFor("every append", () => peer.got.length >= before + 30, 20_000);
+    const got = peer.got.slice(before).filter((m) => m.type === "app");
+    assert.deepEqual(got.map((m) => m.type === "app" ? m.index : -1), apps.map((_, i) => i));
+    assert.equal(posts, 0, "none went by request");
   } finally {
     t.close();
     await peer.close();
