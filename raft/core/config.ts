@@ -45,7 +45,10 @@ export interface Config {
   readonly maxSizePerMsg?: number;
   /** Most append messages in flight per follower when pipelining. Default 256. */
   readonly maxInflightMsgs?: number;
-  /** Most bytes in flight per follower; 0 = unlimited. Default 0. */
+  /**
+   * Most bytes of entries in flight per follower; 0 = unlimited. Default 16 MiB: a follower far
+   * behind is caught up a window at a time, not with everything the message count allows at once.
+   */
   readonly maxInflightBytes?: number;
   /** Most bytes of uncommitted entries the leader accepts; more proposals are dropped. Default 64 MiB. */
   readonly maxUncommittedEntriesSize?: number;
@@ -103,7 +106,7 @@ export function resolveConfig(c: Config): ResolvedConfig {
     applied: c.applied,
     maxSizePerMsg: c.maxSizePerMsg ?? 1024 * 1024,
     maxInflightMsgs: c.maxInflightMsgs ?? 256,
-    maxInflightBytes: c.maxInflightBytes ?? 0,
+    maxInflightBytes: c.maxInflightBytes ?? 16 * 1024 * 1024,
     maxUncommittedEntriesSize: c.maxUncommittedEntriesSize ?? 64 * 1024 * 1024,
     maxCommittedSizePerReady: c.maxCommittedSizePerReady ?? 64 * 1024 * 1024,
     preVote: c.preVote ?? true,
