@@ -193,7 +193,8 @@ for (const how of ["the timer fires once after the pause", "a read arrives befor
   });
 }
 
-Deno.test("node: a read whose request to the leader was lost is asked again after an election timeout", async () => {
+/** Follower n2 of leader n1 (term 2), 10 ms ticks, election timeout 10 ticks; sent messages in `t`. */
+async function followerOfN1() {
   const clock = new ManualClock();
   const t = new RecordingTransport();
   const node = await startTestNode({
@@ -202,22 +203,18 @@ Deno.test("node: a read whose request to the leader was lost is asked again afte
     transport: t,
     raft: { electionTick: 10, heartbeatTick: 1 },
   });
+  node.step(appendFromN1({ commit: 0, index: 0, logTerm: 0 }));
+  await settle();
+  assert.equal(node.leader, "n1");
+  t.take();
+  return { clock, t, node };
+}
+
+Deno.test("node: a read whose request to the leader was lost is asked again after an election timeout", async () => {
+  const { clock, t, node } = await followerOfN1();
   const heartbeat = () =>
     node.step({ type: "heartbeat", from: "n1", to: "n2", term: 2, commit: 0, context: "" });
   try {
-    node.step({
-      type: "app",
-      from: "n1",
-      to: "n2",
-      term: 2,
-      index: 0,
-      logTerm: 0,
-      entries: [],
-      commit: 0,
-    });
-    await settle();
-    assert.equal(node.leader, "n1");
-    t.take();
     const read = node.readIndex({ timeoutMs: 1000 });
     await settle();
     const first = t.take().filter((m) => m.type === "readIndex");
@@ -419,18 +416,8 @@ Deno.test("node: a lost read request is asked again while the follower's disk st
 });
 
 Deno.test("node: a read waiting on a leader that went silent fails once no leader is known for an election timeout", async () => {
-  const clock = new ManualClock();
-  const t = new RecordingTransport();
-  const node = await startTestNode({
-    id: "n2",
-    clock,
-    transport: t,
-    raft: { electionTick: 10, heartbeatTick: 1 },
-  });
+  const { clock, t, node } = await followerOfN1();
   try {
-    node.step(appendFromN1({ commit: 0, index: 0, logTerm: 0 }));
-    await settle();
-    assert.equal(node.leader, "n1");
     let outcome: unknown = "pending";
     node.readIndex({ timeoutMs: 60_000 }).then((i) => outcome = i, (e) => outcome = e);
     await settle();

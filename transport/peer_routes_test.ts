@@ -4,8 +4,9 @@ import { MemoryStorage } from "../raft/storage/memory_storage.ts";
 import { peerRoutes } from "./peer_routes.ts";
 import { CLUSTER_HEADER, FROM_HEADER, SECRET_HEADER } from "./peer_transport.ts";
 
-Deno.test("peer routes close a peer stream that brings nothing for idleMs, and keep one that does", async () => {
-  const node = await RaftNode.start({
+/** A one-node cluster n1 whose state machine keeps nothing. */
+function singleNode() {
+  return RaftNode.start({
     id: "n1",
     storage: MemoryStorage.withVoters(["n1"]),
     transport: { send() {} },
@@ -15,6 +16,10 @@ Deno.test("peer routes close a peer stream that brings nothing for idleMs, and k
       restore: () => {},
     },
   });
+}
+
+Deno.test("peer routes close a peer stream that brings nothing for idleMs, and keep one that does", async () => {
+  const node = await singleNode();
   const idleMs = 300;
   const peers = peerRoutes({ node, clusterId: "c", secret: "s", idleMs });
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, peers.app.fetch);
@@ -64,16 +69,7 @@ Deno.test("peer routes close a peer stream that brings nothing for idleMs, and k
 });
 
 Deno.test("peer routes take no new stream once closed (the node is stopping)", async () => {
-  const node = await RaftNode.start({
-    id: "n1",
-    storage: MemoryStorage.withVoters(["n1"]),
-    transport: { send() {} },
-    stateMachine: {
-      apply: (c) => c.map(() => null),
-      snapshot: () => new Uint8Array(),
-      restore: () => {},
-    },
-  });
+  const node = await singleNode();
   const peers = peerRoutes({ node, clusterId: "c", secret: "s" });
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, peers.app.fetch);
   try {
