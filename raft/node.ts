@@ -15,6 +15,7 @@ import {
   type ConfChangeTransition,
   decodeConfChange,
 } from "./core/confchange.ts";
+import { membersOf } from "./core/conf_state.ts";
 import { NotLeaderError, ProposalDroppedError } from "./core/errors.ts";
 import { type ProposeReceipt, RawNode } from "./core/raw_node.ts";
 import type {
@@ -384,11 +385,8 @@ export class RaftNode<R = unknown> {
 
   /** Applies a new membership, noting whether it removed this node. */
   #setConfState(cs: ConfState): void {
-    const listed = (c: ConfState) =>
-      c.voters.includes(this.id) || c.learners.includes(this.id) ||
-      c.votersOutgoing.includes(this.id) || c.learnersNext.includes(this.id);
-    if (listed(cs)) this.#removed = false;
-    else if (listed(this.#confState)) this.#removed = true;
+    if (membersOf(cs).has(this.id)) this.#removed = false;
+    else if (membersOf(this.#confState).has(this.id)) this.#removed = true;
     this.#confState = cs;
   }
 
@@ -1130,11 +1128,7 @@ export class RaftNode<R = unknown> {
 
   #applyConfChange(e: Entry): void {
     const cc = decodeConfChange(e.data);
-    const before = new Set([
-      ...this.#confState.voters,
-      ...this.#confState.learners,
-      ...this.#confState.votersOutgoing,
-    ]);
+    const before = membersOf(this.#confState);
     this.#setConfState(this.#raw.applyConfChange(cc));
     let pid = "", context = "";
     try {
@@ -1144,11 +1138,7 @@ export class RaftNode<R = unknown> {
     } catch {
       context = cc.context ?? "";
     }
-    const after = new Set([
-      ...this.#confState.voters,
-      ...this.#confState.learners,
-      ...this.#confState.votersOutgoing,
-    ]);
+    const after = membersOf(this.#confState);
     for (const ch of cc.changes) {
       if (ch.type !== "removeNode" && !before.has(ch.nodeId)) {
         if (context !== "" && /^https?:\/\//.test(context)) this.#peerUrls.set(ch.nodeId, context);

@@ -29,3 +29,17 @@ export function confStateOf(
     autoLeave: false,
   };
 }
+
+/**
+ * Every node a configuration lists: voters (of both halves of a joint
+ * configuration) and learners (also those still voting in the outgoing half).
+ *
+ * @example
+ * ```ts
+ * import { confStateOf, membersOf } from "./conf_state.ts";
+ * console.assert([...membersOf(confStateOf(["n1"], ["n2"]))].join() === "n1,n2");
+ * ```
+ */
+export function membersOf(cs: ConfState): Set<NodeId> {
+  return new Set([...cs.voters, ...cs.votersOutgoing, ...cs.learners, ...cs.learnersNext]);
+}
