@@ -340,6 +340,10 @@ export class RaftNode<R = unknown> {
     this.#snapshotAfter = this.#drawSnapshotAfter();
     this.#snapshotBytes = snapshotBytes;
     this.#confState = opts.storage.initialState().confState;
+    // A node only ever holds a snapshot of a membership it was part of (a leader sends none to
+    // others): one that no longer lists it is its own, taken after it applied its removal.
+    const members = membersOf(this.#confState);
+    this.#removed = members.size > 0 && !members.has(opts.id);
     const hs = opts.storage.initialState().hardState;
     this.#term = hs.term;
     this.#commit = hs.commit;
@@ -376,8 +380,9 @@ export class RaftNode<R = unknown> {
    * True once this node applied a membership (change or snapshot) that no
    * longer lists it, having been listed before: it was removed from the
    * cluster, and is no more if added again. A node that is joining (catching
-   * up on memberships from before its addition) is not removed; nor is one
-   * restarted after its removal, which cannot tell the two apart.
+   * up on memberships from before its addition) is not removed. A node
+   * restarted after its removal knows it from its snapshot, when that was
+   * taken after the removal, or from replaying its log.
    */
   get removed(): boolean {
     return this.#removed;

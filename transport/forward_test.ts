@@ -11,6 +11,7 @@ import {
   startTestNode,
 } from "../raft/_node_harness_test.ts";
 import { encodeConfChange } from "../raft/core/confchange.ts";
+import { confStateOf } from "../raft/core/conf_state.ts";
 import type { Entry } from "../raft/core/types.ts";
 import { forwardWrites } from "./forward.ts";
 
@@ -64,6 +65,34 @@ Deno.test("RaftNode.removed: a joining node replaying memberships from before it
     assert.equal(node.removed, false);
   } finally {
     await node.stop();
+  }
+});
+
+Deno.test("RaftNode.removed: a node restarted on its snapshot taken after its removal is removed", async () => {
+  const restart = async (voters: string[]) => {
+    const storage = MemoryStorage.withVoters(["n1", "n2", "n3"]);
+    storage.applySnapshot({
+      metadata: { index: 10, term: 2, confState: confStateOf(voters) },
+      data: new Uint8Array(),
+    });
+    storage.setHardState({ term: 2, vote: "", commit: 10 });
+    return await startTestNode({ id: "n2", clock: new ManualClock(), storage });
+  };
+  const gone = await restart(["n1", "n3"]);
+  try {
+    assert.equal(gone.removed, true);
+    const app = new Hono().use(forwardWrites(gone)).post("/x", (c) => c.text("ok"));
+    const res = await app.request("/x", { method: "POST" });
+    assert.equal(res.status, 503);
+    assert.equal((await res.json()).error, "removed");
+  } finally {
+    await gone.stop();
+  }
+  const member = await restart(["n1", "n2", "n3"]);
+  try {
+    assert.equal(member.removed, false);
+  } finally {
+    await member.stop();
   }
 });
 
