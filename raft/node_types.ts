@@ -1,0 +1,135 @@
+/**
+ * The types a node is started with and reports through: its options, the
+ * state machine and transport it drives, the events it emits and its status.
+ *
+ * @module
+ */
+
+import type { Clock } from "./clock.ts";
+import type { Config } from "./core/config.ts";
+import type { ConfState, Message, NodeId, Role } from "./core/types.ts";
+import type { WritableStorage } from "./storage/writable_storage.ts";
+
+/** A committed command, as handed to the state machine. */
+export interface AppliedCommand {
+  readonly index: number;
+  readonly term: number;
+  /** Proposal id (unique per proposal), or "" when the entry carried none. */
+  readonly id: string;
+  /**
+   * When the command was proposed (ms since the epoch), as recorded in the
+   * log: by the leader's clock, also for proposals a follower forwarded.
+   */
+  readonly timestamp: number;
+  readonly payload: Uint8Array;
+}
+
+/**
+ * The application's state machine. `apply` gets committed commands in log
+ * order, each exactly once per process lifetime (after a restart, commands
+ * after the last snapshot are applied again: make `apply` idempotent by
+ * `index`, or restore from the snapshot first).
+ *
+ * @example
+ * ```ts
+ * import type { AppliedCommand, StateMachine } from "./node.ts";
+ * class Counter implements StateMachine<number> {
+ *   n = 0;
+ *   apply(cmds: readonly AppliedCommand[]): number[] { return cmds.map(() => ++this.n); }
+ *   snapshot(): Uint8Array { return new TextEncoder().encode(String(this.n)); }
+ *   restore(data: Uint8Array): void { this.n = Number(new TextDecoder().decode(data)); }
+ * }
+ * ```
+ */
+export interface StateMachine<R> {
+  /** Applies commands in order and returns one result per command. */
+  apply(commands: readonly AppliedCommand[]): R[] | Promise<R[]>;
+  /** Serializes the state after the last applied command. */
+  snapshot(): Uint8Array | Promise<Uint8Array>;
+  /** Replaces the state with a snapshot's. */
+  restore(data: Uint8Array): void | Promise<void>;
+  /** Lowest log index that must stay in the log (e.g. retention); compaction never goes past it. */
+  retainFrom?(): number;
+}
+
+/**
+ * How messages leave the node. Delivery is best effort (Raft retries), but a
+ * message must not be delivered twice: a proposal forwarded to the leader is
+ * failed at once when the leader refuses it, which is only sure to mean "not
+ * appended" if no second copy of it was.
+ */
+export interface Transport {
+  /** Queues messages for their destinations. Must not throw for unreachable peers. */
+  send(messages: readonly Message[]): void;
+}
+
+/** Events a node emits (go-raft's set). */
+export interface NodeEvents {
+  stateChange: { readonly role: Role; readonly term: number };
+  leaderChange: { readonly leader: NodeId; readonly term: number };
+  termChange: { readonly term: number };
+  commit: { readonly index: number };
+  addPeer: { readonly id: NodeId; readonly context: string; readonly learner: boolean };
+  removePeer: { readonly id: NodeId };
+  /** This node was removed from the cluster. */
+  removed: { readonly id: NodeId };
+  /** A heartbeat to `peer` was answered after `ms` milliseconds. */
+  roundTrip: { readonly peer: NodeId; readonly ms: number };
+  /** Something an operator should know about, e.g. heartbeat round trips near the election timeout. */
+  warning: { readonly message: string };
+  /** The node stopped; `error` is set when it stopped because of a failure. */
+  stopped: { readonly error?: unknown };
+}
+
+/** Options of {@link RaftNode.start}. */
+export interface NodeOptions<R> {
+  readonly id: NodeId;
+  readonly storage: WritableStorage;
+  readonly transport: Transport;
+  readonly stateMachine: StateMachine<R>;
+  readonly clock?: Clock;
+  /** Milliseconds per Raft tick. Default 10. */
+  readonly tickMs?: number;
+  /**
+   * Core options (electionTick, heartbeatTick, preVote, checkQuorum, ...).
+   * Defaults here: electionTick 30 and heartbeatTick 5, i.e. with 10 ms ticks a
+   * heartbeat every 50 ms and an election timeout of 300-600 ms.
+   */
+  readonly raft?: Omit<Config, "id" | "storage" | "applied">;
+  /** Default proposal/read timeout in ms. Default 10,000. */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Take a snapshot every this many applied entries (plus up to half as many
+   * more, different on each member, so members do not all snapshot at once),
+   * once the entries applied since the last snapshot also add up to at least
+   * its size (so a large state is not serialized again after a few small
+   * entries: snapshot work stays proportional to the log's growth). Default
+   * 10,000; 0 disables.
+   */
+  readonly snapshotEvery?: number;
+  /** Entries kept in the log behind a snapshot for slow followers. Default 5,000. */
+  readonly snapshotKeep?: number;
+  /** URL of each known peer, for leader hints in errors. */
+  readonly peerUrls?: Readonly<Record<NodeId, string>>;
+}
+
+/** A node's state for monitoring. */
+export interface NodeStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly leader: NodeId;
+  readonly commit: number;
+  readonly applied: number;
+  readonly lastIndex: number;
+  readonly firstIndex: number;
+  readonly confState: ConfState;
+  /** Per-member replication progress; only on the leader. */
+  readonly members: readonly {
+    id: NodeId;
+    match: number;
+    next: number;
+    state: string;
+    learner: boolean;
+  }[];
+}
