@@ -27,11 +27,14 @@ import type {
   SnapshotMetadata,
 } from "./core/types.ts";
 import { NO_NODE } from "./core/types.ts";
-import { DeadlineQueue, KeyedDeadlines } from "./deadlines.ts";
+import { DeadlineQueue } from "./deadlines.ts";
 import { Emitter } from "./emitter.ts";
-import { decodeEnvelope, encodeEnvelope, restampEnvelope } from "./envelope.ts";
+import { decodeEnvelope, restampEnvelope } from "./envelope.ts";
 import { OutcomeUnknownError, StoppedError, TimeoutError } from "./node_errors.ts";
 import type { WritableStorage } from "./storage/writable_storage.ts";
+import type { Pending } from "./_pending.ts";
+import { Proposals } from "./_proposals.ts";
+import { type ReadRound, ReadRounds } from "./_read_rounds.ts";
 import type {
   AppliedCommand,
   NodeEvents,
@@ -50,10 +53,6 @@ export type {
   Transport,
 } from "./node_types.ts";
 
-/** Forwarded batches remembered before all of them are checked for settled ones. */
-const FORWARDED_SWEEP_MIN = 1024;
-
-const noop = (): void => {};
 /** Default of {@link NodeOptions.snapshotEvery}. */
 const DEFAULT_SNAPSHOT_EVERY = 10_000;
 
@@ -69,24 +68,6 @@ const DEFAULT_SNAPSHOT_EVERY = 10_000;
  */
 export function snapshotsArePeriodic(snapshotEvery: number | undefined): boolean {
   return (snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY) > 0;
-}
-
-/** Proposal timeouts that get a deadline ring of their own; others get a deadline each. */
-const MAX_PROPOSAL_RINGS = 8;
-
-interface Pending<R> {
-  resolve(v: R): void;
-  reject(e: unknown): void;
-  cancelTimer(): void;
-}
-
-interface ReadRound {
-  index: number | undefined;
-  waiters: Pending<number>[];
-  /** When it was last handed to Raft ({@link Clock.monotonic}). */
-  startedAt: number;
-  /** Its read contexts: a round asked again keeps the earlier ones, whose answers count too. */
-  ctxs: string[];
 }
 
 function freshId(): string {
@@ -146,31 +127,22 @@ export class RaftNode<R = unknown> {
   readonly #peerUrls: Map<NodeId, string>;
   readonly #events = new Emitter<NodeEvents>();
   readonly #boot = freshId();
-  #seq = 0;
   /** Start of this node's proposal ids, before the sequence number. */
   readonly #idPrefix: string;
 
-  /** Pending proposals by sequence number (their ids are `${id}:${boot}:${seq}`). */
-  readonly #proposals = new Map<number, Pending<R>>();
+  /** Proposals and membership changes not settled yet; the source of request ids. */
+  readonly #proposals: Proposals<R>;
   /** Timeouts of proposals and reads, checked every tick. */
   readonly #deadlines = new DeadlineQueue();
-  /** Proposal deadlines by sequence number, one ring per timeout (usually just the default). */
-  readonly #proposalDeadlines = new Map<number, KeyedDeadlines>();
   /** When the oldest unanswered heartbeat to each peer was sent (round-trip measurement). */
   readonly #heartbeatSentAt = new Map<NodeId, number>();
-  #proposalQueue: { seqs: number[]; datas: Uint8Array[] } = { seqs: [], datas: [] };
   /** Proposals this node appended as leader, by index: lost if that index commits with another term. */
   readonly #byIndex = new Map<number, { term: number; seq: number }>();
-  /** Batches forwarded to the leader, by context, oldest first: failed at once if refused. */
-  readonly #forwarded = new Map<string, number[]>();
-  #forwardedSweepAt = FORWARDED_SWEEP_MIN;
   /** {@link RaftNode.removed}. */
   #removed = false;
   /** When this node lost its leader (monotonic ms), while it knows none. */
   #leaderlessSince: number | undefined;
-  readonly #confProposals = new Map<string, Pending<ConfState>>();
-  #readQueue: Pending<number>[] = [];
-  readonly #readRounds = new Map<string, ReadRound>();
+  readonly #reads = new ReadRounds((e) => this.#withUrl(e));
   #appliedWaiters: { index: number; p: Pending<void> }[] = [];
   /** Callers of waitForLeader, rejected by a stop. */
   readonly #leaderWaiters = new Set<(e: unknown) => void>();
@@ -218,6 +190,12 @@ export class RaftNode<R = unknown> {
     this.#snapshotEvery = opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
     this.#snapshotKeep = opts.snapshotKeep ?? 5_000;
     this.#idPrefix = `${opts.id}:${this.#boot}:`;
+    this.#proposals = new Proposals<R>({
+      idPrefix: this.#idPrefix,
+      clock: this.#clock,
+      deadlines: this.#deadlines,
+      timeoutMs: this.#timeoutMs,
+    });
     this.#peerUrls = new Map(Object.entries(opts.peerUrls ?? {}));
     this.#raw = new RawNode({
       ...opts.raft,
@@ -321,7 +299,9 @@ export class RaftNode<R = unknown> {
    */
   propose(command: Uint8Array, opts: { timeoutMs?: number } = {}): Promise<R> {
     if (this.#stopped) return Promise.reject(new StoppedError(this.id, this.#stopError));
-    return this.#enqueueProposal(command, this.#clock.now(), opts.timeoutMs);
+    const p = this.#proposals.add(command, this.#clock.now(), opts.timeoutMs);
+    this.#wake();
+    return p;
   }
 
   /**
@@ -333,53 +313,23 @@ export class RaftNode<R = unknown> {
     if (commands.length === 0) return Promise.resolve([]);
     const now = this.#clock.now();
     // Proposals made while the loop is busy go to Raft together: one append per peer, not one each.
-    return Promise.all(commands.map((c) => this.#enqueueProposal(c, now, opts.timeoutMs)));
-  }
-
-  #enqueueProposal(command: Uint8Array, now: number, timeoutMs: number | undefined): Promise<R> {
-    const seq = ++this.#seq;
-    const data = encodeEnvelope({ id: this.#idPrefix + seq, timestamp: now, payload: command });
-    // No timer and no closure per proposal: a ring of deadlines per timeout, checked on tick
-    // (a closure kept for the whole timeout outlives the young generation at high rates).
-    const ms = timeoutMs ?? this.#timeoutMs;
-    let ring = this.#proposalDeadlines.get(ms);
-    if (ring === undefined && this.#proposalDeadlines.size < MAX_PROPOSAL_RINGS) {
-      this.#proposalDeadlines.set(ms, ring = new KeyedDeadlines());
-    }
-    let promise: Promise<R>;
-    if (ring !== undefined) {
-      promise = new Promise<R>((resolve, reject) => {
-        this.#proposals.set(seq, { resolve, reject, cancelTimer: noop });
-      });
-      ring.add(seq, now + ms);
-    } else {
-      // Many distinct timeouts at once (computed per request): a deadline each.
-      promise = this.#track(this.#proposals, seq, ms, "propose");
-    }
-    this.#proposalQueue.seqs.push(seq);
-    this.#proposalQueue.datas.push(data);
-    this.#wake();
-    return promise;
-  }
-
-  /** The sequence number of a proposal id this node made, or -1. */
-  #ownSeq(id: string): number {
-    const prefix = this.#idPrefix;
-    if (id.length <= prefix.length || !id.startsWith(prefix)) return -1;
-    const n = Number(id.slice(prefix.length));
-    return Number.isSafeInteger(n) ? n : -1;
+    return Promise.all(commands.map((c) => {
+      const p = this.#proposals.add(c, now, opts.timeoutMs);
+      this.#wake();
+      return p;
+    }));
   }
 
   #flushProposals(): void {
-    const { seqs, datas } = this.#proposalQueue;
-    if (seqs.length === 0) return;
-    this.#proposalQueue = { seqs: [], datas: [] };
+    const queued = this.#proposals.takeQueued();
+    if (queued === undefined) return;
+    const { seqs, datas } = queued;
     let receipt: ProposeReceipt | undefined;
     const context = this.#idPrefix + seqs[0]!;
     try {
       receipt = this.#raw.proposeBatch(datas, context);
     } catch (e) {
-      for (const seq of seqs) this.#settle(this.#proposals, seq, undefined, this.#withUrl(e));
+      for (const seq of seqs) this.#proposals.reject(seq, this.#withUrl(e));
       return;
     }
     if (receipt !== undefined) {
@@ -387,38 +337,13 @@ export class RaftNode<R = unknown> {
         this.#byIndex.set(receipt.firstIndex + i, { term: receipt.term, seq: seqs[i]! });
       }
     } else {
-      this.#rememberForwarded(context, seqs);
+      this.#proposals.forwarded(context, seqs);
     }
-  }
-
-  #rememberForwarded(context: string, seqs: number[]): void {
-    // Batches whose proposals all settled (applied, failed, timed out) are forgotten: the
-    // oldest ones each time, and all of them whenever the map doubled (one batch with a long
-    // timeout at its head must not hold back the rest).
-    const settled = (batch: number[]) => !batch.some((seq) => this.#proposals.has(seq));
-    for (const [ctx, old] of this.#forwarded) {
-      if (!settled(old)) break;
-      this.#forwarded.delete(ctx);
-    }
-    if (this.#forwarded.size >= this.#forwardedSweepAt) {
-      for (const [ctx, old] of this.#forwarded) if (settled(old)) this.#forwarded.delete(ctx);
-      this.#forwardedSweepAt = Math.max(FORWARDED_SWEEP_MIN, 2 * this.#forwarded.size);
-    }
-    this.#forwarded.set(context, seqs);
   }
 
   /** Forwarded batches whose refusal this node would still act on (at most a few per pending one). */
   get forwardedBatches(): number {
-    return this.#forwarded.size;
-  }
-
-  /** A forwarded batch or membership change was refused, so never appended: fail it now. */
-  #failRefused(context: string, reason: string): void {
-    const err = new ProposalDroppedError(reason);
-    const seqs = this.#forwarded.get(context);
-    if (seqs === undefined) return this.#settle(this.#confProposals, context, undefined, err);
-    this.#forwarded.delete(context);
-    for (const seq of seqs) this.#settle(this.#proposals, seq, undefined, err);
+    return this.#proposals.forwardedBatches;
   }
 
   /**
@@ -431,17 +356,17 @@ export class RaftNode<R = unknown> {
     opts: { transition?: ConfChangeTransition; context?: string; timeoutMs?: number } = {},
   ): Promise<ConfState> {
     if (this.#stopped) return Promise.reject(new StoppedError(this.id, this.#stopError));
-    const pid = `${this.id}:${this.#boot}:${++this.#seq}`;
+    const pid = this.#proposals.nextId();
     const cc: ConfChange = {
       changes,
       context: JSON.stringify({ pid, context: opts.context ?? "" }),
       ...(opts.transition !== undefined ? { transition: opts.transition } : {}),
     };
-    const p = this.#track(this.#confProposals, pid, opts.timeoutMs, "membership change");
+    const p = this.#proposals.addConfChange(pid, opts.timeoutMs);
     try {
       this.#raw.proposeConfChange(cc, pid);
     } catch (e) {
-      this.#settle(this.#confProposals, pid, undefined, this.#withUrl(e));
+      this.#proposals.settleConfChange(pid, undefined, this.#withUrl(e));
       return p;
     }
     this.#wake();
@@ -461,15 +386,12 @@ export class RaftNode<R = unknown> {
         this.#clock.now(),
         opts.timeoutMs ?? this.#timeoutMs,
         () => {
-          this.#readQueue = this.#readQueue.filter((p) => p !== pending);
-          for (const round of this.#readRounds.values()) {
-            round.waiters = round.waiters.filter((p) => p !== pending);
-          }
+          this.#reads.forget(pending);
           reject(new TimeoutError("read index", opts.timeoutMs ?? this.#timeoutMs));
         },
       );
       const pending: Pending<number> = { resolve, reject, cancelTimer };
-      this.#readQueue.push(pending);
+      this.#reads.add(pending);
       this.#wake();
     });
   }
@@ -642,57 +564,18 @@ export class RaftNode<R = unknown> {
     return e;
   }
 
-  #track<K, T>(
-    map: Map<K, Pending<T>>,
-    id: K,
-    timeoutMs: number | undefined,
-    what: string,
-  ): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const ms = timeoutMs ?? this.#timeoutMs;
-      const cancelTimer = this.#deadlines.add(this.#clock.now(), ms, () => {
-        if (map.delete(id)) reject(new TimeoutError(what, ms));
-      });
-      map.set(id, { resolve, reject, cancelTimer });
-    });
-  }
-
-  #settle<K, T>(
-    map: Map<K, Pending<T>>,
-    id: K,
-    value: T | undefined,
-    error?: unknown,
-  ): void {
-    const p = map.get(id);
-    if (p === undefined) return;
-    map.delete(id);
-    p.cancelTimer();
-    if (error !== undefined) p.reject(error);
-    else p.resolve(value as T);
-  }
-
-  #proposalTimedOut(seq: number, ms: number): void {
-    const p = this.#proposals.get(seq);
-    if (p === undefined) return;
-    this.#proposals.delete(seq);
-    p.reject(new TimeoutError("propose", ms));
-  }
-
   #tick(): void {
     if (this.#stopped) return;
     const now = this.#clock.now();
     this.#deadlines.expire(now);
-    for (const [ms, ring] of this.#proposalDeadlines) {
-      ring.expire(now, (seq) => this.#proposalTimedOut(seq, ms));
-      if (ring.size === 0 && ms !== this.#timeoutMs) this.#proposalDeadlines.delete(ms);
-    }
+    this.#proposals.expire(now);
     this.#catchUpTicks(1);
     // A read request or its answer may be lost (messages are): ask again after an election
     // timeout (an answer to the earlier request still counts).
-    if (this.#readRounds.size > 0 && this.#leader !== NO_NODE) {
+    if (this.#reads.size > 0 && this.#leader !== NO_NODE) {
       this.#retryReadRounds(this.#electionMs);
     } else if (
-      this.#readRounds.size > 0 && this.#leaderlessSince !== undefined &&
+      this.#reads.size > 0 && this.#leaderlessSince !== undefined &&
       this.#elapsed() - this.#leaderlessSince >= this.#electionMs
     ) {
       this.#failUnansweredReads();
@@ -710,11 +593,7 @@ export class RaftNode<R = unknown> {
     const err = new ProposalDroppedError(
       `${this.id} has known no leader for ${this.#electionMs} ms to confirm the read`,
     );
-    const rounds = new Set([...this.#readRounds.values()].filter((r) => r.index === undefined));
-    for (const round of rounds) {
-      for (const c of round.ctxs) this.#readRounds.delete(c);
-      for (const p of round.waiters) (p.cancelTimer(), p.reject(this.#withUrl(err)));
-    }
+    this.#reads.failUnanswered(err);
   }
 
   #elapsed(): number {
@@ -775,17 +654,8 @@ export class RaftNode<R = unknown> {
     this.#stopError = error;
     this.#stopTicker();
     const err = new StoppedError(this.id, error);
-    for (const p of this.#proposals.values()) (p.cancelTimer(), p.reject(err));
-    this.#proposals.clear();
-    for (const p of this.#confProposals.values()) (p.cancelTimer(), p.reject(err));
-    this.#confProposals.clear();
-    for (const p of this.#readQueue) (p.cancelTimer(), p.reject(err));
-    this.#readQueue = [];
-    for (const r of this.#readRounds.values()) {
-      for (const p of r.waiters) (p.cancelTimer(), p.reject(err));
-    }
-    this.#readRounds.clear();
-    this.#forwarded.clear();
+    this.#proposals.stop(err);
+    this.#reads.stop(err);
     for (const w of this.#appliedWaiters) (w.p.cancelTimer(), w.p.reject(err));
     this.#appliedWaiters = [];
     for (const stopped of [...this.#leaderWaiters]) stopped(err);
@@ -793,31 +663,22 @@ export class RaftNode<R = unknown> {
   }
 
   #flushReads(): void {
-    if (this.#readQueue.length === 0) return;
+    if (!this.#reads.queued) return;
     // A lease is only as good as the node's count of elapsed time: bring it up to date first.
     this.#catchUpTicks(0);
-    const waiters = this.#readQueue;
-    this.#readQueue = [];
-    this.#startReadRound(waiters);
-  }
-
-  #startReadRound(waiters: Pending<number>[]): void {
-    this.#askRound({ index: undefined, waiters, startedAt: 0, ctxs: [] });
+    this.#askRound(this.#reads.takeRound());
   }
 
   /** Hands a read round to Raft under a new context (its earlier ones stay valid). */
   #askRound(round: ReadRound): void {
-    const ctx = `${this.id}:${this.#boot}:r${++this.#seq}`;
+    const ctx = this.#proposals.nextId("r");
     try {
       this.#raw.readIndex(ctx);
     } catch (e) {
-      for (const c of round.ctxs) this.#readRounds.delete(c);
-      for (const p of round.waiters) (p.cancelTimer(), p.reject(this.#withUrl(e)));
+      this.#reads.abandon(round, e);
       return;
     }
-    round.ctxs.push(ctx);
-    round.startedAt = this.#elapsed();
-    this.#readRounds.set(ctx, round);
+    this.#reads.asked(round, ctx, this.#elapsed());
   }
 
   #send(messages: readonly Message[]): void {
@@ -832,11 +693,8 @@ export class RaftNode<R = unknown> {
 
   async #handleReady(rd: Ready): Promise<void> {
     // Answers to read rounds count at once (the reads are released once applied, below).
-    for (const rs of rd.readStates) {
-      const round = this.#readRounds.get(rs.context);
-      if (round !== undefined && round.index === undefined) round.index = rs.index;
-    }
-    for (const rp of rd.refusedProposals) this.#failRefused(rp.context, rp.reason);
+    for (const rs of rd.readStates) this.#reads.answered(rs.context, rs.index);
+    for (const rp of rd.refusedProposals) this.#proposals.refused(rp.context, rp.reason);
     if (rd.canSendBeforePersist) this.#send(rd.messages);
     // Committed entries already in local storage are applied while this Ready's write is in
     // flight: they are on a quorum of disks, and readers of the log can already find them.
@@ -883,9 +741,9 @@ export class RaftNode<R = unknown> {
     this.#observeState(rd);
     await this.#apply(late);
     this.#raw.advance(rd);
-    for (const [pid, cs] of this.#confApplied) this.#settle(this.#confProposals, pid, cs);
+    for (const [pid, cs] of this.#confApplied) this.#proposals.settleConfChange(pid, cs);
     this.#confApplied = [];
-    this.#releaseReads();
+    this.#reads.release(this.#applied);
     this.#releaseAppliedWaiters();
     await this.#maybeSnapshot();
   }
@@ -911,7 +769,7 @@ export class RaftNode<R = unknown> {
             ? `entry ${index} was committed, but its result went into a snapshot this node installed`
             : `entry ${index} of term ${mine.term} is covered by a snapshot this node installed (term ${meta.term} at ${meta.index})`,
         );
-      this.#settle(this.#proposals, mine.seq, undefined, err);
+      this.#proposals.reject(mine.seq, err);
     }
   }
 
@@ -954,11 +812,7 @@ export class RaftNode<R = unknown> {
    */
   #retryReadRounds(ms: number): void {
     const before = ms === Infinity ? Infinity : this.#elapsed() - ms;
-    const due = new Set<ReadRound>();
-    for (const round of this.#readRounds.values()) {
-      if (round.index === undefined && round.startedAt <= before) due.add(round);
-    }
-    for (const round of due) this.#askRound(round);
+    for (const round of this.#reads.unanswered(before)) this.#askRound(round);
   }
 
   async #apply(entries: readonly Entry[]): Promise<void> {
@@ -979,8 +833,7 @@ export class RaftNode<R = unknown> {
       done();
       for (let i = 0; i < cmds.length; i++) {
         const c = cmds[i]!;
-        const seq = this.#ownSeq(c.id);
-        if (seq >= 0) this.#settle(this.#proposals, seq, results[i] as R);
+        this.#proposals.resolve(c.id, results[i] as R);
       }
     };
     for (const e of entries) {
@@ -988,10 +841,8 @@ export class RaftNode<R = unknown> {
       if (mine !== undefined) {
         this.#byIndex.delete(e.index);
         if (mine.term !== e.term) {
-          this.#settle(
-            this.#proposals,
+          this.#proposals.reject(
             mine.seq,
-            undefined,
             new ProposalDroppedError(
               `entry ${e.index} was overwritten by a leader of term ${e.term}`,
             ),
@@ -1052,14 +903,6 @@ export class RaftNode<R = unknown> {
     // The leader sends its latest snapshot to members that need one, and a member rejects a
     // snapshot whose membership does not include it: snapshot after every membership change.
     this.#snapshotDue = true;
-  }
-
-  #releaseReads(): void {
-    for (const round of this.#readRounds.values()) {
-      if (round.index === undefined || round.index > this.#applied) continue;
-      for (const c of round.ctxs) this.#readRounds.delete(c);
-      for (const p of round.waiters) (p.cancelTimer(), p.resolve(round.index));
-    }
   }
 
   #releaseAppliedWaiters(): void {
