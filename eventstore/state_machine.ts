@@ -79,24 +79,22 @@
 
 import type { Storage } from "../raft/core/storage.ts";
 import type { AppliedCommand, StateMachine } from "../raft/node.ts";
-import { ByteReader, ByteWriter, fromUtf8, touchPages } from "./_bytes.ts";
+import { ByteReader, ByteWriter, fromUtf8 } from "./_bytes.ts";
 import { EventIndex, type StreamState } from "./_event_index.ts";
+import { EventReads } from "./_event_reads.ts";
+import { SnapshotSpare } from "./_snapshot_spare.ts";
 import { hashBytes, idHash } from "./_id_table.ts";
 import { type ArchivedEntry, type EntryArchive, MemoryArchive } from "./archive.ts";
 import {
   APPEND,
-  DATA_JSON,
-  decodeBody,
   decodeCommand,
   DELETE,
   EventRecordCursor,
-  META_JSON,
   SET_METADATA,
   validateStreamMetadata,
 } from "./commands.ts";
 import {
   EventIdConflictError,
-  EventNotFoundError,
   type EventStoreError,
   InvalidEventError,
   isEventStoreError,
@@ -114,6 +112,7 @@ import {
   readCheckpoint,
   writeCheckpoint,
 } from "./projections.ts";
+import { type RawEvent, type RawReadResult, toRecordedEvent } from "./raw_event.ts";
 import { isValidStreamName } from "./stream_name.ts";
 import type {
   AppendResult,
@@ -123,6 +122,9 @@ import type {
   RecordedEvent,
   StreamMetadata,
 } from "./types.ts";
+
+export { MAX_READ_LIMIT, MAX_SCAN } from "./_event_reads.ts";
+export { type RawEvent, type RawReadResult, toRecordedEvent } from "./raw_event.ts";
 
 /**
  * The result of a metadata write.
@@ -149,72 +151,6 @@ export interface MetadataResult {
  * ```
  */
 export type CommandResult = AppendResult | DeleteResult | MetadataResult | EventStoreError | null;
-
-/**
- * An event as read from the log, with its bodies still as bytes (the HTTP
- * layer writes JSON bodies out without parsing them).
- *
- * @example
- * ```ts
- * import type { RawEvent } from "./state_machine.ts";
- * const e: RawEvent = {
- *   id: "a", stream: "s", type: "T", revision: 0, position: 0, timestamp: 0,
- *   data: new Uint8Array(), dataIsJson: true, metadata: new Uint8Array(), metadataIsJson: true,
- * };
- * ```
- */
-export interface RawEvent {
-  readonly id: string;
-  readonly stream: string;
-  readonly type: string;
-  readonly revision: number;
-  readonly position: number;
-  readonly timestamp: number;
-  readonly data: Uint8Array;
-  readonly dataIsJson: boolean;
-  readonly metadata: Uint8Array;
-  readonly metadataIsJson: boolean;
-}
-
-/**
- * A page of raw events; `next` as in `ReadResult`.
- *
- * @example
- * ```ts
- * import type { RawReadResult } from "./state_machine.ts";
- * const r: RawReadResult = { events: [], next: null };
- * ```
- */
-export interface RawReadResult {
-  readonly events: RawEvent[];
-  readonly next: number | null;
-}
-
-/**
- * Parses a raw event's bodies.
- *
- * @example
- * ```ts
- * import { toRecordedEvent } from "./state_machine.ts";
- * const e = toRecordedEvent({
- *   id: "a", stream: "s", type: "T", revision: 0, position: 0, timestamp: 0,
- *   data: new TextEncoder().encode('{"x":1}'), dataIsJson: true, metadata: new Uint8Array(), metadataIsJson: true,
- * });
- * console.assert((e.data as { x: number }).x === 1 && e.metadata === null);
- * ```
- */
-export function toRecordedEvent<T = unknown>(e: RawEvent): RecordedEvent<T> {
-  return {
-    id: e.id,
-    stream: e.stream,
-    type: e.type,
-    data: decodeBody(e.data, e.dataIsJson) as T,
-    metadata: decodeBody(e.metadata, e.metadataIsJson),
-    revision: e.revision,
-    position: e.position,
-    timestamp: e.timestamp,
-  };
-}
 
 /** A raw event for reducers: bodies that are not valid JSON arrive as null. */
 function forReducers(raw: RawEvent): RecordedEvent {
@@ -263,53 +199,9 @@ export interface EventStoreStateMachineOptions {
   readonly spareSnapshotBuffers?: boolean;
 }
 
-/**
- * Most events a read returns.
- *
- * @example
- * ```ts
- * import { MAX_READ_LIMIT } from "./state_machine.ts";
- * console.assert(MAX_READ_LIMIT === 10_000);
- * ```
- */
-export const MAX_READ_LIMIT = 10_000;
-/**
- * Most positions a filtered `readAll` scans per call (it then returns `next`).
- *
- * @example
- * ```ts
- * import { MAX_SCAN } from "./state_machine.ts";
- * console.assert(MAX_SCAN >= 10_000);
- * ```
- */
-export const MAX_SCAN = 100_000;
 const SWEEP_EVERY = 4096;
-/** Snapshots from this size on get a spare buffer prepared for the next one. */
-const SPARE_FROM_BYTES = 4 << 20;
-/** Size of a spare made before the first large snapshot, over the state's. */
-const EARLY_SPARE_SIZE = 3;
-/**
- * How far ahead of the state's snapshot size a spare is touched: touching
- * costs the page faults the snapshot would otherwise take at once, and no
- * more than it needs.
- */
-const SPARE_TOUCH_AHEAD = 1.05;
 const MAGIC = 0x53454c52; // "RLES"
 const VERSION = 1;
-
-function checkCount(v: number | undefined, name: string): void {
-  if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) {
-    throw new RangeError(`${name} must be a non-negative integer, got ${v}`);
-  }
-}
-
-function checkLimit(limit: number | undefined): number {
-  const l = limit ?? 100;
-  if (!Number.isSafeInteger(l) || l < 1 || l > MAX_READ_LIMIT) {
-    throw new RangeError(`limit must be an integer from 1 to ${MAX_READ_LIMIT}, got ${limit}`);
-  }
-  return l;
-}
 
 /**
  * The event store state machine. Give it to `RaftNode.start` as
@@ -336,34 +228,13 @@ function checkLimit(limit: number | undefined): number {
 export class EventStoreStateMachine implements StateMachine<CommandResult> {
   readonly #storage: Storage;
   readonly #reader: LogReader;
-  readonly #now: () => number;
+  /** Reads of events through the index (replaced with it on restore). */
+  readonly #reads: EventReads;
   #index = new EventIndex();
   /** Highest log index applied (commands only). Invariant: never decreases except by restore. */
   #applied = 0;
-  /**
-   * The next snapshot's buffer, touched a page at a time as commands apply:
-   * in a fresh buffer every first write of a page faults, which for tens of
-   * megabytes cost more than the snapshot's own work, all in one pause.
-   */
-  #spare: Uint8Array | undefined;
-  #spareTouched = 0;
-  /**
-   * Size the next spare is made for (the last snapshot's, or the state's, with
-   * room to grow); 0 while the state is small, and -1 after a restore until
-   * the next snapshot.
-   */
-  #spareBytes = 0;
-  /** Spare size over the last snapshot's: grows when the state outgrew its spare. */
-  #spareFactor = 1.25;
-  /**
-   * The spare is for the first snapshot of a state that grew large without
-   * one: sized three times the state (untouched pages cost no memory; every
-   * spare is touched only a little ahead of the state), so the state
-   * outgrowing it leaves little touched memory behind; and that says nothing
-   * about the margin later spares need.
-   */
-  #spareEarly = false;
-  readonly #spares: boolean;
+  /** The next snapshot's buffer, prepared while commands apply. */
+  readonly #spare: SnapshotSpare;
   /** Largest proposal timestamp applied: the clock retention runs on while applying. */
   #logTime = 0;
   readonly #projections = new Map<string, ProjectionRunner<unknown>>();
@@ -384,8 +255,12 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       options.archive ?? new MemoryArchive(),
       options.cache ?? {},
     );
-    this.#now = options.now ?? Date.now;
-    this.#spares = options.spareSnapshotBuffers ?? true;
+    this.#reads = new EventReads({
+      index: this.#index,
+      reader: this.#reader,
+      now: options.now ?? Date.now,
+    });
+    this.#spare = new SnapshotSpare(options.spareSnapshotBuffers ?? true);
     for (const def of options.projections ?? []) {
       if (this.#projections.has(def.name)) {
         throw new TypeError(`Projection ${def.name} is defined twice`);
@@ -443,63 +318,8 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       changed = true;
     }
     if (changed) this.#notify();
-    if (this.#spareBytes === 0 && bytes > 0 && this.#spares) {
-      // No large snapshot yet: prepare for the first once the state is large.
-      const need = this.#snapshotEstimate(true);
-      if (need >= SPARE_FROM_BYTES) {
-        this.#spareBytes = need * EARLY_SPARE_SIZE;
-        this.#spareEarly = true;
-      }
-    }
-    if (this.#spareBytes > 0) this.#touchSpare(bytes * this.#spareFactor);
+    this.#spare.applied(this.#index, bytes);
     return out;
-  }
-
-  /**
-   * Room a snapshot of the current state needs, or a little more; `tight`
-   * counts the id table's entries as written (12 bytes each while positions
-   * fit in 32 bits) rather than its slots: closer, but it leaves out entries
-   * kept for the archive, which are rare, and long stream names.
-   */
-  #snapshotEstimate(tight = false): number {
-    const idx = this.#index;
-    // Per event: four u32 columns and its stream's f64 position list.
-    return idx.positionCount * 24 + (tight ? idx.ids.size * 12 : idx.ids.capacity * 16) +
-      idx.entLog.length * 24 + idx.streamsById.length * 64 + (1 << 16);
-  }
-
-  /**
-   * Touches `bytes` more of the spare snapshot buffer (as many as the spare
-   * is larger than the last snapshot, times the bytes applied), up to a
-   * little over the state's snapshot size, so a node that snapshots once the
-   * log has grown by the last snapshot's size (as RaftNode does) finds the
-   * spare ready.
-   */
-  #touchSpare(bytes: number): void {
-    let s = this.#spare;
-    const early = this.#spareEarly;
-    const need = this.#snapshotEstimate(true);
-    if (s !== undefined && need > s.length && (early || this.#spareTouched >= s.length)) {
-      // Outgrown: a bigger one (and, after a snapshot, a bigger margin).
-      if (early) this.#spareBytes = need * EARLY_SPARE_SIZE;
-      else {
-        this.#spareFactor = Math.min(2, this.#spareFactor + 0.25);
-        this.#spareBytes = Math.ceil(need * this.#spareFactor);
-      }
-      s = this.#spare = undefined;
-    }
-    if (s === undefined) {
-      s = this.#spare = new Uint8Array(this.#spareBytes);
-      this.#spareTouched = 0;
-    }
-    const limit = Math.min(s.length, Math.ceil(need * SPARE_TOUCH_AHEAD));
-    if (this.#spareTouched < limit) {
-      this.#spareTouched = touchPages(
-        s,
-        this.#spareTouched,
-        Math.min(bytes, limit - this.#spareTouched),
-      );
-    }
   }
 
   #applyOne(c: AppliedCommand): CommandResult {
@@ -694,7 +514,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       const p = first + k;
       if (idx.isAlive(p)) return false;
       const r = cur.read(this.#offs[k]!);
-      if (!this.#storedIdEquals(p, cur.payload, r.idStart, r.idLen)) return false;
+      if (!this.#reads.idEquals(p, cur.payload, r.idStart, r.idLen)) return false;
     }
     return true;
   }
@@ -705,29 +525,9 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     for (let slot = ids.next(h1, h2, -1); slot >= 0; slot = ids.next(h1, h2, slot)) {
       const p = ids.positionAt(slot);
       if (!idx.isAlive(p)) continue;
-      if (this.#storedIdEquals(p, payload, start, len)) return p;
+      if (this.#reads.idEquals(p, payload, start, len)) return p;
     }
     return -1;
-  }
-
-  #storedIdEquals(p: number, payload: Uint8Array, start: number, len: number): boolean {
-    let stored: Uint8Array;
-    let r;
-    try {
-      const cursor = this.#records(p, p);
-      stored = cursor.payload;
-      r = cursor.read(this.#index.posOffset.get(p) - this.#winFrom);
-    } catch {
-      // A live event is always readable (retention keeps it); if it is not,
-      // or a removed one was compacted away, trust the 64-bit hash (or the
-      // entry it shares with live ones) rather than fail the command.
-      return true;
-    }
-    if (r.idLen !== len) return false;
-    for (let i = 0; i < len; i++) {
-      if (stored[r.idStart + i] !== payload[start + i]) return false;
-    }
-    return true;
   }
 
   #applyDelete(c: AppliedCommand): CommandResult {
@@ -811,112 +611,16 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
 
   #project(first: number, count: number): void {
     for (let k = 0; k < count; k++) {
-      const event = forReducers(this.#eventAt(first + k, first + count - 1));
+      const event = forReducers(this.#reads.eventAt(first + k, first + count - 1));
       for (const p of this.#projections.values()) p.handle(event);
     }
   }
 
   // ---- reads ---------------------------------------------------------------
 
-  #entryHint = 0;
-  /**
-   * The window: whole event records of entry `#winEntry` (index in the
-   * entry table, -1: none), bytes `[#winFrom, #winFrom + length)` of its
-   * command, read together by {@link #records} and decoded by `#cursor`.
-   */
-  #cursor: EventRecordCursor | undefined;
-  #winEntry = -1;
-  #winFrom = 0;
-
-  /** Index in the entry table of the entry holding `position` (remembers the last one). */
-  #entryOf(position: number): number {
-    const ents = this.#index.entFirst;
-    const e = this.#entryHint;
-    if (
-      e < ents.length && ents.get(e) <= position &&
-      (e + 1 === ents.length || ents.get(e + 1) > position)
-    ) {
-      return e;
-    }
-    return this.#entryHint = this.#index.entryOf(position);
-  }
-
-  /** Whether the window holds the record of `position`. */
-  #holds(position: number): boolean {
-    const cur = this.#cursor;
-    if (cur === undefined || this.#winEntry !== this.#entryOf(position)) return false;
-    const off = this.#index.posOffset.get(position);
-    return off >= this.#winFrom && off < this.#winFrom + cur.payload.length;
-  }
-
-  /**
-   * A cursor over a window holding the record of `position`. When the
-   * window does not hold it, reads the records of `position` through
-   * `until` (either side of it), as far as they are in the same entry, with
-   * one read of just their bytes: a run of events costs one small read, and
-   * a single event a few hundred bytes, whatever the size of its entry.
-   */
-  #records(position: number, until: number): EventRecordCursor {
-    if (this.#holds(position)) return this.#cursor!;
-    const idx = this.#index;
-    const e = this.#entryOf(position);
-    const lo = idx.entFirst.get(e);
-    const hi = e + 1 < idx.entFirst.length ? idx.entFirst.get(e + 1) : idx.positionCount;
-    const first = Math.max(lo, Math.min(position, until));
-    const last = Math.min(hi - 1, Math.max(position, until));
-    const from = idx.posOffset.get(first);
-    // Records of an entry are contiguous: one ends where the next starts,
-    // and the last at the end of the command.
-    const to = last + 1 < hi ? idx.posOffset.get(last + 1) : undefined;
-    this.#cursor = undefined; // until the read succeeds
-    const bytes = this.#reader.commandSlice(idx.entLog.get(e), from, to);
-    this.#winEntry = e;
-    this.#winFrom = from;
-    return this.#cursor = new EventRecordCursor(bytes);
-  }
-
   /** The event at `position` (which must exist in the index), decoded from the log. */
   eventAt(position: number): RawEvent {
-    return this.#eventAt(position, position);
-  }
-
-  /** {@link eventAt}, reading ahead through position `until` if it must read. */
-  #eventAt(position: number, until: number): RawEvent {
-    const idx = this.#index;
-    const cursor = this.#records(position, until);
-    const payload = cursor.payload;
-    const r = cursor.read(idx.posOffset.get(position) - this.#winFrom);
-    return {
-      id: fromUtf8(payload, r.idStart, r.idStart + r.idLen),
-      stream: idx.streamsById[idx.posStream.get(position)]!.name,
-      type: idx.types[idx.posType.get(position)]!,
-      revision: idx.posRevision.get(position),
-      position,
-      timestamp: idx.entTime.get(this.#entryOf(position)),
-      data: payload.subarray(r.dataStart, r.dataStart + r.dataLen),
-      dataIsJson: (r.flags & DATA_JSON) !== 0,
-      metadata: payload.subarray(r.metaStart, r.metaStart + r.metaLen),
-      metadataIsJson: (r.flags & META_JSON) !== 0,
-    };
-  }
-
-  /** Drops the window (its bytes may be held by events handed out; the state stops pinning them). */
-  #dropWindow(): void {
-    this.#cursor = undefined;
-    this.#winEntry = -1;
-  }
-
-  #readable(name: string, action = "read"): StreamState {
-    const s = this.#index.streams.get(name);
-    if (s === undefined) throw new StreamNotFoundError(name, action);
-    if (s.hardDeleted) throw new StreamDeletedError(name, action);
-    if (!s.exists) throw new StreamNotFoundError(name, action);
-    return s;
-  }
-
-  #cutoff(s: StreamState): number {
-    const age = s.metadata?.maxAge;
-    return age === undefined ? -Infinity : this.#now() - age * 1000;
+    return this.#reads.eventAt(position, position);
   }
 
   /**
@@ -924,48 +628,12 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
    * {@link StreamDeletedError} (410).
    */
   readStream(name: string, options: ReadStreamOptions = {}): RawReadResult {
-    checkCount(options.from, "from");
-    const limit = checkLimit(options.limit);
-    const s = this.#readable(name);
-    const lo = s.firstLive, end = s.next, cutoff = this.#cutoff(s);
-    const events: RawEvent[] = [];
-    const idx = this.#index;
-    const forward = (options.direction ?? "forward") === "forward";
-    const step = forward ? 1 : -1;
-    let r = forward ? Math.max(options.from ?? lo, lo) : Math.min(options.from ?? end - 1, end - 1);
-    for (; r >= lo && r < end && events.length < limit; r += step) {
-      const p = s.positionOf(r);
-      if (cutoff !== -Infinity && idx.timestampOf(p) < cutoff) continue;
-      const until = this.#holds(p) ? p : this.#streamRun(s, r, step, limit - events.length);
-      events.push(this.#eventAt(p, until));
-    }
-    this.#dropWindow();
-    return { events, next: r >= lo && r < end ? r : null };
-  }
-
-  /**
-   * The last position of the run of up to `n` revisions of `s` from `r` on
-   * (in direction `step`) whose positions are consecutive (read together).
-   */
-  #streamRun(s: StreamState, r: number, step: number, n: number): number {
-    const p = s.positionOf(r);
-    let k = 1;
-    while (k < n) {
-      const q = r + step * k;
-      if (q < s.firstLive || q >= s.next || s.positionOf(q) !== p + step * k) break;
-      k++;
-    }
-    return p + step * (k - 1);
+    return this.#reads.readStream(name, options);
   }
 
   /** One event. Throws {@link EventNotFoundError} when that revision is not readable. */
   readEvent(name: string, revision: number): RawEvent {
-    checkCount(revision, "revision");
-    const s = this.#readable(name);
-    if (revision < s.firstLive || revision >= s.next) throw new EventNotFoundError(name, revision);
-    const p = s.positionOf(revision);
-    if (this.#index.timestampOf(p) < this.#cutoff(s)) throw new EventNotFoundError(name, revision);
-    return this.eventAt(p);
+    return this.#reads.readEvent(name, revision);
   }
 
   /**
@@ -973,55 +641,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
    * Scans at most {@link MAX_SCAN} positions per call; `next` says where to go on.
    */
   readAll(options: ReadAllOptions = {}): RawReadResult {
-    checkCount(options.from, "from");
-    const limit = checkLimit(options.limit);
-    const idx = this.#index, end = idx.positionCount;
-    let typeIds: Set<number> | undefined;
-    if (options.type !== undefined) {
-      const names = typeof options.type === "string" ? [options.type] : options.type;
-      typeIds = new Set();
-      for (const n of names) {
-        const id = idx.typeId(n);
-        if (id !== undefined) typeIds.add(id);
-      }
-      if (typeIds.size === 0) return { events: [], next: null };
-    }
-    const prefix = options.prefix;
-    const streamOk = new Map<number, number>(); // stream id -> cutoff, or NaN when filtered out
-    const keep = (p: number): boolean => {
-      if (typeIds !== undefined && !typeIds.has(idx.posType.get(p))) return false;
-      const sid = idx.posStream.get(p);
-      let cutoff = streamOk.get(sid);
-      if (cutoff === undefined) {
-        const s = idx.streamsById[sid]!;
-        cutoff = prefix !== undefined && !s.name.startsWith(prefix) ? NaN : this.#cutoff(s);
-        streamOk.set(sid, cutoff);
-      }
-      if (Number.isNaN(cutoff)) return false;
-      if (!idx.isAlive(p)) return false;
-      const s = idx.streamsById[sid]!;
-      if (idx.posRevision.get(p) < s.firstLive) return false;
-      return cutoff === -Infinity || idx.timestampOf(p) >= cutoff;
-    };
-    const events: RawEvent[] = [];
-    // Read the records of the events after an event along with it (as far
-    // as its entry goes), unless a type filter makes most of them unwanted.
-    const ahead = typeIds === undefined;
-    let scanned = 0;
-    if ((options.direction ?? "forward") === "forward") {
-      let p = options.from ?? 0;
-      for (; p < end && events.length < limit && scanned < MAX_SCAN; p++, scanned++) {
-        if (keep(p)) events.push(this.#eventAt(p, ahead ? p + limit - events.length - 1 : p));
-      }
-      this.#dropWindow();
-      return { events, next: p < end ? p : null };
-    }
-    let p = Math.min(options.from ?? end - 1, end - 1);
-    for (; p >= 0 && events.length < limit && scanned < MAX_SCAN; p--, scanned++) {
-      if (keep(p)) events.push(this.#eventAt(p, ahead ? p - limit + events.length + 1 : p));
-    }
-    this.#dropWindow();
-    return { events, next: p >= 0 ? p : null };
+    return this.#reads.readAll(options);
   }
 
   /**
@@ -1117,7 +737,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     for (let p = runner.position + 1; p < end; p++) {
       let raw: RawEvent;
       try {
-        raw = this.#eventAt(p, end - 1);
+        raw = this.#reads.eventAt(p, end - 1);
       } catch {
         continue; // compacted away: retention removed it before this projection existed
       }
@@ -1163,17 +783,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   /** Serializes the index, id table, projection checkpoints and, when needed, the archive. */
   snapshot(): Uint8Array {
     const idx = this.#index;
-    const estimate = this.#snapshotEstimate();
-    const spare = this.#spare;
-    // A spare the state has outgrown is dropped (growing the writer would copy it all), and
-    // the next is made bigger: the state grows faster than the log for small events.
-    const fits = spare !== undefined && spare.length >= this.#snapshotEstimate(true);
-    if (spare !== undefined && !fits && !this.#spareEarly) {
-      this.#spareFactor = Math.min(2, this.#spareFactor + 0.25);
-    }
-    this.#spareEarly = false;
-    const w = new ByteWriter(fits ? spare : estimate);
-    this.#spare = undefined;
+    const w = new ByteWriter(this.#spare.take(idx));
     w.u32(MAGIC);
     w.u32(VERSION);
     w.f64(this.#applied);
@@ -1204,19 +814,13 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       w.u8(0);
     }
     const out = w.finish();
-    // Small states snapshot quickly from fresh memory; a spare pays off for large ones.
-    this.#spareBytes = out.length >= SPARE_FROM_BYTES && this.#spares
-      ? Math.ceil(out.length * this.#spareFactor)
-      : 0;
+    this.#spare.taken(out.length);
     return out;
   }
 
   /** Replaces the state with a snapshot's (see the module comment about the archive). */
   restore(data: Uint8Array): void {
-    this.#spare = undefined;
-    // A restarted node has just faulted in its whole state: no spare until its first snapshot.
-    this.#spareBytes = -1;
-    this.#spareEarly = false;
+    this.#spare.restored();
     if (data.length === 0) {
       this.#reset();
       return;
@@ -1257,8 +861,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     this.#index = index;
     this.#applied = applied;
     this.#logTime = logTime;
-    this.#entryHint = 0;
-    this.#dropWindow();
+    this.#reads.reset(this.#index);
     this.#reader.clear();
     this.#pendingCheckpoints = new Map();
     for (const [name, cp] of cps) {
@@ -1277,8 +880,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     this.#index = new EventIndex();
     this.#applied = 0;
     this.#logTime = 0;
-    this.#entryHint = 0;
-    this.#dropWindow();
+    this.#reads.reset(this.#index);
     this.#reader.clear();
     this.#pendingCheckpoints = new Map();
     for (const runner of this.#projections.values()) runner.reset();
