@@ -37,181 +37,49 @@
  * @module
  */
 
-import { join } from "node:path";
 import { CompactedError, RaftInvariantError, UnavailableError } from "../core/errors.ts";
 import type { InitialState } from "../core/storage.ts";
-import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from "../core/types.ts";
+import type { ConfState, Entry, HardState, Snapshot } from "../core/types.ts";
 import { confStateOf } from "../core/conf_state.ts";
-import { syncDir, writeAllSync } from "./atomic_file.ts";
+import {
+  checkConfState,
+  checkEntries,
+  checkHardState,
+  checkIndex,
+  checkSnapshot,
+} from "./_arg_checks.ts";
+import { LatestSnapshot } from "./_latest_snapshot.ts";
+import { applyRepairs } from "./_repairs.ts";
+import { createSegmentFile, SegmentWriter } from "./_segment_writer.ts";
+import { syncDir } from "./atomic_file.ts";
 import { DirLock } from "./dir_lock.ts";
 import { EntryCache } from "./entry_cache.ts";
 import { checkSliceRange, type EntrySliceReader } from "./entry_slice.ts";
+import type { FileStorageOptions, StorageLogger } from "./file_storage_options.ts";
 import { writeHardStateFile } from "./hard_state_file.ts";
-import {
-  BATCH_ENTRY_OVERHEAD_BYTES,
-  BATCH_HEADER_BYTES,
-  encodeBatch,
-  encodeSegmentHeader,
-  FRAME_HEADER_BYTES,
-  MAX_BATCH_PAYLOAD_BYTES,
-  MAX_PAYLOAD_BYTES,
-  SEGMENT_HEADER_BYTES,
-} from "./record.ts";
+import { SEGMENT_HEADER_BYTES } from "./record.ts";
 import { ReadBuffer } from "./read_buffer.ts";
 import { recoverDataDir } from "./recovery.ts";
 import { Segment } from "./segment.ts";
 import {
-  commitSnapshotFile,
   discardPreparedSnapshot,
   prepareSnapshotFile,
-  readSnapshotFileSync,
-  SNAPSHOT_FILE,
   writeSnapshotFile,
 } from "./snapshot_file.ts";
-import { CorruptLogError, StorageClosedError, StorageFailedError } from "./storage_errors.ts";
+import { StorageClosedError, StorageFailedError } from "./storage_errors.ts";
 import type { SaveOptions, StorageUpdate, WritableStorage } from "./writable_storage.ts";
 
-/**
- * Receives one structured log line (for example a torn tail that recovery
- * dropped).
- */
-export type StorageLogger = (line: Record<string, unknown>) => void;
-
-/**
- * Options of {@link FileStorage.open}.
- *
- * @example
- * ```ts
- * import type { FileStorageOptions } from "./file_storage.ts";
- * const o: FileStorageOptions = { segmentBytes: 16 << 20, logger: (line) => console.log(line) };
- * ```
- */
-export interface FileStorageOptions {
-  /** A segment is closed and a new one started once it reaches this size. Default 64 MiB. */
-  readonly segmentBytes?: number;
-  /** Bytes of recent entries kept in memory (counted as by `entrySize`). Default 16 MiB. */
-  readonly cacheBytes?: number;
-  /** Membership of a brand-new directory. Ignored when the directory holds data. */
-  readonly bootstrap?: ConfState;
-  /** Where warnings go (one object per line). Default: JSON on stderr. */
-  readonly logger?: StorageLogger;
-  /**
-   * The last segment is zero-filled this many bytes ahead of the writes
-   * (default 1 MiB; 0 turns it off). A save that overwrites zeros already on
-   * disk leaves the file's size and block map unchanged, so its `syncData`
-   * has no file-system metadata to commit: on ext4 here, 230 us per sync
-   * instead of 340-375 us, and about a third less CPU. A segment is cut back
-   * to its last record when the next one starts; recovery reads zeros after
-   * a segment's last record as where its records end (not as a torn write).
-   * A full disk shows up that much earlier, as a failed save.
-   */
-  readonly preallocateBytes?: number;
-}
+export type { FileStorageOptions, StorageLogger } from "./file_storage_options.ts";
 
 const DEFAULT_SEGMENT_BYTES = 64 << 20;
 const DEFAULT_CACHE_BYTES = 16 << 20;
 const DEFAULT_PREALLOCATE_BYTES = 1 << 20;
-/** Zeros written ahead of the log come from here, a chunk at a time. */
-let zeros = new Uint8Array(0);
-// Saves up to this size reuse one buffer; larger ones get their own.
-const SCRATCH_MAX_BYTES = 8 << 20;
-// Snapshots with at most this much data stay in memory; larger ones are
-// held weakly and read back from their file when needed again.
-const SNAPSHOT_HELD_BYTES = 64 << 10;
 // Record offsets are kept as u32.
 const MAX_SEGMENT_BYTES = 0xffff_ffff;
 const EMPTY_CONF: ConfState = confStateOf([]);
 
-const encoder = new TextEncoder();
-
 function defaultLogger(line: Record<string, unknown>): void {
   console.warn(JSON.stringify(line));
-}
-
-function checkIndex(value: unknown, name: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
-    throw new TypeError(`${name} must be a safe integer, got ${String(value)}`);
-  }
-  if (value < 0) throw new RangeError(`${name} must not be negative, got ${value}`);
-  return value;
-}
-
-function checkEntries(entries: unknown): readonly Entry[] {
-  if (!Array.isArray(entries)) throw new TypeError("update.entries must be an array");
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i] as Partial<Entry> | null;
-    if (typeof e !== "object" || e === null) {
-      throw new TypeError(`update.entries[${i}] must be an entry object`);
-    }
-    checkIndex(e.index, `update.entries[${i}].index`);
-    checkIndex(e.term, `update.entries[${i}].term`);
-    if (e.type !== "normal" && e.type !== "confChange") {
-      throw new TypeError(
-        `update.entries[${i}].type must be "normal" or "confChange", got ${String(e.type)}`,
-      );
-    }
-    if (!(e.data instanceof Uint8Array)) {
-      throw new TypeError(`update.entries[${i}].data must be a Uint8Array`);
-    }
-    if (e.data.byteLength > MAX_PAYLOAD_BYTES - 18) {
-      throw new RangeError(`update.entries[${i}] is too large: ${e.data.byteLength} bytes`);
-    }
-    if (e.index === 0 || (i > 0 && e.index !== (entries[0] as Entry).index + i)) {
-      throw new RangeError(
-        `update.entries must have consecutive indexes from 1 up: entries[${i}] has index ${e.index}`,
-      );
-    }
-    if (i > 0 && (e as Entry).term < (entries[i - 1] as Entry).term) {
-      throw new RangeError(
-        `update.entries terms must not decrease: entries[${i}] has term ${e.term} after ${
-          (entries[i - 1] as Entry).term
-        }`,
-      );
-    }
-  }
-  return entries as readonly Entry[];
-}
-
-function checkHardState(hs: unknown): HardState {
-  if (typeof hs !== "object" || hs === null) {
-    throw new TypeError("update.hardState must be a hard state object");
-  }
-  const h = hs as Partial<HardState>;
-  checkIndex(h.term, "update.hardState.term");
-  checkIndex(h.commit, "update.hardState.commit");
-  if (typeof h.vote !== "string") throw new TypeError("update.hardState.vote must be a string");
-  if (h.vote.length > 16384) throw new RangeError("update.hardState.vote is too long");
-  return h as HardState;
-}
-
-function checkConfState(cs: unknown, name: string): ConfState {
-  const ok = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "string");
-  const c = cs as Partial<ConfState> | null;
-  if (
-    typeof c !== "object" || c === null || !ok(c.voters) || !ok(c.learners) ||
-    !ok(c.votersOutgoing) || !ok(c.learnersNext) || typeof c.autoLeave !== "boolean"
-  ) {
-    throw new TypeError(
-      `${name} must be a ConfState ({voters, learners, votersOutgoing, learnersNext: string[], autoLeave: boolean})`,
-    );
-  }
-  return c as ConfState;
-}
-
-function checkSnapshot(snap: unknown): Snapshot {
-  const s = snap as Partial<Snapshot> | null;
-  if (
-    typeof s !== "object" || s === null || typeof s.metadata !== "object" || s.metadata === null
-  ) {
-    throw new TypeError("update.snapshot must be a snapshot object");
-  }
-  checkIndex(s.metadata.index, "update.snapshot.metadata.index");
-  checkIndex(s.metadata.term, "update.snapshot.metadata.term");
-  checkConfState(s.metadata.confState, "update.snapshot.metadata.confState");
-  if (!(s.data instanceof Uint8Array)) {
-    throw new TypeError("update.snapshot.data must be a Uint8Array");
-  }
-  return s as Snapshot;
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {
@@ -261,26 +129,12 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
   readonly dir: string;
   #lock: DirLock;
   #segmentBytes: number;
-  #preallocateBytes: number;
-  /**
-   * Size of the last segment's file: its records, then zeros written ahead
-   * (see {@link FileStorageOptions.preallocateBytes}). The writer's position
-   * is always the end of the records.
-   */
-  #fileEnd: number;
   #logger: StorageLogger;
   #segments: Segment[];
-  #writer: Deno.FsFile;
-  /** Metadata of the latest snapshot. */
-  #snapMeta: SnapshotMetadata;
-  /**
-   * The latest snapshot: held strongly when its data are small, else weakly,
-   * so a large snapshot costs no memory once nobody uses it (it is read back
-   * from the snapshot file when asked for again).
-   */
-  #snapHeld: Snapshot | WeakRef<Snapshot>;
-  /** A snapshot whose file is being written (held until it is the latest). */
-  #snapPending: Snapshot | undefined = undefined;
+  /** Writes the last segment's file. */
+  readonly #writer: SegmentWriter;
+  /** The latest snapshot, and the one whose file is being written. */
+  readonly #snap: LatestSnapshot;
   /** Settles when the last createSnapshot call has. */
   #snapChain: Promise<void> = Promise.resolve();
   #hardState: HardState;
@@ -295,16 +149,9 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
   #cache: EntryCache;
   /** Every disk read goes through this one buffer (entries are copied out of it). */
   #readBuffer = new ReadBuffer();
-  #vote = "";
-  #voteBytes = new Uint8Array(0);
-  #scratch = new Uint8Array(64 << 10);
-  #scratchView = new DataView(this.#scratch.buffer);
-  #cuts: number[] = [];
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   #failed: unknown = undefined;
-  /** Bytes were written to the last segment since its last syncData. */
-  #unsynced = false;
   /** A segment was created or removed and the directory not yet fsynced. */
   #dirDirty = false;
   /** Sequence number of the next segment to create. */
@@ -337,13 +184,15 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
     this.dir = init.dir;
     this.#lock = init.lock;
     this.#segmentBytes = init.segmentBytes;
-    this.#preallocateBytes = init.preallocateBytes;
-    this.#fileEnd = init.fileEnd;
     this.#logger = init.logger;
     this.#segments = init.segments;
-    this.#writer = init.writer;
-    this.#snapMeta = init.snapshot.metadata;
-    this.#snapHeld = FileStorage.#hold(init.snapshot);
+    this.#writer = new SegmentWriter({
+      file: init.writer,
+      fileEnd: init.fileEnd,
+      segmentBytes: init.segmentBytes,
+      preallocateBytes: init.preallocateBytes,
+    });
+    this.#snap = new LatestSnapshot(init.dir, init.snapshot);
     this.#hardState = init.hardState;
     this.#hsSeq = init.hsSeq;
     this.#hsFileSeq = init.hsFileSeq;
@@ -393,68 +242,9 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
     try {
       const rec = await recoverDataDir(dir);
       opened.push(...rec.segments);
-      let dirDirty = false;
-      let hsFileSeq = rec.hardStateFileSeq;
-      // The newest hard state may live in a segment about to go.
-      const removed = rec.repairs.flatMap((r) =>
-        r.kind === "removeSegment" ? [r.file] : r.kind === "discardLog" ? r.files : []
-      );
-      if (rec.hardStateSeq > hsFileSeq && removed.includes(rec.hardStateSource)) {
-        await writeHardStateFile(dir, { seq: rec.hardStateSeq, hardState: rec.hardState });
-        hsFileSeq = rec.hardStateSeq;
-      }
-      for (const r of rec.repairs) {
-        switch (r.kind) {
-          case "removeTemp":
-            // Writing the hard state file above may have used (and renamed away) this one.
-            await Deno.remove(r.file).catch((e) => {
-              if (!(e instanceof Deno.errors.NotFound)) throw e;
-            });
-            break;
-          case "truncateTail": {
-            const f = await Deno.open(r.file, { write: true });
-            try {
-              await f.truncate(r.offset);
-              await f.sync();
-            } finally {
-              f.close();
-            }
-            logger({
-              level: "warn",
-              event: "torn_tail_truncated",
-              message:
-                `Dropped a torn write at the end of ${r.file}: ${r.droppedBytes} bytes from byte offset ${r.offset} (${r.reason}); the log now ends at index ${rec.lastIndex}`,
-              file: r.file,
-              offset: r.offset,
-              droppedBytes: r.droppedBytes,
-              lastIndex: rec.lastIndex,
-            });
-            break;
-          }
-          case "removeSegment":
-            await Deno.remove(r.file);
-            dirDirty = true;
-            logger({
-              level: "warn",
-              event: "torn_segment_removed",
-              message: `Removed ${r.file}: ${r.reason}; the log now ends at index ${rec.lastIndex}`,
-              file: r.file,
-              lastIndex: rec.lastIndex,
-            });
-            break;
-          case "discardLog":
-            for (const file of [...r.files].reverse()) await Deno.remove(file);
-            dirDirty = true;
-            logger({
-              level: "warn",
-              event: "log_discarded_for_snapshot",
-              message:
-                `Finished an interrupted snapshot install: removed ${r.files.length} segment(s) because ${r.reason}`,
-              files: r.files,
-            });
-            break;
-        }
-      }
+      const repaired = await applyRepairs(rec, { dir, logger });
+      let dirDirty = repaired.dirDirty;
+      const hsFileSeq = repaired.hsFileSeq;
       let snapshot = rec.snapshot;
       if (rec.fresh && bootstrap !== undefined) {
         snapshot = {
@@ -473,7 +263,7 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
           prevTerm: rec.prevTerm,
           headerBytes: SEGMENT_HEADER_BYTES,
         });
-        writer = await FileStorage.#createSegmentFile(seg);
+        writer = await createSegmentFile(seg);
         fileEnd = seg.bytes;
         segments.push(seg);
         opened.push(seg);
@@ -512,25 +302,6 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
     }
   }
 
-  /** Creates a segment file holding only its header, durably (the caller fsyncs the directory). */
-  static async #createSegmentFile(seg: Segment): Promise<Deno.FsFile> {
-    const header = new Uint8Array(SEGMENT_HEADER_BYTES);
-    encodeSegmentHeader(header, new DataView(header.buffer), 0, {
-      firstIndex: seg.firstIndex,
-      prevTerm: seg.prevTerm,
-    });
-    const f = await Deno.open(seg.path, { write: true, createNew: true });
-    try {
-      writeAllSync(f, header);
-      await f.syncData();
-    } catch (err) {
-      f.close();
-      throw err;
-    }
-    seg.bytes = SEGMENT_HEADER_BYTES;
-    return f;
-  }
-
   // ---- Storage (synchronous reads) ----
 
   #checkReadable(): void {
@@ -541,7 +312,7 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
   /** Hard state and membership (from the snapshot) recovered from disk. */
   initialState(): InitialState {
     this.#checkReadable();
-    return { hardState: this.#hardState, confState: this.#snapMeta.confState };
+    return { hardState: this.#hardState, confState: this.#snap.metadata.confState };
   }
 
   /**
@@ -640,48 +411,7 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
    */
   snapshot(): Snapshot {
     this.#checkReadable();
-    return this.#loadSnapshot();
-  }
-
-  static #hold(snap: Snapshot): Snapshot | WeakRef<Snapshot> {
-    return snap.data.byteLength <= SNAPSHOT_HELD_BYTES ? snap : new WeakRef(snap);
-  }
-
-  #loadSnapshot(): Snapshot {
-    const held = this.#snapHeld;
-    const snap = held instanceof WeakRef ? held.deref() : held;
-    if (snap !== undefined) return snap;
-    const meta = this.#snapMeta;
-    const file = readSnapshotFileSync(this.dir);
-    const same = (m: SnapshotMetadata) =>
-      file !== undefined && file.metadata.index === m.index && file.metadata.term === m.term;
-    if (same(meta)) {
-      const loaded: Snapshot = { metadata: meta, data: file!.data };
-      this.#snapHeld = new WeakRef(loaded);
-      return loaded;
-    }
-    // The file was just replaced by a snapshot being written: that one is
-    // already durable and as valid (it covers committed entries only).
-    const pending = this.#snapPending;
-    if (pending !== undefined && same(pending.metadata)) return pending;
-    throw new CorruptLogError(
-      join(this.dir, SNAPSHOT_FILE),
-      0,
-      `the snapshot file no longer holds the snapshot at index ${meta.index} (term ${meta.term})`,
-    );
-  }
-
-  /** Writes `snap` to the snapshot file (or commits the one prepared) and makes it the latest. */
-  async #writeSnapshot(snap: Snapshot, prepared = false): Promise<void> {
-    this.#snapPending = snap;
-    try {
-      if (prepared) await commitSnapshotFile(this.dir);
-      else await writeSnapshotFile(this.dir, snap);
-      this.#snapMeta = snap.metadata;
-      this.#snapHeld = FileStorage.#hold(snap);
-    } finally {
-      this.#snapPending = undefined;
-    }
+    return this.#snap.load();
   }
 
   /** The term of `index` if a snapshot can be taken there (it is in the log and committed). */
@@ -765,20 +495,20 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
       const created = this.#snapChain.then(async () => {
         // Checked in turn, after the writes queued before this call.
         const snap = await this.#enqueue(() => {
-          if (index <= this.#snapMeta.index) return Promise.resolve(undefined);
+          if (index <= this.#snap.metadata.index) return Promise.resolve(undefined);
           const metadata = { index, term: this.#creatableTerm(index), confState };
           return Promise.resolve<Snapshot>({ metadata, data });
         });
-        if (snap === undefined) return this.#loadSnapshot();
+        if (snap === undefined) return this.#snap.load();
         this.#checkUsable();
         await this.#io(() => prepareSnapshotFile(this.dir, snap));
         return this.#enqueue(async () => {
-          if (index <= this.#snapMeta.index) {
+          if (index <= this.#snap.metadata.index) {
             // A snapshot from the leader was installed meanwhile.
             await discardPreparedSnapshot(this.dir);
-            return this.#loadSnapshot();
+            return this.#snap.load();
           }
-          await this.#io(() => this.#writeSnapshot(snap, true));
+          await this.#io(() => this.#snap.replace(snap, true));
           return snap;
         });
       });
@@ -802,7 +532,7 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
       return this.#enqueue(async () => {
         if (index < this.#firstIndex) return;
         if (index > this.#lastIndex) throw new UnavailableError(index, this.#lastIndex);
-        const snapIndex = this.#snapMeta.index;
+        const snapIndex = this.#snap.metadata.index;
         if (index > snapIndex) {
           throw new RangeError(
             `Cannot compact the log to index ${index}: the snapshot covers only up to index ${snapIndex}`,
@@ -874,7 +604,7 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
     snapshot: Snapshot | undefined,
     sync: boolean,
   ): Promise<void> {
-    if (snapshot !== undefined && snapshot.metadata.index > this.#snapMeta.index) {
+    if (snapshot !== undefined && snapshot.metadata.index > this.#snap.metadata.index) {
       // A snapshot from a leader of a new term comes with that term (and maybe a vote): they
       // are made durable first, so a crash in between never leaves a log whose last term is
       // above the node's term (the commit index waits for the snapshot).
@@ -936,7 +666,7 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
       ? hardState
       : undefined;
     if (ents.length === 0 && hs === undefined) {
-      if (sync && (this.#unsynced || this.#dirDirty || this.#doomed.length > 0)) {
+      if (sync && (this.#writer.unsynced || this.#dirDirty || this.#doomed.length > 0)) {
         await this.#io(() => this.#sync());
       }
       return;
@@ -946,10 +676,7 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
 
   /** Makes everything written durable, then deletes segments a replacement made dead. */
   async #sync(): Promise<void> {
-    if (this.#unsynced) {
-      await this.#writer.syncData();
-      this.#unsynced = false;
-    }
+    if (this.#writer.unsynced) await this.#writer.syncData();
     if (this.#dirDirty) {
       await syncDir(this.dir);
       this.#dirDirty = false;
@@ -975,30 +702,8 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
     hs: HardState | undefined,
     sync: boolean,
   ): Promise<void> {
-    let vote = this.#voteBytes;
-    if (hs !== undefined && hs.vote !== this.#vote) {
-      vote = encoder.encode(hs.vote);
-      this.#vote = hs.vote;
-      this.#voteBytes = vote;
-    }
-    // Plan the batches: cuts[j] is the entry index where batch j ends.
     const n = entries.length;
-    const cuts = this.#cuts;
-    cuts.length = 0;
-    let size = 0;
-    let payload = BATCH_HEADER_BYTES;
-    for (let i = 0; i < n; i++) {
-      const add = BATCH_ENTRY_OVERHEAD_BYTES + entries[i]!.data.byteLength;
-      if (payload + add > MAX_BATCH_PAYLOAD_BYTES && payload > BATCH_HEADER_BYTES) {
-        cuts.push(i);
-        size += FRAME_HEADER_BYTES + payload;
-        payload = BATCH_HEADER_BYTES;
-      }
-      payload += add;
-    }
-    cuts.push(n);
-    size += FRAME_HEADER_BYTES + payload + (hs === undefined ? 0 : 26 + vote.byteLength);
-
+    let size = this.#writer.plan(entries, hs);
     let seg = this.#segments[this.#segments.length - 1]!;
     if (
       n > 0 && seg.count > 0 &&
@@ -1008,28 +713,9 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
       seg = await this.#startSegment(this.#lastIndex + 1);
     }
     // A new segment's header goes out with its first batch.
-    const header = seg.bytes === 0;
-    if (header) size += SEGMENT_HEADER_BYTES;
+    if (seg.bytes === 0) size += SEGMENT_HEADER_BYTES;
     if (seg.bytes + size > MAX_SEGMENT_BYTES) {
       throw new RangeError(`A single save of ${size} bytes does not fit in a segment`);
-    }
-    let buf = this.#scratch;
-    let view = this.#scratchView;
-    if (size > buf.length) {
-      buf = new Uint8Array(Math.max(size, buf.length * 2));
-      view = new DataView(buf.buffer);
-      if (buf.length <= SCRATCH_MAX_BYTES) {
-        this.#scratch = buf;
-        this.#scratchView = view;
-      }
-    }
-    const base = seg.bytes;
-    let pos = 0;
-    if (header) {
-      pos = encodeSegmentHeader(buf, view, 0, {
-        firstIndex: seg.firstIndex,
-        prevTerm: seg.prevTerm,
-      });
     }
     let seq = 0;
     if (hs !== undefined) {
@@ -1037,62 +723,12 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
       seg.hardStateSeq = seq;
       this.#hardState = hs;
     }
-    let from = 0;
-    for (let j = 0; j < cuts.length; j++) {
-      const to = cuts[j]!;
-      const start = base + pos;
-      pos = encodeBatch(
-        buf,
-        view,
-        pos,
-        entries,
-        from,
-        to,
-        hs !== undefined && j === cuts.length - 1
-          ? { shs: { seq, hardState: hs }, vote }
-          : undefined,
-      );
-      const end = base + pos;
-      // Entry offsets as encodeBatch lays them out: after the batch header
-      // and the hard state (carried by the last batch only).
-      let at = start + FRAME_HEADER_BYTES + BATCH_HEADER_BYTES +
-        (hs !== undefined && j === cuts.length - 1 ? 26 + vote.byteLength : 0);
-      for (let i = from; i < to; i++) {
-        const e = entries[i]!;
-        const size = e.data.byteLength;
-        seg.push(start, end, at, size, e.term);
-        at += BATCH_ENTRY_OVERHEAD_BYTES + size;
-      }
-      from = to;
-    }
-    this.#unsynced = true;
-    writeAllSync(this.#writer, buf.subarray(0, size));
-    seg.bytes = base + size;
-    if (seg.bytes > this.#fileEnd) this.#fileEnd = seg.bytes;
-    if (this.#fileEnd - seg.bytes < this.#preallocateBytes / 2) this.#writeAhead(seg.bytes);
+    this.#writer.write(seg, entries, size, seq, hs);
     if (n > 0) {
       this.#lastIndex = entries[n - 1]!.index;
       this.#cache.append(entries);
     }
     if (sync) await this.#sync();
-  }
-
-  /**
-   * Zero-fills the file from `end` (the writer's position, the end of the
-   * records) up to `preallocateBytes` past it, no further than the segment
-   * size, and puts the writer back at `end`. The save's syncData makes the
-   * zeros durable with its records.
-   */
-  #writeAhead(end: number): void {
-    const target = Math.min(end + this.#preallocateBytes, this.#segmentBytes);
-    if (target <= this.#fileEnd) return;
-    if (zeros.length === 0) zeros = new Uint8Array(1 << 20);
-    this.#writer.seekSync(this.#fileEnd, Deno.SeekMode.Start);
-    for (let at = this.#fileEnd; at < target; at += zeros.length) {
-      writeAllSync(this.#writer, zeros.subarray(0, Math.min(zeros.length, target - at)));
-    }
-    this.#writer.seekSync(end, Deno.SeekMode.Start);
-    this.#fileEnd = target;
   }
 
   /**
@@ -1102,29 +738,13 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
    * that never got written).
    */
   async #startSegment(firstIndex: number): Promise<Segment> {
-    // Only the last segment may end in zeros: cut them off this one.
-    const end = this.#writer.seekSync(0, Deno.SeekMode.Current);
-    if (this.#fileEnd > end) {
-      await this.#writer.truncate(end);
-      this.#unsynced = true;
-    }
-    if (this.#unsynced) {
-      await this.#writer.syncData();
-      this.#unsynced = false;
-    }
+    await this.#writer.endSegment();
     const seg = new Segment(this.dir, firstIndex, {
       seq: this.#nextSeq++,
       prevTerm: this.#termAt(firstIndex - 1),
       headerBytes: SEGMENT_HEADER_BYTES,
     });
-    const f = await Deno.open(seg.path, { write: true, createNew: true });
-    try {
-      this.#writer.close();
-    } catch {
-      // Already closed (truncation closes it first).
-    }
-    this.#writer = f;
-    this.#fileEnd = 0;
+    await this.#writer.openSegment(seg.path);
     seg.bytes = 0;
     this.#segments.push(seg);
     this.#dirDirty = true;
@@ -1135,10 +755,7 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
   async #checkpointHardState(): Promise<void> {
     if (this.#hsSeq <= this.#hsFileSeq) return;
     // The checkpoint's commit index must never run ahead of durable entries.
-    if (this.#unsynced) {
-      await this.#writer.syncData();
-      this.#unsynced = false;
-    }
+    if (this.#writer.unsynced) await this.#writer.syncData();
     await writeHardStateFile(this.dir, { seq: this.#hsSeq, hardState: this.#hardState });
     this.#hsFileSeq = this.#hsSeq;
   }
@@ -1152,10 +769,7 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
    * segments it makes dead are deleted only once that batch is durable.
    */
   async #truncateFrom(index: number): Promise<void> {
-    if (this.#unsynced) {
-      await this.#writer.syncData();
-      this.#unsynced = false;
-    }
+    if (this.#writer.unsynced) await this.#writer.syncData();
     let k = this.#segments.length - 1;
     while (this.#segments[k]!.firstIndex > index) k--;
     const keep = this.#segments[k]!.firstIndex < index ? k + 1 : k;
@@ -1203,7 +817,7 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
   async #installSnapshot(snap: Snapshot): Promise<void> {
     const { index, term } = snap.metadata;
     if (this.#doomed.length > 0) await this.#sync();
-    await this.#writeSnapshot(snap);
+    await this.#snap.replace(snap);
     if (
       index >= this.#firstIndex - 1 && index <= this.#lastIndex && this.#termAt(index) === term
     ) {
@@ -1227,9 +841,7 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
     this.#lastIndex = index;
     this.#cache.clear();
     for (const s of [...old].reverse()) await Deno.remove(s.path);
-    this.#writer = await FileStorage.#createSegmentFile(seg);
-    this.#fileEnd = seg.bytes;
-    this.#unsynced = false;
+    this.#writer.use(await createSegmentFile(seg), seg.bytes);
     await syncDir(this.dir);
     this.#dirDirty = false;
   }

@@ -1,0 +1,90 @@
+/**
+ * The latest snapshot of a data directory, as {@link FileStorage} keeps it:
+ * held strongly when its data are small, else weakly, so a large snapshot
+ * costs no memory once nobody uses it (it is read back from the snapshot
+ * file when asked for again).
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import type { Snapshot, SnapshotMetadata } from "../core/types.ts";
+import {
+  commitSnapshotFile,
+  readSnapshotFileSync,
+  SNAPSHOT_FILE,
+  writeSnapshotFile,
+} from "./snapshot_file.ts";
+import { CorruptLogError } from "./storage_errors.ts";
+
+// Snapshots with at most this much data stay in memory; larger ones are
+// held weakly and read back from their file when needed again.
+const SNAPSHOT_HELD_BYTES = 64 << 10;
+
+function hold(snap: Snapshot): Snapshot | WeakRef<Snapshot> {
+  return snap.data.byteLength <= SNAPSHOT_HELD_BYTES ? snap : new WeakRef(snap);
+}
+
+/** The latest snapshot in a data directory's snapshot file. */
+export class LatestSnapshot {
+  readonly #dir: string;
+  /** Metadata of the latest snapshot. */
+  #meta: SnapshotMetadata;
+  /** The latest snapshot, strongly or weakly. */
+  #held: Snapshot | WeakRef<Snapshot>;
+  /** A snapshot whose file is being written (held until it is the latest). */
+  #pending: Snapshot | undefined = undefined;
+
+  /** `snap` is the latest snapshot of data directory `dir`, already in its file. */
+  constructor(dir: string, snap: Snapshot) {
+    this.#dir = dir;
+    this.#meta = snap.metadata;
+    this.#held = hold(snap);
+  }
+
+  /** Metadata of the latest snapshot. */
+  get metadata(): SnapshotMetadata {
+    return this.#meta;
+  }
+
+  /**
+   * The latest snapshot. A large snapshot nobody holds any more is read back
+   * from its file (synchronously) and checked; damage throws `CorruptLogError`.
+   */
+  load(): Snapshot {
+    const held = this.#held;
+    const snap = held instanceof WeakRef ? held.deref() : held;
+    if (snap !== undefined) return snap;
+    const meta = this.#meta;
+    const file = readSnapshotFileSync(this.#dir);
+    const same = (m: SnapshotMetadata) =>
+      file !== undefined && file.metadata.index === m.index && file.metadata.term === m.term;
+    if (same(meta)) {
+      const loaded: Snapshot = { metadata: meta, data: file!.data };
+      this.#held = new WeakRef(loaded);
+      return loaded;
+    }
+    // The file was just replaced by a snapshot being written: that one is
+    // already durable and as valid (it covers committed entries only).
+    const pending = this.#pending;
+    if (pending !== undefined && same(pending.metadata)) return pending;
+    throw new CorruptLogError(
+      join(this.#dir, SNAPSHOT_FILE),
+      0,
+      `the snapshot file no longer holds the snapshot at index ${meta.index} (term ${meta.term})`,
+    );
+  }
+
+  /** Writes `snap` to the snapshot file (or commits the one prepared) and makes it the latest. */
+  async replace(snap: Snapshot, prepared = false): Promise<void> {
+    this.#pending = snap;
+    try {
+      if (prepared) await commitSnapshotFile(this.#dir);
+      else await writeSnapshotFile(this.#dir, snap);
+      this.#meta = snap.metadata;
+      this.#held = hold(snap);
+    } finally {
+      this.#pending = undefined;
+    }
+  }
+}
