@@ -89,10 +89,14 @@ export class SegmentWriter {
     return this.#unsynced;
   }
 
-  /** Makes what was written durable (callers check {@link unsynced} first). */
-  syncData(): Promise<void> {
+  /**
+   * Makes what was written durable (callers check {@link unsynced} first).
+   * The flag clears only once the fsync is done: a save that finds nothing
+   * unsynced returns at once, claiming durability.
+   */
+  async syncData(): Promise<void> {
+    await this.#file.syncData();
     this.#unsynced = false;
-    return this.#file.syncData();
   }
 
   /**

@@ -528,6 +528,38 @@ Deno.test("FileStorage applies concurrent saves in call order", async () => {
   });
 });
 
+Deno.test("FileStorage: a synced save of nothing new waits for the fsync of an earlier save in flight", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir);
+    await s.save({ entries: range(1, 3) });
+    const proto = Deno.FsFile.prototype;
+    const syncData = proto.syncData;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => release = r);
+    let started = 0;
+    proto.syncData = async function (this: Deno.FsFile) {
+      started++;
+      await gate;
+      return await syncData.call(this);
+    };
+    try {
+      const first = s.save({ entries: range(3, 5) }, { sync: true });
+      while (started === 0) await new Promise((r) => setTimeout(r, 1));
+      let secondDone = false;
+      const second = s.save({ entries: [] }, { sync: true }).then(() => secondDone = true);
+      for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 1));
+      assert.equal(secondDone, false, "claimed durability while entries 3-4 were being synced");
+      release();
+      await Promise.all([first, second]);
+      assert.equal(secondDone, true);
+    } finally {
+      proto.syncData = syncData;
+      release();
+    }
+    await s.close();
+  });
+});
+
 Deno.test("FileStorage.close releases the lock; later calls throw StorageClosedError", async () => {
   await withDir(async (dir) => {
     const s = await FileStorage.open(dir);
