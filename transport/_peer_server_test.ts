@@ -9,12 +9,24 @@ import type { RaftNode } from "../raft/node.ts";
 import { peerRoutes } from "./peer_routes.ts";
 
 /** Serves peer routes on a free loopback port; `got` holds what arrived. */
-export function startPeer(opts: { id?: string; secret?: string; clusterId?: string } = {}) {
+export function startPeer(
+  opts: {
+    id?: string;
+    secret?: string;
+    clusterId?: string;
+    onPeerUrl?: (id: string, url: string) => void;
+  } = {},
+) {
   const got: Message[] = [];
   const node = { id: opts.id ?? "n1", step: (m: Message) => got.push(m) } as unknown as RaftNode<
     unknown
   >;
-  const peers = peerRoutes({ node, clusterId: opts.clusterId ?? "c", secret: opts.secret ?? "s" });
+  const peers = peerRoutes({
+    node,
+    clusterId: opts.clusterId ?? "c",
+    secret: opts.secret ?? "s",
+    ...(opts.onPeerUrl !== undefined ? { onPeerUrl: opts.onPeerUrl } : {}),
+  });
   let upgrades = 0;
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
     if (new URL(req.url).pathname === "/raft/ws") upgrades++;

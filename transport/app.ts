@@ -35,6 +35,8 @@ export interface AppOptions {
    * so that a restart resumes its transfer (`snapshot.partial`). Default: in memory.
    */
   readonly dataDir?: string;
+  /** Where a peer stream's sender says it is (see `PeerRouteOptions.onPeerUrl`). */
+  readonly onPeerUrl?: (id: string, url: string) => void;
   readonly log?: (
     level: "debug" | "info" | "warn",
     msg: string,
@@ -100,6 +102,7 @@ export function createApp(opts: AppOptions): NodeApp {
     clusterId: opts.clusterId,
     secret: opts.secret,
     ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
+    ...(opts.onPeerUrl !== undefined ? { onPeerUrl: opts.onPeerUrl } : {}),
     ...(opts.log ? { log: opts.log } : {}),
   });
   app.route("/", peers.app);

@@ -16,7 +16,7 @@ import type { Message } from "../raft/core/types.ts";
 import type { RaftNode } from "../raft/node.ts";
 import { decodeBatch, decodeMessage, MessageFormatError } from "./codec.ts";
 import { sendError } from "./errors.ts";
-import { CLUSTER_HEADER, FROM_HEADER, SECRET_HEADER } from "./peer_transport.ts";
+import { CLUSTER_HEADER, FROM_HEADER, SECRET_HEADER, URL_HEADER } from "./peer_transport.ts";
 import { Reorderer } from "./reorder.ts";
 import {
   OFFSET_HEADER,
@@ -49,6 +49,12 @@ export interface PeerRouteOptions {
    * restart.
    */
   readonly dataDir?: string;
+  /**
+   * Called with the sender's id and URL when a peer stream opens with its
+   * URL (`x-raftlog-url`), so that answers can reach a sender that is not a
+   * member here yet or any more (see `HttpTransport.learnPeerUrl`).
+   */
+  readonly onPeerUrl?: (id: string, url: string) => void;
   readonly log?: (
     level: "debug" | "info" | "warn",
     msg: string,
@@ -246,6 +252,8 @@ export function peerRoutes(opts: PeerRouteOptions): PeerRoutes {
         message: `A peer stream is a WebSocket upgrade with ${FROM_HEADER}`,
       }, 400);
     }
+    const senderUrl = c.req.header(URL_HEADER);
+    if (senderUrl !== undefined && senderUrl !== "") opts.onPeerUrl?.(from, senderUrl);
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 0 });
     sockets.set(socket, Date.now());
     sweeper ??= setInterval(sweep, Math.max(10, idleMs / 4));

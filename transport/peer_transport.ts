@@ -26,6 +26,8 @@ export const SECRET_HEADER = "x-raftlog-secret";
 export const FROM_HEADER = "x-raftlog-from";
 /** The header carrying the cluster id of a peer stream. */
 export const CLUSTER_HEADER = "x-raftlog-cluster";
+/** The header carrying the sender's own URL on a peer stream (see {@link HttpTransport.learnPeerUrl}). */
+export const URL_HEADER = "x-raftlog-url";
 
 /** What the transport reports back to the node. */
 export interface TransportFeedback {
@@ -38,6 +40,8 @@ export interface HttpTransportOptions {
   readonly id: NodeId;
   readonly clusterId: string;
   readonly secret: string;
+  /** This node's own URL, told to the peers it opens streams to. */
+  readonly url?: string;
   /** Peer id -> base URL (e.g. `http://127.0.0.1:7002`). */
   readonly peers: Readonly<Record<NodeId, string>>;
   /** Requests in flight per peer. Default 4. */
@@ -66,6 +70,8 @@ export interface HttpTransportOptions {
     fields?: Record<string, unknown>,
   ) => void;
 }
+
+const PRINTABLE_URL = /^[\x21-\x7e]+$/;
 
 /** A stream that stayed open this long before it broke counts as healthy (no backoff growth). */
 const HEALTHY_STREAM_MS = 1000;
@@ -130,6 +136,15 @@ function approxSize(m: Message): number {
 export class HttpTransport implements Transport {
   readonly #opts: HttpTransportOptions;
   readonly #peers = new Map<NodeId, PeerState>();
+  /**
+   * URLs of nodes that are not peers: removed ones, and senders of streams
+   * that are not (yet) members here. Raft still answers such a node (a
+   * follower replaying an old removal of today's leader must answer it), so
+   * a message for one opens a route again.
+   */
+  readonly #known = new Map<NodeId, string>();
+  /** This node's URL as sent in {@link URL_HEADER}, if it can be. */
+  #urlHeader: string | undefined;
   readonly #boot = crypto.randomUUID().slice(0, 8);
   readonly #maxInflight: number;
   readonly #maxQueueBytes: number;
@@ -144,6 +159,8 @@ export class HttpTransport implements Transport {
     checkHeaderValue("cluster id", opts.clusterId);
     checkHeaderValue("cluster secret", opts.secret);
     this.#opts = opts;
+    // A URL a header cannot carry unchanged is not told (peers then only know it from members).
+    if (opts.url !== undefined && PRINTABLE_URL.test(opts.url)) this.#urlHeader = opts.url;
     this.#maxInflight = opts.maxInflight ?? 4;
     this.#maxQueueBytes = opts.maxQueueBytes ?? 64 * 1024 * 1024;
     this.#timeoutMs = opts.timeoutMs ?? 5_000;
@@ -169,6 +186,7 @@ export class HttpTransport implements Transport {
     if (id === this.#opts.id) return;
     checkHeaderValue("node id", id);
     const next = normalizePeerUrl(url);
+    this.#known.delete(id);
     const p = this.#peers.get(id);
     if (p !== undefined) {
       if (next !== p.url) this.#closeStream(p);
@@ -190,13 +208,49 @@ export class HttpTransport implements Transport {
     }
   }
 
-  /** Forgets a peer. */
+  /**
+   * Forgets a peer: its stream closes. Its URL is kept, for a message Raft
+   * may still send it (see {@link learnPeerUrl}).
+   */
   removePeer(id: NodeId): void {
     const p = this.#peers.get(id);
-    if (p !== undefined) this.#forgetUnfinished(p);
+    if (p !== undefined) {
+      this.#forgetUnfinished(p);
+      this.#known.set(id, p.url);
+    }
     this.#closeStream(p);
     p?.snapshot?.stop.abort();
     this.#peers.delete(id);
+  }
+
+  /**
+   * Notes where a node that is not a peer is (a stream from it said so): a
+   * message Raft sends it then goes there. A peer's URL is never changed
+   * this way (membership changes and the saved peers say where peers are).
+   * Invalid URLs are ignored.
+   */
+  learnPeerUrl(id: NodeId, url: string): void {
+    if (id === this.#opts.id || this.#peers.has(id)) return;
+    try {
+      checkHeaderValue("node id", id);
+      this.#known.set(id, normalizePeerUrl(url));
+    } catch {
+      // Not a URL we could use: the node stays unknown.
+    }
+  }
+
+  /** The peer `id`, opened again from its known URL when it is not one. */
+  #peer(id: NodeId): PeerState | undefined {
+    const p = this.#peers.get(id);
+    if (p !== undefined) return p;
+    const url = this.#known.get(id);
+    if (url === undefined) return undefined;
+    this.#opts.log?.("debug", "message for a node that is not a peer: routed to its last URL", {
+      to: id,
+      url,
+    });
+    this.addPeer(id, url);
+    return this.#peers.get(id);
   }
 
   send(messages: readonly Message[]): void {
@@ -211,7 +265,7 @@ export class HttpTransport implements Transport {
   #enqueue(messages: readonly Message[]): void {
     const touched = new Set<NodeId>();
     for (const m of messages) {
-      const p = this.#peers.get(m.to);
+      const p = this.#peer(m.to);
       if (p === undefined) {
         this.#opts.log?.("debug", "message for unknown peer dropped", { to: m.to, type: m.type });
         continue;
@@ -261,8 +315,12 @@ export class HttpTransport implements Transport {
       list.push(m);
     }
     for (const [id, batch] of byPeer) {
-      const p = this.#peers.get(id);
-      if (p === undefined || Date.now() < p.downUntil) continue;
+      const p = this.#peer(id);
+      if (p === undefined) {
+        this.#opts.log?.("debug", "messages for unknown peer dropped", { to: id });
+        continue;
+      }
+      if (Date.now() < p.downUntil) continue;
       const s = p.socket ?? this.#openStream(id, p);
       // A peer that stops reading must not make us buffer without bound: Raft resends.
       if (s.queuedBytes() > this.#maxQueueBytes) continue;
@@ -297,6 +355,7 @@ export class HttpTransport implements Transport {
         [SECRET_HEADER]: this.#opts.secret,
         [FROM_HEADER]: this.#opts.id,
         [CLUSTER_HEADER]: this.#opts.clusterId,
+        ...(this.#urlHeader !== undefined ? { [URL_HEADER]: this.#urlHeader } : {}),
       },
       handshakeTimeoutMs: this.#timeoutMs,
       onOpen: () => openedAt = Date.now(),

@@ -155,3 +155,75 @@ Deno.test("many large appends to one peer go over the stream in several frames, 
     await peer.close();
   }
 });
+
+Deno.test("a removed peer's URL is kept: a message Raft still sends it (a follower answering a leader it saw removed in an older entry) gets there", async () => {
+  const peer = startPeer();
+  const t = new HttpTransport({ id: "n2", clusterId: "c", secret: "s", peers: { n1: peer.url } });
+  try {
+    await waitFor("the stream", () => {
+      t.send([heartbeat("n2", "n1")]);
+      return peer.got.length > 0;
+    }, 5_000);
+    t.removePeer("n1");
+    assert.deepEqual(t.peerIds(), []);
+    const before = peer.got.length;
+    await waitFor("a message after the removal", () => {
+      t.send([heartbeat("n2", "n1", 7)]);
+      return peer.got.length > before;
+    }, 5_000);
+    assert.equal(peer.got.at(-1)?.term, 7);
+    assert.deepEqual(t.peerIds(), ["n1"]);
+  } finally {
+    t.close();
+    await peer.close();
+  }
+});
+
+Deno.test("a stream tells the receiver its sender's URL", async () => {
+  const told: [string, string][] = [];
+  const n1 = startPeer({ id: "n1", onPeerUrl: (id, url) => told.push([id, url]) });
+  const t = new HttpTransport({
+    id: "n2",
+    clusterId: "c",
+    secret: "s",
+    url: "http://127.0.0.1:7002",
+    peers: { n1: n1.url },
+  });
+  try {
+    await waitFor("n2's stream to n1", () => {
+      t.send([heartbeat("n2", "n1")]);
+      return n1.got.length > 0;
+    }, 5_000);
+    assert.deepEqual(told, [["n2", "http://127.0.0.1:7002"]]);
+  } finally {
+    t.close();
+    await n1.close();
+  }
+});
+
+Deno.test("learnPeerUrl routes messages to a node that is not a peer, and never moves a peer", async () => {
+  const n2 = startPeer({ id: "n2" });
+  const n3 = startPeer({ id: "n3" });
+  const t = new HttpTransport({ id: "n1", clusterId: "c", secret: "s", peers: { n2: n2.url } });
+  try {
+    t.send([heartbeat("n1", "n3")]);
+    assert.deepEqual(t.peerIds(), ["n2"], "n3 is unknown: its message is dropped");
+    t.learnPeerUrl("n3", n3.url);
+    await waitFor("a message to n3", () => {
+      t.send([heartbeat("n1", "n3")]);
+      return n3.got.length > 0;
+    }, 5_000);
+    // What a stream says does not move a member, and a URL that is none is ignored.
+    t.learnPeerUrl("n2", n3.url);
+    t.learnPeerUrl("n4", "not a url");
+    await waitFor("n2's messages at n2's URL", () => {
+      t.send([heartbeat("n1", "n2", 5), heartbeat("n1", "n4")]);
+      return n2.got.some((m) => m.term === 5);
+    }, 5_000);
+    assert.deepEqual(t.peerIds().sort(), ["n2", "n3"]);
+  } finally {
+    t.close();
+    await n2.close();
+    await n3.close();
+  }
+});

@@ -118,6 +118,7 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
     id: opts.id,
     clusterId: opts.clusterId,
     secret: opts.secret,
+    url: peers[opts.id]!,
     peers,
     firstLogIndex: () => opts.storage.firstIndex(),
     ...(opts.log ? { log: opts.log } : {}),
@@ -164,6 +165,7 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
     metrics,
     routes: opts.routes?.(node, metrics) ?? [],
     maxBodyBytes: maxBody,
+    onPeerUrl: (id, url) => transport.learnPeerUrl(id, url),
     ...(dataDir !== undefined ? { dataDir } : {}),
     ...(opts.log ? { log: opts.log } : {}),
   });
