@@ -1,8 +1,11 @@
 /**
  * A small typed client for the membership routes (`/members`). It only
- * needs `fetch`. Each call tries the given nodes in turn until one answers;
- * an answer that is not a success becomes a {@link MemberRequestError}.
- * Followers forward changes to the leader, so any member will do.
+ * needs `fetch`. Each call tries the given nodes in turn, from the last one
+ * that answered, until one can answer: a node that cannot be reached or
+ * answers 503 (no leader, removed, stopping: nothing was done) passes the
+ * call to the next one. Other answers that are not a success become a
+ * {@link MemberRequestError}. Followers forward changes to the leader, so
+ * any member will do.
  *
  * @module
  */
@@ -60,7 +63,7 @@ export class MemberRequestError extends Error {
  * ```
  */
 export interface MemberClientOptions {
-  /** Base URL of one node, or of several (tried in turn when one cannot be reached). */
+  /** Base URL of one node, or of several (tried in turn when one cannot answer). */
   readonly urls: string | readonly string[];
   /** The cluster secret. */
   readonly secret: string;
@@ -93,6 +96,8 @@ export class MemberClient {
   readonly #secret: string;
   readonly #timeoutMs: number;
   readonly #fetch: (input: string, init?: RequestInit) => Promise<Response>;
+  /** Where the next call starts: the node that last answered, or the one after a failed one. */
+  #start = 0;
 
   constructor(opts: MemberClientOptions) {
     const urls = typeof opts.urls === "string" ? [opts.urls] : opts.urls;
@@ -125,7 +130,11 @@ export class MemberClient {
 
   async #request(method: string, path: string, body?: unknown): Promise<MembersBody> {
     const failures: string[] = [];
-    for (const base of this.#urls) {
+    let unavailable: MemberRequestError | undefined;
+    const n = this.#urls.length;
+    for (let k = 0; k < n; k++) {
+      const at = (this.#start + k) % n;
+      const base = this.#urls[at]!;
       let res: Response;
       try {
         res = await this.#fetch(`${base}${path}`, {
@@ -145,8 +154,11 @@ export class MemberClient {
       } catch {
         json = { message: text };
       }
-      if (res.ok) return json as unknown as MembersBody;
-      throw new MemberRequestError(
+      if (res.ok) {
+        this.#start = at;
+        return json as unknown as MembersBody;
+      }
+      const err = new MemberRequestError(
         res.status,
         typeof json.error === "string" ? json.error : `http_${res.status}`,
         `${method} ${base}${path}: ${res.status} ${
@@ -154,11 +166,23 @@ export class MemberClient {
         }`,
         json,
       );
+      // A 503 says nothing was done: another node may do it. A change whose outcome is unknown
+      // (502, 504) is not sent again here, but the caller's retry starts at the next node.
+      if (res.status === 503 || (method === "GET" && err.transient)) {
+        unavailable = err;
+        failures.push(err.message);
+        continue;
+      }
+      if (err.transient) this.#start = (at + 1) % n;
+      throw err;
     }
+    this.#start = (this.#start + 1) % n;
+    if (unavailable !== undefined && failures.length === 1) throw unavailable;
     throw new MemberRequestError(
-      0,
-      "unreachable",
-      `${method} ${path}: no node answered (${failures.join("; ")})`,
+      unavailable?.status ?? 0,
+      unavailable?.code ?? "unreachable",
+      `${method} ${path}: no node could answer (${failures.join("; ")})`,
+      unavailable?.body ?? {},
     );
   }
 }
