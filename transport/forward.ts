@@ -94,6 +94,22 @@ export function forwardWrites(node: RaftNode<unknown>): MiddlewareHandler {
       const out = new Headers(res.headers);
       out.delete("content-length");
       out.delete("transfer-encoding");
+      if (res.status === 503) {
+        // A leader that was just removed says so about itself: for this node's client, there is
+        // no leader yet (the remaining voters elect one).
+        const text = await res.text();
+        if (errorCode(text) === "removed") {
+          return c.json(
+            {
+              error: "no_leader",
+              message: `Leader ${leader} was removed from the cluster; retry shortly`,
+            },
+            503,
+            { "retry-after": "1" },
+          );
+        }
+        return new Response(text, { status: res.status, headers: out });
+      }
       return new Response(res.body, { status: res.status, headers: out });
     } catch (e) {
       const detail = `${e instanceof Error ? e.message : e}${
@@ -110,4 +126,14 @@ export function forwardWrites(node: RaftNode<unknown>): MiddlewareHandler {
       );
     }
   };
+}
+
+/** The `error` field of a JSON error body, if it has one. */
+function errorCode(text: string): string | undefined {
+  try {
+    const body = JSON.parse(text);
+    return typeof body?.error === "string" ? body.error : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -157,3 +157,34 @@ Deno.test("forwardWrites: a leader that never answers (a one-way partition) fail
     await accepting.catch(() => {});
   }
 });
+
+Deno.test("forwardWrites: a leader that answers it was removed is, for the follower's client, no leader", async () => {
+  let answer = { status: 503, body: { error: "removed", message: "Node n1 was removed" } };
+  const leader = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => Response.json(answer.body, { status: answer.status }),
+  );
+  const node = await startTestNode({ id: "n2", clock: new ManualClock() });
+  node.setPeerUrl("n1", `http://127.0.0.1:${leader.addr.port}`);
+  const app = new Hono().use(forwardWrites(node)).post("/x", (c) => c.text("ok"));
+  try {
+    node.step(appendFromN1({ commit: 0, index: 0, logTerm: 0 }));
+    await settle();
+    assert.equal(node.leader, "n1");
+    let res = await app.request("http://127.0.0.1/x", { method: "POST", body: "{}" });
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get("retry-after"), "1");
+    let body = await res.json();
+    assert.equal(body.error, "no_leader");
+    assert.match(body.message, /n1 was removed/);
+    // Other refusals of the leader pass through unchanged.
+    answer = { status: 503, body: { error: "proposal_dropped", message: "transfer in progress" } };
+    res = await app.request("http://127.0.0.1/x", { method: "POST", body: "{}" });
+    assert.equal(res.status, 503);
+    body = await res.json();
+    assert.equal(body.error, "proposal_dropped");
+  } finally {
+    await node.stop();
+    await leader.shutdown();
+  }
+});
