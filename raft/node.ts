@@ -252,7 +252,9 @@ export class RaftNode<R = unknown> {
    * cluster, and is no more if added again. A node that is joining (catching
    * up on memberships from before its addition) is not removed. A node
    * restarted after its removal knows it from its snapshot, when that was
-   * taken after the removal, or from replaying its log.
+   * taken after the removal, or from replaying its log. A node added again
+   * under an id it had before is removed while it replays its earlier
+   * removal, until it applies its new addition.
    */
   get removed(): boolean {
     return this.#removed;
