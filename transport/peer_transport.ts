@@ -249,7 +249,11 @@ export class HttpTransport implements Transport {
       to: id,
       url,
     });
-    this.addPeer(id, url);
+    try {
+      this.addPeer(id, url);
+    } catch {
+      this.#known.delete(id);
+    }
     return this.#peers.get(id);
   }
 
