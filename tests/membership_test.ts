@@ -18,6 +18,7 @@ async function start(
   peers: Record<string, string>,
   storage: MemoryStorage,
   kvs: Map<string, KvStateMachine>,
+  raft: { maxSizePerMsg?: number; maxInflightMsgs?: number } = {},
 ): Promise<ServedNode<KvResult>> {
   const kv = new KvStateMachine();
   kvs.set(id, kv);
@@ -32,6 +33,7 @@ async function start(
     stateMachine: kv,
     tickMs: 10,
     requestTimeoutMs: 3000,
+    raft,
     routes: (node, metrics) => [kvRoutes(node as RaftNode<KvResult>, kv, metrics)],
   });
 }
@@ -88,5 +90,60 @@ Deno.test("§4.1 a node joins as a learner, is promoted to voter, and the old le
     assert.notEqual(leader.node.role, "leader", "the removed leader stepped down");
   } finally {
     await Promise.all([...nodes, ...(joiner ? [joiner] : [])].map((s) => s.stop()));
+  }
+});
+
+Deno.test("a node joining while the leader is a member removed and added again under its id catches up (it replays the old removal)", async () => {
+  const ids = ["n1", "n2", "n3"];
+  const ports = [...ids, "n4"].map(() => freePort());
+  const url = (i: number) => `http://127.0.0.1:${ports[i]}`;
+  const peers = Object.fromEntries(ids.map((id, i) => [id, url(i)]));
+  const kvs = new Map<string, KvStateMachine>();
+  // One entry per append, one append in flight: the joiner applies the old removal of today's
+  // leader before it has the entry that added it again.
+  const small = { maxSizePerMsg: 1, maxInflightMsgs: 1 };
+  const nodes = new Map<string, ServedNode<KvResult>>();
+  const all = () => [...nodes.values()];
+  try {
+    for (const [i, id] of ids.entries()) {
+      nodes.set(id, await start(id, ports[i]!, peers, MemoryStorage.withVoters(ids), kvs, small));
+    }
+    let leader = await waitFor("a leader", () => all().find((s) => s.node.role === "leader"));
+    const gone = ids.find((id) => id !== leader.node.id)!;
+    const goneAt = ids.indexOf(gone);
+    await leader.node.changeMembership([{ type: "removeNode", nodeId: gone }]);
+    await nodes.get(gone)!.stop();
+    nodes.delete(gone);
+    for (let i = 0; i < 5; i++) assert.equal((await put(leader.url, `a${i}`, "x")).status, 200);
+    // The same id comes back with an empty log, as a voter.
+    const back = await start(gone, ports[goneAt]!, peers, new MemoryStorage(), kvs, small);
+    nodes.set(gone, back);
+    await leader.node.changeMembership([{ type: "addLearner", nodeId: gone }], {
+      context: url(goneAt),
+    });
+    await waitFor("the returning node catches up", () => kvs.get(gone)!.get("a4") === "x");
+    await leader.node.changeMembership([{ type: "addVoter", nodeId: gone }]);
+    const before = leader;
+    leader = await waitFor("the returning node leads", () => {
+      if (back.node.role === "leader") return back;
+      if (before.node.role === "leader") before.node.transferLeadership(gone);
+      return undefined;
+    });
+    assert.equal((await put(leader.url, "b", "y")).status, 200);
+    // n4 joins: replaying the log, it applies the removal of its leader long before the re-add.
+    const joiner = await start(
+      "n4",
+      ports[3]!,
+      { ...peers, n4: url(3) },
+      new MemoryStorage(),
+      kvs,
+      small,
+    );
+    nodes.set("n4", joiner);
+    await leader.node.changeMembership([{ type: "addLearner", nodeId: "n4" }], { context: url(3) });
+    await waitFor("n4 catches up", () => kvs.get("n4")!.get("b") === "y", 10_000);
+    assert.equal(joiner.node.removed, false);
+  } finally {
+    await Promise.all(all().map((s) => s.stop()));
   }
 });
