@@ -168,7 +168,10 @@ export class MemberClient {
       );
       // A 503 says nothing was done: another node may do it. A change whose outcome is unknown
       // (502, 504) is not sent again here, but the caller's retry starts at the next node.
-      if (res.status === 503 || (method === "GET" && err.transient)) {
+      // Except `stopped`: a node that stops fails the change it had already proposed, which
+      // may still commit (the eventstore client treats it as an unknown outcome too).
+      const refused = res.status === 503 && err.code !== "stopped";
+      if (refused || (method === "GET" && err.transient)) {
         unavailable = err;
         failures.push(err.message);
         continue;

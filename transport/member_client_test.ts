@@ -85,3 +85,25 @@ Deno.test("MemberClient: when no node can answer, the error says why for each an
     (e: unknown) => e instanceof MemberRequestError && e.status === 0 && e.code === "unreachable",
   );
 });
+
+Deno.test("MemberClient: a 503 `stopped` is an unknown outcome, not sent to another node", async () => {
+  // errors.ts maps StoppedError to 503 `stopped`; RaftNode.stop() rejects a membership change
+  // that is already in the leader's log (Proposals.stop), so the change may still commit.
+  const f = fakeFetch((host) =>
+    host === "a:1"
+      ? Response.json({ error: "stopped", message: "Node n1 stopped" }, { status: 503 })
+      : Response.json(
+        { error: "not_a_member", message: "Cannot remove n3: it is not a member" },
+        { status: 409 },
+      )
+  );
+  const client = new MemberClient({ urls, secret: "s", fetch: f.fetch });
+  await assert.rejects(client.remove("n3"), (e: unknown) => {
+    assert.ok(e instanceof MemberRequestError);
+    // Today: b answers 409 not_a_member (the removal a:1 made already applied there), which
+    // `raftlog leave` reports as a definitive failure of a removal that happened.
+    assert.equal(e.code, "stopped");
+    return true;
+  });
+  assert.deepEqual(f.calls, ["DELETE a:1"]);
+});

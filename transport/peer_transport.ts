@@ -143,6 +143,8 @@ export class HttpTransport implements Transport {
    * a message for one opens a route again.
    */
   readonly #known = new Map<NodeId, string>();
+  /** Ids in {@link #peers} only because a message re-opened them from {@link #known}. */
+  readonly #reopened = new Set<NodeId>();
   /** This node's URL as sent in {@link URL_HEADER}, if it can be. */
   #urlHeader: string | undefined;
   readonly #boot = crypto.randomUUID().slice(0, 8);
@@ -187,6 +189,7 @@ export class HttpTransport implements Transport {
     checkHeaderValue("node id", id);
     const next = normalizePeerUrl(url);
     this.#known.delete(id);
+    this.#reopened.delete(id);
     const p = this.#peers.get(id);
     if (p !== undefined) {
       if (next !== p.url) this.#closeStream(p);
@@ -221,6 +224,7 @@ export class HttpTransport implements Transport {
     this.#closeStream(p);
     p?.snapshot?.stop.abort();
     this.#peers.delete(id);
+    this.#reopened.delete(id);
   }
 
   /**
@@ -230,10 +234,20 @@ export class HttpTransport implements Transport {
    * Invalid URLs are ignored.
    */
   learnPeerUrl(id: NodeId, url: string): void {
-    if (id === this.#opts.id || this.#peers.has(id)) return;
+    if (id === this.#opts.id) return;
+    const p = this.#peers.get(id);
+    if (p !== undefined && !this.#reopened.has(id)) return;
     try {
       checkHeaderValue("node id", id);
-      this.#known.set(id, normalizePeerUrl(url));
+      const next = normalizePeerUrl(url);
+      if (p === undefined) this.#known.set(id, next);
+      else if (next !== p.url) {
+        // Re-opened from an older URL: the stream says where the node is now.
+        this.#closeStream(p);
+        p.url = next;
+        p.downUntil = 0;
+        p.backoffMs = 0;
+      }
     } catch {
       // Not a URL we could use: the node stays unknown.
     }
@@ -251,6 +265,7 @@ export class HttpTransport implements Transport {
     });
     try {
       this.addPeer(id, url);
+      this.#reopened.add(id);
     } catch {
       this.#known.delete(id);
     }

@@ -227,3 +227,28 @@ Deno.test("learnPeerUrl routes messages to a node that is not a peer, and never 
     await n3.close();
   }
 });
+
+Deno.test("HttpTransport: a removed node routed to once can still be told its new URL by a stream", async () => {
+  // n3 was removed while at a URL where nothing listens now; it runs elsewhere and opens a
+  // stream to us saying so (learnPeerUrl). An answer we sent it before that must not pin the
+  // old URL: the promoted PeerState makes learnPeerUrl a no-op (`this.#peers.has(id)`).
+  const n3 = startPeer({ id: "n3" });
+  const t = new HttpTransport({
+    id: "n1",
+    clusterId: "c",
+    secret: "s",
+    peers: { n3: "http://127.0.0.1:1" },
+  });
+  try {
+    t.removePeer("n3");
+    t.send([heartbeat("n1", "n3")]); // an answer to a stale message: goes to the old URL
+    t.learnPeerUrl("n3", n3.url);
+    await waitFor("a message at n3's new URL", () => {
+      t.send([heartbeat("n1", "n3", 9)]);
+      return n3.got.some((m) => m.term === 9);
+    }, 5_000);
+  } finally {
+    t.close();
+    await n3.close();
+  }
+});
