@@ -67,7 +67,11 @@ export interface MemberClientOptions {
   readonly urls: string | readonly string[];
   /** The cluster secret. */
   readonly secret: string;
-  /** Timeout of one HTTP request in ms. Default 15,000. */
+  /**
+   * Timeout of one HTTP request in ms. Default 20,000: longer than a node
+   * takes to answer a change it forwarded (1.5 request timeouts, 15 s by
+   * default), so that its answer, not this timeout, says what became of it.
+   */
   readonly timeoutMs?: number;
   /** Default: the global `fetch`. */
   readonly fetch?: (input: string, init?: RequestInit) => Promise<Response>;
@@ -104,7 +108,7 @@ export class MemberClient {
     if (urls.length === 0) throw new TypeError("MemberClient needs at least one node URL");
     this.#urls = urls.map((u) => u.replace(/\/+$/, ""));
     this.#secret = opts.secret;
-    this.#timeoutMs = opts.timeoutMs ?? 15_000;
+    this.#timeoutMs = opts.timeoutMs ?? 20_000;
     this.#fetch = opts.fetch ?? ((input, init) => fetch(input, init));
   }
 
@@ -144,7 +148,18 @@ export class MemberClient {
           signal: AbortSignal.timeout(this.#timeoutMs),
         });
       } catch (e) {
-        failures.push(`${base}: ${e instanceof Error ? e.message : e}`);
+        const why = `${base}: ${e instanceof Error ? e.message : e}`;
+        // A change that timed out went out, and may be done: not sent again here (the caller's
+        // retry starts at the next node). One that found no node to connect to can go on.
+        if (method !== "GET" && e instanceof DOMException && e.name === "TimeoutError") {
+          this.#start = (at + 1) % n;
+          throw new MemberRequestError(
+            504,
+            "timeout",
+            `${method} ${base}${path}: no answer within ${this.#timeoutMs} ms; the change may have been made`,
+          );
+        }
+        failures.push(why);
         continue;
       }
       const text = await res.text();

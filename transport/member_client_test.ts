@@ -107,3 +107,31 @@ Deno.test("MemberClient: a 503 `stopped` is an unknown outcome, not sent to anot
   });
   assert.deepEqual(f.calls, ["DELETE a:1"]);
 });
+
+Deno.test("MemberClient: a change that timed out is not sent to another node (it may have been made); a list goes on", async () => {
+  const calls: string[] = [];
+  const fetch = (input: string, init?: RequestInit): Promise<Response> => {
+    const u = new URL(input);
+    calls.push(`${init?.method ?? "GET"} ${u.host}`);
+    if (u.host !== "a:1") return Promise.resolve(Response.json(MEMBERS));
+    // Node a takes the request and never answers.
+    return new Promise((_, reject) =>
+      init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))
+    );
+  };
+  const client = new MemberClient({ urls, secret: "s", fetch, timeoutMs: 50 });
+  await assert.rejects(client.remove("n3"), (e: unknown) => {
+    assert.ok(e instanceof MemberRequestError);
+    assert.equal(e.code, "timeout");
+    assert.ok(e.transient);
+    assert.match(e.message, /may have been made/);
+    return true;
+  });
+  assert.deepEqual(calls, ["DELETE a:1"]);
+  // The retry starts at the next node.
+  assert.deepEqual(await client.remove("n3"), MEMBERS);
+  assert.deepEqual(calls.slice(1), ["DELETE b:1"]);
+  const lister = new MemberClient({ urls, secret: "s", fetch, timeoutMs: 50 });
+  assert.deepEqual(await lister.list(), MEMBERS);
+  assert.deepEqual(calls.slice(2), ["GET a:1", "GET b:1"]);
+});

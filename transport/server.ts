@@ -118,7 +118,8 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
     id: opts.id,
     clusterId: opts.clusterId,
     secret: opts.secret,
-    url: peers[opts.id]!,
+    // Told to peers only when given: a URL built from a wildcard listen address reaches nobody.
+    ...(opts.peers[opts.id] !== undefined ? { url: opts.peers[opts.id] } : {}),
     peers,
     firstLogIndex: () => opts.storage.firstIndex(),
     ...(opts.log ? { log: opts.log } : {}),
