@@ -656,7 +656,8 @@ export class RaftNode<R = unknown> {
     this.#stopError = error;
     this.#stopTicker();
     const err = new StoppedError(this.id, error);
-    this.#proposals.stop(err);
+    // Proposals it took may be in the log already, and commit after all.
+    this.#proposals.stop(new StoppedError(this.id, error, { outcomeUnknown: true }));
     this.#reads.stop(err);
     for (const w of this.#appliedWaiters) (w.p.cancelTimer(), w.p.reject(err));
     this.#appliedWaiters = [];

@@ -23,22 +23,31 @@ export class TimeoutError extends Error {
 }
 
 /**
- * The node was stopped (or failed) before the request completed.
+ * The node was stopped (or failed) before the request completed. For a
+ * proposal or membership change it had already taken, `outcomeUnknown` is
+ * true: it may be in the log, and be committed (by the rest of the cluster,
+ * or by this node after a restart). Otherwise nothing was done.
  *
  * @example
  * ```ts
  * import { StoppedError } from "./node_errors.ts";
  * console.assert(new StoppedError("n1").name === "StoppedError");
+ * console.assert(new StoppedError("n1", undefined, { outcomeUnknown: true }).outcomeUnknown);
  * ```
  */
 export class StoppedError extends Error {
-  constructor(nodeId: string, cause?: unknown) {
+  /** The request was taken before the node stopped: it may still take effect. */
+  readonly outcomeUnknown: boolean;
+  constructor(nodeId: string, cause?: unknown, options: { outcomeUnknown?: boolean } = {}) {
     super(
-      `Node ${nodeId} is stopped${
-        cause === undefined ? "" : `: ${cause instanceof Error ? cause.message : cause}`
+      `Node ${nodeId} ${
+        options.outcomeUnknown ? "stopped before the request completed" : "is stopped"
+      }${cause === undefined ? "" : `: ${cause instanceof Error ? cause.message : cause}`}${
+        options.outcomeUnknown ? "; its outcome is unknown" : ""
       }`,
     );
     this.name = "StoppedError";
+    this.outcomeUnknown = options.outcomeUnknown ?? false;
   }
 }
 

@@ -5,6 +5,7 @@ import type { Message } from "./core/types.ts";
 import { MemoryStorage } from "./storage/memory_storage.ts";
 import { ManualClock } from "./testing/manual_clock.ts";
 import {
+  appendFromN1,
   nullMachine,
   RecordingTransport,
   settle,
@@ -88,4 +89,23 @@ Deno.test("node: stop() rejects a pending waitForLeader at once, and later calls
   assert.ok(outcome instanceof StoppedError, `at stop: ${outcome}`);
   await w;
   await assert.rejects(node.waitForLeader(5000), StoppedError);
+});
+
+Deno.test("node: a proposal it took and a read still pending at stop() fail differently: the proposal's outcome is unknown", async () => {
+  const node = await startTestNode({ id: "n2", clock: new ManualClock() });
+  node.step(appendFromN1({ commit: 3 }));
+  await settle();
+  assert.equal(node.leader, "n1");
+  let proposed: unknown = "pending", read: unknown = "pending";
+  node.propose(new Uint8Array([1])).then((v) => (proposed = v), (e) => (proposed = e));
+  node.readIndex().then((v) => (read = v), (e) => (read = e));
+  await settle();
+  await node.stop();
+  await settle();
+  // Forwarded to n1, which may have appended it: it may still commit.
+  assert.ok(proposed instanceof StoppedError && proposed.outcomeUnknown, String(proposed));
+  assert.match(proposed.message, /outcome is unknown/);
+  assert.ok(read instanceof StoppedError && !read.outcomeUnknown, String(read));
+  const late = await node.propose(new Uint8Array([2])).catch((e) => e);
+  assert.ok(late instanceof StoppedError && !late.outcomeUnknown, String(late));
 });

@@ -51,7 +51,7 @@ export function errorBody(e: unknown): ErrorBody {
   if (e instanceof TimeoutError) {
     return { status: 504, body: { error: "timeout", message: e.message } };
   }
-  if (e instanceof OutcomeUnknownError) {
+  if (e instanceof OutcomeUnknownError || (e instanceof StoppedError && e.outcomeUnknown)) {
     return { status: 504, body: { error: "outcome_unknown", message: e.message } };
   }
   if (e instanceof StoppedError) {

@@ -24,6 +24,7 @@ Deno.test("errorBody: an unknown outcome is 504, never a 503 that invites a blin
     const [e, code] of [
       [new TimeoutError("propose", 100), "timeout"],
       [new OutcomeUnknownError("entry 7 was committed"), "outcome_unknown"],
+      [new StoppedError("n2", new Error("disk full"), { outcomeUnknown: true }), "outcome_unknown"],
     ] as const
   ) {
     const b = errorBody(e);

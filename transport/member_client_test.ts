@@ -87,8 +87,8 @@ Deno.test("MemberClient: when no node can answer, the error says why for each an
 });
 
 Deno.test("MemberClient: a 503 `stopped` is an unknown outcome, not sent to another node", async () => {
-  // errors.ts maps StoppedError to 503 `stopped`; RaftNode.stop() rejects a membership change
-  // that is already in the leader's log (Proposals.stop), so the change may still commit.
+  // A node answers `stopped` for a change it had not taken (one it had taken is 504
+  // `outcome_unknown`), but a node of an earlier version said `stopped` for both.
   const f = fakeFetch((host) =>
     host === "a:1"
       ? Response.json({ error: "stopped", message: "Node n1 stopped" }, { status: 503 })
