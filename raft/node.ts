@@ -296,8 +296,10 @@ export class RaftNode<R = unknown> {
    * Proposes a command; resolves with the state machine's result once it is
    * committed and applied on this node. Rejects with `NotLeaderError`
    * (forwarding disabled), `ProposalDroppedError`, `TimeoutError` (outcome
-   * unknown) or `StoppedError`. The command's bytes are copied before this
-   * returns: the caller may reuse its buffer at once.
+   * unknown), `OutcomeUnknownError` or `StoppedError` (outcome unknown when
+   * its `outcomeUnknown` is set: the node stopped after taking the command).
+   * The command's bytes are copied before this returns: the caller may reuse
+   * its buffer at once.
    */
   propose(command: Uint8Array, opts: { timeoutMs?: number } = {}): Promise<R> {
     if (this.#stopped) return Promise.reject(new StoppedError(this.id, this.#stopError));
