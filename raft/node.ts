@@ -44,14 +44,7 @@ import type {
   Transport,
 } from "./node_types.ts";
 
-export type {
-  AppliedCommand,
-  NodeEvents,
-  NodeOptions,
-  NodeStatus,
-  StateMachine,
-  Transport,
-} from "./node_types.ts";
+export type * from "./node_types.ts";
 
 /** Default of {@link NodeOptions.snapshotEvery}. */
 const DEFAULT_SNAPSHOT_EVERY = 10_000;
