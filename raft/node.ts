@@ -492,10 +492,24 @@ export class RaftNode<R = unknown> {
     this.#wake();
   }
 
-  /** A peer could not be reached; Raft probes it instead of pipelining. */
+  /**
+   * A peer could not be reached; Raft probes it instead of pipelining. A
+   * heartbeat sent to it may never be answered: its round trip is measured
+   * again from the next one.
+   */
   reportUnreachable(id: NodeId): void {
     if (this.#stopped) return;
+    this.#heartbeatSentAt.delete(id);
     this.#raw.reportUnreachable(id);
+  }
+
+  /**
+   * A new connection to a peer opened (after it was down, or restarted):
+   * heartbeats sent before may never be answered, so its round trip is
+   * measured from the next one, not from a heartbeat of before its restart.
+   */
+  reportConnected(id: NodeId): void {
+    this.#heartbeatSentAt.delete(id);
   }
 
   /** Outcome of sending a snapshot to a peer. */

@@ -109,3 +109,52 @@ Deno.test("node: a proposal it took and a read still pending at stop() fail diff
   const late = await node.propose(new Uint8Array([2])).catch((e) => e);
   assert.ok(late instanceof StoppedError && !late.outcomeUnknown, String(late));
 });
+
+Deno.test("node: a peer's round trip is measured afresh once it is reported unreachable or connected again (not from a heartbeat of before its restart)", async () => {
+  for (const report of ["reportUnreachable", "reportConnected"] as const) {
+    const clock = new ManualClock();
+    const t = new RecordingTransport();
+    const node = await startTestNode({
+      id: "n1",
+      clock,
+      transport: t,
+      raft: { electionTick: 10, heartbeatTick: 1, checkQuorum: false },
+    });
+    const trips: { peer: string; ms: number }[] = [];
+    const warnings: string[] = [];
+    node.on("roundTrip", (e) => trips.push(e));
+    node.on("warning", (e) => warnings.push(e.message));
+    try {
+      await clock.advance(10);
+      await winElection(node, t);
+      await clock.advance(10);
+      assert.ok(t.take().some((m) => m.type === "heartbeat" && m.to === "n3"));
+      // n3 is down for 1 s (two election timeouts), then comes back on a new connection.
+      for (let i = 0; i < 100; i++) await clock.advance(10);
+      node[report]("n3");
+      t.take();
+      await clock.advance(10);
+      const hb = t.take().find((m): m is Extract<Message, { type: "heartbeat" }> =>
+        m.type === "heartbeat" && m.to === "n3"
+      );
+      assert.ok(hb !== undefined, "a heartbeat to n3");
+      node.step({
+        type: "heartbeatResp",
+        from: "n3",
+        to: "n1",
+        term: hb.term,
+        context: hb.context,
+      });
+      await settle();
+      const n3 = trips.filter((x) => x.peer === "n3");
+      assert.equal(n3.length, 1, report);
+      assert.ok(
+        n3[0]!.ms <= 10,
+        `${report}: n3 answered at once, but the round trip says ${n3[0]!.ms} ms`,
+      );
+      assert.deepEqual(warnings.filter((w) => w.includes("n3")), [], report);
+    } finally {
+      await node.stop();
+    }
+  }
+});

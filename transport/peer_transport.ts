@@ -33,6 +33,8 @@ export const URL_HEADER = "x-raftlog-url";
 export interface TransportFeedback {
   reportUnreachable(id: NodeId): void;
   reportSnapshot(id: NodeId, ok: boolean): void;
+  /** A stream to the peer opened. */
+  reportConnected?(id: NodeId): void;
 }
 
 /** Options of {@link HttpTransport}. */
@@ -377,7 +379,10 @@ export class HttpTransport implements Transport {
         ...(this.#urlHeader !== undefined ? { [URL_HEADER]: this.#urlHeader } : {}),
       },
       handshakeTimeoutMs: this.#timeoutMs,
-      onOpen: () => openedAt = Date.now(),
+      onOpen: () => {
+        openedAt = Date.now();
+        this.#feedback?.reportConnected?.(id);
+      },
       onBroken: (why) => {
         if (p.socket !== socket) return;
         p.socket = undefined;

@@ -252,3 +252,24 @@ Deno.test("HttpTransport: a removed node routed to once can still be told its ne
     await n3.close();
   }
 });
+
+Deno.test("HttpTransport reports each stream that opens (round trips are measured afresh on it)", async () => {
+  const peer = startPeer();
+  const connected: string[] = [];
+  const t = new HttpTransport({ id: "n2", clusterId: "c", secret: "s", peers: { n1: peer.url } });
+  t.attach({
+    reportUnreachable() {},
+    reportSnapshot() {},
+    reportConnected: (id) => connected.push(id),
+  });
+  try {
+    await waitFor("the stream", () => {
+      t.send([heartbeat("n2", "n1")]);
+      return peer.got.length > 0;
+    }, 5_000);
+    assert.deepEqual(connected, ["n1"]);
+  } finally {
+    t.close();
+    await peer.close();
+  }
+});

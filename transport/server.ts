@@ -139,6 +139,7 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
   transport.attach({
     reportUnreachable: (id) => node.reportUnreachable(id),
     reportSnapshot: (id, ok) => node.reportSnapshot(id, ok),
+    reportConnected: (id) => node.reportConnected(id),
   });
   node.on("roundTrip", ({ peer, ms }) => metrics.observeRtt(peer, ms));
   node.on("addPeer", ({ id, context }) => {
