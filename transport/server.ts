@@ -16,6 +16,9 @@ import { declaredLength, type FastRoute, plainPath } from "./fast_route.ts";
 import { NodeMetrics } from "./metrics.ts";
 import { HttpTransport } from "./peer_transport.ts";
 
+/** How long a stopping server lets requests in flight finish before it closes every connection. */
+const SHUTDOWN_GRACE_MS = 250;
+
 /** A structured logger. */
 export type Log = (
   level: "debug" | "info" | "warn",
@@ -187,7 +190,16 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
         // file is checkpointed in that directory.
         await built.close();
         await node.stop();
-        ac.abort();
+        // Answers already made go out first (a node that failed answers the writes it had taken
+        // 504 outcome_unknown); connections that never end by themselves (subscriptions) are
+        // cut after a moment.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const done = await Promise.race([
+          server.shutdown().then(() => true, () => true),
+          new Promise<boolean>((r) => timer = setTimeout(() => r(false), SHUTDOWN_GRACE_MS)),
+        ]);
+        clearTimeout(timer);
+        if (!done) ac.abort();
         await server.finished;
       })();
       return stopped;
