@@ -417,9 +417,11 @@ export class Raft {
         this.becomeFollower(m.term, NO_NODE);
       }
     } else if (m.term < this.term) {
-      if ((this.checkQuorum || this.preVote) && (m.type === "app" || m.type === "heartbeat")) {
-        // A stale leader learns our term and steps down; without this, a partitioned node
-        // that pre-votes could never disrupt it, and it would never step down (thesis §9.6).
+      if (m.type === "app" || m.type === "heartbeat") {
+        // A stale leader learns our term and steps down (§5.1). Without this, a partitioned
+        // node that pre-votes could never disrupt it (thesis §9.6); and a node whose log lists
+        // a membership without that leader sends its vote requests elsewhere, so the leader
+        // would never hear of the higher term and the node would never catch up.
         this.send({
           type: "appResp",
           commit: this.raftLog.committed,

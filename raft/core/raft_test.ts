@@ -323,6 +323,22 @@ Deno.test("§5.1 a message from an older term is ignored, and tells a stale lead
   assert.equal(resp?.term, 5, "the answer carries the newer term so the stale leader steps down");
 });
 
+Deno.test("§5.1 a stale leader's heartbeat is answered with the newer term also without pre-vote or check-quorum", () => {
+  // A node whose log lists an old membership sends its vote requests to others, never to the
+  // leader of today's membership: only this answer tells that leader of the newer term.
+  const r = newRaft(
+    "n1",
+    ["n1", "n2", "n3"],
+    { preVote: false, checkQuorum: false },
+    logWithTerms(["n1", "n2", "n3"], [1], 41),
+  );
+  r.step({ type: "heartbeat", from: "n5", to: "n1", term: 4, commit: 0, context: "" });
+  assert.equal(r.term, 41);
+  const [resp] = ofType(take(r), "appResp");
+  assert.equal(resp?.to, "n5");
+  assert.equal(resp?.term, 41, "the stale leader learns the newer term and steps down");
+});
+
 Deno.test("election timeout: randomized in [electionTick, 2*electionTick) and campaigns exactly when it expires", () => {
   const seen = new Set<number>();
   for (let seed = 0; seed < 200; seed++) {
