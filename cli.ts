@@ -557,7 +557,12 @@ async function serve(cfg: ServeConfig, log: Logger, hooks: ServeHooks = {}): Pro
   node.on("termChange", (e) => log("debug", "term changed", { term: e.term }));
   node.on("addPeer", (e) => log("info", "peer added", { ...e }));
   node.on("removePeer", (e) => log("info", "peer removed", { ...e }));
-  node.on("removed", () => log("warn", "this node was removed from the cluster"));
+  node.on("removed", () =>
+    log(
+      "warn",
+      "this node applied its removal from the cluster (a node added again under this id applies " +
+        "its earlier removal while it catches up)",
+    ));
   node.on("warning", (e) => log("warn", e.message));
 
   const urls = trackPeerUrls({
