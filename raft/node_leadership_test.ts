@@ -13,7 +13,8 @@ import {
   winElection,
 } from "./_node_harness_test.ts";
 
-Deno.test("node: a round trip is never measured from a heartbeat of an earlier leadership", async () => {
+/** Node n1 (a heartbeat every tick) with its round trips recorded. */
+async function measuringTrips() {
   const clock = new ManualClock();
   const t = new RecordingTransport();
   const node = await startTestNode({
@@ -24,6 +25,11 @@ Deno.test("node: a round trip is never measured from a heartbeat of an earlier l
   });
   const trips: { peer: string; ms: number }[] = [];
   node.on("roundTrip", (e) => trips.push(e));
+  return { clock, t, node, trips };
+}
+
+Deno.test("node: a round trip is never measured from a heartbeat of an earlier leadership", async () => {
+  const { clock, t, node, trips } = await measuringTrips();
   try {
     await clock.advance(10);
     await winElection(node, t);
@@ -112,17 +118,8 @@ Deno.test("node: a proposal it took and a read still pending at stop() fail diff
 
 Deno.test("node: a peer's round trip is measured afresh once it is reported unreachable or connected again (not from a heartbeat of before its restart)", async () => {
   for (const report of ["reportUnreachable", "reportConnected"] as const) {
-    const clock = new ManualClock();
-    const t = new RecordingTransport();
-    const node = await startTestNode({
-      id: "n1",
-      clock,
-      transport: t,
-      raft: { electionTick: 10, heartbeatTick: 1, checkQuorum: false },
-    });
-    const trips: { peer: string; ms: number }[] = [];
+    const { clock, t, node, trips } = await measuringTrips();
     const warnings: string[] = [];
-    node.on("roundTrip", (e) => trips.push(e));
     node.on("warning", (e) => warnings.push(e.message));
     try {
       await clock.advance(10);
