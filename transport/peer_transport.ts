@@ -73,8 +73,6 @@ export interface HttpTransportOptions {
   ) => void;
 }
 
-const PRINTABLE_URL = /^[\x21-\x7e]+$/;
-
 /** A stream that stayed open this long before it broke counts as healthy (no backoff growth). */
 const HEALTHY_STREAM_MS = 1000;
 
@@ -163,8 +161,14 @@ export class HttpTransport implements Transport {
     checkHeaderValue("cluster id", opts.clusterId);
     checkHeaderValue("cluster secret", opts.secret);
     this.#opts = opts;
-    // A URL a header cannot carry unchanged is not told (peers then only know it from members).
-    if (opts.url !== undefined && PRINTABLE_URL.test(opts.url)) this.#urlHeader = opts.url;
+    if (opts.url !== undefined) {
+      try {
+        checkHeaderValue("node URL", opts.url);
+        this.#urlHeader = opts.url;
+      } catch {
+        // A URL a header cannot carry unchanged is not told (peers know it from members).
+      }
+    }
     this.#maxInflight = opts.maxInflight ?? 4;
     this.#maxQueueBytes = opts.maxQueueBytes ?? 64 * 1024 * 1024;
     this.#timeoutMs = opts.timeoutMs ?? 5_000;
