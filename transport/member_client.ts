@@ -2,8 +2,8 @@
  * A small typed client for the membership routes (`/members`). It only
  * needs `fetch`. Each call tries the given nodes in turn, from the last one
  * that answered, until one can answer: a node that cannot be reached or
- * answers 503 (no leader, removed, stopping: nothing was done) passes the
- * call to the next one. Other answers that are not a success become a
+ * answers 503 (no leader, removed: nothing was done) passes the call to
+ * the next one. Other answers that are not a success become a
  * {@link MemberRequestError}. Followers forward changes to the leader, so
  * any member will do.
  *
@@ -183,8 +183,8 @@ export class MemberClient {
       );
       // A 503 says nothing was done: another node may do it. A change whose outcome is unknown
       // (502, 504) is not sent again here, but the caller's retry starts at the next node.
-      // Except `stopped`: a node that stops fails the change it had already proposed, which
-      // may still commit (the eventstore client treats it as an unknown outcome too).
+      // Except `stopped`, which a node of an earlier version also answered for a change it had
+      // taken, which may still commit (the eventstore client treats it as unknown too).
       const refused = res.status === 503 && err.code !== "stopped";
       if (refused || (method === "GET" && err.transient)) {
         unavailable = err;
