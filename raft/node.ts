@@ -601,10 +601,7 @@ export class RaftNode<R = unknown> {
    * than wait for their timeout.
    */
   #failUnansweredReads(): void {
-    const err = new ProposalDroppedError(
-      `${this.id} has known no leader for ${this.#electionMs} ms to confirm the read`,
-    );
-    this.#reads.failUnanswered(err);
+    this.#reads.failUnanswered(new NotLeaderError(this.id, NO_NODE));
   }
 
   #elapsed(): number {

@@ -388,6 +388,22 @@ Deno.test("reads with consistency=leader answer 503 not_leader on a node that is
   }
 });
 
+Deno.test("a linearizable read on a node that knows no leader answers 503 no_leader", async () => {
+  const store = await EventStore.start({
+    id: "n1",
+    storage: MemoryStorage.withVoters(["n1", "n2"]),
+    transport: { send() {} },
+    tickMs: 2,
+  });
+  try {
+    const r = await get(eventStoreRoutes(store), "/all");
+    assert.equal(r.status, 503);
+    assert.equal(r.body.error, "no_leader");
+  } finally {
+    await store.stop();
+  }
+});
+
 Deno.test("GET /subscribe/all streams history, caught-up, live events, heartbeats, and resumes with Last-Event-ID", () =>
   withFixture(async ({ app }) => {
     await post(app, "a", [{ id: "a0", type: "T" }, { id: "a1", type: "U" }]);

@@ -36,7 +36,7 @@ export function stepFollower(r: Raft, m: Message): void {
     case "readIndex":
       if (!local) return;
       if (r.lead === NO_NODE) {
-        throw new ProposalDroppedError("no leader is known to confirm the read");
+        throw new NotLeaderError(r.id, NO_NODE);
       }
       r.send({ type: "readIndex", to: r.lead, context: m.context });
       return;
