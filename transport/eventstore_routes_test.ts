@@ -371,7 +371,8 @@ Deno.test("reads answer 504 when minPosition is not reached in time", () =>
     assert.equal(r.body.error, "timeout");
   }, { requestTimeoutMs: 50 }));
 
-Deno.test("reads with consistency=leader answer 503 not_leader on a node that is not the leader", async () => {
+/** Runs `fn` on the routes of n1 in a two-node cluster whose other node never answers. */
+async function withoutLeader(fn: (app: ReturnType<typeof eventStoreRoutes>) => Promise<void>) {
   const store = await EventStore.start({
     id: "n1",
     storage: MemoryStorage.withVoters(["n1", "n2"]),
@@ -379,30 +380,25 @@ Deno.test("reads with consistency=leader answer 503 not_leader on a node that is
     tickMs: 2,
   });
   try {
-    const app = eventStoreRoutes(store);
+    await fn(eventStoreRoutes(store));
+  } finally {
+    await store.stop();
+  }
+}
+
+Deno.test("reads with consistency=leader answer 503 not_leader on a node that is not the leader", () =>
+  withoutLeader(async (app) => {
     const r = await get(app, "/all?consistency=leader");
     assert.equal(r.status, 503);
     assert.match(r.body.error, /no_leader|not_leader/);
-  } finally {
-    await store.stop();
-  }
-});
+  }));
 
-Deno.test("a linearizable read on a node that knows no leader answers 503 no_leader", async () => {
-  const store = await EventStore.start({
-    id: "n1",
-    storage: MemoryStorage.withVoters(["n1", "n2"]),
-    transport: { send() {} },
-    tickMs: 2,
-  });
-  try {
-    const r = await get(eventStoreRoutes(store), "/all");
+Deno.test("a linearizable read on a node that knows no leader answers 503 no_leader", () =>
+  withoutLeader(async (app) => {
+    const r = await get(app, "/all");
     assert.equal(r.status, 503);
     assert.equal(r.body.error, "no_leader");
-  } finally {
-    await store.stop();
-  }
-});
+  }));
 
 Deno.test("GET /subscribe/all streams history, caught-up, live events, heartbeats, and resumes with Last-Event-ID", () =>
   withFixture(async ({ app }) => {
