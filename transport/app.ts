@@ -7,7 +7,7 @@
  */
 
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { bodyLimit } from "./body_limit.ts";
 import type { RaftNode } from "../raft/node.ts";
 import { sendError } from "./errors.ts";
 import { forwardWrites } from "./forward.ts";

@@ -28,7 +28,7 @@
 import { bodyText } from "./body_text.ts";
 import { base64Of } from "./base64.ts";
 import { type Context, Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { bodyLimit } from "./body_limit.ts";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import { NotLeaderError } from "../raft/core/errors.ts";
