@@ -49,6 +49,7 @@ import type { RawEvent } from "../eventstore/state_machine.ts";
 import { ALL_STREAMS, validateStreamName } from "../eventstore/stream_name.ts";
 import type { Consistency, ExpectedRevision, ReadConsistencyOptions } from "../eventstore/types.ts";
 import { appendEvents, BadRequest } from "./append_body.ts";
+import { parseJson } from "./exact_json.ts";
 import { describeIssues } from "./codec.ts";
 import { errorBody } from "./errors.ts";
 import { declaredLength, type FastRoute, jsonResponse } from "./fast_route.ts";
@@ -326,44 +327,6 @@ function types(c: Context): string[] | undefined {
   if (all === undefined) return undefined;
   const list = all.flatMap((t) => t.split(",")).map((t) => t.trim()).filter((t) => t !== "");
   return list.length === 0 ? undefined : list;
-}
-
-function parseJson(text: string): unknown {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new BadRequest("invalid_json", `Body is not valid JSON: ${(e as Error).message}`);
-  }
-  if (MAYBE_INEXACT.test(text)) checkExactNumbers(text);
-  return value;
-}
-
-/**
- * Text that may hold a number a JavaScript number cannot keep: 16 digits or
- * a 3-digit exponent ending a number token (digits inside strings, such as
- * ids, end with a quote instead, and do not cost the second parse).
- */
-const MAYBE_INEXACT = /\d{16,}\s*[,}\]]|\d[eE][+-]?\d{3,}\s*[,}\]]/;
-
-/**
- * Refuses integers beyond 2^53 and numbers beyond the double range: stored,
- * they would read back as another number (or null) without a word.
- */
-function checkExactNumbers(text: string): void {
-  const reviver = (key: string, value: unknown, ctx?: { source?: string }) => {
-    const src = ctx?.source;
-    if (typeof value !== "number" || src === undefined) return value;
-    if (!Number.isFinite(value) || (/^-?\d+$/.test(src) && !Number.isSafeInteger(value))) {
-      throw new BadRequest(
-        "invalid_json",
-        `The number ${src}${key === "" ? "" : ` (at "${key}")`} cannot be kept exactly ` +
-          `(integers within ±(2^53 - 1), doubles): send it as a string`,
-      );
-    }
-    return value;
-  };
-  JSON.parse(text, reviver as (key: string, value: unknown) => unknown);
 }
 
 async function readJson(c: Context): Promise<unknown> {
