@@ -14,7 +14,8 @@
  *
  * Strings are UTF-8. `expected` is the code from `expected_revision.ts`.
  * Event `flags`: bit 0 = data is JSON text (else opaque bytes), bit 1 = the
- * same for metadata. JSON data of length 0 means `null`. An event is read
+ * same for metadata, bit 2 = the id is a random UUID the encoding node drew
+ * (see {@link ID_RANDOM}). JSON data of length 0 means `null`. An event is read
  * back from the log by the byte offset of its record in the command, which
  * the state machine's index keeps.
  *
@@ -78,6 +79,25 @@ export const DATA_JSON = 1;
  * ```
  */
 export const META_JSON = 2;
+/**
+ * Event flag: the id is a random (version 4) UUID that the node encoding the
+ * append drew, not one the client chose. No earlier event can hold it (two
+ * random UUIDs meet with odds of 2^-122), so applying the append does not
+ * look it up in the idempotency index, a lookup that costs a cache miss or
+ * more once the index is large. The id is still indexed: a later append
+ * naming it is a retry or a conflict, as for any id.
+ *
+ * @example
+ * ```ts
+ * import { encodeAppendEvents, EventRecordCursor, ID_RANDOM } from "./commands.ts";
+ * const bytes = encodeAppendEvents("s", [{ type: "T" }, { id: "mine", type: "T" }]);
+ * const cur = new EventRecordCursor(bytes);
+ * const first = cur.read(cur.header().firstRecord);
+ * console.assert((first.flags & ID_RANDOM) !== 0);
+ * console.assert((cur.read(first.end).flags & ID_RANDOM) === 0);
+ * ```
+ */
+export const ID_RANDOM = 4;
 
 /**
  * Longest event id, in UTF-8 bytes.
@@ -408,7 +428,7 @@ function writeBody(v: unknown, what: string, at: number): { end: number; json: b
 
 /** Placeholders for the binary fields of a record, overwritten after encoding. */
 const NUL2 = "\0\0", NUL1 = "\0", NUL4 = "\0\0\0\0";
-const STRIDE = 7;
+const STRIDE = 8;
 /** Reused by {@link encodeAsciiAppend} for the offsets of each record. */
 let layout = new Float64Array(STRIDE * 256);
 const UNCHECKED = Symbol("unchecked");
@@ -434,7 +454,8 @@ function encodeAsciiAppend(
   for (let i = 0; i < stream.length; i++) if (stream.charCodeAt(i) > 0x7f) return undefined;
   // Per event: offset of its flags byte, id and type lengths, offset of the data length,
   // data length, offset of the metadata length, metadata length (offsets from the start
-  // of the records; in characters, which are bytes when the text is ASCII).
+  // of the records; in characters, which are bytes when the text is ASCII), and whether
+  // the id was drawn here.
   if (layout.length < n * STRIDE) {
     layout = new Float64Array(Math.max(n * STRIDE, 2 * layout.length));
   }
@@ -449,7 +470,8 @@ function encodeAsciiAppend(
     let id = e.id;
     // Random UUIDs are unique: only ids the caller chose need the duplicate check
     // (hashing a fresh string into a Set costs more than the rest of the event).
-    if (id === undefined) id = crypto.randomUUID();
+    const drawn = id === undefined;
+    if (drawn) id = crypto.randomUUID();
     else {
       if (
         typeof id !== "string" || id.length === 0 || id.length > MAX_EVENT_ID_BYTES ||
@@ -494,6 +516,7 @@ function encodeAsciiAppend(
     at[b + 4] = data.length;
     at[b + 5] = at[b + 3]! + 4 + data.length;
     at[b + 6] = meta.length;
+    at[b + 7] = drawn ? ID_RANDOM : 0;
     parts.push(NUL2, id, NUL1, type, NUL4, data, NUL4, meta);
     pos = at[b + 5]! + 4 + meta.length;
   }
@@ -510,7 +533,7 @@ function encodeAsciiAppend(
   scratchView.setUint32(3 + stream.length + 8, n, true);
   for (let k = 0; k < n; k++) {
     const b = STRIDE * k, f = head + at[b]!;
-    scratch[f] = DATA_JSON | META_JSON; // Byte bodies took the general path.
+    scratch[f] = DATA_JSON | META_JSON | at[b + 7]!; // Byte bodies took the general path.
     scratch[f + 1] = at[b + 1]!;
     scratch[f + 2 + at[b + 1]!] = at[b + 2]!;
     scratchView.setUint32(head + at[b + 3]!, at[b + 4]!, true);
@@ -621,7 +644,8 @@ export function encodeAppendEventsView(
     const d = writeBody(e.data, `Event ${index} data`, p);
     const m = writeBody(e.metadata, `Event ${index} metadata`, d.end);
     p = m.end;
-    scratch[flagsAt] = (d.json ? DATA_JSON : 0) | (m.json ? META_JSON : 0);
+    scratch[flagsAt] = (d.json ? DATA_JSON : 0) | (m.json ? META_JSON : 0) |
+      (e.id === undefined ? ID_RANDOM : 0);
     if (p > maxBytes) {
       throw new AppendTooLargeError(stream, `more than ${maxBytes} bytes, limit ${maxBytes}`);
     }

@@ -8,6 +8,7 @@ import {
   encodeDelete,
   encodeSetMetadata,
   EventRecordCursor,
+  ID_RANDOM,
   prepareEvent,
 } from "./commands.ts";
 import { AppendTooLargeError, InvalidEventError, InvalidStreamNameError } from "./errors.ts";
@@ -162,6 +163,29 @@ Deno.test("encodeAppendEvents() writes the same bytes as prepareEvent() then enc
   const big = encodeAppendEvents("s", [{ id: "a", type: "T", data: "é".repeat(100_000) }]);
   const cmd = decodeCommand(big);
   assert.ok(cmd.kind === "append" && cmd.events[0]!.data.length === 200_002);
+});
+
+Deno.test("encodeAppendEvents() flags the ids it draws, on the ASCII path and the general one", () => {
+  const flags = (bytes: Uint8Array) => {
+    const cur = new EventRecordCursor(bytes), out: number[] = [];
+    const n = cur.header().count;
+    for (let k = 0, off = cur.header().firstRecord; k < n; k++) {
+      const r = cur.read(off);
+      out.push(r.flags & ID_RANDOM);
+      off = r.end;
+    }
+    return out;
+  };
+  const mixed = [{ type: "T" }, { id: "chosen", type: "T" }, { type: "T", data: { a: 1 } }];
+  assert.deepEqual(flags(encodeAppendEvents("s", mixed)), [ID_RANDOM, 0, ID_RANDOM]);
+  // Non-ASCII text and byte bodies take the general path.
+  for (const data of ["é", new Uint8Array([1, 2])]) {
+    const evs = [{ type: "T", data }, { id: "chosen", type: "T", data }];
+    assert.deepEqual(flags(encodeAppendEvents("s", evs)), [ID_RANDOM, 0]);
+  }
+  // The flag changes nothing that is read back.
+  const cmd = decodeCommand(encodeAppendEvents("s", mixed));
+  assert.ok(cmd.kind === "append" && cmd.events[1]!.id === "chosen" && cmd.events[2]!.dataIsJson);
 });
 
 Deno.test("validateStreamName() accepts letters, digits and separators and reserves $", () => {

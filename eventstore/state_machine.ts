@@ -90,6 +90,7 @@ import {
   decodeCommand,
   DELETE,
   EventRecordCursor,
+  ID_RANDOM,
   SET_METADATA,
   validateStreamMetadata,
 } from "./commands.ts";
@@ -392,7 +393,10 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     let nFound = 0;
     for (let k = 0; k < count; k++) {
       const r = cur.read(offs[k]!);
-      const p = this.#findId(payload, r.idStart, r.idLen, h1[k]!, h2[k]!);
+      // An id the proposing node drew at random is new (see ID_RANDOM): no lookup.
+      const p = (r.flags & ID_RANDOM) !== 0
+        ? -1
+        : this.#findId(payload, r.idStart, r.idLen, h1[k]!, h2[k]!);
       found[k] = p;
       if (p >= 0) nFound++;
     }

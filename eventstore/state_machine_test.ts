@@ -3,7 +3,13 @@ import { encodeEnvelope } from "../raft/envelope.ts";
 import { MemoryStorage } from "../raft/storage/memory_storage.ts";
 import { Harness } from "./_harness_test.ts";
 import { MemoryArchive } from "./archive.ts";
-import { encodeAppend, prepareEvent } from "./commands.ts";
+import {
+  encodeAppend,
+  encodeAppendEvents,
+  EventRecordCursor,
+  ID_RANDOM,
+  prepareEvent,
+} from "./commands.ts";
 import {
   EventIdConflictError,
   EventNotFoundError,
@@ -76,6 +82,29 @@ Deno.test("EventStoreStateMachine.apply() checks expected revisions and failed a
   assert.equal(next.firstRevision, 7);
   assert.equal(next.position, 7);
   ok(h.append("s", [ev("z")], "stream_exists"));
+});
+
+Deno.test("EventStoreStateMachine.apply() looks up only the ids clients chose, and indexes all", () => {
+  const h = new Harness();
+  // Ids drawn by the encoder carry ID_RANDOM; a later append naming one is a retry.
+  const drawn = encodeAppendEvents("s", [{ type: "T" }, { type: "T" }]);
+  const first = ok(h.command(drawn));
+  const [a, b] = ids(h, "s");
+  const retry = ok(
+    h.command(encodeAppendEvents("s", [{ id: a!, type: "T" }, { id: b!, type: "T" }])),
+  );
+  assert.deepEqual(retry, { ...first, replayed: true });
+  // The flag is what skips the lookup: an entry claiming a drawn id that exists is written
+  // as new (an encoder only sets it on ids it drew, which no event holds yet).
+  const forged = encodeAppendEvents("s", [{ id: a!, type: "T" }]);
+  const cur = new EventRecordCursor(forged);
+  const at = cur.header().firstRecord;
+  assert.equal(cur.read(at).flags & ID_RANDOM, 0, "a chosen id is not flagged");
+  forged[at] = forged[at]! | ID_RANDOM;
+  const written = ok(h.command(forged));
+  assert.equal(written.replayed, false);
+  assert.equal(written.position, first.position + 1);
+  assert.deepEqual(ids(h, "s"), [a, b, a]);
 });
 
 Deno.test("EventStoreStateMachine.apply() returns the original result for a retried append, forever", () => {
