@@ -645,7 +645,7 @@ export function encodeAppendEventsView(
     const m = writeBody(e.metadata, `Event ${index} metadata`, d.end);
     p = m.end;
     scratch[flagsAt] = (d.json ? DATA_JSON : 0) | (m.json ? META_JSON : 0) |
-      (e.id === undefined ? ID_RANDOM : 0);
+      (e.id === undefined || e.id === null ? ID_RANDOM : 0); // As drawn above (`??`).
     if (p > maxBytes) {
       throw new AppendTooLargeError(stream, `more than ${maxBytes} bytes, limit ${maxBytes}`);
     }
