@@ -187,6 +187,14 @@ Deno.test("serveNode offers plain requests within the body limit to its fast rou
     const declined = await post("/other", "{}");
     assert.equal(declined.status, 404, "a declined request goes to the app");
     await declined.body?.cancel();
+    // A forwarded write goes to the app, which checks the forwarder is a member.
+    const forwarded = await fetch(`${served.url}/fast`, {
+      method: "POST",
+      body: "{}",
+      headers: { "x-raftlog-forwarded-by": "n9" },
+    });
+    assert.equal(forwarded.status, 403);
+    assert.equal((await forwarded.json()).error, "not_a_member");
     assert.deepEqual(seen, ["POST /fast", "POST /other"]);
   } finally {
     await served.stop();

@@ -4,11 +4,15 @@
  * with no leader it answers 503 with `Retry-After`. When the proxied request
  * breaks after it may have reached the leader, the answer is 502
  * `forward_failed`: the write's outcome is unknown (retry idempotently).
+ * The leader refuses writes forwarded by a node it does not list (403
+ * `not_a_member`: a member removed while cut off, which never heard of it),
+ * and that node answers its client 503 `removed`.
  *
  * @module
  */
 
 import type { MiddlewareHandler } from "hono";
+import { membersOf as allMembersOf } from "../raft/core/conf_state.ts";
 import type { RaftNode } from "../raft/node.ts";
 
 /** Header marking a request a follower already forwarded (prevents loops). */
@@ -43,21 +47,32 @@ export function forwardWrites(node: RaftNode<unknown>): MiddlewareHandler {
       return await next();
     }
     if (node.removed) {
-      const cs = node.status().confState;
-      const members = [...new Set([...cs.voters, ...cs.learners])].map((id) => ({
-        id,
-        url: node.peerUrl(id) ?? null,
-      }));
       return c.json(
         {
           error: "removed",
           message: `Node ${node.id} was removed from the cluster; send requests to a member`,
-          members,
+          members: membersOf(node),
         },
         503,
       );
     }
-    if (node.role === "leader") return await next();
+    if (node.role === "leader") {
+      // A node the leader does not list forwards writes only when it missed its removal (a
+      // learner removed while cut off never hears of it): it learns so here, nothing is written.
+      const by = c.req.header(FORWARDED_HEADER);
+      if (by !== undefined && by !== node.id && !listed(node, by)) {
+        return c.json(
+          {
+            error: "not_a_member",
+            message:
+              `Node ${by} forwarded this write but is not a member of the cluster; nothing was written`,
+            members: membersOf(node),
+          },
+          403,
+        );
+      }
+      return await next();
+    }
     const leader = node.leader;
     const url = leader === "" ? undefined : node.peerUrl(leader);
     if (leader === "" || url === undefined || c.req.header(FORWARDED_HEADER) !== undefined) {
@@ -94,6 +109,22 @@ export function forwardWrites(node: RaftNode<unknown>): MiddlewareHandler {
       const out = new Headers(res.headers);
       out.delete("content-length");
       out.delete("transfer-encoding");
+      if (res.status === 403) {
+        const text = await res.text();
+        const refusal = parseJson(text);
+        if (refusal?.error === "not_a_member") {
+          return c.json(
+            {
+              error: "removed",
+              message: `Node ${node.id} was removed from the cluster (leader ${leader} ` +
+                `does not list it); send requests to a member`,
+              members: Array.isArray(refusal.members) ? refusal.members : [],
+            },
+            503,
+          );
+        }
+        return new Response(text, { status: res.status, headers: out });
+      }
       if (res.status === 503) {
         // A leader that was just removed says so about itself: for this node's client, there is
         // no leader yet (the remaining voters elect one).
@@ -128,12 +159,31 @@ export function forwardWrites(node: RaftNode<unknown>): MiddlewareHandler {
   };
 }
 
-/** The `error` field of a JSON error body, if it has one. */
-function errorCode(text: string): string | undefined {
+/** A JSON error body (`error` a string), or undefined. */
+function parseJson(text: string): { error: string; members?: unknown } | undefined {
   try {
     const body = JSON.parse(text);
-    return typeof body?.error === "string" ? body.error : undefined;
+    return typeof body?.error === "string" ? body : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The `error` field of a JSON error body, if it has one. */
+function errorCode(text: string): string | undefined {
+  return parseJson(text)?.error;
+}
+
+/** Whether the node's membership lists `id` (either half of a joint one, learners too). */
+function listed(node: RaftNode<unknown>, id: string): boolean {
+  return allMembersOf(node.status().confState).has(id);
+}
+
+/** The members the node knows, with the URLs it has for them. */
+function membersOf(node: RaftNode<unknown>): { id: string; url: string | null }[] {
+  const cs = node.status().confState;
+  return [...new Set([...cs.voters, ...cs.learners])].map((id) => ({
+    id,
+    url: node.peerUrl(id) ?? null,
+  }));
 }

@@ -188,3 +188,74 @@ Deno.test("forwardWrites: a leader that answers it was removed is, for the follo
     await leader.shutdown();
   }
 });
+
+Deno.test("forwardWrites: the leader refuses writes forwarded by a node it does not list", async () => {
+  // Leader n1, with learner n2; n9 was removed (or never was a member).
+  const storage = MemoryStorage.withVoters(["n1"]);
+  storage.applySnapshot({
+    metadata: { index: 10, term: 2, confState: confStateOf(["n1"], ["n2"]) },
+    data: new Uint8Array(),
+  });
+  storage.setHardState({ term: 2, vote: "", commit: 10 });
+  const node = await startTestNode({ id: "n1", clock: new ManualClock(), storage });
+  node.setPeerUrl("n2", "http://127.0.0.1:7002");
+  const app = new Hono().use(forwardWrites(node)).post("/x", (c) => c.text("ok"));
+  const post = (by?: string) =>
+    app.request("/x", {
+      method: "POST",
+      body: "{}",
+      ...(by !== undefined ? { headers: { "x-raftlog-forwarded-by": by } } : {}),
+    });
+  try {
+    node.campaign();
+    await settle();
+    assert.equal(node.role, "leader");
+    const refused = await post("n9");
+    assert.equal(refused.status, 403);
+    const body = await refused.json();
+    assert.equal(body.error, "not_a_member");
+    assert.match(body.message, /n9 forwarded this write but is not a member.*nothing was written/);
+    assert.deepEqual(body.members, [
+      { id: "n1", url: null },
+      { id: "n2", url: "http://127.0.0.1:7002" },
+    ]);
+    // Members (learners too) and clients are served.
+    for (const by of ["n2", undefined]) {
+      const res = await post(by);
+      assert.equal(res.status, 200, `forwarded by ${by}`);
+      assert.equal(await res.text(), "ok");
+    }
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("forwardWrites: a node the leader does not list answers its client that it was removed", async () => {
+  let seenBy: string | null = null;
+  const leader = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    seenBy = req.headers.get("x-raftlog-forwarded-by");
+    return Response.json({
+      error: "not_a_member",
+      message: "Node n2 forwarded this write but is not a member of the cluster",
+      members: [{ id: "n1", url: "http://127.0.0.1:7001" }],
+    }, { status: 403 });
+  });
+  const node = await startTestNode({ id: "n2", clock: new ManualClock() });
+  node.setPeerUrl("n1", `http://127.0.0.1:${leader.addr.port}`);
+  const app = new Hono().use(forwardWrites(node)).post("/x", (c) => c.text("ok"));
+  try {
+    node.step(appendFromN1({ commit: 0, index: 0, logTerm: 0 }));
+    await settle();
+    assert.equal(node.removed, false, "n2 never applied its removal");
+    const res = await app.request("http://127.0.0.1/x", { method: "POST", body: "{}" });
+    assert.equal(seenBy, "n2");
+    assert.equal(res.status, 503);
+    const body = await res.json();
+    assert.equal(body.error, "removed");
+    assert.match(body.message, /n2 was removed from the cluster \(leader n1 does not list it\)/);
+    assert.deepEqual(body.members, [{ id: "n1", url: "http://127.0.0.1:7001" }]);
+  } finally {
+    await node.stop();
+    await leader.shutdown();
+  }
+});

@@ -13,6 +13,7 @@ import { FileStorage } from "../raft/storage/file_storage.ts";
 import type { WritableStorage } from "../raft/storage/writable_storage.ts";
 import { createApp, DEFAULT_MAX_BODY_BYTES } from "./app.ts";
 import { declaredLength, type FastRoute, plainPath } from "./fast_route.ts";
+import { FORWARDED_HEADER } from "./forward.ts";
 import { NodeMetrics } from "./metrics.ts";
 import { HttpTransport } from "./peer_transport.ts";
 
@@ -101,7 +102,11 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
     if (routing.fast.length > 0) {
       const path = plainPath(req.url);
       const length = path === undefined ? undefined : declaredLength(req);
-      if (path !== undefined && length !== undefined && length <= maxBody) {
+      // Forwarded writes go through the app, whose forwarding check looks at the forwarder.
+      if (
+        path !== undefined && length !== undefined && length <= maxBody &&
+        !req.headers.has(FORWARDED_HEADER)
+      ) {
         for (const route of routing.fast) {
           const res = route(req, path);
           if (res !== undefined) return res;
