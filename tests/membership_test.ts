@@ -147,3 +147,46 @@ Deno.test("a node joining while the leader is a member removed and added again u
     await Promise.all(all().map((s) => s.stop()));
   }
 });
+
+Deno.test("a learner removed while cut off, whose writes the leader refuses, answers its clients that it was removed", async () => {
+  const ids = ["n1", "n2", "n3"];
+  const ports = [...ids, "n4", "dead"].map(() => freePort());
+  const peers = Object.fromEntries(ids.map((id, i) => [id, `http://127.0.0.1:${ports[i]}`]));
+  const kvs = new Map<string, KvStateMachine>();
+  const nodes = await Promise.all(
+    ids.map((id, i) => start(id, ports[i]!, peers, MemoryStorage.withVoters(ids), kvs)),
+  );
+  let learner: ServedNode<KvResult> | undefined;
+  try {
+    const leader = await waitFor("a leader", () => nodes.find((s) => s.node.role === "leader"));
+    const n4url = `http://127.0.0.1:${ports[3]}`;
+    learner = await start("n4", ports[3]!, { ...peers, n4: n4url }, new MemoryStorage(), kvs);
+    await leader.node.changeMembership([{ type: "addLearner", nodeId: "n4" }], { context: n4url });
+    await waitFor("n4 knows the leader", () => learner!.node.leader === leader.node.id);
+    const before = await put(learner.url, "before", "yes");
+    assert.equal(before.status, 200, `forwarded while a member: ${JSON.stringify(before.body)}`);
+    await waitFor("n4 applies its write", () => kvs.get("n4")!.get("before") === "yes");
+
+    // Cut the voters off from n4 (their messages go to a closed port), then remove it: it never
+    // hears of its removal, and still knows the leader.
+    for (const s of nodes) s.transport.addPeer("n4", `http://127.0.0.1:${ports[4]}`);
+    const after = await leader.node.changeMembership([{ type: "removeNode", nodeId: "n4" }]);
+    assert.deepEqual(after.learners, []);
+    assert.equal(learner.node.removed, false);
+    assert.equal(learner.node.leader, leader.node.id);
+
+    const res = await put(learner.url, "after", "no");
+    assert.equal(res.status, 503);
+    assert.equal(res.body.error, "removed");
+    assert.match(String(res.body.message), /n4 was removed from the cluster/);
+    assert.deepEqual(
+      (res.body.members as { id: string }[]).map((m) => m.id).sort(),
+      ["n1", "n2", "n3"],
+    );
+    assert.equal(kvs.get(leader.node.id)!.get("after"), null, "nothing was written");
+    // The members go on.
+    assert.equal((await put(leader.url, "after", "yes")).status, 200);
+  } finally {
+    await Promise.all([...nodes, ...(learner ? [learner] : [])].map((s) => s.stop()));
+  }
+});
