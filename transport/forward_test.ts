@@ -158,12 +158,15 @@ Deno.test("forwardWrites: a leader that never answers (a one-way partition) fail
   }
 });
 
-Deno.test("forwardWrites: a leader that answers it was removed is, for the follower's client, no leader", async () => {
-  let answer = { status: 503, body: { error: "removed", message: "Node n1 was removed" } };
-  const leader = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    () => Response.json(answer.body, { status: answer.status }),
-  );
+/**
+ * Runs `body` with follower n2 of a leader n1 that is a stand-in server
+ * answering every request with `respond`; `post` sends n2's app a write.
+ */
+async function withStandInLeader(
+  respond: (req: Request) => Response,
+  body: (post: () => Promise<Response>, node: RaftNode<unknown>) => Promise<void>,
+): Promise<void> {
+  const leader = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, respond);
   const node = await startTestNode({ id: "n2", clock: new ManualClock() });
   node.setPeerUrl("n1", `http://127.0.0.1:${leader.addr.port}`);
   const app = new Hono().use(forwardWrites(node)).post("/x", (c) => c.text("ok"));
@@ -171,22 +174,38 @@ Deno.test("forwardWrites: a leader that answers it was removed is, for the follo
     node.step(appendFromN1({ commit: 0, index: 0, logTerm: 0 }));
     await settle();
     assert.equal(node.leader, "n1");
-    let res = await app.request("http://127.0.0.1/x", { method: "POST", body: "{}" });
-    assert.equal(res.status, 503);
-    assert.equal(res.headers.get("retry-after"), "1");
-    let body = await res.json();
-    assert.equal(body.error, "no_leader");
-    assert.match(body.message, /n1 was removed/);
-    // Other refusals of the leader pass through unchanged.
-    answer = { status: 503, body: { error: "proposal_dropped", message: "transfer in progress" } };
-    res = await app.request("http://127.0.0.1/x", { method: "POST", body: "{}" });
-    assert.equal(res.status, 503);
-    body = await res.json();
-    assert.equal(body.error, "proposal_dropped");
+    await body(
+      async () => await app.request("http://127.0.0.1/x", { method: "POST", body: "{}" }),
+      node,
+    );
   } finally {
     await node.stop();
     await leader.shutdown();
   }
+}
+
+Deno.test("forwardWrites: a leader that answers it was removed is, for the follower's client, no leader", async () => {
+  let answer = { status: 503, body: { error: "removed", message: "Node n1 was removed" } };
+  await withStandInLeader(
+    () => Response.json(answer.body, { status: answer.status }),
+    async (post) => {
+      let res = await post();
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get("retry-after"), "1");
+      let body = await res.json();
+      assert.equal(body.error, "no_leader");
+      assert.match(body.message, /n1 was removed/);
+      // Other refusals of the leader pass through unchanged.
+      answer = {
+        status: 503,
+        body: { error: "proposal_dropped", message: "transfer in progress" },
+      };
+      res = await post();
+      assert.equal(res.status, 503);
+      body = await res.json();
+      assert.equal(body.error, "proposal_dropped");
+    },
+  );
 });
 
 Deno.test("forwardWrites: the leader refuses writes forwarded by a node it does not list", async () => {
@@ -232,30 +251,22 @@ Deno.test("forwardWrites: the leader refuses writes forwarded by a node it does 
 
 Deno.test("forwardWrites: a node the leader does not list answers its client that it was removed", async () => {
   let seenBy: string | null = null;
-  const leader = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+  const respond = (req: Request) => {
     seenBy = req.headers.get("x-raftlog-forwarded-by");
     return Response.json({
       error: "not_a_member",
       message: "Node n2 forwarded this write but is not a member of the cluster",
       members: [{ id: "n1", url: "http://127.0.0.1:7001" }],
     }, { status: 403 });
-  });
-  const node = await startTestNode({ id: "n2", clock: new ManualClock() });
-  node.setPeerUrl("n1", `http://127.0.0.1:${leader.addr.port}`);
-  const app = new Hono().use(forwardWrites(node)).post("/x", (c) => c.text("ok"));
-  try {
-    node.step(appendFromN1({ commit: 0, index: 0, logTerm: 0 }));
-    await settle();
+  };
+  await withStandInLeader(respond, async (post, node) => {
     assert.equal(node.removed, false, "n2 never applied its removal");
-    const res = await app.request("http://127.0.0.1/x", { method: "POST", body: "{}" });
+    const res = await post();
     assert.equal(seenBy, "n2");
     assert.equal(res.status, 503);
     const body = await res.json();
     assert.equal(body.error, "removed");
     assert.match(body.message, /n2 was removed from the cluster \(leader n1 does not list it\)/);
     assert.deepEqual(body.members, [{ id: "n1", url: "http://127.0.0.1:7001" }]);
-  } finally {
-    await node.stop();
-    await leader.shutdown();
-  }
+  });
 });
