@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { BadRequest } from "./append_body.ts";
 import { parseJson } from "./exact_json.ts";
 
@@ -56,4 +57,44 @@ Deno.test("parseJson: not JSON, or too deep to check, is a 400 that says so", ()
   );
   // Deep nesting with nothing to check is parsed as usual.
   assert.equal(Array.isArray(parseJson("[".repeat(deep) + "1" + "]".repeat(deep))), true);
+});
+
+Deno.test("parseJson refuses a body exactly when one of its integer literals is beyond 2^53 - 1", () => {
+  const MAX = 2n ** 53n - 1n;
+  // Integer literals around the limit, written into nested arrays and objects as JSON text.
+  const literal = fc.oneof(
+    fc.bigInt({ min: -(MAX + 1000n), max: MAX + 1000n }),
+    fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }),
+    fc.bigInt({ min: -1000n, max: 1000n }),
+  );
+  const tree: fc.Arbitrary<string> = fc.letrec<{ node: string }>((tie) => ({
+    node: fc.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      literal.map(String),
+      fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => JSON.stringify(d)),
+      fc.string().map((t) => JSON.stringify(t)),
+      fc.array(tie("node"), { maxLength: 4 }).map((a) => `[${a.join(",")}]`),
+      // Keys unique: of a key given twice JSON keeps the last value, and the check with it.
+      fc.uniqueArray(fc.tuple(fc.string(), tie("node")), { selector: ([k]) => k, maxLength: 4 })
+        .map((kv) => `{${kv.map(([k, v]) => `${JSON.stringify(k)}: ${v}`).join(",")}}`),
+    ),
+  })).node;
+  fc.assert(
+    fc.property(tree, (text) => {
+      // Integer literals outside strings: the tokens JSON.parse reads as numbers.
+      const unsafe = [
+        ...text.replace(/"(?:[^"\\]|\\.)*"/g, '""').matchAll(/-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g),
+      ]
+        .some((m) => /^-?\d+$/.test(m[0]) && (BigInt(m[0]) > MAX || BigInt(m[0]) < -MAX));
+      let refused = false;
+      try {
+        parseJson(text);
+      } catch (e) {
+        assert.ok(e instanceof BadRequest && /cannot be kept exactly/.test(e.message), String(e));
+        refused = true;
+      }
+      assert.equal(refused, unsafe, text);
+    }),
+    { numRuns: 2000 },
+  );
 });
