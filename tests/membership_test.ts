@@ -38,6 +38,21 @@ async function start(
   });
 }
 
+/**
+ * Starts voters n1-n3 on their own ports; `spare` more free ports come after
+ * theirs in `ports` (for nodes a test adds).
+ */
+async function startVoters(spare: number) {
+  const ids = ["n1", "n2", "n3"];
+  const ports = Array.from({ length: ids.length + spare }, () => freePort());
+  const peers = Object.fromEntries(ids.map((id, i) => [id, `http://127.0.0.1:${ports[i]}`]));
+  const kvs = new Map<string, KvStateMachine>();
+  const nodes = await Promise.all(
+    ids.map((id, i) => start(id, ports[i]!, peers, MemoryStorage.withVoters(ids), kvs)),
+  );
+  return { ports, peers, kvs, nodes };
+}
+
 async function put(url: string, key: string, value: string) {
   return await fetchJson(`${url}/commands`, {
     method: "POST",
@@ -46,13 +61,7 @@ async function put(url: string, key: string, value: string) {
 }
 
 Deno.test("§4.1 a node joins as a learner, is promoted to voter, and the old leader is removed", async () => {
-  const ids = ["n1", "n2", "n3"];
-  const ports = [...ids, "n4"].map(() => freePort());
-  const peers = Object.fromEntries(ids.map((id, i) => [id, `http://127.0.0.1:${ports[i]}`]));
-  const kvs = new Map<string, KvStateMachine>();
-  const nodes = await Promise.all(
-    ids.map((id, i) => start(id, ports[i]!, peers, MemoryStorage.withVoters(ids), kvs)),
-  );
+  const { ports, peers, kvs, nodes } = await startVoters(1);
   let joiner: ServedNode<KvResult> | undefined;
   try {
     const leader = await waitFor("a leader", () => nodes.find((s) => s.node.role === "leader"));
@@ -149,13 +158,8 @@ Deno.test("a node joining while the leader is a member removed and added again u
 });
 
 Deno.test("a learner removed while cut off, whose writes the leader refuses, answers its clients that it was removed", async () => {
-  const ids = ["n1", "n2", "n3"];
-  const ports = [...ids, "n4", "dead"].map(() => freePort());
-  const peers = Object.fromEntries(ids.map((id, i) => [id, `http://127.0.0.1:${ports[i]}`]));
-  const kvs = new Map<string, KvStateMachine>();
-  const nodes = await Promise.all(
-    ids.map((id, i) => start(id, ports[i]!, peers, MemoryStorage.withVoters(ids), kvs)),
-  );
+  // Ports: the voters', n4's, and a closed one.
+  const { ports, peers, kvs, nodes } = await startVoters(2);
   let learner: ServedNode<KvResult> | undefined;
   try {
     const leader = await waitFor("a leader", () => nodes.find((s) => s.node.role === "leader"));
