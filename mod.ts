@@ -92,8 +92,8 @@ export {
   type RawReadResult,
   toRecordedEvent,
 } from "./eventstore/state_machine.ts";
-export type * from "./eventstore/types.ts";
-export * from "./eventstore/errors.ts";
+// The HTTP client, the store's errors and types, and stream name and expected revision checks.
+export * from "./client.ts";
 export type { ProjectionDefinition } from "./eventstore/projections.ts";
 export type {
   RawSubscriptionItem,
@@ -108,23 +108,6 @@ export {
   FileArchive,
   MemoryArchive,
 } from "./eventstore/archive.ts";
-export {
-  ALL_STREAMS,
-  isValidStreamName,
-  MAX_STREAM_NAME_BYTES,
-  validateStreamName,
-} from "./eventstore/stream_name.ts";
-export { parseExpectedRevision } from "./eventstore/expected_revision.ts";
-export {
-  type ClientReadAllOptions,
-  type ClientReadOptions,
-  type ClientReadStreamOptions,
-  type ClientSubscribeOptions,
-  type ClientSubscriptionItem,
-  RaftlogClient,
-  type RaftlogClientOptions,
-  RaftlogHttpError,
-} from "./eventstore/client.ts";
 export {
   eventJson,
   eventStoreRoutes,
