@@ -45,7 +45,7 @@ import {
 } from "../eventstore/errors.ts";
 import type { EventStore } from "../eventstore/event_store.ts";
 import { parseExpectedRevision } from "../eventstore/expected_revision.ts";
-import type { RawEvent } from "../eventstore/state_machine.ts";
+import { MAX_READ_LIMIT, type RawEvent } from "../eventstore/state_machine.ts";
 import { ALL_STREAMS, validateStreamName } from "../eventstore/stream_name.ts";
 import type { Consistency, ExpectedRevision, ReadConsistencyOptions } from "../eventstore/types.ts";
 import { appendEvents, BadRequest } from "./append_body.ts";
@@ -282,6 +282,18 @@ function natural(v: string | undefined, name: string): number | undefined {
   return Number(v);
 }
 
+/** `limit=`: 1 to MAX_READ_LIMIT, like the store's reads (a 400 `invalid_query` otherwise). */
+function limitParam(c: Context): number | undefined {
+  const lim = natural(c.req.query("limit"), "limit");
+  if (lim !== undefined && (lim < 1 || lim > MAX_READ_LIMIT)) {
+    throw new BadRequest(
+      "invalid_query",
+      `limit must be an integer from 1 to ${MAX_READ_LIMIT}, got ${lim}`,
+    );
+  }
+  return lim;
+}
+
 function direction(v: string | undefined): "forward" | "backward" {
   if (v === undefined || v === "" || v === "forward") return "forward";
   if (v === "backward") return "backward";
@@ -463,7 +475,7 @@ export function eventStoreRoutes(store: EventStore, options: EventStoreRoutesOpt
     try {
       const stream = streamParam(c);
       const from = natural(c.req.query("from"), "from");
-      const lim = natural(c.req.query("limit"), "limit");
+      const lim = limitParam(c);
       const r = await store.readRaw(stream, {
         ...readOptions(c, fallback),
         direction: direction(c.req.query("direction")),
@@ -540,7 +552,7 @@ export function eventStoreRoutes(store: EventStore, options: EventStoreRoutesOpt
   app.get("/all", async (c) => {
     try {
       const from = natural(c.req.query("from"), "from");
-      const lim = natural(c.req.query("limit"), "limit");
+      const lim = limitParam(c);
       const t = types(c);
       const prefix = c.req.query("prefix");
       const r = await store.readAllRaw({

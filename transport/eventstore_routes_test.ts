@@ -229,15 +229,18 @@ Deno.test("GET /streams/:stream pages forward and backward and answers 404, 410 
       const q of [
         "limit=abc",
         "limit=0",
+        "limit=10001",
         "direction=sideways",
         "consistency=eventual",
         "from=-1",
         "minPosition=x",
       ]
     ) {
-      const r = await get(app, `/streams/s?${q}`);
-      assert.equal(r.status, 400, q);
-      assert.ok(["invalid_query", "invalid_request"].includes(r.body.error), q);
+      for (const path of ["/streams/s", "/all"]) {
+        const r = await get(app, `${path}?${q}`);
+        assert.equal(r.status, 400, `${path}?${q}`);
+        assert.equal(r.body.error, "invalid_query", `${path}?${q}`);
+      }
     }
     await app.request("/streams/s", { method: "DELETE" });
     assert.equal((await get(app, "/streams/s")).status, 404);
