@@ -12,6 +12,7 @@ import type { RaftNode } from "../raft/node.ts";
 import { sendError } from "./errors.ts";
 import { forwardWrites } from "./forward.ts";
 import { memberRoutes } from "./member_routes.ts";
+import { notFound } from "./not_found.ts";
 import { type NodeMetrics, renderMetrics } from "./metrics.ts";
 import { peerRoutes } from "./peer_routes.ts";
 
@@ -93,9 +94,7 @@ export function createApp(opts: AppOptions): NodeApp {
     return await clientLimit(c, next);
   });
   app.onError((e, c) => sendError(c, e));
-  app.notFound((c) =>
-    c.json({ error: "not_found", message: `No route for ${c.req.method} ${c.req.path}` }, 404)
-  );
+  app.notFound((c) => notFound(c, app.routes));
 
   const peers = peerRoutes({
     node,
