@@ -8,6 +8,7 @@
 
 import { Hono } from "hono";
 import { bodyLimit } from "./body_limit.ts";
+import { corsMiddleware } from "./cors.ts";
 import type { RaftNode } from "../raft/node.ts";
 import { sendError } from "./errors.ts";
 import { forwardWrites } from "./forward.ts";
@@ -29,6 +30,11 @@ export interface AppOptions {
   readonly routes?: readonly Hono[];
   /** Largest client request body. Default 1 MiB. */
   readonly maxBodyBytes?: number;
+  /**
+   * Origins whose pages may call the client API from a browser (CORS):
+   * `["*"]` for any, or origins such as `https://app.example`. Default: none.
+   */
+  readonly corsOrigins?: readonly string[];
   /** Largest peer request body. Default 512 MiB. */
   readonly maxPeerBodyBytes?: number;
   /**
@@ -85,6 +91,10 @@ export function createApp(opts: AppOptions): NodeApp {
   const app = new Hono();
   const limitError = (max: number) => (c: import("hono").Context) =>
     c.json({ error: "payload_too_large", message: `Request body exceeds ${max} bytes` }, 413);
+  // First, so that preflights are answered before limits, forwarding and routes.
+  if (opts.corsOrigins !== undefined && opts.corsOrigins.length > 0) {
+    app.use("*", corsMiddleware(opts.corsOrigins));
+  }
   const peerMax = opts.maxPeerBodyBytes ?? 512 * 1024 * 1024;
   const clientMax = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   app.use("/raft/messages", bodyLimit({ maxSize: peerMax, onError: limitError(peerMax) }));

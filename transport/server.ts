@@ -12,6 +12,7 @@ import { RaftNode, type StateMachine } from "../raft/node.ts";
 import { FileStorage } from "../raft/storage/file_storage.ts";
 import type { WritableStorage } from "../raft/storage/writable_storage.ts";
 import { createApp, DEFAULT_MAX_BODY_BYTES } from "./app.ts";
+import { checkCorsOrigins } from "./cors.ts";
 import { declaredLength, type FastRoute, plainPath } from "./fast_route.ts";
 import { FORWARDED_HEADER } from "./forward.ts";
 import { NodeMetrics } from "./metrics.ts";
@@ -59,6 +60,8 @@ export interface ServeOptions<R> {
   readonly snapshotEvery?: number;
   readonly requestTimeoutMs?: number;
   readonly maxBodyBytes?: number;
+  /** Origins allowed to call the client API from browser pages (see `AppOptions.corsOrigins`). */
+  readonly corsOrigins?: readonly string[];
   readonly log?: Log;
 }
 
@@ -96,16 +99,19 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
   const ac = new AbortController();
   const routing: { app?: Hono; fast: readonly FastRoute[] } = { fast: [] };
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (opts.corsOrigins !== undefined) checkCorsOrigins(opts.corsOrigins);
+  const cors = (opts.corsOrigins?.length ?? 0) > 0;
   const handle = (req: Request): Response | Promise<Response> => {
     const app = routing.app;
     if (app === undefined) return new Response("starting", { status: 503 });
     if (routing.fast.length > 0) {
       const path = plainPath(req.url);
       const length = path === undefined ? undefined : declaredLength(req);
-      // Forwarded writes go through the app, whose forwarding check looks at the forwarder.
+      // Forwarded writes go through the app, whose forwarding check looks at the forwarder; so
+      // do browsers' requests when CORS is on, for its headers.
       if (
         path !== undefined && length !== undefined && length <= maxBody &&
-        !req.headers.has(FORWARDED_HEADER)
+        !req.headers.has(FORWARDED_HEADER) && !(cors && req.headers.has("origin"))
       ) {
         for (const route of routing.fast) {
           const res = route(req, path);
@@ -175,6 +181,7 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
     metrics,
     routes: opts.routes?.(node, metrics) ?? [],
     maxBodyBytes: maxBody,
+    ...(opts.corsOrigins !== undefined ? { corsOrigins: opts.corsOrigins } : {}),
     onPeerUrl: (id, url) => transport.learnPeerUrl(id, url),
     ...(dataDir !== undefined ? { dataDir } : {}),
     ...(opts.log ? { log: opts.log } : {}),
