@@ -44,6 +44,7 @@ import type { MembersBody } from "./transport/member_routes.ts";
 import type { NodeMetrics } from "./transport/metrics.ts";
 import { type ServedNode, serveNode } from "./transport/server.ts";
 import { checkHeaderValue } from "./transport/header_value.ts";
+import { checkCorsOrigins } from "./transport/cors.ts";
 import { normalizePeerUrl } from "./transport/peer_url.ts";
 
 export { UsageError };
@@ -112,6 +113,8 @@ export interface ServeConfig {
   readonly snapshotEvery: number | undefined;
   /** Bytes of zeros written ahead of the log (0: none); see `FileStorageOptions.preallocateBytes`. */
   readonly preallocateBytes: number | undefined;
+  /** Origins whose browser pages may call the client API (CORS); empty: none. */
+  readonly corsOrigins: readonly string[];
 }
 
 /**
@@ -239,6 +242,8 @@ serve options:
   --preallocate-bytes N
                        zeros written ahead of the log, so syncs commit no file-system metadata
                        (default 1048576; 0 turns it off, e.g. on copy-on-write file systems)
+  --cors-origins LIST  origins whose browser pages may call the client API, comma-separated
+                       (e.g. https://app.example,http://localhost:5173), or * for any (default none)
   --app NAME           application on the log: ${APP_NAMES} (default ${DEFAULT_APP})
   --log-level L        debug, info, warn or error (default info); JSON lines on stderr
   Members' URLs are kept in DIR/peers.json, so a restart needs --peers only for the first members.
@@ -356,6 +361,7 @@ export function parseServeArgs(
       "election-ticks": { type: "string" },
       "snapshot-every": { type: "string" },
       "preallocate-bytes": { type: "string" },
+      "cors-origins": { type: "string" },
       app: { type: "string" },
       "log-level": { type: "string" },
     },
@@ -422,6 +428,14 @@ export function parseServeArgs(
     ? undefined
     : positiveInt("snapshot-every", values["snapshot-every"], 0);
   const prealloc = values["preallocate-bytes"];
+  const corsOrigins = values["cors-origins"] === undefined
+    ? []
+    : values["cors-origins"].split(",").map((o) => o.trim()).filter((o) => o !== "");
+  try {
+    checkCorsOrigins(corsOrigins);
+  } catch (e) {
+    throw new UsageError(`--cors-origins: ${(e as Error).message}`);
+  }
   return {
     id,
     hostname,
@@ -438,6 +452,7 @@ export function parseServeArgs(
     preallocateBytes: prealloc === undefined
       ? undefined
       : intFlag("preallocate-bytes", prealloc, 0),
+    corsOrigins,
   };
 }
 
@@ -521,6 +536,7 @@ async function serve(cfg: ServeConfig, log: Logger, hooks: ServeHooks = {}): Pro
         checkQuorum: true,
       },
       ...(cfg.snapshotEvery !== undefined ? { snapshotEvery: cfg.snapshotEvery } : {}),
+      corsOrigins: cfg.corsOrigins,
       log: (level, msg, fields) => log(level, msg, fields),
     });
   } catch (e) {

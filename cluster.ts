@@ -6,7 +6,7 @@
  *
  * ```sh
  * deno task cluster [--nodes 3] [--base-port 7001] [--data ./data/cluster] [--app events|kv]
- *                   [--log-level info]
+ *                   [--log-level info] [--cors-origins http://localhost:5173]
  * ```
  *
  * The application (`--app`, default `events`: the event store) is kept with
@@ -31,6 +31,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DirLock } from "./raft/storage/dir_lock.ts";
+import { checkCorsOrigins } from "./transport/cors.ts";
 import { MemberClient } from "./transport/member_client.ts";
 import type { Member } from "./transport/member_routes.ts";
 
@@ -60,6 +61,7 @@ const DEFAULT_APP = "events";
 
 const USAGE =
   `Usage: deno task cluster [--nodes N] [--base-port P] [--data DIR] [--app A] [--log-level L]
+                          [--cors-origins LIST]
 
   --nodes N        number of nodes (default 3)
   --base-port P    node i listens on P + i - 1 (default 7001)
@@ -67,6 +69,8 @@ const USAGE =
   --app A          application on the log: events (the event store) or kv (default events;
                    kept with the cluster, so a resumed cluster runs the app it was created with)
   --log-level L    node log level: debug, info, warn, error (default info)
+  --cors-origins LIST
+                   origins whose browser pages may call the nodes (comma-separated, or *)
   --json-logs      print node logs as raw JSON lines`;
 
 function fail(message: string, code = 1): never {
@@ -198,6 +202,7 @@ async function main(): Promise<void> {
         "base-port": { type: "string" },
         data: { type: "string" },
         "log-level": { type: "string" },
+        "cors-origins": { type: "string" },
         app: { type: "string" },
         "json-logs": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -220,6 +225,12 @@ async function main(): Promise<void> {
   }
   if (!LOG_LEVELS.includes(logLevel)) {
     fail(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`, 2);
+  }
+  const corsOrigins = values["cors-origins"];
+  try {
+    checkCorsOrigins(corsOrigins?.split(",").map((o) => o.trim()).filter((o) => o !== "") ?? []);
+  } catch (e) {
+    fail(`--cors-origins: ${e instanceof Error ? e.message : e}`, 2);
   }
 
   await Deno.mkdir(dataDir, { recursive: true });
@@ -309,6 +320,7 @@ async function main(): Promise<void> {
         app,
         "--log-level",
         logLevel,
+        ...(corsOrigins !== undefined ? ["--cors-origins", corsOrigins] : []),
       ],
       cwd: projectDir,
       stdin: "null",

@@ -15,7 +15,7 @@ async function cluster(args: string[]): Promise<{ code: number; stderr: string }
   return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
 }
 
-Deno.test("cluster.ts refuses a bad --log-level or --base-port with exit 2, writing nothing", async () => {
+Deno.test("cluster.ts refuses a bad --log-level, --base-port or --cors-origins with exit 2, writing nothing", async () => {
   const dir = await Deno.makeTempDir({ prefix: "raftlog-cluster-cli-" });
   try {
     const data = join(dir, "c");
@@ -38,6 +38,12 @@ Deno.test("cluster.ts refuses a bad --log-level or --base-port with exit 2, writ
     ]);
     assert.equal(top.code, 2);
     assert.match(top.stderr, /--log-level/);
+    const cors = await cluster(["--data", data, "--cors-origins", "https://app.example/page"]);
+    assert.equal(cors.code, 2, cors.stderr);
+    assert.match(
+      cors.stderr,
+      /--cors-origins: CORS origin "https:\/\/app.example\/page" is not an origin/,
+    );
     assert.equal([...Deno.readDirSync(dir)].length, 0, "nothing written");
   } finally {
     await Deno.remove(dir, { recursive: true });
