@@ -23,6 +23,7 @@
  */
 
 export {
+  type ClientListStreamsOptions,
   type ClientReadAllOptions,
   type ClientReadOptions,
   type ClientReadStreamOptions,

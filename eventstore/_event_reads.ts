@@ -13,7 +13,12 @@ import { DATA_JSON, EventRecordCursor, META_JSON } from "./commands.ts";
 import { EventNotFoundError, StreamDeletedError, StreamNotFoundError } from "./errors.ts";
 import type { LogReader } from "./log_reader.ts";
 import type { RawEvent, RawReadResult } from "./raw_event.ts";
-import type { ReadAllOptions, ReadStreamOptions } from "./types.ts";
+import type {
+  ListStreamsOptions,
+  ReadAllOptions,
+  ReadStreamOptions,
+  StreamList,
+} from "./types.ts";
 
 /**
  * Most events a read returns.
@@ -274,6 +279,21 @@ export class EventReads {
     }
     this.#dropWindow();
     return { events, next: p >= 0 ? p : null };
+  }
+
+  /** {@link EventStoreStateMachine.listStreams}. */
+  listStreams(options: ListStreamsOptions): StreamList {
+    checkCount(options.from, "from");
+    const limit = checkLimit(options.limit);
+    const all = this.#index.streamsById, prefix = options.prefix;
+    const streams: { stream: string; revision: number }[] = [];
+    let i = options.from ?? 0, scanned = 0;
+    for (; i < all.length && streams.length < limit && scanned < MAX_SCAN; i++, scanned++) {
+      const s = all[i]!;
+      if (!s.exists || (prefix !== undefined && !s.name.startsWith(prefix))) continue;
+      streams.push({ stream: s.name, revision: s.next - 1 });
+    }
+    return { streams, next: i < all.length ? i : null };
   }
 
   /** Whether the id of the event at `p` is `payload[start, start+len)` (true when unreadable). */

@@ -33,8 +33,10 @@ import type {
   Direction,
   EventData,
   ExpectedRevision,
+  ListStreamsOptions,
   ReadResult,
   RecordedEvent,
+  StreamList,
   StreamMetadata,
 } from "./types.ts";
 
@@ -127,6 +129,17 @@ export interface ClientReadAllOptions extends ClientReadStreamOptions {
   readonly type?: string | readonly string[];
   readonly prefix?: string;
 }
+
+/**
+ * Options of a listing of streams (see {@link RaftlogClient.listStreams}).
+ *
+ * @example
+ * ```ts
+ * import type { ClientListStreamsOptions } from "./client.ts";
+ * const o: ClientListStreamsOptions = { prefix: "orders-", limit: 50 };
+ * ```
+ */
+export interface ClientListStreamsOptions extends ClientReadOptions, ListStreamsOptions {}
 
 /**
  * Options of a subscription.
@@ -504,6 +517,26 @@ export class RaftlogClient {
       {},
     );
     return { events: body.events.map((e) => decodeEvent(e) as RecordedEvent<T>), next: body.next };
+  }
+
+  /**
+   * Lists the streams that exist, in the order they were created, with their
+   * last revisions (`prefix` keeps those whose name starts with it). Page on
+   * with `from: next` until `next` is null.
+   */
+  async listStreams(options: ClientListStreamsOptions = {}): Promise<StreamList> {
+    const q = this.#query({
+      from: options.from,
+      limit: options.limit,
+      prefix: options.prefix,
+      consistency: options.consistency,
+      minPosition: options.minPosition,
+    });
+    const res = await this.#request("GET", `/streams${q}`, {
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      retry: true,
+    });
+    return await this.#json<StreamList>(res, {});
   }
 
   /**

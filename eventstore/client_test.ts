@@ -99,6 +99,16 @@ Deno.test("RaftlogClient round-trips appends, reads, metadata, deletes and proje
     await assert.rejects(client.read("users-1"), StreamDeletedError);
   }));
 
+Deno.test("RaftlogClient.listStreams() pages through the streams with a prefix", () =>
+  withApp(async (app, store) => {
+    for (const s of ["orders-1", "users-1", "orders-2"]) await store.append(s, { type: "T" });
+    const client = new RaftlogClient({ urls: "http://n1", fetch: inProcess(app) });
+    const page = await client.listStreams({ prefix: "orders-", limit: 1 });
+    assert.deepEqual(page, { streams: [{ stream: "orders-1", revision: 0 }], next: 1 });
+    const next = await client.listStreams({ prefix: "orders-", from: page.next! });
+    assert.deepEqual(next, { streams: [{ stream: "orders-2", revision: 0 }], next: null });
+  }));
+
 Deno.test("RaftlogClient turns error answers into the store's typed errors", () =>
   withApp(async (app) => {
     const client = new RaftlogClient({ urls: "http://n1", fetch: inProcess(app) });

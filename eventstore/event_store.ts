@@ -41,11 +41,13 @@ import type {
   DeleteResult,
   EventData,
   ExpectedRevision,
+  ListStreamsOptions,
   ReadAllOptions,
   ReadConsistencyOptions,
   ReadResult,
   ReadStreamOptions,
   RecordedEvent,
+  StreamList,
   StreamMetadata,
 } from "./types.ts";
 
@@ -381,6 +383,16 @@ export class EventStore {
   ): Promise<ReadResult<T>> {
     const r = await this.readAllRaw(options);
     return { events: r.events.map((e) => toRecordedEvent<T>(e)), next: r.next };
+  }
+
+  /**
+   * Lists the streams that exist (a read would find them), in the order they
+   * were created, with their last revisions; `prefix` keeps those whose name
+   * starts with it. Page on with `from: next` until `next` is null.
+   */
+  async listStreams(options: ListStreamsOptions & ReadConsistencyOptions = {}): Promise<StreamList> {
+    await this.readBarrier(options);
+    return this.#read(() => this.stateMachine.listStreams(options));
   }
 
   /**

@@ -363,3 +363,44 @@ Deno.test("EventStore answers are copies: changing them changes nothing in the s
     await store.stop();
   }
 });
+
+Deno.test("EventStore.listStreams() lists the streams that exist in creation order, by prefix, in pages", async () => {
+  const store = await single();
+  try {
+    for (const s of ["orders-1", "carts-1", "orders-2", "orders-3", "carts-2"]) {
+      await store.append(s, { type: "T" });
+    }
+    await store.append("orders-2", { type: "T" });
+    await store.deleteStream("orders-3"); // soft: gone until written again
+    await store.deleteStream("carts-2", { hard: true }); // tombstoned for good
+    await store.deleteStream("carts-1");
+    await store.append("carts-1", { type: "T" }); // back, numbering goes on
+    const names = (l: { streams: { stream: string; revision: number }[] }) =>
+      l.streams.map((s) => `${s.stream}@${s.revision}`);
+
+    const all = await store.listStreams();
+    assert.deepEqual(names(all), ["orders-1@0", "carts-1@1", "orders-2@1"]);
+    assert.equal(all.next, null);
+    assert.deepEqual(names(await store.listStreams({ prefix: "orders-" })), [
+      "orders-1@0",
+      "orders-2@1",
+    ]);
+
+    const pages: string[][] = [];
+    let from: number | null = 0;
+    while (from !== null) {
+      const page = await store.listStreams({ from, limit: 1, prefix: "orders-" });
+      pages.push(names(page));
+      from = page.next;
+    }
+    // A page holds at most `limit` streams; the streams skipped on the way do not count.
+    assert.deepEqual(pages.flat(), ["orders-1@0", "orders-2@1"]);
+    assert.ok(pages.every((p) => p.length <= 1));
+
+    assert.deepEqual(await store.listStreams({ from: 99 }), { streams: [], next: null });
+    await assert.rejects(store.listStreams({ limit: 0 }), RangeError);
+    await assert.rejects(store.listStreams({ from: -1 }), RangeError);
+  } finally {
+    await store.stop();
+  }
+});

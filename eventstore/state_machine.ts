@@ -118,9 +118,11 @@ import { isValidStreamName } from "./stream_name.ts";
 import type {
   AppendResult,
   DeleteResult,
+  ListStreamsOptions,
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  StreamList,
   StreamMetadata,
 } from "./types.ts";
 
@@ -646,6 +648,15 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
    */
   readAll(options: ReadAllOptions = {}): RawReadResult {
     return this.#reads.readAll(options);
+  }
+
+  /**
+   * The streams that exist, in the order they were created, with their last
+   * revisions. Scans at most {@link MAX_SCAN} streams per call; `next` says
+   * where to go on.
+   */
+  listStreams(options: ListStreamsOptions = {}): StreamList {
+    return this.#reads.listStreams(options);
   }
 
   /**

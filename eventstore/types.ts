@@ -211,6 +211,39 @@ export interface ReadAllOptions {
 }
 
 /**
+ * Options of a listing of streams. `from` is the `next` of an earlier page
+ * (streams are listed in the order they were created, from 0); `prefix` keeps
+ * streams whose name starts with it; `limit` is 1 to 10,000 (default 100).
+ *
+ * @example
+ * ```ts
+ * import type { ListStreamsOptions } from "./types.ts";
+ * const o: ListStreamsOptions = { prefix: "orders-", limit: 50 };
+ * ```
+ */
+export interface ListStreamsOptions {
+  readonly prefix?: string;
+  readonly from?: number;
+  readonly limit?: number;
+}
+
+/**
+ * A page of streams that exist (a read would find them), in the order they
+ * were created, each with its last revision. `next` is the `from` of the
+ * following page, or null when the listing reached the last stream.
+ *
+ * @example
+ * ```ts
+ * import type { StreamList } from "./types.ts";
+ * const l: StreamList = { streams: [{ stream: "orders-1", revision: 4 }], next: null };
+ * ```
+ */
+export interface StreamList {
+  readonly streams: { readonly stream: string; readonly revision: number }[];
+  readonly next: number | null;
+}
+
+/**
  * A page of events. `next` is the `from` of the following page, or null when
  * the read reached the end (forward) or the beginning (backward).
  *

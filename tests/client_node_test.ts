@@ -55,6 +55,7 @@ for await (const item of client.subscribe("acct-1", { signal: ac.signal })) {
 ac.abort();
 out.read = (await client.read("acct-1")).events.map((e) => [e.type, e.revision, e.data]);
 out.projection = (await client.getProjection("count")).state;
+out.streams = await client.listStreams({ prefix: "acct-" });
 console.log(JSON.stringify(out));
 `;
 
@@ -101,6 +102,7 @@ Deno.test("the ./client entry point bundles for browsers and works from Node ove
     assert.deepEqual(out.subscription, ["Opened@0", "caught-up", "Deposited@1"]);
     assert.deepEqual(out.read, [["Opened", 0, { owner: "ann" }], ["Deposited", 1, { amount: 7 }]]);
     assert.equal(out.projection, 2);
+    assert.deepEqual(out.streams, { streams: [{ stream: "acct-1", revision: 1 }], next: null });
     // The Node program's appends are the store's: one event per append, nothing twice.
     assert.equal((await store.read("acct-1")).events.length, 2);
   } finally {

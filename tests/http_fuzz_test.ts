@@ -112,6 +112,7 @@ const body = fc.oneof(
 
 const pathOf = fc.tuple(
   fc.constantFrom(
+    "/streams",
     "/streams/{s}",
     "/streams/{s}",
     "/streams/{s}",
@@ -167,7 +168,7 @@ const likelyRead: fc.Arbitrary<Omit<FuzzRequest, "at">> = fc.record({
   path: fc.oneof(
     fc.constantFrom(...STREAMS).map((s) => `/streams/${s}`),
     fc.tuple(fc.constantFrom(...STREAMS), numberish).map(([s, n]) => `/streams/${s}/${n}`),
-    fc.constantFrom("/all", "/projections/count", `/projections/count/${STREAMS[0]}`),
+    fc.constantFrom("/all", "/streams", "/projections/count", `/projections/count/${STREAMS[0]}`),
   ),
   query,
   expected: fc.constant(undefined),

@@ -549,6 +549,23 @@ export function eventStoreRoutes(store: EventStore, options: EventStoreRoutesOpt
     }
   });
 
+  app.get("/streams", async (c) => {
+    try {
+      const from = natural(c.req.query("from"), "from");
+      const lim = limitParam(c);
+      const prefix = c.req.query("prefix");
+      const r = await store.listStreams({
+        ...readOptions(c, fallback),
+        ...(from !== undefined ? { from } : {}),
+        ...(lim !== undefined ? { limit: lim } : {}),
+        ...(prefix !== undefined && prefix !== "" ? { prefix } : {}),
+      });
+      return c.json(r);
+    } catch (e) {
+      return fail(c, e);
+    }
+  });
+
   app.get("/all", async (c) => {
     try {
       const from = natural(c.req.query("from"), "from");

@@ -287,6 +287,29 @@ Deno.test("GET /all filters by type and prefix and pages with next", () =>
     assert.equal((await get(app, "/all?from=x")).status, 400);
   }));
 
+Deno.test("GET /streams lists existing streams by prefix and pages with next", () =>
+  withFixture(async ({ app }) => {
+    await post(app, "orders-1", [{ type: "Placed" }, { type: "Paid" }]);
+    await post(app, "users-1", { type: "Joined" });
+    await post(app, "orders-2", { type: "Placed" });
+    await app.request("/streams/users-1", { method: "DELETE" });
+    const all = await get(app, "/streams");
+    assert.equal(all.status, 200);
+    assert.deepEqual(all.body, {
+      streams: [{ stream: "orders-1", revision: 1 }, { stream: "orders-2", revision: 0 }],
+      next: null,
+    });
+    const first = await get(app, "/streams?prefix=orders-&limit=1&consistency=linearizable");
+    assert.deepEqual(first.body, { streams: [{ stream: "orders-1", revision: 1 }], next: 1 });
+    const rest = await get(app, `/streams?prefix=orders-&from=${first.body.next}`);
+    assert.deepEqual(rest.body.streams, [{ stream: "orders-2", revision: 0 }]);
+    for (const q of ["limit=0", "from=x", "consistency=eventual"]) {
+      const r = await get(app, `/streams?${q}`);
+      assert.equal(r.status, 400, q);
+      assert.equal(r.body.error, "invalid_query", q);
+    }
+  }));
+
 Deno.test("DELETE /streams/:stream soft-deletes (404 after), checks Expected-Revision, 404 for unknown", () =>
   withFixture(async ({ app }) => {
     await post(app, "s", [{ type: "T" }, { type: "T" }]);
