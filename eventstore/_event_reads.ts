@@ -13,12 +13,7 @@ import { DATA_JSON, EventRecordCursor, META_JSON } from "./commands.ts";
 import { EventNotFoundError, StreamDeletedError, StreamNotFoundError } from "./errors.ts";
 import type { LogReader } from "./log_reader.ts";
 import type { RawEvent, RawReadResult } from "./raw_event.ts";
-import type {
-  ListStreamsOptions,
-  ReadAllOptions,
-  ReadStreamOptions,
-  StreamList,
-} from "./types.ts";
+import type { ListStreamsOptions, ReadAllOptions, ReadStreamOptions, StreamList } from "./types.ts";
 
 /**
  * Most events a read returns.

@@ -390,7 +390,9 @@ export class EventStore {
    * were created, with their last revisions; `prefix` keeps those whose name
    * starts with it. Page on with `from: next` until `next` is null.
    */
-  async listStreams(options: ListStreamsOptions & ReadConsistencyOptions = {}): Promise<StreamList> {
+  async listStreams(
+    options: ListStreamsOptions & ReadConsistencyOptions = {},
+  ): Promise<StreamList> {
     await this.readBarrier(options);
     return this.#read(() => this.stateMachine.listStreams(options));
   }
