@@ -4,13 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { RaftlogClient } from "../eventstore/client.ts";
-import { EventStore } from "../eventstore/event_store.ts";
-import { type CommandResult, EventStoreStateMachine } from "../eventstore/state_machine.ts";
-import type { RaftNode } from "../raft/node.ts";
-import { MemoryStorage } from "../raft/storage/memory_storage.ts";
-import { eventStoreFastAppend, eventStoreRoutes } from "../transport/eventstore_routes.ts";
+import type { CommandResult } from "../eventstore/state_machine.ts";
 import type { ServedNode } from "../transport/server.ts";
-import { serveLocalCluster, waitFor } from "./helpers.ts";
+import { serveEventStoreCluster, waitFor } from "./helpers.ts";
 
 interface Cluster {
   nodes: ServedNode<CommandResult>[];
@@ -18,21 +14,7 @@ interface Cluster {
 }
 
 async function cluster(): Promise<Cluster> {
-  const nodes = await serveLocalCluster<CommandResult>(3, "sec", (_, ids) => {
-    const storage = MemoryStorage.withVoters(ids);
-    const sm = new EventStoreStateMachine({ storage });
-    let store: EventStore | undefined;
-    const storeOf = (node: RaftNode<unknown>) =>
-      store ??= new EventStore(node as RaftNode<CommandResult>, sm);
-    return {
-      storage,
-      stateMachine: sm,
-      tickMs: 10,
-      requestTimeoutMs: 3000,
-      routes: (node, metrics) => [eventStoreRoutes(storeOf(node), { metrics, heartbeatMs: 100 })],
-      fastRoutes: (node, metrics) => [eventStoreFastAppend(storeOf(node), { metrics })],
-    };
-  });
+  const nodes = await serveEventStoreCluster(3, { serve: { requestTimeoutMs: 3000 } });
   return { nodes, stop: async () => void await Promise.all(nodes.map((s) => s.stop())) };
 }
 

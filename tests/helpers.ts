@@ -4,6 +4,12 @@
  * @module
  */
 
+import { EventStore } from "../eventstore/event_store.ts";
+import type { ProjectionDefinition } from "../eventstore/projections.ts";
+import { type CommandResult, EventStoreStateMachine } from "../eventstore/state_machine.ts";
+import type { RaftNode } from "../raft/node.ts";
+import { MemoryStorage } from "../raft/storage/memory_storage.ts";
+import { eventStoreFastAppend, eventStoreRoutes } from "../transport/eventstore_routes.ts";
 import { type ServedNode, serveNode, type ServeOptions } from "../transport/server.ts";
 
 /** Ports handed out by {@link freePort} in this process. */
@@ -112,4 +118,61 @@ export async function serveLocalCluster<R>(
       ...node(id, ids),
     })
   ));
+}
+
+/** Options of {@link serveEventStoreCluster}. */
+export interface EventStoreClusterOptions {
+  /** Projections every node's state machine runs. */
+  readonly projections?: readonly ProjectionDefinition<number>[];
+  /** The stores' request timeout (waits for positions, proposals). */
+  readonly storeTimeoutMs?: number;
+  /** SSE heartbeat interval of the routes. Default 100 ms. */
+  readonly heartbeatMs?: number;
+  /** Other serveNode options (tick, Raft config, request timeout, body limit, CORS...). */
+  readonly serve?: Omit<
+    ServeOptions<CommandResult>,
+    | "id"
+    | "hostname"
+    | "port"
+    | "peers"
+    | "clusterId"
+    | "secret"
+    | "storage"
+    | "stateMachine"
+    | "routes"
+    | "fastRoutes"
+  >;
+}
+
+/**
+ * An event store cluster of `n` nodes on MemoryStorage, served over HTTP as
+ * `raftlog serve` wires it (the routes and the fast append route).
+ */
+export async function serveEventStoreCluster(
+  n: number,
+  opts: EventStoreClusterOptions = {},
+): Promise<ServedNode<CommandResult>[]> {
+  return await serveLocalCluster<CommandResult>(n, "sec", (_, ids) => {
+    const storage = MemoryStorage.withVoters(ids);
+    const sm = new EventStoreStateMachine({
+      storage,
+      ...(opts.projections !== undefined ? { projections: opts.projections } : {}),
+    });
+    let store: EventStore | undefined;
+    const storeOf = (node: RaftNode<unknown>) =>
+      store ??= new EventStore(
+        node as RaftNode<CommandResult>,
+        sm,
+        opts.storeTimeoutMs !== undefined ? { requestTimeoutMs: opts.storeTimeoutMs } : {},
+      );
+    const heartbeatMs = opts.heartbeatMs ?? 100;
+    return {
+      storage,
+      stateMachine: sm,
+      tickMs: 10,
+      ...opts.serve,
+      routes: (node, metrics) => [eventStoreRoutes(storeOf(node), { metrics, heartbeatMs })],
+      fastRoutes: (node, metrics) => [eventStoreFastAppend(storeOf(node), { metrics })],
+    };
+  });
 }

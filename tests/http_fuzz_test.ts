@@ -8,12 +8,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { EventStore } from "../eventstore/event_store.ts";
-import { type CommandResult, EventStoreStateMachine } from "../eventstore/state_machine.ts";
-import type { RaftNode } from "../raft/node.ts";
-import { MemoryStorage } from "../raft/storage/memory_storage.ts";
-import { eventStoreFastAppend, eventStoreRoutes } from "../transport/eventstore_routes.ts";
-import { serveLocalCluster } from "./helpers.ts";
+import { serveEventStoreCluster } from "./helpers.ts";
 
 interface FuzzRequest {
   method: string;
@@ -197,25 +192,15 @@ interface Acknowledged {
  * (followers forward writes) and checks every answer, then the positions.
  */
 async function fuzz(n: number): Promise<void> {
-  const nodes = await serveLocalCluster<CommandResult>(n, "sec", (_, ids) => {
-    const storage = MemoryStorage.withVoters(ids);
-    const sm = new EventStoreStateMachine({
-      storage,
-      projections: [{ name: "count", init: 0, apply: (n: number) => n + 1 }],
-    });
-    let store: EventStore | undefined;
-    const storeOf = (node: RaftNode<unknown>) =>
-      store ??= new EventStore(node as RaftNode<CommandResult>, sm, { requestTimeoutMs: 100 });
-    return {
-      storage,
-      stateMachine: sm,
-      tickMs: 10,
+  const nodes = await serveEventStoreCluster(n, {
+    projections: [{ name: "count", init: 0, apply: (n: number) => n + 1 }],
+    storeTimeoutMs: 100,
+    heartbeatMs: 50,
+    serve: {
       raft: { electionTick: 50, heartbeatTick: 5, preVote: true, checkQuorum: true },
       requestTimeoutMs: 2000,
       maxBodyBytes: 4096,
-      routes: (node, metrics) => [eventStoreRoutes(storeOf(node), { metrics, heartbeatMs: 50 })],
-      fastRoutes: (node, metrics) => [eventStoreFastAppend(storeOf(node), { metrics })],
-    };
+    },
   });
   const acked = new Map<string, Acknowledged>();
   const statuses = new Map<number, number>();

@@ -1,35 +1,14 @@
 import assert from "node:assert/strict";
-import { EventStore } from "../eventstore/event_store.ts";
-import { type CommandResult, EventStoreStateMachine } from "../eventstore/state_machine.ts";
-import type { RaftNode } from "../raft/node.ts";
-import { MemoryStorage } from "../raft/storage/memory_storage.ts";
-import { serveLocalCluster, waitFor } from "../tests/helpers.ts";
+import { serveEventStoreCluster, waitFor } from "../tests/helpers.ts";
 import { checkCorsOrigins } from "./cors.ts";
-import { eventStoreFastAppend, eventStoreRoutes } from "./eventstore_routes.ts";
-import type { ServedNode } from "./server.ts";
 
 const APP = "https://app.example";
 
-async function eventStoreCluster(
-  n: number,
-  corsOrigins?: string[],
-): Promise<ServedNode<CommandResult>[]> {
-  return await serveLocalCluster<CommandResult>(n, "sec", (_, ids) => {
-    const storage = MemoryStorage.withVoters(ids);
-    const sm = new EventStoreStateMachine({ storage });
-    let store: EventStore | undefined;
-    const storeOf = (node: RaftNode<unknown>) =>
-      store ??= new EventStore(node as RaftNode<CommandResult>, sm);
-    return {
-      storage,
-      stateMachine: sm,
-      tickMs: 10,
-      ...(corsOrigins !== undefined ? { corsOrigins } : {}),
-      routes: (node, metrics) => [eventStoreRoutes(storeOf(node), { metrics, heartbeatMs: 50 })],
-      fastRoutes: (node, metrics) => [eventStoreFastAppend(storeOf(node), { metrics })],
-    };
+const eventStoreCluster = (n: number, corsOrigins?: string[]) =>
+  serveEventStoreCluster(n, {
+    heartbeatMs: 50,
+    ...(corsOrigins !== undefined ? { serve: { corsOrigins } } : {}),
   });
-}
 
 const append = (url: string, origin: string) =>
   fetch(`${url}/streams/orders-1`, {
