@@ -5,9 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { EventStore } from "../eventstore/event_store.ts";
-import { MemoryStorage } from "../raft/storage/memory_storage.ts";
-import { eventStoreRoutes } from "../transport/eventstore_routes.ts";
+import { serveEventStoreCluster } from "./helpers.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -61,19 +59,12 @@ console.log(JSON.stringify(out));
 
 Deno.test("the ./client entry point bundles for browsers and works from Node over HTTP", async () => {
   const dir = await Deno.makeTempDir({ prefix: "raftlog-client-node-" });
-  const store = await EventStore.start({
-    id: "n1",
-    storage: MemoryStorage.withVoters(["n1"]),
-    transport: { send() {} },
-    tickMs: 2,
+  const [node] = await serveEventStoreCluster(1, {
     projections: [{ name: "count", init: 0, apply: (n: number) => n + 1 }],
+    heartbeatMs: 20,
   });
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    eventStoreRoutes(store, { heartbeatMs: 20 }).fetch,
-  );
   try {
-    await store.node.waitForLeader(5000);
+    await node!.node.waitForLeader(5000);
     const bundle = join(dir, "client.js");
     await run(Deno.execPath(), [
       "bundle",
@@ -91,7 +82,7 @@ Deno.test("the ./client entry point bundles for browsers and works from Node ove
     assert.doesNotMatch(code, /\bDeno\./, "the client must not use Deno's APIs");
     await Deno.writeTextFile(join(dir, "program.mjs"), NODE_PROGRAM);
     const out = JSON.parse(
-      await run("node", ["program.mjs", `http://127.0.0.1:${server.addr.port}`], dir),
+      await run("node", ["program.mjs", node!.url], dir),
     );
     const first = { stream: "acct-1", firstRevision: 0, lastRevision: 0, position: 0 };
     assert.deepEqual(out.first, { ...first, replayed: false });
@@ -104,10 +95,10 @@ Deno.test("the ./client entry point bundles for browsers and works from Node ove
     assert.equal(out.projection, 2);
     assert.deepEqual(out.streams, { streams: [{ stream: "acct-1", revision: 1 }], next: null });
     // The Node program's appends are the store's: one event per append, nothing twice.
-    assert.equal((await store.read("acct-1")).events.length, 2);
+    const stored = await (await fetch(`${node!.url}/streams/acct-1`)).json();
+    assert.equal(stored.events.length, 2);
   } finally {
-    await server.shutdown();
-    await store.stop();
+    await node!.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });
