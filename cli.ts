@@ -44,6 +44,7 @@ import type { MembersBody } from "./transport/member_routes.ts";
 import type { NodeMetrics } from "./transport/metrics.ts";
 import { type ServedNode, serveNode } from "./transport/server.ts";
 import { checkHeaderValue } from "./transport/header_value.ts";
+import { checkClientToken } from "./transport/client_token.ts";
 import { checkCorsOrigins } from "./transport/cors.ts";
 import { normalizePeerUrl } from "./transport/peer_url.ts";
 
@@ -115,6 +116,8 @@ export interface ServeConfig {
   readonly preallocateBytes: number | undefined;
   /** Origins whose browser pages may call the client API (CORS); empty: none. */
   readonly corsOrigins: readonly string[];
+  /** Bearer token the client API requires; undefined: none. */
+  readonly clientToken: string | undefined;
 }
 
 /**
@@ -242,6 +245,9 @@ serve options:
   --preallocate-bytes N
                        zeros written ahead of the log, so syncs commit no file-system metadata
                        (default 1048576; 0 turns it off, e.g. on copy-on-write file systems)
+  --client-token T     the client API (reads, writes, subscriptions) requires
+                       Authorization: Bearer T (or --client-token-file F, or RAFTLOG_CLIENT_TOKEN);
+                       /health, /ready, /status and /metrics stay open
   --cors-origins LIST  origins whose browser pages may call the client API, comma-separated
                        (e.g. https://app.example,http://localhost:5173), or * for any (default none)
   --app NAME           application on the log: ${APP_NAMES} (default ${DEFAULT_APP})
@@ -362,6 +368,8 @@ export function parseServeArgs(
       "snapshot-every": { type: "string" },
       "preallocate-bytes": { type: "string" },
       "cors-origins": { type: "string" },
+      "client-token": { type: "string" },
+      "client-token-file": { type: "string" },
       app: { type: "string" },
       "log-level": { type: "string" },
     },
@@ -424,6 +432,29 @@ export function parseServeArgs(
       throw new UsageError((e as Error).message);
     }
   }
+  let clientToken = values["client-token"];
+  if (values["client-token-file"] !== undefined) {
+    if (clientToken !== undefined) {
+      throw new UsageError("Give --client-token or --client-token-file, not both");
+    }
+    try {
+      clientToken = Deno.readTextFileSync(values["client-token-file"]).trim();
+    } catch (e) {
+      throw new UsageError(
+        `Cannot read --client-token-file ${values["client-token-file"]}: ${
+          e instanceof Error ? e.message : e
+        }`,
+      );
+    }
+  }
+  clientToken ??= env("RAFTLOG_CLIENT_TOKEN");
+  if (clientToken !== undefined) {
+    try {
+      checkClientToken(clientToken);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
   const snapshotEvery = values["snapshot-every"] === undefined
     ? undefined
     : positiveInt("snapshot-every", values["snapshot-every"], 0);
@@ -453,6 +484,7 @@ export function parseServeArgs(
       ? undefined
       : intFlag("preallocate-bytes", prealloc, 0),
     corsOrigins,
+    clientToken,
   };
 }
 
@@ -537,6 +569,7 @@ async function serve(cfg: ServeConfig, log: Logger, hooks: ServeHooks = {}): Pro
       },
       ...(cfg.snapshotEvery !== undefined ? { snapshotEvery: cfg.snapshotEvery } : {}),
       corsOrigins: cfg.corsOrigins,
+      ...(cfg.clientToken !== undefined ? { clientToken: cfg.clientToken } : {}),
       log: (level, msg, fields) => log(level, msg, fields),
     });
   } catch (e) {

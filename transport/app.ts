@@ -8,6 +8,7 @@
 
 import { Hono } from "hono";
 import { bodyLimit } from "./body_limit.ts";
+import { clientTokenMiddleware } from "./client_token.ts";
 import { corsMiddleware } from "./cors.ts";
 import type { RaftNode } from "../raft/node.ts";
 import { sendError } from "./errors.ts";
@@ -35,6 +36,11 @@ export interface AppOptions {
    * `["*"]` for any, or origins such as `https://app.example`. Default: none.
    */
   readonly corsOrigins?: readonly string[];
+  /**
+   * A bearer token the client routes require (`Authorization: Bearer <token>`);
+   * `/health`, `/ready`, `/status`, `/metrics` stay open. Default: none.
+   */
+  readonly clientToken?: string;
   /** Largest peer request body. Default 512 MiB. */
   readonly maxPeerBodyBytes?: number;
   /**
@@ -95,6 +101,7 @@ export function createApp(opts: AppOptions): NodeApp {
   if (opts.corsOrigins !== undefined && opts.corsOrigins.length > 0) {
     app.use("*", corsMiddleware(opts.corsOrigins));
   }
+  if (opts.clientToken !== undefined) app.use("*", clientTokenMiddleware(opts.clientToken));
   const peerMax = opts.maxPeerBodyBytes ?? 512 * 1024 * 1024;
   const clientMax = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   app.use("/raft/messages", bodyLimit({ maxSize: peerMax, onError: limitError(peerMax) }));

@@ -10,8 +10,8 @@
 import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 
-/** Request headers a page may send: those the client API reads. */
-const ALLOWED_HEADERS = ["content-type", "expected-revision", "last-event-id"];
+/** Request headers a page may send: those the client API reads, and the client token. */
+const ALLOWED_HEADERS = ["authorization", "content-type", "expected-revision", "last-event-id"];
 /** Answer headers a page may read: where a new event is, when to retry. */
 const EXPOSED_HEADERS = ["location", "retry-after"];
 

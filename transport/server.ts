@@ -12,6 +12,7 @@ import { RaftNode, type StateMachine } from "../raft/node.ts";
 import { FileStorage } from "../raft/storage/file_storage.ts";
 import type { WritableStorage } from "../raft/storage/writable_storage.ts";
 import { createApp, DEFAULT_MAX_BODY_BYTES } from "./app.ts";
+import { bearerMatches, checkClientToken } from "./client_token.ts";
 import { checkCorsOrigins } from "./cors.ts";
 import { declaredLength, type FastRoute, plainPath } from "./fast_route.ts";
 import { FORWARDED_HEADER } from "./forward.ts";
@@ -62,6 +63,8 @@ export interface ServeOptions<R> {
   readonly maxBodyBytes?: number;
   /** Origins allowed to call the client API from browser pages (see `AppOptions.corsOrigins`). */
   readonly corsOrigins?: readonly string[];
+  /** A bearer token the client routes require (see `AppOptions.clientToken`). */
+  readonly clientToken?: string;
   readonly log?: Log;
 }
 
@@ -101,6 +104,8 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (opts.corsOrigins !== undefined) checkCorsOrigins(opts.corsOrigins);
   const cors = (opts.corsOrigins?.length ?? 0) > 0;
+  const token = opts.clientToken;
+  if (token !== undefined) checkClientToken(token);
   const handle = (req: Request): Response | Promise<Response> => {
     const app = routing.app;
     if (app === undefined) return new Response("starting", { status: 503 });
@@ -108,10 +113,12 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
       const path = plainPath(req.url);
       const length = path === undefined ? undefined : declaredLength(req);
       // Forwarded writes go through the app, whose forwarding check looks at the forwarder; so
-      // do browsers' requests when CORS is on, for its headers.
+      // do browsers' requests when CORS is on, for its headers, and requests without the client
+      // token, for their 401.
       if (
         path !== undefined && length !== undefined && length <= maxBody &&
-        !req.headers.has(FORWARDED_HEADER) && !(cors && req.headers.has("origin"))
+        !req.headers.has(FORWARDED_HEADER) && !(cors && req.headers.has("origin")) &&
+        (token === undefined || bearerMatches(req.headers.get("authorization"), token))
       ) {
         for (const route of routing.fast) {
           const res = route(req, path);
@@ -182,6 +189,7 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
     routes: opts.routes?.(node, metrics) ?? [],
     maxBodyBytes: maxBody,
     ...(opts.corsOrigins !== undefined ? { corsOrigins: opts.corsOrigins } : {}),
+    ...(token !== undefined ? { clientToken: token } : {}),
     onPeerUrl: (id, url) => transport.learnPeerUrl(id, url),
     ...(dataDir !== undefined ? { dataDir } : {}),
     ...(opts.log ? { log: opts.log } : {}),
