@@ -54,6 +54,12 @@ export class SnapshotSpare {
    * about the margin later spares need.
    */
   #early = false;
+  /**
+   * The buffer of the last snapshot, until the node releases it ({@link released})
+   * or a restore makes it stale, and how much of it was touched by then.
+   */
+  #lent: ArrayBufferLike | undefined;
+  #lentTouched = 0;
   /** Whether spares are made at all (`spareSnapshotBuffers`). */
   readonly #enabled: boolean;
 
@@ -123,15 +129,36 @@ export class SnapshotSpare {
     return fits ? spare : estimate;
   }
 
-  /** A snapshot of `size` bytes was written: the next spare is sized after it. */
-  taken(size: number): void {
+  /**
+   * A snapshot was written into `out` (a view of the spare or of fresh
+   * memory): the next spare is sized after it, and its buffer may come back.
+   */
+  taken(out: Uint8Array, fromSpare: boolean): void {
+    const size = out.length;
     // Small states snapshot quickly from fresh memory; a spare pays off for large ones.
     this.#bytes = size >= SPARE_FROM_BYTES && this.#enabled ? Math.ceil(size * this.#factor) : 0;
+    this.#lent = this.#bytes > 0 ? out.buffer : undefined;
+    this.#lentTouched = Math.max(out.byteOffset + size, fromSpare ? this.#touched : 0);
+  }
+
+  /**
+   * The snapshot written into `data` is on disk and nothing else holds its
+   * buffer: it becomes the spare (its pages are touched already), unless a
+   * larger spare was made meanwhile or a restore came in between.
+   */
+  released(data: Uint8Array): void {
+    if (this.#lent === undefined || data.buffer !== this.#lent) return;
+    const buf = new Uint8Array(this.#lent);
+    this.#lent = undefined;
+    if (this.#bytes <= 0 || (this.#spare !== undefined && this.#spare.length > buf.length)) return;
+    this.#spare = buf;
+    this.#touched = Math.min(this.#lentTouched, buf.length);
   }
 
   /** The state was restored from a snapshot. */
   restored(): void {
     this.#spare = undefined;
+    this.#lent = undefined;
     // A restarted node has just faulted in its whole state: no spare until its first snapshot.
     this.#bytes = -1;
     this.#early = false;

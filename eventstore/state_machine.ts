@@ -798,7 +798,8 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   /** Serializes the index, id table, projection checkpoints and, when needed, the archive. */
   snapshot(): Uint8Array {
     const idx = this.#index;
-    const w = new ByteWriter(this.#spare.take(idx));
+    const into = this.#spare.take(idx);
+    const w = new ByteWriter(into);
     w.u32(MAGIC);
     w.u32(VERSION);
     w.f64(this.#applied);
@@ -829,8 +830,16 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       w.u8(0);
     }
     const out = w.finish();
-    this.#spare.taken(out.length);
+    this.#spare.taken(out, typeof into !== "number" && out.buffer === into.buffer);
     return out;
+  }
+
+  /**
+   * The node is done with a snapshot's buffer (on disk, held by nothing):
+   * the next snapshot may be written into it (see `StateMachine.snapshotReleased`).
+   */
+  snapshotReleased(data: Uint8Array): void {
+    this.#spare.released(data);
   }
 
   /** Replaces the state with a snapshot's (see the module comment about the archive). */

@@ -555,6 +555,47 @@ Deno.test("EventStoreStateMachine snapshots of a large state written into the pr
   assert.equal(again.sm.snapshot().buffer.byteLength, Math.ceil(cold.length * 1.25));
 });
 
+Deno.test("EventStoreStateMachine writes its next snapshot into a released snapshot's buffer, and only then", () => {
+  const a = new Harness(), b = new Harness();
+  b.sm.restore(new Uint8Array(0));
+  const payload = { note: "x".repeat(40) };
+  const feed = (from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const events = Array.from({ length: 100 }, (_, k) => ({
+        type: "Filled",
+        data: payload,
+        id: `e-${i}-${k}`,
+      }));
+      for (const h of [a, b]) h.append(`s-${i % 300}`, events);
+    }
+  };
+  feed(0, 1500);
+  const first = a.sm.snapshot();
+  assert.ok(first.length >= 4 << 20, `a state large enough for a spare (${first.length} bytes)`);
+  a.sm.snapshotReleased(new Uint8Array(first.length)); // not one of its buffers: ignored
+  a.sm.snapshotReleased(first);
+  feed(1500, 1550);
+  const second = a.sm.snapshot();
+  assert.equal(second.buffer, first.buffer, "written into the released buffer");
+  assert.ok(sameBytes(second, b.sm.snapshot()), "the same bytes as from fresh memory");
+  // Not released: the next one goes elsewhere, and the unreleased one stays intact.
+  const secondCopy = second.slice();
+  feed(1550, 1600);
+  const third = a.sm.snapshot();
+  assert.notEqual(third.buffer, second.buffer);
+  assert.ok(sameBytes(second, secondCopy));
+  assert.ok(sameBytes(third, b.sm.snapshot()));
+  // A release that comes after a restore is of a state that is gone: ignored.
+  a.sm.restore(third);
+  a.sm.snapshotReleased(third);
+  feed(1600, 1650);
+  const fourth = a.sm.snapshot();
+  assert.notEqual(fourth.buffer, third.buffer);
+  // (A restored id table is laid out anew, so only the size compares.)
+  assert.equal(fourth.length, b.sm.snapshot().length);
+  assert.deepEqual(ids(a, "s-7"), ids(b, "s-7"));
+});
+
 Deno.test("EventStoreStateMachine with spareSnapshotBuffers off snapshots a large state from fresh memory", () => {
   // `off` snapshots from the start; `fresh1` and `fresh2` start from an (empty) snapshot, so
   // each one's first snapshot is written into fresh memory sized by the same estimate.

@@ -962,6 +962,7 @@ export class RaftNode<R = unknown> {
     // Written in the background: the loop goes on persisting, sending and applying.
     this.#snapshotTask = (async () => {
       await this.#storage.createSnapshot(index, confState, data);
+      if (this.#storage.releasesSnapshotData === true) this.#sm.snapshotReleased?.(data);
       // A snapshot installed meanwhile replaced the state this compaction was planned for.
       if (restores === this.#restores && upTo >= this.#storage.firstIndex()) {
         await this.#storage.compact(upTo);

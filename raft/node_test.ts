@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { RaftNode } from "./node.ts";
 import { TimeoutError } from "./node_errors.ts";
+import { confStateOf } from "./core/conf_state.ts";
+import { FileStorage } from "./storage/file_storage.ts";
 import { MemoryStorage } from "./storage/memory_storage.ts";
 import { waitFor } from "../tests/helpers.ts";
 import { encodeKvCommand, type KvResult, KvStateMachine } from "./testing/kv_state_machine.ts";
@@ -63,6 +65,55 @@ Deno.test("node: a snapshot waits until the entries applied since the last one a
     await waitFor("the second snapshot", () => snapshots === 2 || undefined);
   } finally {
     await node.stop();
+  }
+});
+
+Deno.test("node: a snapshot's buffer goes back to the state machine once storage that keeps none has it on disk", async () => {
+  for (const file of [true, false]) {
+    const dir = await Deno.makeTempDir({ prefix: "raftlog-node-release-" });
+    const made: Uint8Array[] = [];
+    const released: Uint8Array[] = [];
+    const storage = file
+      ? await FileStorage.open(dir, { bootstrap: confStateOf(["n1"]) })
+      : MemoryStorage.withVoters(["n1"]);
+    const node = await RaftNode.start({
+      id: "n1",
+      storage,
+      transport: { send() {} },
+      tickMs: 5,
+      snapshotEvery: 5,
+      stateMachine: {
+        apply: (cmds) => cmds.map(() => null),
+        snapshot: () => {
+          const b = new Uint8Array(256 << 10).fill(made.length + 1);
+          made.push(b);
+          return b;
+        },
+        restore: () => {},
+        snapshotReleased: (b) => void released.push(b),
+      },
+    });
+    try {
+      await node.waitForLeader(2000);
+      for (let i = 0; i < 40; i++) await node.propose(new Uint8Array(64 << 10));
+      await waitFor("two snapshots", () => made.length >= 2 || undefined);
+      if (file) {
+        await waitFor("their release", () => released.length >= 2 || undefined);
+        // The very buffers the state machine made, each once the storage had written it.
+        assert.ok(released.every((b, i) => b === made[i]));
+        // The state machine may write over them: what storage serves is its file's copy.
+        for (const b of released) b.fill(0);
+        const latest = storage.snapshot();
+        assert.equal(latest.data.length, 256 << 10);
+        assert.ok(latest.data.every((x) => x !== 0), "storage served a released buffer");
+      } else {
+        await node.stop();
+        assert.equal(released.length, 0, "storage that may hold snapshots gets to keep them");
+      }
+    } finally {
+      await node.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
   }
 });
 

@@ -50,6 +50,14 @@ export interface StateMachine<R> {
   restore(data: Uint8Array): void | Promise<void>;
   /** Lowest log index that must stay in the log (e.g. retention); compaction never goes past it. */
   retainFrom?(): number;
+  /**
+   * A buffer {@link StateMachine.snapshot} returned is no longer used: the
+   * snapshot is on disk in storage that keeps no reference to it
+   * (`WritableStorage.releasesSnapshotData`). The state machine may write a
+   * later snapshot into it (fresh memory costs a page fault per page on
+   * first write). Not called for storage that may hold the buffer.
+   */
+  snapshotReleased?(data: Uint8Array): void;
 }
 
 /**

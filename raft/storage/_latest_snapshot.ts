@@ -18,11 +18,19 @@ import {
 import { CorruptLogError } from "./storage_errors.ts";
 
 // Snapshots with at most this much data stay in memory; larger ones are
-// held weakly and read back from their file when needed again.
+// read back from their file when needed.
 const SNAPSHOT_HELD_BYTES = 64 << 10;
 
-function hold(snap: Snapshot): Snapshot | WeakRef<Snapshot> {
-  return snap.data.byteLength <= SNAPSHOT_HELD_BYTES ? snap : new WeakRef(snap);
+/**
+ * What to keep of a snapshot: small ones whole, large ones weakly when read
+ * from the file here, not at all when given (its buffer is the giver's to
+ * reuse: `WritableStorage.releasesSnapshotData`).
+ */
+function hold(snap: Snapshot, given: boolean): Snapshot | WeakRef<Snapshot> | undefined {
+  if (snap.data.byteLength <= SNAPSHOT_HELD_BYTES) {
+    return given ? { metadata: snap.metadata, data: snap.data.slice() } : snap;
+  }
+  return given ? undefined : new WeakRef(snap);
 }
 
 /** The latest snapshot in a data directory's snapshot file. */
@@ -30,8 +38,8 @@ export class LatestSnapshot {
   readonly #dir: string;
   /** Metadata of the latest snapshot. */
   #meta: SnapshotMetadata;
-  /** The latest snapshot, strongly or weakly. */
-  #held: Snapshot | WeakRef<Snapshot>;
+  /** The latest snapshot, strongly or weakly, or nothing (read from the file when asked for). */
+  #held: Snapshot | WeakRef<Snapshot> | undefined;
   /** A snapshot whose file is being written (held until it is the latest). */
   #pending: Snapshot | undefined = undefined;
 
@@ -39,7 +47,7 @@ export class LatestSnapshot {
   constructor(dir: string, snap: Snapshot) {
     this.#dir = dir;
     this.#meta = snap.metadata;
-    this.#held = hold(snap);
+    this.#held = hold(snap, false);
   }
 
   /** Metadata of the latest snapshot. */
@@ -65,9 +73,12 @@ export class LatestSnapshot {
       return loaded;
     }
     // The file was just replaced by a snapshot being written: that one is
-    // already durable and as valid (it covers committed entries only).
+    // already durable and as valid (it covers committed entries only). Its
+    // data are taken from the file: the given buffer is not handed out.
     const pending = this.#pending;
-    if (pending !== undefined && same(pending.metadata)) return pending;
+    if (pending !== undefined && same(pending.metadata)) {
+      return { metadata: pending.metadata, data: file!.data };
+    }
     throw new CorruptLogError(
       join(this.#dir, SNAPSHOT_FILE),
       0,
@@ -82,7 +93,7 @@ export class LatestSnapshot {
       if (prepared) await commitSnapshotFile(this.#dir);
       else await writeSnapshotFile(this.#dir, snap);
       this.#meta = snap.metadata;
-      this.#held = hold(snap);
+      this.#held = hold(snap, true);
     } finally {
       this.#pending = undefined;
     }

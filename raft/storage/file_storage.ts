@@ -127,6 +127,8 @@ function sameHardState(a: HardState, b: HardState): boolean {
 export class FileStorage implements WritableStorage, EntrySliceReader {
   /** The data directory, as given to {@link FileStorage.open}. */
   readonly dir: string;
+  /** Snapshots it is given are read back from their file, never kept: see {@link WritableStorage.releasesSnapshotData}. */
+  readonly releasesSnapshotData = true;
   #lock: DirLock;
   #segmentBytes: number;
   #logger: StorageLogger;

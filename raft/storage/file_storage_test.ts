@@ -335,7 +335,11 @@ Deno.test("FileStorage.createSnapshot is durable and checks its index", async ()
     const conf2: ConfState = { ...CONF, voters: ["n1", "n2"] };
     const snap = await s.createSnapshot(8, conf2, new Uint8Array([1, 2, 3]));
     assert.deepEqual(snap.metadata, { index: 8, term: 2, confState: conf2 });
-    assert.equal(await s.createSnapshot(5, CONF, new Uint8Array()), snap, "older index: current");
+    assert.deepEqual(
+      await s.createSnapshot(5, CONF, new Uint8Array()),
+      snap,
+      "older index: current",
+    );
     assert.equal(s.firstIndex(), 1, "a snapshot alone does not compact");
     await s.close();
 
@@ -345,6 +349,25 @@ Deno.test("FileStorage.createSnapshot is durable and checks its index", async ()
     assert.deepEqual(r.initialState().confState, conf2);
     assert.equal(r.lastIndex(), 10);
     await r.close();
+  });
+});
+
+Deno.test("FileStorage keeps no reference to a snapshot's data once createSnapshot settles", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir, { bootstrap: CONF });
+    assert.equal(s.releasesSnapshotData, true);
+    await s.save({ entries: range(1, 11), hardState: { term: 1, vote: "n1", commit: 10 } });
+    // Small data stay in memory (as a copy), large data are read back from the file.
+    for (const [index, size] of [[5, 1000], [10, 1 << 20]] as const) {
+      const data = new Uint8Array(size).fill(index);
+      await s.createSnapshot(index, CONF, data);
+      data.fill(0); // the caller writes over its buffer
+      const got = s.snapshot();
+      assert.equal(got.metadata.index, index);
+      assert.equal(got.data.length, size);
+      assert.ok(got.data.every((x) => x === index), `snapshot at ${index} intact`);
+    }
+    await s.close();
   });
 });
 

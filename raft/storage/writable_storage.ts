@@ -91,6 +91,13 @@ export interface WritableStorage extends Storage {
    */
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot>;
   /**
+   * True when the storage keeps no reference to the `data` given to
+   * {@link WritableStorage.createSnapshot} once its promise settles (it reads
+   * the snapshot back from its file when asked for it), so the caller may
+   * write over that buffer. Absent or false: the storage may hold it.
+   */
+  readonly releasesSnapshotData?: boolean;
+  /**
    * Drops the entries up to and including `index`: `firstIndex()` becomes
    * `index + 1` and reads below it throw `CompactedError`.
    */
