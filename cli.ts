@@ -45,7 +45,7 @@ import type { NodeMetrics } from "./transport/metrics.ts";
 import { type ServedNode, serveNode } from "./transport/server.ts";
 import { checkHeaderValue } from "./transport/header_value.ts";
 import { checkClientToken } from "./transport/client_token.ts";
-import { checkCorsOrigins } from "./transport/cors.ts";
+import { parseCorsOrigins } from "./transport/cors.ts";
 import { normalizePeerUrl } from "./transport/peer_url.ts";
 
 export { UsageError };
@@ -400,18 +400,8 @@ export function parseServeArgs(
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
     peers = { [id]: normalizePeerUrl(`http://${host}:${port}`) };
   }
-  let secret = values.secret;
-  if (values["secret-file"] !== undefined) {
-    if (secret !== undefined) throw new UsageError("Give --secret or --secret-file, not both");
-    try {
-      secret = Deno.readTextFileSync(values["secret-file"]).trim();
-    } catch (e) {
-      throw new UsageError(
-        `Cannot read --secret-file ${values["secret-file"]}: ${e instanceof Error ? e.message : e}`,
-      );
-    }
-  }
-  secret ??= env("RAFTLOG_SECRET");
+  const secret = flagOrFile("secret", values.secret, values["secret-file"]) ??
+    env("RAFTLOG_SECRET");
   if (secret === undefined || secret === "") {
     throw new UsageError("A cluster secret is required: --secret, --secret-file or RAFTLOG_SECRET");
   }
@@ -432,22 +422,9 @@ export function parseServeArgs(
       throw new UsageError((e as Error).message);
     }
   }
-  let clientToken = values["client-token"];
-  if (values["client-token-file"] !== undefined) {
-    if (clientToken !== undefined) {
-      throw new UsageError("Give --client-token or --client-token-file, not both");
-    }
-    try {
-      clientToken = Deno.readTextFileSync(values["client-token-file"]).trim();
-    } catch (e) {
-      throw new UsageError(
-        `Cannot read --client-token-file ${values["client-token-file"]}: ${
-          e instanceof Error ? e.message : e
-        }`,
-      );
-    }
-  }
-  clientToken ??= env("RAFTLOG_CLIENT_TOKEN");
+  const clientToken =
+    flagOrFile("client-token", values["client-token"], values["client-token-file"]) ??
+      env("RAFTLOG_CLIENT_TOKEN");
   if (clientToken !== undefined) {
     try {
       checkClientToken(clientToken);
@@ -459,11 +436,9 @@ export function parseServeArgs(
     ? undefined
     : positiveInt("snapshot-every", values["snapshot-every"], 0);
   const prealloc = values["preallocate-bytes"];
-  const corsOrigins = values["cors-origins"] === undefined
-    ? []
-    : values["cors-origins"].split(",").map((o) => o.trim()).filter((o) => o !== "");
+  let corsOrigins: string[] = [];
   try {
-    checkCorsOrigins(corsOrigins);
+    corsOrigins = parseCorsOrigins(values["cors-origins"] ?? "");
   } catch (e) {
     throw new UsageError(`--cors-origins: ${(e as Error).message}`);
   }
@@ -486,6 +461,23 @@ export function parseServeArgs(
     corsOrigins,
     clientToken,
   };
+}
+
+/** `--NAME value`, or the trimmed text of `--NAME-file path` (not both); undefined without either. */
+function flagOrFile(
+  name: string,
+  value: string | undefined,
+  file: string | undefined,
+): string | undefined {
+  if (file === undefined) return value;
+  if (value !== undefined) throw new UsageError(`Give --${name} or --${name}-file, not both`);
+  try {
+    return Deno.readTextFileSync(file).trim();
+  } catch (e) {
+    throw new UsageError(
+      `Cannot read --${name}-file ${file}: ${e instanceof Error ? e.message : e}`,
+    );
+  }
 }
 
 /** Steps `join` adds around {@link serve}. */

@@ -31,7 +31,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DirLock } from "./raft/storage/dir_lock.ts";
-import { checkCorsOrigins } from "./transport/cors.ts";
+import { parseCorsOrigins } from "./transport/cors.ts";
 import { MemberClient } from "./transport/member_client.ts";
 import type { Member } from "./transport/member_routes.ts";
 
@@ -228,7 +228,7 @@ async function main(): Promise<void> {
   }
   const corsOrigins = values["cors-origins"];
   try {
-    checkCorsOrigins(corsOrigins?.split(",").map((o) => o.trim()).filter((o) => o !== "") ?? []);
+    parseCorsOrigins(corsOrigins ?? "");
   } catch (e) {
     fail(`--cors-origins: ${e instanceof Error ? e.message : e}`, 2);
   }

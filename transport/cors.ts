@@ -53,6 +53,22 @@ export function checkCorsOrigins(origins: readonly string[]): void {
 }
 
 /**
+ * A comma-separated origin list (as `--cors-origins` takes it), checked
+ * (see {@link checkCorsOrigins}).
+ *
+ * @example
+ * ```ts
+ * import { parseCorsOrigins } from "./cors.ts";
+ * console.assert(parseCorsOrigins("https://a.example, http://localhost:5173").length === 2);
+ * ```
+ */
+export function parseCorsOrigins(list: string): string[] {
+  const origins = list.split(",").map((o) => o.trim()).filter((o) => o !== "");
+  checkCorsOrigins(origins);
+  return origins;
+}
+
+/**
  * The CORS middleware for `origins` (see {@link checkCorsOrigins}), which
  * leaves peer routes alone.
  *
