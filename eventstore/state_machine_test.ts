@@ -493,21 +493,29 @@ Deno.test("EventStoreStateMachine reads events whose entries came through the en
   assert.equal(toRecordedEvent(e).data, 5);
 });
 
+/**
+ * Appends the same batches `from` to `to` (100 events of about 60 bytes each, over 300
+ * streams) to every harness: a few thousand batches make a state large enough for spares.
+ */
+function feedFilled(harnesses: Harness[], from: number, to: number): void {
+  const payload = { note: "x".repeat(40) };
+  for (let i = from; i < to; i++) {
+    const events = Array.from({ length: 100 }, (_, k) => ({
+      type: "Filled",
+      data: payload,
+      id: `e-${i}-${k}`,
+    }));
+    for (const h of harnesses) h.append(`s-${i % 300}`, events);
+  }
+}
+
 Deno.test("EventStoreStateMachine snapshots of a large state written into the prepared spare buffer are the same bytes, and stay intact", () => {
   // Two machines fed the same commands: `a` snapshots along the way (so it prepares a spare
   // buffer for the next snapshot), `b` only to compare. `b` starts from an (empty) snapshot,
   // after which a node prepares no spare before its next snapshot: its first is from fresh memory.
   const a = new Harness(), b = new Harness();
   b.sm.restore(new Uint8Array(0));
-  const payload = { note: "x".repeat(40) };
-  const feed = (from: number, to: number) => {
-    for (let i = from; i < to; i++) {
-      const events = Array.from({ length: 100 }, () => ({ type: "Filled", data: payload }));
-      for (const h of [a, b]) {
-        h.append(`s-${i % 300}`, events.map((e, k) => ({ ...e, id: `e-${i}-${k}` })));
-      }
-    }
-  };
+  const feed = (from: number, to: number) => feedFilled([a, b], from, to);
   feed(0, 1500);
   const first = a.sm.snapshot();
   assert.ok(first.length >= 4 << 20, `a state large enough for a spare (${first.length} bytes)`);
@@ -547,7 +555,10 @@ Deno.test("EventStoreStateMachine snapshots of a large state written into the pr
   // A restored state (its memory all just touched) waits for its first snapshot.
   const again = new Harness({ storage: a.storage });
   again.sm.restore(fromSpare);
-  const big = Array.from({ length: 100 }, () => ({ type: "Filled", data: payload }));
+  const big = Array.from(
+    { length: 100 },
+    () => ({ type: "Filled", data: { note: "x".repeat(40) } }),
+  );
   for (let i = 0; i < 100; i++) again.append("after-restore", big);
   const cold = again.sm.snapshot();
   assert.notEqual(cold.buffer.byteLength, Math.ceil(fromSpare.length * 1.25));
@@ -558,17 +569,7 @@ Deno.test("EventStoreStateMachine snapshots of a large state written into the pr
 Deno.test("EventStoreStateMachine writes its next snapshot into a released snapshot's buffer, and only then", () => {
   const a = new Harness(), b = new Harness();
   b.sm.restore(new Uint8Array(0));
-  const payload = { note: "x".repeat(40) };
-  const feed = (from: number, to: number) => {
-    for (let i = from; i < to; i++) {
-      const events = Array.from({ length: 100 }, (_, k) => ({
-        type: "Filled",
-        data: payload,
-        id: `e-${i}-${k}`,
-      }));
-      for (const h of [a, b]) h.append(`s-${i % 300}`, events);
-    }
-  };
+  const feed = (from: number, to: number) => feedFilled([a, b], from, to);
   feed(0, 1500);
   const first = a.sm.snapshot();
   assert.ok(first.length >= 4 << 20, `a state large enough for a spare (${first.length} bytes)`);
@@ -603,17 +604,7 @@ Deno.test("EventStoreStateMachine with spareSnapshotBuffers off snapshots a larg
   const fresh1 = new Harness(), fresh2 = new Harness();
   fresh1.sm.restore(new Uint8Array(0));
   fresh2.sm.restore(new Uint8Array(0));
-  const payload = { note: "x".repeat(40) };
-  const feed = (from: number, to: number) => {
-    for (let i = from; i < to; i++) {
-      const events = Array.from({ length: 100 }, (_, k) => ({
-        type: "Filled",
-        data: payload,
-        id: `e-${i}-${k}`,
-      }));
-      for (const h of [off, fresh1, fresh2]) h.append(`s-${i % 300}`, events);
-    }
-  };
+  const feed = (from: number, to: number) => feedFilled([off, fresh1, fresh2], from, to);
   off.sm.snapshot();
   feed(0, 1500);
   const first = off.sm.snapshot();
