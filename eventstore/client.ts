@@ -52,8 +52,11 @@ import type {
  * ```
  */
 export class RaftlogHttpError extends Error {
+  /** The HTTP status of the last answer. */
   readonly status: number;
+  /** The answer's error code (`no_leader`, `timeout`, ...), or `http_<status>` without one. */
   readonly code: string;
+  /** An error for an answer with `status`, error `code` and `message`. */
   constructor(status: number, code: string, message: string) {
     super(message);
     this.name = "RaftlogHttpError";
@@ -96,8 +99,11 @@ export interface RaftlogClientOptions {
  * ```
  */
 export interface ClientReadOptions {
+  /** How fresh the answer must be; the node's default (`linearizable`) when absent. */
   readonly consistency?: Consistency;
+  /** Wait until the node answering has applied this global position (read-your-writes). */
   readonly minPosition?: number;
+  /** Aborts the call (and its retries). */
   readonly signal?: AbortSignal;
 }
 
@@ -111,8 +117,11 @@ export interface ClientReadOptions {
  * ```
  */
 export interface ClientReadStreamOptions extends ClientReadOptions {
+  /** First revision (a stream) or global position (`readAll`) to read, inclusive. */
   readonly from?: number;
+  /** Default `forward`. */
   readonly direction?: Direction;
+  /** Most events returned: 1 to 10,000, default 100. */
   readonly limit?: number;
 }
 
@@ -126,7 +135,9 @@ export interface ClientReadStreamOptions extends ClientReadOptions {
  * ```
  */
 export interface ClientReadAllOptions extends ClientReadStreamOptions {
+  /** Only events of this type, or of these types. */
   readonly type?: string | readonly string[];
+  /** Only events of streams whose name starts with this. */
   readonly prefix?: string;
 }
 
@@ -153,8 +164,11 @@ export interface ClientListStreamsOptions extends ClientReadOptions, ListStreams
 export interface ClientSubscribeOptions {
   /** First revision (stream) or position (`$all`), inclusive. */
   readonly from?: number;
+  /** `$all` only: events of this type, or of these types. */
   readonly type?: string | readonly string[];
+  /** `$all` only: events of streams whose name starts with this. */
   readonly prefix?: string;
+  /** Ends the subscription. */
   readonly signal?: AbortSignal;
 }
 
@@ -293,6 +307,7 @@ export class RaftlogClient {
   /** Index of the node that answered last (tried first next time). */
   #current = 0;
 
+  /** A client of the nodes at `options.urls`. Throws a `TypeError` when there is none. */
   constructor(options: RaftlogClientOptions) {
     const urls = typeof options.urls === "string" ? [options.urls] : [...options.urls];
     if (urls.length === 0) throw new TypeError("RaftlogClient needs at least one URL");

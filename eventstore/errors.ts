@@ -28,10 +28,15 @@ function describeCurrent(c: CurrentRevision): string {
  * ```
  */
 export class WrongExpectedRevisionError extends Error {
+  /** The error code HTTP answers carry in `error`. */
   readonly code = "wrong_expected_revision";
+  /** The stream concerned. */
   readonly stream: string;
+  /** What the append expected. */
   readonly expectedRevision: ExpectedRevision;
+  /** Where the stream was. */
   readonly currentRevision: CurrentRevision;
+  /** `action` names what was refused (default "append to"). */
   constructor(
     stream: string,
     expected: ExpectedRevision,
@@ -60,8 +65,11 @@ export class WrongExpectedRevisionError extends Error {
  * ```
  */
 export class StreamDeletedError extends Error {
+  /** The error code HTTP answers carry in `error`. */
   readonly code = "stream_deleted";
+  /** The stream concerned. */
   readonly stream: string;
+  /** `action` names what was refused (default "append to"). */
   constructor(stream: string, action = "append to") {
     super(`Cannot ${action} stream ${stream}: it was deleted`);
     this.name = "StreamDeletedError";
@@ -79,8 +87,11 @@ export class StreamDeletedError extends Error {
  * ```
  */
 export class StreamNotFoundError extends Error {
+  /** The error code HTTP answers carry in `error`. */
   readonly code = "stream_not_found";
+  /** The stream concerned. */
   readonly stream: string;
+  /** `action` names what was refused (default "read"). */
   constructor(stream: string, action = "read") {
     super(`Cannot ${action} stream ${stream}: it does not exist`);
     this.name = "StreamNotFoundError";
@@ -98,9 +109,13 @@ export class StreamNotFoundError extends Error {
  * ```
  */
 export class EventNotFoundError extends Error {
+  /** The error code HTTP answers carry in `error`. */
   readonly code = "event_not_found";
+  /** The stream concerned. */
   readonly stream: string;
+  /** The revision asked for. */
   readonly revision: number;
+  /** No event at `revision` of `stream`. */
   constructor(stream: string, revision: number) {
     super(`Cannot read event ${revision} of stream ${stream}: there is no such event`);
     this.name = "EventNotFoundError";
@@ -121,8 +136,11 @@ export class EventNotFoundError extends Error {
  * ```
  */
 export class EventIdConflictError extends Error {
+  /** The error code HTTP answers carry in `error`. */
   readonly code = "event_id_conflict";
+  /** The stream concerned. */
   readonly stream: string;
+  /** `detail` says which ids. */
   constructor(stream: string, detail: string) {
     super(`Cannot append to stream ${stream}: ${detail}`);
     this.name = "EventIdConflictError";
@@ -141,7 +159,9 @@ export class EventIdConflictError extends Error {
  * ```
  */
 export class InvalidEventError extends TypeError {
+  /** The error code HTTP answers carry in `error`. */
   readonly code: string = "invalid_event";
+  /** `message` says what is wrong. */
   constructor(message: string) {
     super(message);
     this.name = "InvalidEventError";
@@ -158,8 +178,11 @@ export class InvalidEventError extends TypeError {
  * ```
  */
 export class InvalidStreamNameError extends TypeError {
+  /** The error code HTTP answers carry in `error`. */
   readonly code = "invalid_stream_name";
+  /** The stream concerned. */
   readonly stream: string;
+  /** `reason` says what is wrong with the name. */
   constructor(stream: string, reason: string) {
     super(`Invalid stream name ${JSON.stringify(stream)}: ${reason}`);
     this.name = "InvalidStreamNameError";
@@ -177,7 +200,9 @@ export class InvalidStreamNameError extends TypeError {
  * ```
  */
 export class AppendTooLargeError extends RangeError {
+  /** The error code HTTP answers carry in `error`. */
   readonly code = "too_large";
+  /** `detail` gives the size and the limit. */
   constructor(stream: string, detail: string) {
     super(`Cannot append to stream ${stream}: the append is too large (${detail})`);
     this.name = "AppendTooLargeError";
@@ -194,7 +219,9 @@ export class AppendTooLargeError extends RangeError {
  * ```
  */
 export class ProjectionNotFoundError extends Error {
+  /** The error code HTTP answers carry in `error`. */
   readonly code = "projection_not_found";
+  /** No projection `name`, or (with `key`) no state for that key. */
   constructor(name: string, key?: string) {
     super(
       key === undefined

@@ -43,9 +43,13 @@ export type CurrentRevision = number | "no_stream";
  * ```
  */
 export interface EventData {
+  /** Unique across the store (a UUID, say); a retry with the same ids writes nothing. Drawn at random when absent. */
   readonly id?: string;
+  /** What happened, e.g. `OrderPlaced`: not empty, no control characters. */
   readonly type: string;
+  /** The event's body: a JSON value, or a `Uint8Array` of opaque bytes. */
   readonly data?: unknown;
+  /** Data about the event (who, why, correlation ids): a JSON value or bytes. */
   readonly metadata?: unknown;
 }
 
@@ -66,15 +70,21 @@ export interface EventData {
  * ```
  */
 export interface RecordedEvent<T = unknown> {
+  /** The event's id, as sent or as drawn by the node. */
   readonly id: string;
+  /** The stream it was appended to. */
   readonly stream: string;
+  /** Its type, as sent. */
   readonly type: string;
   /** The JSON value written, or a `Uint8Array` for binary data. */
   readonly data: T;
   /** The JSON value written, a `Uint8Array`, or null when none. */
   readonly metadata: unknown;
+  /** Its place in its stream: 0, 1, 2... without gaps. */
   readonly revision: number;
+  /** Its place in the whole store, in commit order: 0, 1, 2... without gaps. */
   readonly position: number;
+  /** Milliseconds since the epoch, by the leader's clock; the same on every node, never decreasing. */
   readonly timestamp: number;
 }
 
@@ -91,10 +101,15 @@ export interface RecordedEvent<T = unknown> {
  * ```
  */
 export interface AppendResult {
+  /** The stream appended to. */
   readonly stream: string;
+  /** Revision of the first event appended. */
   readonly firstRevision: number;
+  /** Revision of the last event appended. */
   readonly lastRevision: number;
+  /** Global position of the last event appended. */
   readonly position: number;
+  /** True when the events were there already: a retry, answered with the original result. */
   readonly replayed: boolean;
 }
 
@@ -108,7 +123,9 @@ export interface AppendResult {
  * ```
  */
 export interface DeleteResult {
+  /** The stream deleted. */
   readonly stream: string;
+  /** True for a tombstone (hard delete), false for a soft delete. */
   readonly hard: boolean;
 }
 
@@ -126,9 +143,13 @@ export interface DeleteResult {
  * ```
  */
 export interface StreamMetadata {
+  /** Keep only the last this many events. */
   readonly maxCount?: number;
+  /** Keep only events younger than this many seconds. */
   readonly maxAge?: number;
+  /** Drop the events before this revision. */
   readonly truncateBefore?: number;
+  /** Anything else, kept and returned as given. */
   readonly custom?: { readonly [key: string]: unknown };
 }
 
@@ -185,7 +206,9 @@ export type Direction = "forward" | "backward";
  * ```
  */
 export interface ReadStreamOptions {
+  /** First revision to read (inclusive). */
   readonly from?: number;
+  /** Default `forward`. */
   readonly direction?: Direction;
   /** Default 100, at most 10,000. */
   readonly limit?: number;
@@ -203,10 +226,15 @@ export interface ReadStreamOptions {
  * ```
  */
 export interface ReadAllOptions {
+  /** First global position to read (inclusive). */
   readonly from?: number;
+  /** Default `forward`. */
   readonly direction?: Direction;
+  /** Most events returned: 1 to 10,000, default 100. */
   readonly limit?: number;
+  /** Only events of this type, or of these types. */
   readonly type?: string | readonly string[];
+  /** Only events of streams whose name starts with this. */
   readonly prefix?: string;
 }
 
@@ -222,8 +250,11 @@ export interface ReadAllOptions {
  * ```
  */
 export interface ListStreamsOptions {
+  /** Only streams whose name starts with this. */
   readonly prefix?: string;
+  /** Where to start: the `next` of the previous page (default 0, the first stream created). */
   readonly from?: number;
+  /** Most streams returned: 1 to 10,000, default 100. */
   readonly limit?: number;
 }
 
@@ -239,7 +270,9 @@ export interface ListStreamsOptions {
  * ```
  */
 export interface StreamList {
+  /** Each stream's name and the revision of its last event. */
   readonly streams: { readonly stream: string; readonly revision: number }[];
+  /** The `from` of the next page, or null after the last stream. */
   readonly next: number | null;
 }
 
@@ -254,6 +287,8 @@ export interface StreamList {
  * ```
  */
 export interface ReadResult<T = unknown> {
+  /** The events, in the read's direction. */
   readonly events: RecordedEvent<T>[];
+  /** The `from` of the next page, or null at the end (or the beginning, backward). */
   readonly next: number | null;
 }
