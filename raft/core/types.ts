@@ -25,9 +25,13 @@ export type EntryType = "normal" | "confChange";
  * ```
  */
 export interface Entry {
+  /** Term of the leader that created the entry. */
   readonly term: number;
+  /** Position in the log, from 1. */
   readonly index: number;
+  /** An application command or a membership change. */
   readonly type: EntryType;
+  /** The command's bytes (opaque to Raft), or the encoded membership change. */
   readonly data: Uint8Array;
 }
 
@@ -42,9 +46,11 @@ export interface Entry {
  * ```
  */
 export interface HardState {
+  /** The latest term this node has seen. */
   readonly term: number;
   /** Candidate voted for in `term`, or {@link NO_NODE}. */
   readonly vote: NodeId;
+  /** Highest log index known to be committed. */
   readonly commit: number;
 }
 
@@ -62,7 +68,9 @@ export const EMPTY_HARD_STATE: HardState = { term: 0, vote: NO_NODE, commit: 0 }
  * ```
  */
 export interface ConfState {
+  /** Members whose votes count (the new set while joint). */
   readonly voters: readonly NodeId[];
+  /** Members that receive the log but do not vote. */
   readonly learners: readonly NodeId[];
   /** The old voters while in a joint configuration; empty otherwise. */
   readonly votersOutgoing: readonly NodeId[];
@@ -74,8 +82,11 @@ export interface ConfState {
 
 /** Metadata of a snapshot: the last index and term it covers and the membership at that index. */
 export interface SnapshotMetadata {
+  /** The last log index the snapshot covers. */
   readonly index: number;
+  /** The term of the entry at `index`. */
   readonly term: number;
+  /** The membership as of `index`. */
   readonly confState: ConfState;
 }
 
@@ -92,7 +103,9 @@ export interface SnapshotMetadata {
  * ```
  */
 export interface Snapshot {
+  /** What the snapshot covers. */
   readonly metadata: SnapshotMetadata;
+  /** The state machine's serialized state (opaque to Raft). */
   readonly data: Uint8Array;
 }
 
@@ -101,7 +114,9 @@ export type Role = "follower" | "preCandidate" | "candidate" | "leader";
 
 /** Volatile state that callers may want to observe: who leads and in which role this node is. */
 export interface SoftState {
+  /** The leader this node knows of, or {@link NO_NODE}. */
   readonly leader: NodeId;
+  /** This node's role. */
   readonly role: Role;
 }
 
@@ -111,29 +126,41 @@ export interface SoftState {
  * (Raft thesis §6.4).
  */
 export interface ReadState {
+  /** The commit index the read must wait for. */
   readonly index: number;
+  /** The tag the read-index request was made with. */
   readonly context: string;
 }
 
 /** A proposal forwarded under `context` that a leader (or ex-leader) refused. */
 export interface RefusedProposal {
+  /** The tag the proposal was forwarded with. */
   readonly context: string;
+  /** Why it was refused. */
   readonly reason: string;
 }
 
 /** Fields every message carries. `term` 0 marks a local message. */
-interface MessageBase {
+export interface MessageBase {
+  /** The sender. */
   readonly from: NodeId;
+  /** The receiver. */
   readonly to: NodeId;
+  /** The sender's term (0 for a local message). */
   readonly term: number;
 }
 
 /** AppendEntries (Raft §5.3): `entries` follow the entry at (`index`, `logTerm`). */
 export interface AppendMessage extends MessageBase {
+  /** An append. */
   readonly type: "app";
+  /** Index of the entry just before `entries`. */
   readonly index: number;
+  /** Term of the entry at `index`. */
   readonly logTerm: number;
+  /** The entries to append (none for a probe). */
   readonly entries: readonly Entry[];
+  /** The leader's commit index. */
   readonly commit: number;
 }
 
@@ -144,10 +171,15 @@ export interface AppendMessage extends MessageBase {
  * (fast backtracking, Raft §5.3 "optimization").
  */
 export interface AppendResponseMessage extends MessageBase {
+  /** A reply to an append. */
   readonly type: "appResp";
+  /** The matching index (success) or the rejected request's `index`. */
   readonly index: number;
+  /** True when the follower's log did not match at the request's `index`. */
   readonly reject: boolean;
+  /** On rejection, an index at or below which the follower's log may match. */
   readonly rejectHint: number;
+  /** On rejection, the term of the follower's entry at `rejectHint`. */
   readonly logTerm: number;
   /** The sender's commit index after handling the request (0 when unknown). */
   readonly commit?: number;
@@ -155,7 +187,9 @@ export interface AppendResponseMessage extends MessageBase {
 
 /** Heartbeat: asserts leadership and carries the commit index the follower can safely use. */
 export interface HeartbeatMessage extends MessageBase {
+  /** A heartbeat. */
   readonly type: "heartbeat";
+  /** The commit index the follower may use (at most what it is known to have). */
   readonly commit: number;
   /** Read-index round this heartbeat confirms, or "" for none. */
   readonly context: string;
@@ -163,7 +197,9 @@ export interface HeartbeatMessage extends MessageBase {
 
 /** Reply to a heartbeat. */
 export interface HeartbeatResponseMessage extends MessageBase {
+  /** A reply to a heartbeat. */
   readonly type: "heartbeatResp";
+  /** The heartbeat's read-index round, echoed. */
   readonly context: string;
   /** The sender's commit index after handling the heartbeat (0 when unknown). */
   readonly commit?: number;
@@ -174,8 +210,11 @@ export interface HeartbeatResponseMessage extends MessageBase {
  * term the sender would campaign in, without having incremented its own.
  */
 export interface VoteMessage extends MessageBase {
+  /** A vote or a pre-vote request. */
   readonly type: "vote" | "preVote";
+  /** The candidate's last log index. */
   readonly index: number;
+  /** The term of the candidate's last entry. */
   readonly logTerm: number;
   /** Set by leadership transfer: ignore leader leases (thesis §3.10). */
   readonly transfer: boolean;
@@ -183,13 +222,17 @@ export interface VoteMessage extends MessageBase {
 
 /** Reply to a vote or pre-vote. */
 export interface VoteResponseMessage extends MessageBase {
+  /** A reply to a vote or pre-vote request. */
   readonly type: "voteResp" | "preVoteResp";
+  /** True when the vote is refused. */
   readonly reject: boolean;
 }
 
 /** InstallSnapshot (Raft §7). */
 export interface SnapshotMessage extends MessageBase {
+  /** A snapshot for a follower that needs entries the leader no longer has. */
   readonly type: "snap";
+  /** The snapshot to install. */
   readonly snapshot: Snapshot;
 }
 
@@ -198,8 +241,11 @@ export interface SnapshotMessage extends MessageBase {
  * that refuses it says so with a {@link ProposeRefusedMessage}.
  */
 export interface ProposeMessage extends MessageBase {
+  /** A forwarded proposal. */
   readonly type: "prop";
+  /** The entries proposed (their term and index are set by the leader). */
   readonly entries: readonly Entry[];
+  /** A tag the sender can match a refusal with. */
   readonly context?: string;
 }
 
@@ -208,32 +254,43 @@ export interface ProposeMessage extends MessageBase {
  * `reason` (the leader is busy or transferring, or the receiver no longer leads).
  */
 export interface ProposeRefusedMessage extends MessageBase {
+  /** A refusal of a forwarded proposal. */
   readonly type: "propRefused";
+  /** The proposal's tag. */
   readonly context: string;
+  /** Why it was refused. */
   readonly reason: string;
 }
 
 /** A read-index request, local or forwarded to the leader by a follower. */
 export interface ReadIndexMessage extends MessageBase {
+  /** A read-index request. */
   readonly type: "readIndex";
+  /** The request's tag, returned with the answer. */
   readonly context: string;
 }
 
 /** The leader's answer to a forwarded read-index request. */
 export interface ReadIndexResponseMessage extends MessageBase {
+  /** The answer to a read-index request. */
   readonly type: "readIndexResp";
+  /** The commit index the read must wait for. */
   readonly index: number;
+  /** The request's tag. */
   readonly context: string;
 }
 
 /** Leadership transfer: the target should campaign at once (thesis §3.10). */
 export interface TimeoutNowMessage extends MessageBase {
+  /** Campaign now. */
   readonly type: "timeoutNow";
 }
 
 /** A request, local or forwarded to the leader, to hand leadership to `transferee`. */
 export interface TransferLeaderMessage extends MessageBase {
+  /** A leadership transfer request. */
   readonly type: "transferLeader";
+  /** The node to hand leadership to. */
   readonly transferee: NodeId;
 }
 
