@@ -72,7 +72,8 @@ export {
   type Transport,
 } from "./raft/node.ts";
 export { OutcomeUnknownError, StoppedError, TimeoutError } from "./raft/node_errors.ts";
-export { type ServedNode, serveNode, type ServeOptions } from "./transport/server.ts";
+export { type Log, type ServedNode, serveNode, type ServeOptions } from "./transport/server.ts";
+export type { NodeMetrics } from "./transport/metrics.ts";
 export { HttpTransport, type HttpTransportOptions } from "./transport/peer_transport.ts";
 export {
   type AppendOptions,

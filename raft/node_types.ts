@@ -12,7 +12,9 @@ import type { WritableStorage } from "./storage/writable_storage.ts";
 
 /** A committed command, as handed to the state machine. */
 export interface AppliedCommand {
+  /** The entry's log index. */
   readonly index: number;
+  /** The entry's term. */
   readonly term: number;
   /** Proposal id (unique per proposal), or "" when the entry carried none. */
   readonly id: string;
@@ -21,6 +23,7 @@ export interface AppliedCommand {
    * log: by the leader's clock, also for proposals a follower forwarded.
    */
   readonly timestamp: number;
+  /** The bytes given to `propose`. */
   readonly payload: Uint8Array;
 }
 
@@ -73,11 +76,17 @@ export interface Transport {
 
 /** Events a node emits (go-raft's set). */
 export interface NodeEvents {
+  /** This node's role changed. */
   stateChange: { readonly role: Role; readonly term: number };
+  /** The leader this node knows of changed (`leader` is "" when none is known). */
   leaderChange: { readonly leader: NodeId; readonly term: number };
+  /** This node's term changed. */
   termChange: { readonly term: number };
+  /** The commit index moved. */
   commit: { readonly index: number };
+  /** A member was added (`context`: the change's context, e.g. its URL). */
   addPeer: { readonly id: NodeId; readonly context: string; readonly learner: boolean };
+  /** A member was removed. */
   removePeer: { readonly id: NodeId };
   /** This node was removed from the cluster. */
   removed: { readonly id: NodeId };
@@ -91,10 +100,15 @@ export interface NodeEvents {
 
 /** Options of {@link RaftNode.start}. */
 export interface NodeOptions<R> {
+  /** This node's id. */
   readonly id: NodeId;
+  /** Where the log, hard state and snapshots are kept. */
   readonly storage: WritableStorage;
+  /** How messages reach the other nodes. */
   readonly transport: Transport;
+  /** What committed commands are applied to. */
   readonly stateMachine: StateMachine<R>;
+  /** Time source for ticks and timeouts. Default the system clock. */
   readonly clock?: Clock;
   /** Milliseconds per Raft tick. Default 10. */
   readonly tickMs?: number;
@@ -123,14 +137,23 @@ export interface NodeOptions<R> {
 
 /** A node's state for monitoring. */
 export interface NodeStatus {
+  /** This node's id. */
   readonly id: NodeId;
+  /** Its role. */
   readonly role: Role;
+  /** Its term. */
   readonly term: number;
+  /** The leader it knows of, or "". */
   readonly leader: NodeId;
+  /** Its commit index. */
   readonly commit: number;
+  /** The last index its state machine applied. */
   readonly applied: number;
+  /** The last index in its log. */
   readonly lastIndex: number;
+  /** The first index still in its log (entries before are in the snapshot). */
   readonly firstIndex: number;
+  /** The membership it applied last. */
   readonly confState: ConfState;
   /** Per-member replication progress; only on the leader. */
   readonly members: readonly {

@@ -31,14 +31,19 @@ export type Log = (
 
 /** Options of {@link serveNode}. */
 export interface ServeOptions<R> {
+  /** This node's id. */
   readonly id: NodeId;
+  /** Address to listen on, e.g. `127.0.0.1` or `0.0.0.0`. */
   readonly hostname: string;
   /** Port to listen on; 0 picks a free one. */
   readonly port: number;
   /** Peer id -> URL, including this node's own. */
   readonly peers: Readonly<Record<NodeId, string>>;
+  /** Peers with another cluster id are refused. */
   readonly clusterId: string;
+  /** The cluster secret peer and membership requests must carry. */
   readonly secret: string;
+  /** Where the log, hard state and snapshots are kept. */
   readonly storage: WritableStorage;
   /**
    * Where a snapshot arriving from the leader in chunks is kept while it
@@ -47,6 +52,7 @@ export interface ServeOptions<R> {
    * a {@link FileStorage}, else none (the partial snapshot is held in memory).
    */
   readonly dataDir?: string;
+  /** What committed commands are applied to. */
   readonly stateMachine: StateMachine<R>;
   /** Client routes, given the started node and the metrics. */
   readonly routes?: (node: RaftNode<R>, metrics: NodeMetrics) => readonly Hono[];
@@ -55,25 +61,37 @@ export interface ServeOptions<R> {
    * `content-length` is within `maxBodyBytes` (see {@link FastRoute}).
    */
   readonly fastRoutes?: (node: RaftNode<R>, metrics: NodeMetrics) => readonly FastRoute[];
+  /** Milliseconds per Raft tick (see `NodeOptions.tickMs`). */
   readonly tickMs?: number;
+  /** Core options (see `NodeOptions.raft`). */
   readonly raft?: Omit<Config, "id" | "storage" | "applied">;
+  /** Time source (see `NodeOptions.clock`). */
   readonly clock?: Clock;
+  /** Snapshot interval in entries (see `NodeOptions.snapshotEvery`). */
   readonly snapshotEvery?: number;
+  /** Proposal and read timeout in ms (see `NodeOptions.requestTimeoutMs`). */
   readonly requestTimeoutMs?: number;
+  /** Largest client request body. Default 1 MiB. */
   readonly maxBodyBytes?: number;
   /** Origins allowed to call the client API from browser pages (see `AppOptions.corsOrigins`). */
   readonly corsOrigins?: readonly string[];
   /** A bearer token the client routes require (see `AppOptions.clientToken`). */
   readonly clientToken?: string;
+  /** Where the node's log lines go. Default: nowhere. */
   readonly log?: Log;
 }
 
 /** A node serving HTTP. */
 export interface ServedNode<R> {
+  /** The Raft node. */
   readonly node: RaftNode<R>;
+  /** The URL it serves at (`http://hostname:port`). */
   readonly url: string;
+  /** The port it listens on. */
   readonly port: number;
+  /** Its peer transport. */
   readonly transport: HttpTransport;
+  /** Its HTTP app (peer, status, membership and client routes). */
   readonly app: Hono;
   /** Stops the node, closes the server and the storage. */
   stop(): Promise<void>;
