@@ -53,6 +53,7 @@ export {
   RawNode,
   type Status,
 } from "./raft/core/raw_node.ts";
+export type { ProgressState } from "./raft/core/tracker/progress.ts";
 export * from "./raft/storage/memory_storage.ts";
 export type {
   SaveOptions,

@@ -78,11 +78,15 @@ export type SubscriptionItem =
  * ```
  */
 export interface ProjectionView<S> {
+  /** The projection's name. */
   readonly name: string;
+  /** The key whose state this is, for a per-key projection read by key. */
   readonly key?: string;
   /** Last global position the state includes, or -1. */
   readonly position: number;
+  /** The state (the whole state, or the key's); undefined when the key has none. */
   readonly state: S | undefined;
+  /** For a per-key projection read without a key: how many keys have state. */
   readonly keys?: number;
   /** Set when a reducer threw: the projection stopped there. */
   readonly error?: string;
@@ -98,9 +102,11 @@ export interface ProjectionView<S> {
  * ```
  */
 export interface EventStoreOptions {
+  /** Most events and bytes per append. Default 10,000 events and 4 MiB. */
   readonly appendLimits?: AppendLimits;
   /** Default timeout of appends, read barriers and `minPosition` waits. Default 10,000 ms. */
   readonly requestTimeoutMs?: number;
+  /** Time source for timeouts. Default the system clock. */
   readonly clock?: Clock;
 }
 
@@ -117,6 +123,7 @@ export interface EventStoreOptions {
  */
 export interface EventStoreStartOptions
   extends Omit<NodeOptions<CommandResult>, "stateMachine">, EventStoreOptions {
+  /** Projections to run from the first command (defined here, a restore finds them). */
   // deno-lint-ignore no-explicit-any
   readonly projections?: readonly ProjectionDefinition<any>[];
   /** Where entries a snapshot install removed from the log are kept. Default in memory. */
@@ -137,6 +144,7 @@ export interface EventStoreStartOptions
 export interface AppendOptions {
   /** Default `any`. */
   readonly expectedRevision?: ExpectedRevision;
+  /** How long to wait for the append to commit. Default the store's `requestTimeoutMs`. */
   readonly timeoutMs?: number;
 }
 
@@ -152,7 +160,9 @@ export interface AppendOptions {
 export interface DeleteOptions {
   /** Tombstone the stream for good (410 forever). Default false (soft delete). */
   readonly hard?: boolean;
+  /** Where the stream must be for the delete to happen. Default `any`. */
   readonly expectedRevision?: ExpectedRevision;
+  /** How long to wait for the delete to commit. Default the store's `requestTimeoutMs`. */
   readonly timeoutMs?: number;
 }
 
@@ -181,13 +191,16 @@ function unwrap<T>(r: CommandResult): T {
  * ```
  */
 export class EventStore {
+  /** The Raft node the store runs on. */
   readonly node: RaftNode<CommandResult>;
+  /** The state machine the node applies commands to. */
   readonly stateMachine: EventStoreStateMachine;
   readonly #limits: AppendLimits;
   readonly #timeoutMs: number;
   readonly #clock: Clock;
   readonly #closed = new AbortController();
 
+  /** A store on a started `node` whose state machine is `stateMachine` (see {@link EventStore.start}). */
   constructor(
     node: RaftNode<CommandResult>,
     stateMachine: EventStoreStateMachine,

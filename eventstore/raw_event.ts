@@ -22,15 +22,25 @@ import type { RecordedEvent } from "./types.ts";
  * ```
  */
 export interface RawEvent {
+  /** The event's id. */
   readonly id: string;
+  /** Its stream. */
   readonly stream: string;
+  /** Its type. */
   readonly type: string;
+  /** Its place in its stream, from 0. */
   readonly revision: number;
+  /** Its place in the whole store, from 0. */
   readonly position: number;
+  /** Milliseconds since the epoch, by the leader's clock. */
   readonly timestamp: number;
+  /** The body's bytes as stored. */
   readonly data: Uint8Array;
+  /** Whether `data` is JSON text (else opaque bytes). */
   readonly dataIsJson: boolean;
+  /** The metadata's bytes as stored (empty when none). */
   readonly metadata: Uint8Array;
+  /** Whether `metadata` is JSON text (else opaque bytes). */
   readonly metadataIsJson: boolean;
 }
 
@@ -44,7 +54,9 @@ export interface RawEvent {
  * ```
  */
 export interface RawReadResult {
+  /** The events, in the read's direction. */
   readonly events: RawEvent[];
+  /** The `from` of the next page, or null at the end. */
   readonly next: number | null;
 }
 

@@ -24,6 +24,7 @@ export class NotLeaderError extends Error {
   readonly nodeId: NodeId;
   /** The leader's URL, when the node knows it. */
   readonly leaderUrl: string | undefined;
+  /** Node `nodeId` is not the leader; `leaderHint` (and its `url`) is the leader it knows of. */
   constructor(nodeId: NodeId, leaderHint: NodeId, options?: { url?: string }) {
     super(
       leaderHint === ""
@@ -51,6 +52,7 @@ export class NotLeaderError extends Error {
  * ```
  */
 export class ProposalDroppedError extends Error {
+  /** Dropped for `reason`. */
   constructor(reason: string) {
     super(`Proposal dropped: ${reason}`);
     this.name = "ProposalDroppedError";
@@ -69,8 +71,11 @@ export class ProposalDroppedError extends Error {
  * ```
  */
 export class CompactedError extends Error {
+  /** The index asked for. */
   readonly index: number;
+  /** The first index the storage still has. */
   readonly firstIndex: number;
+  /** `index` is below `firstIndex`. */
   constructor(index: number, firstIndex: number) {
     super(`Log index ${index} is compacted; the first available index is ${firstIndex}`);
     this.name = "CompactedError";
@@ -90,8 +95,11 @@ export class CompactedError extends Error {
  * ```
  */
 export class UnavailableError extends Error {
+  /** The index asked for. */
   readonly index: number;
+  /** The last index the storage has. */
   readonly lastIndex: number;
+  /** `index` is above `lastIndex`. */
   constructor(index: number, lastIndex: number) {
     super(`Log index ${index} is unavailable; the last index is ${lastIndex}`);
     this.name = "UnavailableError";
@@ -110,6 +118,7 @@ export class UnavailableError extends Error {
  * ```
  */
 export class SnapshotTemporarilyUnavailableError extends Error {
+  /** The snapshot cannot be produced now. */
   constructor() {
     super("Snapshot is temporarily unavailable");
     this.name = "SnapshotTemporarilyUnavailableError";
@@ -127,6 +136,7 @@ export class SnapshotTemporarilyUnavailableError extends Error {
  * ```
  */
 export class RaftInvariantError extends Error {
+  /** `message` names the invariant that does not hold. */
   constructor(message: string) {
     super(`Raft invariant violated: ${message}`);
     this.name = "RaftInvariantError";

@@ -16,21 +16,33 @@ import { NO_NODE } from "./types.ts";
 
 /** Replication progress of one member, as seen by the leader. */
 export interface PeerStatus {
+  /** Highest index known to be in the member's log. */
   readonly match: number;
+  /** Next index to send it. */
   readonly next: number;
+  /** How the leader is replicating to it: probing, pipelining, or sending a snapshot. */
   readonly state: ProgressState;
+  /** True for a learner (non-voting member). */
   readonly isLearner: boolean;
+  /** Whether it was heard from within the last election timeout (check-quorum). */
   readonly recentActive: boolean;
 }
 
 /** A snapshot of a node's state, for monitoring and tests. */
 export interface Status {
+  /** This node's id. */
   readonly id: NodeId;
+  /** Its term, vote and commit index. */
   readonly hardState: HardState;
+  /** Its role and the leader it knows of. */
   readonly softState: SoftState;
+  /** The last index applied (as reported with `advance`). */
   readonly applied: number;
+  /** The last index in its log. */
   readonly lastIndex: number;
+  /** The member leadership is being handed to, or "" when no transfer is under way. */
   readonly leadTransferee: NodeId;
+  /** Its current membership. */
   readonly confState: ConfState;
   /** Per-member progress; empty unless this node is the leader. */
   readonly progress: ReadonlyMap<NodeId, PeerStatus>;
@@ -41,8 +53,11 @@ export interface Status {
  * committed with another term, the proposals were lost to a new leader.
  */
 export interface ProposeReceipt {
+  /** Index of the first proposal's entry. */
   readonly firstIndex: number;
+  /** Index of the last proposal's entry. */
   readonly lastIndex: number;
+  /** The leader's term the entries were appended in. */
   readonly term: number;
 }
 
@@ -86,6 +101,7 @@ export class RawNode {
   /** A snapshot message that arrived while a Ready was outstanding, stepped on advance. */
   #deferredSnapshot: Message | undefined = undefined;
 
+  /** A node with `config`, starting from the state in `config.storage`. */
   constructor(config: Config) {
     this.#raft = new Raft(config);
     this.#prevSoft = this.#raft.softState();
