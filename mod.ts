@@ -61,6 +61,7 @@ export type {
   WritableStorage,
 } from "./raft/storage/writable_storage.ts";
 export { FileStorage, type FileStorageOptions } from "./raft/storage/file_storage.ts";
+export type { StorageLogger } from "./raft/storage/file_storage_options.ts";
 export type { EntrySliceReader } from "./raft/storage/entry_slice.ts";
 export { type Clock, systemClock } from "./raft/clock.ts";
 export {
@@ -74,8 +75,13 @@ export {
 } from "./raft/node.ts";
 export { OutcomeUnknownError, StoppedError, TimeoutError } from "./raft/node_errors.ts";
 export { type Log, type ServedNode, serveNode, type ServeOptions } from "./transport/server.ts";
-export type { NodeMetrics } from "./transport/metrics.ts";
-export { HttpTransport, type HttpTransportOptions } from "./transport/peer_transport.ts";
+export type { Histogram, NodeMetrics } from "./transport/metrics.ts";
+export {
+  HttpTransport,
+  type HttpTransportOptions,
+  type TransportFeedback,
+} from "./transport/peer_transport.ts";
+export type { FastRoute } from "./transport/fast_route.ts";
 export {
   type AppendOptions,
   type DeleteOptions,
@@ -96,7 +102,11 @@ export {
 } from "./eventstore/state_machine.ts";
 // The HTTP client, the store's errors and types, and stream name and expected revision checks.
 export * from "./client.ts";
-export type { ProjectionDefinition } from "./eventstore/projections.ts";
+export type {
+  ProjectionCheckpoint,
+  ProjectionDefinition,
+  ProjectionRunner,
+} from "./eventstore/projections.ts";
 export type {
   RawSubscriptionItem,
   RawSubscriptionPage,

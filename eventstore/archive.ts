@@ -21,7 +21,9 @@ import { checkSliceRange } from "../raft/storage/entry_slice.ts";
  * ```
  */
 export interface ArchivedEntry {
+  /** The entry's log index. */
   readonly index: number;
+  /** The entry's data, as in the log. */
   readonly data: Uint8Array;
 }
 
@@ -113,6 +115,7 @@ const RECORD_HEADER = 16; // f64 index | u32 length | u32 crc32
  * ```
  */
 export class FileArchive implements EntryArchive {
+  /** The archive file. */
   readonly path: string;
   #file: Deno.FsFile | undefined;
   #where = new Map<number, { offset: number; length: number }>();

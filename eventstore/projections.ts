@@ -35,10 +35,13 @@ import type { RecordedEvent } from "./types.ts";
  * ```
  */
 export interface ProjectionDefinition<S> {
+  /** The projection's name (`GET /projections/{name}`). */
   readonly name: string;
   /** The state before any event (per key for keyed projections). */
   readonly init: S;
+  /** The state after `event`: pure, so every node computes the same (return a new state rather than change `state`). */
   apply(state: S, event: RecordedEvent): S;
+  /** For a keyed projection: the key `event` belongs to, or undefined to skip it. */
   key?(event: RecordedEvent): string | undefined;
   /** Checkpoint every this many events. Default 1000. */
   readonly snapshotEvery?: number;
@@ -54,6 +57,7 @@ export interface ProjectionDefinition<S> {
  * ```
  */
 export interface ProjectionCheckpoint {
+  /** The projection's name. */
   readonly name: string;
   /** Last position the states include, or -1. */
   readonly position: number;
@@ -112,6 +116,7 @@ export function validateProjection<S>(def: ProjectionDefinition<S>): void {
  * ```
  */
 export class ProjectionRunner<S> {
+  /** The projection it runs. */
   readonly definition: ProjectionDefinition<S>;
   readonly #every: number;
   #states = new Map<string, S>();
@@ -123,6 +128,7 @@ export class ProjectionRunner<S> {
   #dirty = new Set<string>();
   #since = 0;
 
+  /** A runner of `definition` from its initial state; throws for a bad definition. */
   constructor(definition: ProjectionDefinition<S>) {
     validateProjection(definition);
     this.definition = definition;

@@ -139,7 +139,9 @@ export { type RawEvent, type RawReadResult, toRecordedEvent } from "./raw_event.
  * ```
  */
 export interface MetadataResult {
+  /** The stream whose metadata was set. */
   readonly stream: string;
+  /** Its metadata now. */
   readonly metadata: StreamMetadata;
 }
 
@@ -251,6 +253,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   #h2 = new Uint32Array(256);
   #found = new Float64Array(256);
 
+  /** A state machine over the log in `options.storage`. */
   constructor(options: EventStoreStateMachineOptions) {
     this.#storage = options.storage;
     this.#reader = new LogReader(

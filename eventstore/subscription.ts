@@ -55,8 +55,11 @@ export type RawSubscriptionPage =
  * ```
  */
 export interface SubscribeOptions {
+  /** First revision (a stream) or global position (`$all`), inclusive. Default 0. */
   readonly from?: number;
+  /** `$all` only: events of this type, or of these types. */
   readonly type?: string | readonly string[];
+  /** `$all` only: events of streams whose name starts with this. */
   readonly prefix?: string;
   /** Ends the subscription. */
   readonly signal?: AbortSignal;

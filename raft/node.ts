@@ -93,6 +93,7 @@ function freshId(): string {
  * ```
  */
 export class RaftNode<R = unknown> {
+  /** This node's id. */
   readonly id: NodeId;
   readonly #raw: RawNode;
   readonly #storage: WritableStorage;

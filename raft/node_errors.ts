@@ -16,6 +16,7 @@
  * ```
  */
 export class TimeoutError extends Error {
+  /** `what` did not complete within `ms` milliseconds. */
   constructor(what: string, ms: number) {
     super(`${what} did not complete within ${ms} ms; its outcome is unknown`);
     this.name = "TimeoutError";
@@ -38,6 +39,7 @@ export class TimeoutError extends Error {
 export class StoppedError extends Error {
   /** The request was taken before the node stopped: it may still take effect. */
   readonly outcomeUnknown: boolean;
+  /** Node `nodeId` stopped (because of `cause`, when it failed). */
   constructor(nodeId: string, cause?: unknown, options: { outcomeUnknown?: boolean } = {}) {
     super(
       `Node ${nodeId} ${
@@ -62,6 +64,7 @@ export class StoppedError extends Error {
  * ```
  */
 export class OutcomeUnknownError extends Error {
+  /** `what` may or may not have taken effect. */
   constructor(what: string) {
     super(`${what}; its outcome is unknown`);
     this.name = "OutcomeUnknownError";

@@ -26,10 +26,13 @@ import { SECRET_HEADER } from "./peer_transport.ts";
  * ```
  */
 export class MemberRequestError extends Error {
+  /** The HTTP status of the answer. */
   readonly status: number;
+  /** The answer's error code. */
   readonly code: string;
   /** The whole error body, e.g. `member` for `member_exists`. */
   readonly body: Readonly<Record<string, unknown>>;
+  /** An error for an answer with `status`, error `code`, `message` and the whole `body`. */
   constructor(
     status: number,
     code: string,
@@ -103,6 +106,7 @@ export class MemberClient {
   /** Where the next call starts: the node that last answered, or the one after a failed one. */
   #start = 0;
 
+  /** A client of the nodes at `opts.urls`. Throws a `TypeError` when there is none. */
   constructor(opts: MemberClientOptions) {
     const urls = typeof opts.urls === "string" ? [opts.urls] : opts.urls;
     if (urls.length === 0) throw new TypeError("MemberClient needs at least one node URL");

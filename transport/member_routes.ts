@@ -24,9 +24,11 @@ import { SECRET_HEADER } from "./peer_transport.ts";
 
 /** A member of the cluster as `GET /members` reports it. */
 export interface Member {
+  /** The member's id. */
   readonly id: NodeId;
   /** Where the member serves HTTP, or null when this node does not know. */
   readonly url: string | null;
+  /** Whether its vote counts. */
   readonly role: "voter" | "learner";
 }
 
@@ -34,11 +36,13 @@ export interface Member {
 export interface MembersBody {
   /** Known leader, or null. */
   readonly leader: NodeId | null;
+  /** Every member, voters and learners. */
   readonly members: readonly Member[];
 }
 
 /** Options of {@link memberRoutes}. */
 export interface MemberRoutesOptions {
+  /** The node whose membership the routes change. */
   readonly node: RaftNode<unknown>;
   /** The cluster secret, expected in the `x-raftlog-secret` header. */
   readonly secret: string;

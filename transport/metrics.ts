@@ -53,9 +53,13 @@ export class Histogram {
  * ```
  */
 export class NodeMetrics {
+  /** Client proposals this node took. */
   proposals = 0;
+  /** Of those, the ones that failed. */
   proposalsFailed = 0;
+  /** How long proposals took to be applied, in seconds. */
   readonly proposalSeconds: Histogram = new Histogram();
+  /** Heartbeat round trips to each peer, in seconds. */
   readonly peerRtt: Map<string, Histogram> = new Map();
 
   /** Records a heartbeat round trip to `peer`. */

@@ -31,7 +31,9 @@ export const URL_HEADER = "x-raftlog-url";
 
 /** What the transport reports back to the node. */
 export interface TransportFeedback {
+  /** Messages to the peer could not be delivered (Raft slows down sending to it). */
   reportUnreachable(id: NodeId): void;
+  /** A snapshot sent to the peer arrived (`ok`) or failed. */
   reportSnapshot(id: NodeId, ok: boolean): void;
   /** A stream to the peer opened. */
   reportConnected?(id: NodeId): void;
@@ -39,8 +41,11 @@ export interface TransportFeedback {
 
 /** Options of {@link HttpTransport}. */
 export interface HttpTransportOptions {
+  /** This node's id, sent with every message. */
   readonly id: NodeId;
+  /** The cluster id, sent with every message; peers with another one refuse them. */
   readonly clusterId: string;
+  /** The cluster secret, sent with every message. */
   readonly secret: string;
   /** This node's own URL, told to the peers it opens streams to. */
   readonly url?: string;
@@ -66,6 +71,7 @@ export interface HttpTransportOptions {
    * Without it, each attempt sends the newest snapshot.
    */
   readonly firstLogIndex?: () => number;
+  /** Where the transport's log lines go. Default: nowhere. */
   readonly log?: (
     level: "debug" | "info" | "warn",
     msg: string,
@@ -156,6 +162,7 @@ export class HttpTransport implements Transport {
   readonly #controllers = new Set<AbortController>();
   readonly #fetch: typeof fetch;
 
+  /** A transport for node `opts.id`; throws a `TypeError` for ids or secrets unusable in headers. */
   constructor(opts: HttpTransportOptions) {
     checkHeaderValue("node id", opts.id);
     checkHeaderValue("cluster id", opts.clusterId);

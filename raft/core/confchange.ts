@@ -10,7 +10,9 @@ import type { NodeId } from "./types.ts";
 
 /** One change to membership. */
 export interface ConfChangeSingle {
+  /** Add (or promote to) a voter, add (or demote to) a learner, or remove. */
   readonly type: "addVoter" | "addLearner" | "removeNode";
+  /** The member changed. */
   readonly nodeId: NodeId;
 }
 
@@ -34,7 +36,9 @@ export type ConfChangeTransition = "auto" | "implicit" | "explicit";
  * ```
  */
 export interface ConfChange {
+  /** The changes, applied together. */
   readonly changes: readonly ConfChangeSingle[];
+  /** How they are carried out. Default `auto`. */
   readonly transition?: ConfChangeTransition;
   /** Opaque to Raft; e.g. the new member's address. */
   readonly context?: string;
@@ -51,6 +55,7 @@ export interface ConfChange {
  * ```
  */
 export class ConfChangeError extends RangeError {
+  /** `message` says what is wrong with the change. */
   constructor(message: string) {
     super(`Invalid configuration change: ${message}`);
     this.name = "ConfChangeError";

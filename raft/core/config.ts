@@ -33,7 +33,9 @@ export type ReadOnlyOption = "safe" | "leaseBased";
  * ```
  */
 export interface Config {
+  /** This node's id. */
   readonly id: NodeId;
+  /** Where the node's log, hard state and snapshot are read from. */
   readonly storage: Storage;
   /** Ticks without hearing from a leader before campaigning; the timeout is randomized in [electionTick, 2*electionTick). Default 10. */
   readonly electionTick?: number;

@@ -9,7 +9,9 @@ import type { ConfState, Entry, HardState, Snapshot } from "./types.ts";
 
 /** What storage recovered on start. */
 export interface InitialState {
+  /** The last hard state saved. */
   readonly hardState: HardState;
+  /** The membership as of the last entry or snapshot. */
   readonly confState: ConfState;
 }
 
