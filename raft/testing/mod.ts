@@ -30,3 +30,13 @@ export * from "./sim.ts";
 export * from "./sim_cluster.ts";
 export * from "./sim_state_machine.ts";
 export * from "./trace.ts";
+// The core's types the testing API takes and returns (also in the main entry point).
+export type * from "../core/types.ts";
+export type * from "../core/storage.ts";
+export type { Config, Logger, ReadOnlyOption } from "../core/config.ts";
+export type { ConfChange, ConfChangeSingle, ConfChangeTransition } from "../core/confchange.ts";
+export type { PeerStatus, ProposeReceipt, RawNode, Status } from "../core/raw_node.ts";
+export type { ProgressState } from "../core/tracker/progress.ts";
+export type { MemoryStorage } from "../storage/memory_storage.ts";
+export type { SaveOptions, StorageUpdate, WritableStorage } from "../storage/writable_storage.ts";
+export type { EntrySliceReader } from "../storage/entry_slice.ts";
