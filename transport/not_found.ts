@@ -67,7 +67,10 @@ export function notFound(c: Context, routes: readonly RouteEntry[]): Response {
   if (allowed.length > 0 && !allowed.includes(method)) {
     const allow = allowed.join(", ");
     return c.json(
-      { error: "method_not_allowed", message: `${method} is not allowed on ${path} (${allow} is)` },
+      {
+        error: "method_not_allowed",
+        message: `${method} is not allowed on ${path}; allowed: ${allow}`,
+      },
       405,
       { allow },
     );
