@@ -242,16 +242,17 @@ export class RaftNode<R = unknown> {
 
   /**
    * True once this node applied a membership (change or snapshot) that no
-   * longer lists it, having been listed before: it was removed from the
-   * cluster, and is no more if added again. A node that is joining (catching
-   * up on memberships from before its addition) is not removed. A node
-   * restarted after its removal knows it from its snapshot, when that was
-   * taken after the removal, or from replaying its log. A node added again
-   * under an id it had before is removed while it replays its earlier
-   * removal, until it applies its new addition.
+   * longer lists it, having been listed before, and has applied every entry
+   * it knows to be committed: it was removed from the cluster, and is no more
+   * if added again. A node that is joining (catching up on memberships from
+   * before its addition) is not removed. A node restarted after its removal
+   * knows it from its snapshot, when that was taken after the removal, or
+   * from replaying its log. While a node catches up, a later committed entry
+   * may add it again (an id used before), so it is not called removed until
+   * it has applied them all.
    */
   get removed(): boolean {
-    return this.#removed;
+    return this.#removed && this.#applied >= this.#commit;
   }
 
   /** Applies a new membership, noting whether it removed this node. */

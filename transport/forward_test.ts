@@ -270,3 +270,54 @@ Deno.test("forwardWrites: a node the leader does not list answers its client tha
     assert.deepEqual(body.members, [{ id: "n1", url: "http://127.0.0.1:7001" }]);
   });
 });
+
+Deno.test("RaftNode.removed: a node catching up past its removal to its re-addition is never called removed", async () => {
+  let open: () => void = () => {};
+  const gate = new Promise<void>((r) => (open = r));
+  let gated = false;
+  const node = await RaftNode.start<unknown>({
+    id: "n2",
+    storage: MemoryStorage.withVoters(["n1", "n2", "n3"]),
+    transport: { send() {} },
+    clock: new ManualClock(),
+    tickMs: 10,
+    snapshotEvery: 0,
+    stateMachine: {
+      // The command between the removal and the re-addition waits: the node is caught mid-way.
+      apply: async (cmds) => {
+        gated = true;
+        await gate;
+        return cmds.map(() => null);
+      },
+      snapshot: () => new Uint8Array(),
+      restore: () => {},
+    },
+  });
+  const conf = (index: number, type: "removeNode" | "addLearner"): Entry => ({
+    term: 2,
+    index,
+    type: "confChange",
+    data: encodeConfChange({ changes: [{ type, nodeId: "n2" }] }),
+  });
+  try {
+    node.step(appendFromN1({
+      commit: 6,
+      entries: [
+        conf(4, "removeNode"),
+        { term: 2, index: 5, type: "normal", data: new Uint8Array([1]) },
+        conf(6, "addLearner"),
+      ],
+    }));
+    await settle();
+    assert.ok(gated, "stopped at the command after the removal");
+    assert.equal(node.applied, 4, "the removal is applied");
+    assert.equal(node.removed, false, "entry 6, committed, adds it again");
+    open();
+    await settle();
+    assert.equal(node.applied, 6);
+    assert.equal(node.removed, false);
+  } finally {
+    open();
+    await node.stop();
+  }
+});
