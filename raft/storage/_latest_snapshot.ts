@@ -40,8 +40,8 @@ export class LatestSnapshot {
   #meta: SnapshotMetadata;
   /** The latest snapshot, strongly or weakly, or nothing (read from the file when asked for). */
   #held: Snapshot | WeakRef<Snapshot> | undefined;
-  /** A snapshot whose file is being written (held until it is the latest). */
-  #pending: Snapshot | undefined = undefined;
+  /** Metadata of a snapshot whose file is being written, until it is the latest. */
+  #pending: SnapshotMetadata | undefined = undefined;
 
   /** `snap` is the latest snapshot of data directory `dir`, already in its file. */
   constructor(dir: string, snap: Snapshot) {
@@ -76,8 +76,8 @@ export class LatestSnapshot {
     // already durable and as valid (it covers committed entries only). Its
     // data are taken from the file: the given buffer is not handed out.
     const pending = this.#pending;
-    if (pending !== undefined && same(pending.metadata)) {
-      return { metadata: pending.metadata, data: file!.data };
+    if (pending !== undefined && same(pending)) {
+      return { metadata: pending, data: file!.data };
     }
     throw new CorruptLogError(
       join(this.#dir, SNAPSHOT_FILE),
@@ -88,7 +88,7 @@ export class LatestSnapshot {
 
   /** Writes `snap` to the snapshot file (or commits the one prepared) and makes it the latest. */
   async replace(snap: Snapshot, prepared = false): Promise<void> {
-    this.#pending = snap;
+    this.#pending = snap.metadata;
     try {
       if (prepared) await commitSnapshotFile(this.#dir);
       else await writeSnapshotFile(this.#dir, snap);
