@@ -23,7 +23,7 @@ import { parseArgs } from "node:util";
 import type { Hono } from "hono";
 import { fetchMembers, joinCluster, splitJoinArgs } from "./cli/join.ts";
 import { runMembersCommand } from "./cli/members.ts";
-import { loadPeerUrls, trackPeerUrls } from "./cli/peer_urls.ts";
+import { loadPeerUrls, parsePeers, trackPeerUrls } from "./cli/peer_urls.ts";
 import { UsageError } from "./cli/usage_error.ts";
 import { FileArchive } from "./eventstore/archive.ts";
 import { EventStore } from "./eventstore/event_store.ts";
@@ -31,6 +31,7 @@ import { type CommandResult, EventStoreStateMachine } from "./eventstore/state_m
 import type { Storage } from "./raft/core/storage.ts";
 import type { ConfState } from "./raft/core/types.ts";
 import { confStateOf } from "./raft/core/conf_state.ts";
+import { runBackupCommand, runRestoreCommand } from "./cli/backup.ts";
 import { claimDataDir } from "./cli/identity.ts";
 import { type RaftNode, snapshotsArePeriodic, type StateMachine } from "./raft/node.ts";
 import { FileStorage } from "./raft/storage/file_storage.ts";
@@ -49,6 +50,7 @@ import { parseCorsOrigins } from "./transport/cors.ts";
 import { normalizePeerUrl } from "./transport/peer_url.ts";
 
 export { UsageError };
+export { parsePeers };
 
 /** Log levels, least severe first. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -225,6 +227,8 @@ Usage:
   raftlog join --id ID --listen HOST:PORT --cluster URL[,URL...] --data DIR --secret S [options]
   raftlog members --cluster URL[,URL...] --secret S
   raftlog leave --id ID --cluster URL[,URL...] --secret S
+  raftlog backup --cluster URL[,URL...] --out FILE --secret S [--local]
+  raftlog restore FILE --data DIR --id ID --peers ID=URL,... [--cluster-id C]
   raftlog status URL
   raftlog check DIR [--json]
 
@@ -264,6 +268,13 @@ join (a new node, or a restart of a joined one) takes serve's options but --peer
 members prints the membership; leave removes the member --id (it keeps running until stopped).
   The secret comes from --secret, --secret-file F or RAFTLOG_SECRET, as for serve.
 
+backup writes the state of the first member that answers to FILE (replaced atomically, only once
+  the whole backup arrived intact). It holds every write acknowledged before it started; --local
+  takes what that member has applied without asking the leader (when the cluster lost its quorum).
+restore makes DIR (new or empty) the data directory of --id in a new cluster of the voters
+  --peers, starting from the backup. Restore every member from the same FILE and --peers, then
+  start each with serve (same --peers and --cluster-id).
+
 Exit codes: 0 ok, 1 failure, 2 bad arguments.`;
 
 function positiveInt(name: string, v: string | undefined, dflt: number): number {
@@ -287,41 +298,6 @@ function parseHostPort(what: string, v: string): { hostname: string; port: numbe
     throw new UsageError(`${what} must be HOST:PORT (e.g. 127.0.0.1:7001), got "${v}"`);
   }
   return { hostname: m[1]!.replace(/^\[|\]$/g, ""), port };
-}
-
-/**
- * Parses `--peers n1=http://h:1,n2=http://h:2` into id -> URL.
- *
- * @example
- * ```ts
- * import { parsePeers } from "./cli.ts";
- * const p = parsePeers("n1=http://127.0.0.1:7001,n2=http://127.0.0.1:7002/");
- * console.assert(p.n2 === "http://127.0.0.1:7002");
- * ```
- */
-export function parsePeers(v: string): Record<string, string> {
-  const peers: Record<string, string> = {};
-  for (const part of v.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
-    const eq = part.indexOf("=");
-    const id = eq > 0 ? part.slice(0, eq) : "";
-    const url = part.slice(eq + 1).replace(/\/+$/, "");
-    if (id === "" || !/^[A-Za-z0-9_.-]+$/.test(id)) {
-      throw new UsageError(`--peers entries must be ID=URL with a plain id, got "${part}"`);
-    }
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new UsageError(`--peers: "${url}" for ${id} is not a URL`);
-    }
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-      throw new UsageError(`--peers: the URL of ${id} must be http:// or https://, got "${url}"`);
-    }
-    if (id in peers) throw new UsageError(`--peers lists ${id} twice`);
-    peers[id] = normalizePeerUrl(url);
-  }
-  if (Object.keys(peers).length === 0) throw new UsageError("--peers must list at least one node");
-  return peers;
 }
 
 /**
@@ -748,6 +724,10 @@ export async function main(args: readonly string[]): Promise<number> {
       case "members":
       case "leave":
         return await runMembersCommand(cmd, rest, (n) => Deno.env.get(n));
+      case "backup":
+        return await runBackupCommand(rest, (n) => Deno.env.get(n));
+      case "restore":
+        return await runRestoreCommand(rest);
       case undefined:
       case "help":
       case "-h":

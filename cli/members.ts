@@ -9,7 +9,11 @@ import { parseArgs } from "node:util";
 import { MemberClient } from "../transport/member_client.ts";
 import { UsageError } from "./usage_error.ts";
 
-function secretOf(
+/**
+ * The cluster secret from `--secret`, `--secret-file` or `RAFTLOG_SECRET`;
+ * throws `UsageError` when there is none or both flags are given.
+ */
+export function secretOf(
   values: { secret?: string | undefined; "secret-file"?: string | undefined },
   env: (name: string) => string | undefined,
 ): string {

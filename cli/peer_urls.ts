@@ -12,6 +12,8 @@ import type { RaftNode } from "../raft/node.ts";
 import { writeFileAtomic } from "../raft/storage/atomic_file.ts";
 import { MemberClient } from "../transport/member_client.ts";
 import { listMembers } from "../transport/member_routes.ts";
+import { normalizePeerUrl } from "../transport/peer_url.ts";
+import { UsageError } from "./usage_error.ts";
 
 /** Name of the file, in the data directory, holding the members' URLs. */
 export const PEER_URLS_FILE = "peers.json";
@@ -171,4 +173,39 @@ export function trackPeerUrls(opts: TrackPeerUrlsOptions): PeerUrlTracker {
       await writing;
     },
   };
+}
+
+/**
+ * Parses `--peers n1=http://h:1,n2=http://h:2` into id -> URL.
+ *
+ * @example
+ * ```ts
+ * import { parsePeers } from "./peer_urls.ts";
+ * const p = parsePeers("n1=http://127.0.0.1:7001,n2=http://127.0.0.1:7002/");
+ * console.assert(p.n2 === "http://127.0.0.1:7002");
+ * ```
+ */
+export function parsePeers(v: string): Record<string, string> {
+  const peers: Record<string, string> = {};
+  for (const part of v.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+    const eq = part.indexOf("=");
+    const id = eq > 0 ? part.slice(0, eq) : "";
+    const url = part.slice(eq + 1).replace(/\/+$/, "");
+    if (id === "" || !/^[A-Za-z0-9_.-]+$/.test(id)) {
+      throw new UsageError(`--peers entries must be ID=URL with a plain id, got "${part}"`);
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new UsageError(`--peers: "${url}" for ${id} is not a URL`);
+    }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+      throw new UsageError(`--peers: the URL of ${id} must be http:// or https://, got "${url}"`);
+    }
+    if (id in peers) throw new UsageError(`--peers lists ${id} twice`);
+    peers[id] = normalizePeerUrl(url);
+  }
+  if (Object.keys(peers).length === 0) throw new UsageError("--peers must list at least one node");
+  return peers;
 }

@@ -802,6 +802,24 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   snapshot(): Uint8Array {
     const idx = this.#index;
     const into = this.#spare.take(idx);
+    const first = this.#storage.firstIndex();
+    const out = this.#serialize(into, first > 1 || this.retainFrom() > first);
+    this.#spare.taken(out, typeof into !== "number" && out.buffer === into.buffer);
+    return out;
+  }
+
+  /**
+   * A snapshot that always carries the archive section (every entry holding a
+   * live event), for a backup: a node whose log starts after it, as in a
+   * cluster restored from the backup, reads every event from it. Written into
+   * fresh memory (the snapshot buffers are left alone).
+   */
+  backup(): Uint8Array {
+    return this.#serialize(1 << 16, true);
+  }
+
+  #serialize(into: Uint8Array | number, archive: boolean): Uint8Array {
+    const idx = this.#index;
     const w = new ByteWriter(into);
     w.u32(MAGIC);
     w.u32(VERSION);
@@ -813,9 +831,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     w.u32(cps.length);
     for (const cp of cps) writeCheckpoint(w, cp);
 
-    const first = this.#storage.firstIndex();
-    const retain = this.retainFrom();
-    if (first > 1 || retain > first) {
+    if (archive) {
       const from = Math.min(this.#neededFrom(), this.#applied + 1);
       const list: ArchivedEntry[] = [];
       let e = Math.max(0, idx.entLog.floorIndex(from - 1) + 1);
@@ -832,9 +848,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     } else {
       w.u8(0);
     }
-    const out = w.finish();
-    this.#spare.taken(out, typeof into !== "number" && out.buffer === into.buffer);
-    return out;
+    return w.finish();
   }
 
   /**

@@ -37,6 +37,7 @@ import { Proposals } from "./_proposals.ts";
 import { type ReadRound, ReadRounds } from "./_read_rounds.ts";
 import type {
   AppliedCommand,
+  NodeBackup,
   NodeEvents,
   NodeOptions,
   NodeStatus,
@@ -138,6 +139,8 @@ export class RaftNode<R = unknown> {
   #leaderlessSince: number | undefined;
   readonly #reads = new ReadRounds((e) => this.#withUrl(e));
   #appliedWaiters: { index: number; p: Pending<void> }[] = [];
+  /** Callers of {@link RaftNode.backup}, answered by the loop between two Readies. */
+  #backupWaiters: Pending<NodeBackup>[] = [];
   /** Callers of waitForLeader, rejected by a stop. */
   readonly #leaderWaiters = new Set<(e: unknown) => void>();
 
@@ -410,6 +413,39 @@ export class RaftNode<R = unknown> {
     });
   }
 
+  /**
+   * This node's state at its applied index, for a backup: the state
+   * machine's `backup()` (or `snapshot()`), with that index, its term and the
+   * membership there. Taken between two batches of applied entries, so the
+   * data and the index agree. The index is this node's: call
+   * {@link RaftNode.readIndex} first for a backup holding every write
+   * acknowledged before the call.
+   */
+  backup(): Promise<NodeBackup> {
+    if (this.#stopped) return Promise.reject(new StoppedError(this.id, this.#stopError));
+    return new Promise<NodeBackup>((resolve, reject) => {
+      this.#backupWaiters.push({ resolve, reject, cancelTimer: () => {} });
+      this.#wake();
+    });
+  }
+
+  async #takeBackups(): Promise<void> {
+    const waiters = this.#backupWaiters;
+    this.#backupWaiters = [];
+    const index = this.#applied;
+    const confState = this.#confState;
+    let backup: NodeBackup;
+    try {
+      const term = index === 0 ? 0 : this.#storage.term(index);
+      const data = await (this.#sm.backup?.() ?? this.#sm.snapshot());
+      backup = { metadata: { index, term, confState }, data };
+    } catch (e) {
+      for (const w of waiters) w.reject(e);
+      return;
+    }
+    for (const w of waiters) w.resolve(backup);
+  }
+
   /** Resolves once a leader is known (this node or another). */
   async waitForLeader(timeoutMs: number = this.#timeoutMs): Promise<NodeId> {
     if (this.#stopped) throw new StoppedError(this.id, this.#stopError);
@@ -639,9 +675,12 @@ export class RaftNode<R = unknown> {
         this.#flushReads();
         while (!this.#stopped && this.#raw.hasReady()) {
           await this.#handleReady(this.#raw.ready());
+          // Between two Readies, so that a steady stream of writes cannot hold a backup back.
+          if (this.#backupWaiters.length > 0 && !this.#stopped) await this.#takeBackups();
           this.#flushProposals();
           this.#flushReads();
         }
+        if (this.#backupWaiters.length > 0 && !this.#stopped) await this.#takeBackups();
       }
     } catch (e) {
       this.#events.emit("warning", {
@@ -669,6 +708,8 @@ export class RaftNode<R = unknown> {
     this.#reads.stop(err);
     for (const w of this.#appliedWaiters) (w.p.cancelTimer(), w.p.reject(err));
     this.#appliedWaiters = [];
+    for (const w of this.#backupWaiters) w.reject(err);
+    this.#backupWaiters = [];
     for (const stopped of [...this.#leaderWaiters]) stopped(err);
     this.#wake();
   }

@@ -7,7 +7,7 @@
 
 import type { Clock } from "./clock.ts";
 import type { Config } from "./core/config.ts";
-import type { ConfState, Message, NodeId, Role } from "./core/types.ts";
+import type { ConfState, Message, NodeId, Role, SnapshotMetadata } from "./core/types.ts";
 import type { WritableStorage } from "./storage/writable_storage.ts";
 
 /** A committed command, as handed to the state machine. */
@@ -61,6 +61,24 @@ export interface StateMachine<R> {
    * first write). Not called for storage that may hold the buffer.
    */
   snapshotReleased?(data: Uint8Array): void;
+  /**
+   * The whole state after the last applied command, for a backup: what
+   * {@link StateMachine.restore} needs on a node whose log starts after it
+   * (a cluster restored from the backup). Without it, backups use
+   * {@link StateMachine.snapshot}, which must then hold the whole state.
+   */
+  backup?(): Uint8Array | Promise<Uint8Array>;
+}
+
+/**
+ * A node's state at one applied index, from {@link RaftNode.backup}: enough
+ * to start a new cluster with that state (see `restoreDataDir`).
+ */
+export interface NodeBackup {
+  /** The applied index the state is as of, its term, and the membership there. */
+  readonly metadata: SnapshotMetadata;
+  /** The state machine's backup (or snapshot) at `metadata.index`. */
+  readonly data: Uint8Array;
 }
 
 /**

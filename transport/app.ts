@@ -1,12 +1,13 @@
 /**
  * The HTTP app of one node: peer routes under `/raft/`, status routes,
- * membership routes under `/members`, and the application's client routes,
+ * membership routes under `/members`, `GET /backup`, and the application's client routes,
  * with body limits, leader forwarding of writes and JSON errors.
  *
  * @module
  */
 
 import { Hono } from "hono";
+import { backupRoute } from "./backup_route.ts";
 import { bodyLimit } from "./body_limit.ts";
 import { clientTokenMiddleware } from "./client_token.ts";
 import { corsMiddleware } from "./cors.ts";
@@ -186,6 +187,7 @@ export function createApp(opts: AppOptions): NodeApp {
 
   // Membership routes check the secret before forwarding, so they come before generic forwarding.
   app.route("/", memberRoutes({ node, secret: opts.secret }));
+  app.route("/", backupRoute({ node, secret: opts.secret, clusterId: opts.clusterId }));
   app.use("*", forwardWrites(node));
   for (const r of opts.routes ?? []) app.route("/", r);
   return { app, close: () => peers.close() };

@@ -2,8 +2,8 @@
  * An optional bearer token for the client API: with one configured, the
  * application's routes (reads, writes, subscriptions) answer 401 unless the
  * request carries `Authorization: Bearer <token>`. Probes and operator routes
- * stay open (`/health`, `/ready`, `/status`, `/metrics`); peer and
- * membership routes have the cluster secret instead.
+ * stay open (`/health`, `/ready`, `/status`, `/metrics`); peer, membership
+ * and backup routes have the cluster secret instead.
  *
  * @module
  */
@@ -24,7 +24,7 @@ const OPEN_PATHS = new Set(["/health", "/ready", "/status", "/metrics"]);
  */
 export function openWithoutToken(path: string): boolean {
   return OPEN_PATHS.has(path) || path.startsWith("/raft/") || path === "/members" ||
-    path.startsWith("/members/");
+    path.startsWith("/members/") || path === "/backup";
 }
 
 /**

@@ -1,0 +1,178 @@
+/**
+ * `raftlog backup` and `raftlog restore`: save a running cluster's state to
+ * one file (`GET /backup` of a member), and make the data directories of a
+ * new cluster from it.
+ *
+ * @module
+ */
+
+import { basename, dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { writeFileAtomic } from "../raft/storage/atomic_file.ts";
+import { BackupFormatError, readBackup, restoreDataDir } from "../raft/storage/backup_file.ts";
+import { SECRET_HEADER } from "../transport/peer_transport.ts";
+import { claimDataDir } from "./identity.ts";
+import { secretOf } from "./members.ts";
+import { parsePeers } from "./peer_urls.ts";
+import { UsageError } from "./usage_error.ts";
+
+/**
+ * Runs `raftlog backup --cluster URL[,URL...] --out FILE [--local]`: asks the
+ * members in turn for a backup, checks the whole file, and writes it
+ * atomically (a backup cut short never replaces `FILE`). Resolves with the
+ * exit code: 0 ok, 1 no member gave a backup; bad arguments throw `UsageError`.
+ *
+ * @example
+ * ```ts
+ * import { runBackupCommand } from "./backup.ts";
+ * import { UsageError } from "./usage_error.ts";
+ * let usage = false;
+ * try {
+ *   await runBackupCommand(["--cluster", "http://127.0.0.1:7001", "--secret", "s"]);
+ * } catch (e) {
+ *   usage = e instanceof UsageError; // no --out
+ * }
+ * console.assert(usage);
+ * ```
+ */
+export async function runBackupCommand(
+  args: readonly string[],
+  env: (name: string) => string | undefined = () => undefined,
+): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    strict: true,
+    allowPositionals: true,
+    options: {
+      cluster: { type: "string" },
+      out: { type: "string" },
+      local: { type: "boolean", default: false },
+      secret: { type: "string" },
+      "secret-file": { type: "string" },
+    },
+  });
+  if (positionals.length > 0) {
+    throw new UsageError(`backup takes no positional arguments, got "${positionals.join(" ")}"`);
+  }
+  const urls = (values.cluster ?? "").split(",").map((s) => s.trim().replace(/\/+$/, ""))
+    .filter((s) => s !== "");
+  if (urls.length === 0 || !urls.every((u) => /^https?:\/\//.test(u))) {
+    throw new UsageError("backup needs --cluster URL[,URL...]: http(s) addresses of members");
+  }
+  if (values.out === undefined || values.out === "") {
+    throw new UsageError("backup needs --out FILE: where to write the backup");
+  }
+  const secret = secretOf(values, env);
+  const out = resolve(values.out);
+  const failures: string[] = [];
+  for (const url of urls) {
+    try {
+      const res = await fetch(`${url}/backup${values.local ? "?consistency=local" : ""}`, {
+        headers: { [SECRET_HEADER]: secret },
+      });
+      if (!res.ok) {
+        const text = await res.text();
+        let why = text;
+        try {
+          why = JSON.parse(text).message ?? text;
+        } catch {
+          // Not JSON: as is.
+        }
+        failures.push(`${url}: ${res.status} ${why}`);
+        // A wrong secret is wrong on every member.
+        if (res.status === 401) break;
+        continue;
+      }
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const { info } = readBackup(bytes);
+      await writeFileAtomic(dirname(out), basename(out), bytes);
+      console.log(
+        `Backup of ${info.nodeId} (cluster ${info.clusterId}) at index ${info.index}, term ${info.term}: ${bytes.length} bytes in ${out}`,
+      );
+      return 0;
+    } catch (e) {
+      failures.push(`${url}: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+  console.error(`raftlog backup: no member gave a backup\n  ${failures.join("\n  ")}`);
+  return 1;
+}
+
+/**
+ * Runs `raftlog restore FILE --data DIR --id ID --peers ID=URL,... [--cluster-id C]`:
+ * checks the backup and makes `DIR` (new or empty) the data directory of
+ * node `ID` of a cluster whose voters are `--peers`, starting from the
+ * backup. Run it once per member, with the same file and `--peers`, then
+ * start each with `raftlog serve`. Resolves with the exit code: 0 ok, 1 the
+ * file or directory cannot be used; bad arguments throw `UsageError`.
+ *
+ * @example
+ * ```ts
+ * import { runRestoreCommand } from "./backup.ts";
+ * import { UsageError } from "./usage_error.ts";
+ * let usage = false;
+ * try {
+ *   await runRestoreCommand(["b.backup", "--data", "d", "--id", "n9", "--peers", "n1=http://127.0.0.1:7001"]);
+ * } catch (e) {
+ *   usage = e instanceof UsageError; // n9 is not in --peers
+ * }
+ * console.assert(usage);
+ * ```
+ */
+export async function runRestoreCommand(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    strict: true,
+    allowPositionals: true,
+    options: {
+      data: { type: "string" },
+      id: { type: "string" },
+      peers: { type: "string" },
+      "cluster-id": { type: "string" },
+    },
+  });
+  if (positionals.length !== 1) {
+    throw new UsageError("restore takes one backup file: raftlog restore FILE --data DIR ...");
+  }
+  if (values.data === undefined || values.data === "") {
+    throw new UsageError("restore needs --data DIR: the new node's data directory");
+  }
+  if (values.id === undefined || values.id === "") {
+    throw new UsageError("restore needs --id ID: the node this directory is for");
+  }
+  if (values.peers === undefined) {
+    throw new UsageError("restore needs --peers ID=URL,...: the voters of the restored cluster");
+  }
+  const peers = parsePeers(values.peers);
+  if (!(values.id in peers)) {
+    throw new UsageError(`restore: --id ${values.id} is not one of --peers`);
+  }
+  const clusterId = values["cluster-id"] ?? "raftlog";
+  if (clusterId === "") throw new UsageError("--cluster-id must not be empty");
+  const file = positionals[0]!;
+  let restored;
+  try {
+    restored = readBackup(await Deno.readFile(file));
+  } catch (e) {
+    const why = e instanceof BackupFormatError || e instanceof Deno.errors.NotFound
+      ? e.message
+      : String(e);
+    console.error(`raftlog restore: cannot use ${file}: ${why}`);
+    return 1;
+  }
+  const voters = Object.keys(peers).sort();
+  try {
+    await restoreDataDir(values.data, restored.backup, voters);
+    await claimDataDir(values.data, { clusterId, nodeId: values.id });
+  } catch (e) {
+    console.error(`raftlog restore: ${e instanceof Error ? e.message : e}`);
+    return 1;
+  }
+  const { info } = restored;
+  console.log(
+    `Restored ${values.data} for ${values.id} from ${file} (${info.nodeId}'s state at index ${info.index}); voters ${
+      voters.join(", ")
+    }. Start it with: raftlog serve --id ${values.id} --peers ${values.peers} --data ${values.data} --cluster-id ${clusterId} --secret ...`,
+  );
+  return 0;
+}
