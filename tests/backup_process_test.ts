@@ -217,3 +217,86 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a backup taken while appends go on is a prefix of the log, whole appends, with every one acknowledged before it",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "raftlog-backup-load-" });
+    const olds = startNodes([1, 2, 3].map((i) => join(root, `old${i}`)), {
+      app: "events",
+      secret: SECRET,
+      extraArgs: ["--snapshot-every", "200"],
+    });
+    let restored: NodeProc[] = [];
+    try {
+      await leaderOf(olds);
+      const client = new RaftlogClient({ urls: olds.map((p) => p.url) });
+      const acks: { at: number; first: number; last: number }[] = [];
+      let stop = false;
+      const writers = [0, 1, 2, 3].map(async (w) => {
+        for (let i = 0; !stop; i++) {
+          const n = 1 + ((w + i) % 4);
+          const r = await client.append(
+            `w${w}-${i % 7}`,
+            Array.from({ length: n }, (_, k) => ({ type: "T", data: { w, i, k } })),
+          );
+          acks.push({ at: performance.now(), first: r.position - n + 1, last: r.position });
+        }
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      const startedAt = performance.now();
+      const file = join(root, "load.backup");
+      const urls = olds.map((p) => p.url).join(",");
+      const b = await cli(["backup", "--cluster", urls, "--out", file, "--secret", SECRET]);
+      assert.equal(b.code, 0, b.err);
+      await new Promise((r) => setTimeout(r, 300));
+      stop = true;
+      await Promise.all(writers);
+      const full = await readEverything(client);
+      await stopNodes(olds);
+
+      // Restored as a cluster of one.
+      const url = `http://127.0.0.1:${freePort()}`;
+      const r = await cli([
+        "restore",
+        file,
+        "--data",
+        join(root, "solo"),
+        "--id",
+        "solo",
+        "--peers",
+        `solo=${url}`,
+      ]);
+      assert.equal(r.code, 0, r.err);
+      const args = [
+        "--id",
+        "solo",
+        "--peers",
+        `solo=${url}`,
+        "--data",
+        join(root, "solo"),
+        "--secret",
+        SECRET,
+        "--app",
+        "events",
+      ];
+      restored = [{ id: "solo", url, args, ...spawnNode({ args }) }];
+      await leaderOf(restored);
+      const got = await readEverything(new RaftlogClient({ urls: [url] }));
+      assert.deepEqual(got, full.slice(0, got.length), "a prefix of the log");
+      assert.ok(got.length < full.length, "appends went on after the backup");
+      for (const a of acks) {
+        const inside = a.last < got.length;
+        assert.ok(inside || a.first >= got.length, `append ${a.first}-${a.last} cut in two`);
+        if (a.at < startedAt) assert.ok(inside, `append at ${a.first} acknowledged before`);
+      }
+      assert.ok(acks.some((a) => a.at < startedAt && a.last > 0));
+    } finally {
+      await stopNodes([...olds, ...restored]);
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  },
+});
