@@ -280,6 +280,11 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     return this.#applied;
   }
 
+  /** Streams ever written (deleted ones too: their names stay taken). */
+  get streamCount(): number {
+    return this.#index.streams.size;
+  }
+
   /** Global position of the last event, or -1 when there is none. */
   get lastPosition(): number {
     return this.#index.positionCount - 1;

@@ -181,6 +181,7 @@ export function createApp(opts: AppOptions): NodeApp {
       applied: s.applied,
       lastIndex: s.lastIndex,
       isLeader: s.role === "leader",
+      hasLeader: s.leader !== "",
     });
     return c.text(text, 200, { "content-type": "text/plain; version=0.0.4" });
   });

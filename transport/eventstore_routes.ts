@@ -75,7 +75,7 @@ export interface EventStoreRoutesOptions {
   readonly heartbeatMs?: number;
   /** Consistency of reads that do not say. Default `linearizable`. */
   readonly defaultConsistency?: Consistency;
-  /** Where appends are counted and timed (`/metrics`). */
+  /** Where appends are counted and timed, and the event and stream counts shown (`/metrics`). */
   readonly metrics?: NodeMetrics;
 }
 
@@ -452,6 +452,8 @@ export function eventStoreRoutes(store: EventStore, options: EventStoreRoutesOpt
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const fallback = options.defaultConsistency ?? "linearizable";
   const sm = store.stateMachine;
+  options.metrics?.addGauge("raftlog_eventstore_events", () => sm.lastPosition + 1);
+  options.metrics?.addGauge("raftlog_eventstore_streams", () => sm.streamCount);
   const limit = bodyLimit({
     maxSize: maxBody,
     onError: (c) =>

@@ -1,45 +1,14 @@
 /**
- * Prometheus text metrics of a node: term, commit, applied, proposals,
- * proposal latency histogram, peer round trips.
+ * Prometheus text metrics of a node: term, commit, applied, leadership,
+ * proposals, proposal latency histogram, peer round trips, and what the
+ * storage and the application register (disk syncs, log size, events).
  *
  * @module
  */
 
-const BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+import { Histogram } from "../raft/histogram.ts";
 
-/**
- * A cumulative histogram in seconds.
- *
- * @example
- * ```ts
- * import { Histogram } from "./metrics.ts";
- * const h = new Histogram();
- * h.observe(0.003);
- * console.assert(h.render("x").includes('x_bucket{le="0.005"} 1'));
- * ```
- */
-export class Histogram {
-  readonly #counts = new Array<number>(BUCKETS.length).fill(0);
-  #sum = 0;
-  #count = 0;
-
-  /** Records one observation. */
-  observe(seconds: number): void {
-    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) this.#counts[i]!++;
-    this.#sum += seconds;
-    this.#count++;
-  }
-
-  /** Prometheus exposition lines for metric `name`. */
-  render(name: string, labels = ""): string {
-    const l = labels === "" ? "" : `${labels},`;
-    const lines = BUCKETS.map((b, i) => `${name}_bucket{${l}le="${b}"} ${this.#counts[i]}`);
-    lines.push(`${name}_bucket{${l}le="+Inf"} ${this.#count}`);
-    const plain = labels === "" ? "" : `{${labels}}`;
-    lines.push(`${name}_sum${plain} ${this.#sum}`, `${name}_count${plain} ${this.#count}`);
-    return lines.join("\n");
-  }
-}
+export { Histogram };
 
 /**
  * Counters a node's HTTP layer keeps.
@@ -61,6 +30,36 @@ export class NodeMetrics {
   readonly proposalSeconds: Histogram = new Histogram();
   /** Heartbeat round trips to each peer, in seconds. */
   readonly peerRtt: Map<string, Histogram> = new Map();
+  /** Times this node learned of a new leader (etcd's `leader_changes_seen_total`). */
+  leaderChanges = 0;
+  readonly #gauges = new Map<string, () => number>();
+  readonly #histograms = new Map<string, Histogram>();
+
+  /** Renders gauge `name` with the value `read()` gives at each scrape (a later call replaces it). */
+  addGauge(name: string, read: () => number): void {
+    this.#gauges.set(name, read);
+  }
+
+  /** Renders histogram `name` (a later call replaces it). */
+  addHistogram(name: string, h: Histogram): void {
+    this.#histograms.set(name, h);
+  }
+
+  /** Exposition lines of the gauges and histograms added. */
+  renderAdded(): string[] {
+    const out: string[] = [];
+    for (const [name, read] of this.#gauges) {
+      let v: number;
+      try {
+        v = read();
+      } catch {
+        continue; // e.g. storage closed: left out of this scrape
+      }
+      out.push(`# TYPE ${name} gauge`, `${name} ${v}`);
+    }
+    for (const [name, h] of this.#histograms) out.push(`# TYPE ${name} histogram`, h.render(name));
+    return out;
+  }
 
   /** Records a heartbeat round trip to `peer`. */
   observeRtt(peer: string, ms: number): void {
@@ -77,6 +76,8 @@ export interface Gauges {
   readonly applied: number;
   readonly lastIndex: number;
   readonly isLeader: boolean;
+  /** Whether this node knows a leader (itself or another). */
+  readonly hasLeader?: boolean;
 }
 
 /**
@@ -101,6 +102,10 @@ export function renderMetrics(m: NodeMetrics, g: Gauges): string {
     `raftlog_last_index ${g.lastIndex}`,
     "# TYPE raftlog_is_leader gauge",
     `raftlog_is_leader ${g.isLeader ? 1 : 0}`,
+    "# TYPE raftlog_has_leader gauge",
+    `raftlog_has_leader ${(g.hasLeader ?? g.isLeader) ? 1 : 0}`,
+    "# TYPE raftlog_leader_changes_seen_total counter",
+    `raftlog_leader_changes_seen_total ${m.leaderChanges}`,
     "# TYPE raftlog_proposals_total counter",
     `raftlog_proposals_total ${m.proposals}`,
     "# TYPE raftlog_proposals_failed_total counter",
@@ -112,6 +117,7 @@ export function renderMetrics(m: NodeMetrics, g: Gauges): string {
   for (const [peer, h] of m.peerRtt) {
     out.push(h.render("raftlog_peer_rtt_seconds", `peer="${escapeLabel(peer)}"`));
   }
+  out.push(...m.renderAdded());
   return out.join("\n") + "\n";
 }
 

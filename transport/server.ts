@@ -181,6 +181,14 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
     reportConnected: (id) => node.reportConnected(id),
   });
   node.on("roundTrip", ({ peer, ms }) => metrics.observeRtt(peer, ms));
+  node.on("leaderChange", ({ leader }) => {
+    if (leader !== "") metrics.leaderChanges++;
+  });
+  if (opts.storage instanceof FileStorage) {
+    const storage = opts.storage;
+    metrics.addHistogram("raftlog_disk_sync_duration_seconds", storage.syncSeconds);
+    metrics.addGauge("raftlog_disk_log_bytes", () => storage.logBytes());
+  }
   node.on("addPeer", ({ id, context }) => {
     if (!/^https?:\/\//i.test(context)) return;
     try {

@@ -37,6 +37,7 @@
  * @module
  */
 
+import { Histogram } from "../histogram.ts";
 import { CompactedError, RaftInvariantError, UnavailableError } from "../core/errors.ts";
 import type { InitialState } from "../core/storage.ts";
 import type { ConfState, Entry, HardState, Snapshot } from "../core/types.ts";
@@ -129,6 +130,8 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
   readonly dir: string;
   /** Snapshots it is given are read back from their file, never kept: see {@link WritableStorage.releasesSnapshotData}. */
   readonly releasesSnapshotData = true;
+  /** How long each sync of the log took (`raftlog_disk_sync_duration_seconds` in `/metrics`). */
+  readonly syncSeconds: Histogram = new Histogram();
   #lock: DirLock;
   #segmentBytes: number;
   #logger: StorageLogger;
@@ -398,6 +401,14 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
   firstIndex(): number {
     this.#checkReadable();
     return this.#firstIndex;
+  }
+
+  /** Bytes of log segments written (their records and headers, not zeros written ahead). */
+  logBytes(): number {
+    this.#checkReadable();
+    let n = 0;
+    for (const seg of this.#segments) n += seg.bytes;
+    return n;
   }
 
   /** Index of the last entry (the snapshot index when the log is empty). */
@@ -678,7 +689,11 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
 
   /** Makes everything written durable, then deletes segments a replacement made dead. */
   async #sync(): Promise<void> {
-    if (this.#writer.unsynced) await this.#writer.syncData();
+    if (this.#writer.unsynced) {
+      const start = performance.now();
+      await this.#writer.syncData();
+      this.syncSeconds.observe((performance.now() - start) / 1000);
+    }
     if (this.#dirDirty) {
       await syncDir(this.dir);
       this.#dirDirty = false;

@@ -127,6 +127,24 @@ Deno.test("FileStorage.save with sync false is durable after close", async () =>
   });
 });
 
+Deno.test("FileStorage times each sync of the log and counts the log's bytes", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir);
+    const empty = s.logBytes();
+    assert.equal(s.syncSeconds.count, 0);
+    await s.save({ entries: range(1, 4) }, { sync: false });
+    assert.equal(s.syncSeconds.count, 0, "nothing synced yet");
+    const written = s.logBytes();
+    assert.ok(written > empty);
+    await s.save({ entries: range(4, 6), hardState: { term: 1, vote: "", commit: 5 } });
+    assert.equal(s.syncSeconds.count, 1);
+    await s.save({ entries: [] }, { sync: true });
+    assert.equal(s.syncSeconds.count, 1, "nothing unsynced: no sync");
+    assert.ok(s.logBytes() > written);
+    await s.close();
+  });
+});
+
 Deno.test("FileStorage rotates segments at segmentBytes and reads across them", async () => {
   await withDir(async (dir) => {
     const s = await FileStorage.open(dir, { segmentBytes: 300, cacheBytes: 0 });

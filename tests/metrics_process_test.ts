@@ -1,0 +1,56 @@
+/**
+ * `/metrics` of a real `raftlog serve --app events` node on FileStorage:
+ * leadership, disk syncs and log size, and the event store's counts.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { RaftlogClient } from "../eventstore/client.ts";
+import { leaderOf, startNodes, stopNodes } from "./_procs.ts";
+
+function sample(text: string, name: string): number {
+  const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+  assert.ok(m, `${name} in\n${text}`);
+  return Number(m[1]);
+}
+
+Deno.test({
+  name: "/metrics shows leadership, disk syncs, log bytes and the event store's events and streams",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "raftlog-metrics-" });
+    const procs = startNodes([join(root, "n1")], { app: "events", secret: "s" });
+    try {
+      const node = await leaderOf(procs);
+      const scrape = async () => await (await fetch(`${node.url}/metrics`)).text();
+      const before = await scrape();
+      assert.equal(sample(before, "raftlog_has_leader"), 1);
+      assert.equal(sample(before, "raftlog_leader_changes_seen_total"), 1);
+      assert.equal(sample(before, "raftlog_eventstore_events"), 0);
+      const client = new RaftlogClient({ urls: [node.url] });
+      await client.append("a", [{ type: "T" }, { type: "T" }]);
+      await client.append("b", { type: "T", data: { x: "y".repeat(1000) } });
+      const after = await scrape();
+      assert.equal(sample(after, "raftlog_eventstore_events"), 3);
+      assert.equal(sample(after, "raftlog_eventstore_streams"), 2);
+      assert.ok(
+        sample(after, "raftlog_disk_log_bytes") > sample(before, "raftlog_disk_log_bytes") + 1000,
+      );
+      const syncs = sample(after, "raftlog_disk_sync_duration_seconds_count");
+      assert.ok(
+        syncs >= 2 + sample(before, "raftlog_disk_sync_duration_seconds_count"),
+        `${syncs}`,
+      );
+      assert.equal(
+        sample(after, 'raftlog_disk_sync_duration_seconds_bucket\\{le="\\+Inf"\\}'),
+        syncs,
+      );
+    } finally {
+      await stopNodes(procs);
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  },
+});
