@@ -66,6 +66,7 @@ export type { EntrySliceReader } from "./raft/storage/entry_slice.ts";
 export { type Clock, systemClock } from "./raft/clock.ts";
 export {
   type AppliedCommand,
+  type BackupData,
   type NodeBackup,
   type NodeEvents,
   type NodeOptions,

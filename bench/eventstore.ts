@@ -9,6 +9,10 @@
  *    process: the log itself lives in the heap) and on FileStorage (in a fresh
  *    process that opens the data directory and starts a RaftNode on it, so
  *    RSS is what a restarted node really uses).
+ * 3. backup and restore (file storage only): the restarted node takes a
+ *    backup of it all (`RaftNode.backup`, what `GET /backup` serves); a fresh
+ *    process restores a data directory from the file and starts a node on it
+ *    (time to ready, RSS).
  *
  * Run: `deno run -A bench/eventstore.ts [--events 1000000] [--streams 10000]
  * [--batch 100] [--payload 200] [--save-batch 10] [--storage memory,file] [--json]`
@@ -26,6 +30,7 @@ import type { WritableStorage } from "../raft/storage/writable_storage.ts";
 import { MemoryStorage } from "../raft/storage/memory_storage.ts";
 import { encodeAppend, type PreparedEvent } from "../eventstore/commands.ts";
 import { type CommandResult, EventStoreStateMachine } from "../eventstore/state_machine.ts";
+import { backupStream, readBackup, restoreDataDir } from "../raft/storage/backup_file.ts";
 
 const args = parseArgs({
   options: {
@@ -36,6 +41,7 @@ const args = parseArgs({
     storage: { type: "string", default: "memory,file" },
     phase: { type: "string", default: "main" },
     dir: { type: "string", default: "" },
+    "backup-file": { type: "string", default: "" },
     "save-batch": { type: "string", default: "10" },
     json: { type: "boolean", default: false },
   },
@@ -232,6 +238,42 @@ async function benchMemory(): Promise<Record<string, unknown>> {
   };
 }
 
+/** Runs `phase` of this script in a fresh process on `dir` and returns the JSON it prints. */
+async function childPhase(
+  phase: string,
+  dir: string,
+  backupFile: string,
+): Promise<Record<string, unknown>> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      new URL(import.meta.url).pathname,
+      "--phase",
+      phase,
+      "--dir",
+      dir,
+      "--backup-file",
+      backupFile,
+      "--events",
+      String(EVENTS),
+      "--streams",
+      String(STREAMS),
+      "--batch",
+      String(BATCH),
+      "--payload",
+      String(PAYLOAD),
+      "--save-batch",
+      String(SAVE_BATCH),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`the ${phase} process failed`);
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
 async function benchFile(): Promise<Record<string, unknown>> {
   const { FileStorage } = await import("../raft/storage/file_storage.ts");
   const dir = await Deno.makeTempDir({ prefix: "raftlog-es-bench-" });
@@ -243,35 +285,19 @@ async function benchFile(): Promise<Record<string, unknown>> {
     for await (const f of Deno.readDir(dir)) {
       if (f.isFile) logBytes += (await Deno.stat(join(dir, f.name))).size;
     }
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "--v8-flags=--expose-gc",
-        new URL(import.meta.url).pathname,
-        "--phase",
-        "file-restart",
-        "--dir",
-        dir,
-        "--events",
-        String(EVENTS),
-        "--streams",
-        String(STREAMS),
-        "--batch",
-        String(BATCH),
-        "--payload",
-        String(PAYLOAD),
-        "--save-batch",
-        String(SAVE_BATCH),
-      ],
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    if (!out.success) throw new Error("the restart process failed");
-    const child = JSON.parse(new TextDecoder().decode(out.stdout));
-    return { storage: "file", snapshotMB: mb(snapshotBytes), dataDirMB: mb(logBytes), ...child };
+    const child = await childPhase("file-restart", dir, `${dir}.backup`);
+    const restored = await childPhase("file-restore", `${dir}.restored`, `${dir}.backup`);
+    return {
+      storage: "file",
+      snapshotMB: mb(snapshotBytes),
+      dataDirMB: mb(logBytes),
+      ...child,
+      ...restored,
+    };
   } finally {
     await Deno.remove(dir, { recursive: true });
+    await Deno.remove(`${dir}.restored`, { recursive: true }).catch(() => {});
+    await Deno.remove(`${dir}.backup`).catch(() => {});
   }
 }
 
@@ -299,8 +325,21 @@ async function fileRestartChild(dir: string): Promise<void> {
   const reads = serveReads(sm);
   await settle();
   const mem = Deno.memoryUsage();
+  // Then a backup of it all (GET /backup's work), written to the file the restore phase reads.
+  let backupPeak = Deno.memoryUsage().rss;
+  const sampler = setInterval(() => backupPeak = Math.max(backupPeak, Deno.memoryUsage().rss), 10);
+  const tb = performance.now();
+  const backup = await node.backup();
+  const file = await Deno.open(args.values["backup-file"]!, { write: true, create: true });
+  await backupStream(backup, { nodeId: "n1", clusterId: "bench" }).pipeTo(file.writable);
+  const backupMs = performance.now() - tb;
+  clearInterval(sampler);
+  const backupBytes = (await Deno.stat(args.values["backup-file"]!)).size;
   await node.stop();
   console.log(JSON.stringify({
+    backupMs: Math.round(backupMs),
+    backupMB: mb(backupBytes),
+    peakRssDuringBackupMB: mb(backupPeak),
     openStorageMs: Math.round(openMs),
     restoreSnapshotMs: Math.round(restoredMs - openMs),
     restartToReadyMs: Math.round(readyMs),
@@ -312,9 +351,46 @@ async function fileRestartChild(dir: string): Promise<void> {
   }));
 }
 
+/**
+ * In a fresh process: restore a data directory from the backup (`raftlog
+ * restore`'s work), then start a node on it and wait until it is ready (what
+ * `raftlog serve` then does, timed apart).
+ */
+async function fileRestoreChild(dir: string, backupFile: string): Promise<void> {
+  const { FileStorage } = await import("../raft/storage/file_storage.ts");
+  const t0 = performance.now();
+  await restoreDataDir(dir, readBackup(await Deno.readFile(backupFile)).backup, ["n1"]);
+  const writtenMs = performance.now() - t0;
+  const t1 = performance.now();
+  const storage = await FileStorage.open(dir);
+  const sm = new EventStoreStateMachine({ storage });
+  const node = await RaftNode.start<CommandResult>({
+    id: "n1",
+    storage,
+    transport: { send() {} },
+    stateMachine: sm,
+    snapshotEvery: 0,
+  });
+  await node.waitForApplied(storage.lastIndex(), { timeoutMs: 60_000 });
+  const readyMs = performance.now() - t1;
+  if (sm.lastPosition !== EVENTS - 1) throw new Error(`restore has ${sm.lastPosition + 1} events`);
+  await settle();
+  const rssReady = Deno.memoryUsage().rss;
+  const reads = serveReads(sm);
+  await node.stop();
+  console.log(JSON.stringify({
+    restoreDirMs: Math.round(writtenMs),
+    restoredNodeReadyMs: Math.round(readyMs),
+    rssRestoredMB: mb(rssReady),
+    restoredStreamReadP99Ms: reads.streamReadP99Ms,
+  }));
+}
+
 if (import.meta.main) {
   if (args.values.phase === "file-restart") {
     await fileRestartChild(args.values.dir!);
+  } else if (args.values.phase === "file-restore") {
+    await fileRestoreChild(args.values.dir!, args.values["backup-file"]!);
   } else {
     const results: Record<string, unknown>[] = [];
     const apply = await benchApply();

@@ -77,6 +77,7 @@
  * @module
  */
 
+import { BackupChunks } from "./_backup_chunks.ts";
 import type { Storage } from "../raft/core/storage.ts";
 import type { AppliedCommand, StateMachine } from "../raft/node.ts";
 import { ByteReader, ByteWriter, fromUtf8 } from "./_bytes.ts";
@@ -247,6 +248,10 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   #pendingCheckpoints = new Map<string, ProjectionCheckpoint>();
   readonly #listeners = new Set<() => void>();
   readonly #liveness = () => this.#index.liveness();
+  /** First log index each backup being read needs kept (see `retainFrom`). */
+  readonly #backupPins = new Map<object, number>();
+  /** Restores so far: a backup being read fails once its state was replaced. */
+  #restores = 0;
   // Scratch for the two passes over an append's records.
   #offs = new Uint32Array(256);
   #h1 = new Uint32Array(256);
@@ -795,7 +800,9 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
 
   /** Lowest log index the node must keep (see the module comment for the policy). */
   retainFrom(): number {
-    const needed = Math.min(this.#neededFrom(), this.#applied + 1);
+    let needed = Math.min(this.#neededFrom(), this.#applied + 1);
+    // Backups being read need their entries until they are done.
+    for (const pin of this.#backupPins.values()) needed = Math.min(needed, pin);
     const first = this.#storage.firstIndex();
     // Never compacted: keep it that way until compaction would free at least
     // as many entries as it keeps (else every snapshot would carry them all).
@@ -816,16 +823,42 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
   /**
    * A snapshot that always carries the archive section (every entry holding a
    * live event), for a backup: a node whose log starts after it, as in a
-   * cluster restored from the backup, reads every event from it. Written into
-   * fresh memory (the snapshot buffers are left alone).
+   * cluster restored from the backup, reads every event from it. The index
+   * is serialized at once (into fresh memory: the snapshot buffers are left
+   * alone); the entries are read from the log as the chunks are, and the log
+   * is kept from the first of them until the last chunk was read or the
+   * reader gave up (`return()`).
    */
-  backup(): Uint8Array {
-    return this.#serialize(1 << 16, true);
+  backup(): AsyncIterableIterator<Uint8Array> {
+    const w = new ByteWriter(1 << 16);
+    this.#writeState(w);
+    const indexes = this.#archivedIndexes();
+    w.u8(1);
+    w.u32(indexes.length);
+    const pin = {};
+    this.#backupPins.set(pin, indexes[0] ?? this.#applied + 1);
+    const restores = this.#restores;
+    return new BackupChunks(w.finish(), indexes, {
+      rawEntry: (index) => this.#reader.rawEntry(index),
+      replaced: () => this.#restores !== restores,
+      release: () => this.#backupPins.delete(pin),
+    });
   }
 
-  #serialize(into: Uint8Array | number, archive: boolean): Uint8Array {
+  /** Log indexes of the entries that hold live events (the archive section's). */
+  #archivedIndexes(): number[] {
+    const entLog = this.#index.entLog;
+    const from = Math.min(this.#neededFrom(), this.#applied + 1);
+    const out: number[] = [];
+    for (let e = Math.max(0, entLog.floorIndex(from - 1) + 1); e < entLog.length; e++) {
+      out.push(entLog.get(e));
+    }
+    return out;
+  }
+
+  /** Everything a snapshot holds before its archive section. */
+  #writeState(w: ByteWriter): void {
     const idx = this.#index;
-    const w = new ByteWriter(into);
     w.u32(MAGIC);
     w.u32(VERSION);
     w.f64(this.#applied);
@@ -835,15 +868,16 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
     for (const p of this.#projections.values()) cps.push(p.snapshotCheckpoint());
     w.u32(cps.length);
     for (const cp of cps) writeCheckpoint(w, cp);
+  }
 
+  #serialize(into: Uint8Array | number, archive: boolean): Uint8Array {
+    const w = new ByteWriter(into);
+    this.#writeState(w);
     if (archive) {
-      const from = Math.min(this.#neededFrom(), this.#applied + 1);
-      const list: ArchivedEntry[] = [];
-      let e = Math.max(0, idx.entLog.floorIndex(from - 1) + 1);
-      for (; e < idx.entLog.length; e++) {
-        const li = idx.entLog.get(e);
-        list.push({ index: li, data: this.#reader.rawEntry(li) });
-      }
+      const list: ArchivedEntry[] = this.#archivedIndexes().map((li) => ({
+        index: li,
+        data: this.#reader.rawEntry(li),
+      }));
       w.u8(1);
       w.u32(list.length);
       for (const a of list) {
@@ -866,6 +900,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
 
   /** Replaces the state with a snapshot's (see the module comment about the archive). */
   restore(data: Uint8Array): void {
+    this.#restores++;
     this.#spare.restored();
     if (data.length === 0) {
       this.#reset();

@@ -434,16 +434,16 @@ export class RaftNode<R = unknown> {
     this.#backupWaiters = [];
     const index = this.#applied;
     const confState = this.#confState;
-    let backup: NodeBackup;
-    try {
-      const term = index === 0 ? 0 : this.#storage.term(index);
-      const data = await (this.#sm.backup?.() ?? this.#sm.snapshot());
-      backup = { metadata: { index, term, confState }, data };
-    } catch (e) {
-      for (const w of waiters) w.reject(e);
-      return;
+    // One each: a backup's chunks are read once.
+    for (const w of waiters) {
+      try {
+        const term = index === 0 ? 0 : this.#storage.term(index);
+        const data = await (this.#sm.backup?.() ?? this.#sm.snapshot());
+        w.resolve({ metadata: { index, term, confState }, data });
+      } catch (e) {
+        w.reject(e);
+      }
     }
-    for (const w of waiters) w.resolve(backup);
   }
 
   /** Resolves once a leader is known (this node or another). */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type AppliedCommand, RaftNode } from "./node.ts";
+import { type AppliedCommand, type NodeBackup, RaftNode } from "./node.ts";
 import { StoppedError } from "./node_errors.ts";
 import { MemoryStorage } from "./storage/memory_storage.ts";
 import { ManualClock } from "./testing/manual_clock.ts";
@@ -23,6 +23,12 @@ class SlowCounter {
     return new TextEncoder().encode(JSON.stringify({ applied: this.applied, from: "snapshot" }));
   }
   restore(): void {}
+}
+
+/** A backup's data as text (these state machines give bytes, not chunks). */
+function text(b: NodeBackup): string {
+  assert.ok(b.data instanceof Uint8Array);
+  return new TextDecoder().decode(b.data);
 }
 
 async function leaderNode(sm: SlowCounter & { backup?: () => Uint8Array }) {
@@ -61,7 +67,7 @@ Deno.test("node: a backup's data is the state at its index, also while entries a
     const taken = await Promise.all(backups);
     for (const b of taken) {
       // The commands at or below the backup's index, and only those, are in its data.
-      const state = JSON.parse(new TextDecoder().decode(b.data));
+      const state = JSON.parse(text(b));
       for (const i of indexes) {
         assert.equal(
           i <= state.applied,
@@ -90,7 +96,7 @@ Deno.test("node: backup uses the state machine's backup() over snapshot(), and f
   const { node } = await leaderNode(sm);
   await node.propose(new Uint8Array([1]));
   const b = await node.backup();
-  assert.equal(JSON.parse(new TextDecoder().decode(b.data)).from, "backup");
+  assert.equal(JSON.parse(text(b)).from, "backup");
   assert.equal(sm.backups, 1);
   await node.stop();
   await assert.rejects(node.backup(), StoppedError);
@@ -110,7 +116,7 @@ Deno.test("node: a backup is taken while writes keep coming", async () => {
     }
     assert.ok(taken, `no backup after ${proposals.length} proposals`);
     const b = await backup;
-    const state = JSON.parse(new TextDecoder().decode(b.data));
+    const state = JSON.parse(text(b));
     for (const i of await Promise.all(proposals)) {
       assert.equal(i <= state.applied, i <= b.metadata.index);
     }

@@ -67,8 +67,16 @@ export interface StateMachine<R> {
    * (a cluster restored from the backup). Without it, backups use
    * {@link StateMachine.snapshot}, which must then hold the whole state.
    */
-  backup?(): Uint8Array | Promise<Uint8Array>;
+  backup?(): BackupData | Promise<BackupData>;
 }
+
+/**
+ * A backup's data: the bytes, or chunks made as they are read, so that a
+ * large state is never in memory whole. The chunks are the data in order.
+ * Whoever stops reading before the end calls `return()`, so the state
+ * machine lets go of what it kept for the backup.
+ */
+export type BackupData = Uint8Array | AsyncIterableIterator<Uint8Array>;
 
 /**
  * A node's state at one applied index, from {@link RaftNode.backup}: enough
@@ -78,7 +86,7 @@ export interface NodeBackup {
   /** The applied index the state is as of, its term, and the membership there. */
   readonly metadata: SnapshotMetadata;
   /** The state machine's backup (or snapshot) at `metadata.index`. */
-  readonly data: Uint8Array;
+  readonly data: BackupData;
 }
 
 /**

@@ -4,6 +4,9 @@
  * It takes the cluster secret (a backup holds every event), like the
  * membership routes.
  *
+ * The body is streamed: the state machine's chunks are read as the client
+ * reads them (the event store's entries are never in memory all at once).
+ *
  * By default the backup holds every write acknowledged before the request:
  * the node first confirms with the leader how far the log is committed
  * (ReadIndex) and waits until it has applied that far. `?consistency=local`
@@ -15,7 +18,7 @@
 
 import { Hono } from "hono";
 import type { RaftNode } from "../raft/node.ts";
-import { backupHeader } from "../raft/storage/backup_file.ts";
+import { backupStream } from "../raft/storage/backup_file.ts";
 import { secretMatches } from "./peer_routes.ts";
 import { SECRET_HEADER } from "./peer_transport.ts";
 
@@ -75,6 +78,7 @@ export function backupRoute(opts: BackupRouteOptions): Hono {
     if (consistency === "linearizable") await node.readIndex();
     const backup = await node.backup();
     if (backup.metadata.index === 0) {
+      if (!(backup.data instanceof Uint8Array)) await backup.data.return?.();
       return c.json(
         {
           error: "not_ready",
@@ -84,19 +88,11 @@ export function backupRoute(opts: BackupRouteOptions): Hono {
         { "retry-after": "1" },
       );
     }
-    const head = backupHeader(backup, { nodeId: node.id, clusterId: opts.clusterId });
-    const body = new ReadableStream<Uint8Array>({
-      start(ctl) {
-        ctl.enqueue(head);
-        ctl.enqueue(backup.data);
-        ctl.close();
-      },
-    });
+    const body = backupStream(backup, { nodeId: node.id, clusterId: opts.clusterId });
     const name = `raftlog-${opts.clusterId}-${node.id}-${backup.metadata.index}.backup`
       .replace(/[^A-Za-z0-9._-]/g, "_");
     return c.body(body, 200, {
       "content-type": "application/octet-stream",
-      "content-length": String(head.length + backup.data.length),
       "content-disposition": `attachment; filename="${name}"`,
       [BACKUP_INDEX_HEADER]: String(backup.metadata.index),
     });

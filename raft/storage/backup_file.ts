@@ -4,10 +4,11 @@
  * A backup is a node's state at one applied index ({@link NodeBackup}: the
  * state machine's whole state, the index, its term and the membership). The
  * file is the bytes `RLBACKUP`, a u32 format version, a u32 length and that
- * many bytes of JSON ({@link BackupInfo}: the metadata, when and where it
- * was taken, and the data's size and CRC-32), then the data. Every field is
- * checked on reading: a truncated or damaged file is refused, never
- * restored.
+ * many bytes of JSON ({@link BackupInfo}: the metadata, and when and where it
+ * was taken), then the data, then a trailer: `RLBKEND` and a zero byte, the
+ * data's size (u64) and CRC-32 (u32). The data can so be written as it is
+ * made, a chunk at a time. Every field is checked on reading: a truncated or
+ * damaged file is refused, never restored.
  *
  * {@link restoreDataDir} makes a fresh data directory whose node starts from
  * the backup, as a node does that installed a snapshot: its log begins after
@@ -20,13 +21,15 @@
 
 import { crc32 } from "node:zlib";
 import { confStateOf } from "../core/conf_state.ts";
-import type { ConfState, NodeId } from "../core/types.ts";
+import type { ConfState, NodeId, SnapshotMetadata } from "../core/types.ts";
 import type { NodeBackup } from "../node_types.ts";
 import { FileStorage } from "./file_storage.ts";
 
 const MAGIC = "RLBACKUP";
+const END = "RLBKEND\0";
 const VERSION = 1;
 const HEAD_BYTES = 16;
+const TRAILER_BYTES = 20;
 /** Largest JSON header accepted (the membership is in it). */
 const MAX_INFO_BYTES = 1 << 20;
 
@@ -44,10 +47,14 @@ export interface BackupInfo {
   readonly nodeId: NodeId;
   /** That node's cluster id. */
   readonly clusterId: string;
-  /** Bytes of state machine data after the header. */
-  readonly size: number;
-  /** CRC-32 of the data. */
-  readonly crc: number;
+}
+
+/** A backup read from a file: its state machine data in one piece. */
+export interface BackupFile {
+  /** The file's header. */
+  readonly info: BackupInfo;
+  /** The backup, as `restoreDataDir` takes it. */
+  readonly backup: { readonly metadata: SnapshotMetadata; readonly data: Uint8Array };
 }
 
 /** A backup file that is not one, or is truncated or damaged. */
@@ -60,24 +67,24 @@ export class BackupFormatError extends Error {
 }
 
 /**
- * The header of a backup file for `backup`, taken on `nodeId` of
- * `clusterId`: write it, then `backup.data`.
+ * The backup file of `backup`, taken on `nodeId` of `clusterId`, as a stream:
+ * the data's chunks are read as the stream is (a reader that cancels it
+ * ends the backup's reading too).
  *
  * @example
  * ```ts
- * import { backupHeader, readBackup } from "./backup_file.ts";
+ * import { backupStream, readBackup } from "./backup_file.ts";
  * const confState = { voters: ["n1"], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
  * const backup = { metadata: { index: 7, term: 2, confState }, data: new Uint8Array([1, 2, 3]) };
- * const head = backupHeader(backup, { nodeId: "n1", clusterId: "c" });
- * const file = new Uint8Array([...head, ...backup.data]);
+ * const file = new Uint8Array(await new Response(backupStream(backup, { nodeId: "n1", clusterId: "c" })).arrayBuffer());
  * const back = readBackup(file);
  * console.assert(back.info.index === 7 && back.backup.data[2] === 3);
  * ```
  */
-export function backupHeader(
+export function backupStream(
   backup: NodeBackup,
   from: { readonly nodeId: NodeId; readonly clusterId: string; readonly createdAt?: number },
-): Uint8Array {
+): ReadableStream<Uint8Array> {
   const info: BackupInfo = {
     index: backup.metadata.index,
     term: backup.metadata.term,
@@ -85,24 +92,56 @@ export function backupHeader(
     createdAt: from.createdAt ?? Date.now(),
     nodeId: from.nodeId,
     clusterId: from.clusterId,
-    size: backup.data.length,
-    crc: crc32(backup.data) >>> 0,
   };
   const json = new TextEncoder().encode(JSON.stringify(info));
   const head = new Uint8Array(HEAD_BYTES + json.length);
   head.set(new TextEncoder().encode(MAGIC), 0);
-  const view = new DataView(head.buffer);
-  view.setUint32(8, VERSION, true);
-  view.setUint32(12, json.length, true);
+  const hv = new DataView(head.buffer);
+  hv.setUint32(8, VERSION, true);
+  hv.setUint32(12, json.length, true);
   head.set(json, HEAD_BYTES);
-  return head;
+  const data = backup.data;
+  const chunks: AsyncIterator<Uint8Array> = data instanceof Uint8Array
+    ? (async function* () {
+      yield data;
+    })()
+    : data;
+  let size = 0, crc = 0, started = false, ended = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(ctl) {
+      if (!started) {
+        started = true;
+        ctl.enqueue(head);
+        return;
+      }
+      if (ended) return;
+      const r = await chunks.next();
+      if (!r.done) {
+        size += r.value.length;
+        crc = crc32(r.value, crc);
+        ctl.enqueue(r.value);
+        return;
+      }
+      ended = true;
+      const trailer = new Uint8Array(TRAILER_BYTES);
+      trailer.set(new TextEncoder().encode(END), 0);
+      const tv = new DataView(trailer.buffer);
+      tv.setBigUint64(8, BigInt(size), true);
+      tv.setUint32(16, crc >>> 0, true);
+      ctl.enqueue(trailer);
+      ctl.close();
+    },
+    async cancel() {
+      await chunks.return?.();
+    },
+  }, { highWaterMark: 0 });
 }
 
 /**
  * Reads a whole backup file's bytes. Throws {@link BackupFormatError} for
  * anything but an intact backup. The data is a view into `file`.
  */
-export function readBackup(file: Uint8Array): { info: BackupInfo; backup: NodeBackup } {
+export function readBackup(file: Uint8Array): BackupFile {
   if (file.length < HEAD_BYTES) throw new BackupFormatError("too short to be a raftlog backup");
   if (new TextDecoder().decode(file.subarray(0, 8)) !== MAGIC) {
     throw new BackupFormatError("not a raftlog backup (no RLBACKUP header)");
@@ -127,15 +166,22 @@ export function readBackup(file: Uint8Array): { info: BackupInfo; backup: NodeBa
     if (e instanceof BackupFormatError) throw e;
     throw new BackupFormatError(`the backup's header is damaged (${(e as Error).message})`);
   }
-  const data = file.subarray(HEAD_BYTES + infoBytes);
-  if (data.length !== info.size) {
+  const start = HEAD_BYTES + infoBytes;
+  const end = file.length - TRAILER_BYTES;
+  if (
+    end < start ||
+    new TextDecoder().decode(file.subarray(end, end + 8)) !== END
+  ) {
+    throw new BackupFormatError("the backup is truncated (no end marker): it was cut short");
+  }
+  const data = file.subarray(start, end);
+  const size = Number(view.getBigUint64(end + 8, true));
+  if (data.length !== size) {
     throw new BackupFormatError(
-      `the backup holds ${data.length} bytes of data where its header says ${info.size}: ${
-        data.length < info.size ? "truncated" : "trailing bytes"
-      }`,
+      `the backup holds ${data.length} bytes of data where its end says ${size}: it is damaged`,
     );
   }
-  if ((crc32(data) >>> 0) !== info.crc) {
+  if ((crc32(data) >>> 0) !== view.getUint32(end + 16, true)) {
     throw new BackupFormatError("the backup's data is damaged (CRC-32 mismatch)");
   }
   return {
@@ -182,8 +228,6 @@ function checkInfo(v: unknown): BackupInfo {
     createdAt: count("createdAt"),
     nodeId: text("nodeId"),
     clusterId: text("clusterId"),
-    size: count("size"),
-    crc: count("crc"),
   };
 }
 
@@ -217,7 +261,7 @@ export class DataDirNotEmptyError extends Error {
  */
 export async function restoreDataDir(
   dir: string,
-  backup: NodeBackup,
+  backup: BackupFile["backup"],
   voters: readonly NodeId[],
 ): Promise<void> {
   if (voters.length === 0) throw new RangeError("restoreDataDir: give at least one voter");

@@ -4,39 +4,70 @@ import { confStateOf } from "../core/conf_state.ts";
 import type { NodeBackup } from "../node_types.ts";
 import {
   BackupFormatError,
-  backupHeader,
+  backupStream,
   DataDirNotEmptyError,
   readBackup,
   restoreDataDir,
 } from "./backup_file.ts";
 import { FileStorage } from "./file_storage.ts";
 
-const backup: NodeBackup = {
+const backup = {
   metadata: { index: 41, term: 3, confState: confStateOf(["a", "b", "c"], ["d"]) },
   data: new Uint8Array(5000).map((_, i) => (i * 31) & 0xff),
-};
+} satisfies NodeBackup;
 
-function fileOf(b: NodeBackup): Uint8Array {
-  const head = backupHeader(b, { nodeId: "a", clusterId: "prod", createdAt: 1_700_000_000_000 });
-  const out = new Uint8Array(head.length + b.data.length);
-  out.set(head);
-  out.set(b.data, head.length);
-  return out;
+async function fileOf(b: NodeBackup): Promise<Uint8Array> {
+  const stream = backupStream(b, { nodeId: "a", clusterId: "prod", createdAt: 1_700_000_000_000 });
+  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-Deno.test("backup file: what is written reads back, header and data", () => {
-  const { info, backup: back } = readBackup(fileOf(backup));
+/** Chunks handed out one by one, remembering how far they were read and whether they were given up. */
+function chunked(data: Uint8Array, size: number) {
+  const seen = { read: 0, returned: false };
+  let at = 0;
+  const it: AsyncIterableIterator<Uint8Array> = {
+    [Symbol.asyncIterator]: () => it,
+    next() {
+      if (at >= data.length) return Promise.resolve({ done: true, value: undefined });
+      const c = data.subarray(at, at += size);
+      seen.read += c.length;
+      return Promise.resolve({ done: false, value: c });
+    },
+    return() {
+      seen.returned = true;
+      return Promise.resolve({ done: true, value: undefined });
+    },
+  };
+  return { it, seen };
+}
+
+Deno.test("backup file: what is written reads back, header and data", async () => {
+  const { info, backup: back } = readBackup(await fileOf(backup));
   assert.deepEqual(back.metadata, backup.metadata);
   assert.deepEqual(back.data, backup.data);
   assert.equal(info.nodeId, "a");
   assert.equal(info.clusterId, "prod");
   assert.equal(info.createdAt, 1_700_000_000_000);
-  assert.equal(info.size, 5000);
+  // The same file from the data in chunks.
+  const { it } = chunked(backup.data, 777);
+  const fromChunks = readBackup(await fileOf({ ...backup, data: it }));
+  assert.deepEqual(fromChunks.backup.data, backup.data);
 });
 
-Deno.test("backup file: every kind of damage is refused with what is wrong", () => {
-  const good = fileOf(backup);
-  const headLen = good.length - backup.data.length;
+Deno.test("backup file: chunks are read as the stream is, and a reader that gives up ends them", async () => {
+  const { it, seen } = chunked(backup.data, 100);
+  const stream = backupStream({ ...backup, data: it }, { nodeId: "a", clusterId: "c" });
+  const reader = stream.getReader();
+  await reader.read(); // the header
+  await reader.read(); // the first chunk
+  assert.ok(seen.read <= 300, `read ahead: ${seen.read}`);
+  await reader.cancel();
+  assert.equal(seen.returned, true);
+});
+
+Deno.test("backup file: every kind of damage is refused with what is wrong", async () => {
+  const good = await fileOf(backup);
+  const headLen = good.length - backup.data.length - 20;
   const cases: [string, Uint8Array, RegExp][] = [
     ["empty", new Uint8Array(), /too short/],
     [
@@ -44,8 +75,9 @@ Deno.test("backup file: every kind of damage is refused with what is wrong", () 
       new TextEncoder().encode("SQLite format 3\0 and more bytes"),
       /not a raftlog backup/,
     ],
-    ["truncated data", good.subarray(0, good.length - 1), /truncated/],
-    ["trailing bytes", new Uint8Array([...good, 0]), /trailing bytes/],
+    ["cut short", good.subarray(0, good.length - 1), /truncated \(no end marker\)/],
+    ["cut short in the data", good.subarray(0, headLen + 4000), /truncated \(no end marker\)/],
+    ["trailing bytes", new Uint8Array([...good, 0]), /no end marker/],
     ["truncated header", good.subarray(0, headLen - 5), /header is truncated/],
   ];
   const flipped = good.slice();
@@ -57,7 +89,10 @@ Deno.test("backup file: every kind of damage is refused with what is wrong", () 
   const json = good.slice();
   json[headLen - 1] = 0x20; // the header's closing brace
   cases.push(["a damaged header", json, /header is damaged/]);
-  const fields = fileOf({ ...backup, metadata: { ...backup.metadata, index: -1 } });
+  const size = good.slice();
+  size[good.length - 12]! ^= 1; // the size in the end marker
+  cases.push(["a damaged size", size, /holds 5000 bytes of data where its end says/]);
+  const fields = await fileOf({ ...backup, metadata: { ...backup.metadata, index: -1 } });
   cases.push(["a bad field", fields, /index is not a count/]);
   for (const [what, bytes, message] of cases) {
     assert.throws(() => readBackup(bytes), (e: unknown) => {
