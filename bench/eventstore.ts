@@ -301,12 +301,8 @@ async function benchFile(): Promise<Record<string, unknown>> {
   }
 }
 
-/** In a fresh process: open the directory, start a node on it, wait until it applied everything. */
-async function fileRestartChild(dir: string): Promise<void> {
-  const { FileStorage } = await import("../raft/storage/file_storage.ts");
-  const t0 = performance.now();
-  const storage = await FileStorage.open(dir);
-  const openMs = performance.now() - t0;
+/** An event store node alone on `storage`, taking no snapshots. */
+async function startSolo(storage: WritableStorage) {
   const sm = new EventStoreStateMachine({ storage });
   const node = await RaftNode.start<CommandResult>({
     id: "n1",
@@ -315,6 +311,16 @@ async function fileRestartChild(dir: string): Promise<void> {
     stateMachine: sm,
     snapshotEvery: 0,
   });
+  return { sm, node };
+}
+
+/** In a fresh process: open the directory, start a node on it, wait until it applied everything. */
+async function fileRestartChild(dir: string): Promise<void> {
+  const { FileStorage } = await import("../raft/storage/file_storage.ts");
+  const t0 = performance.now();
+  const storage = await FileStorage.open(dir);
+  const openMs = performance.now() - t0;
+  const { sm, node } = await startSolo(storage);
   const restoredMs = performance.now() - t0;
   const last = storage.lastIndex();
   await node.waitForApplied(last, { timeoutMs: 60_000 });
@@ -363,14 +369,7 @@ async function fileRestoreChild(dir: string, backupFile: string): Promise<void> 
   const writtenMs = performance.now() - t0;
   const t1 = performance.now();
   const storage = await FileStorage.open(dir);
-  const sm = new EventStoreStateMachine({ storage });
-  const node = await RaftNode.start<CommandResult>({
-    id: "n1",
-    storage,
-    transport: { send() {} },
-    stateMachine: sm,
-    snapshotEvery: 0,
-  });
+  const { sm, node } = await startSolo(storage);
   await node.waitForApplied(storage.lastIndex(), { timeoutMs: 60_000 });
   const readyMs = performance.now() - t1;
   if (sm.lastPosition !== EVENTS - 1) throw new Error(`restore has ${sm.lastPosition + 1} events`);

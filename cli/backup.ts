@@ -12,7 +12,7 @@ import { writeFileAtomic } from "../raft/storage/atomic_file.ts";
 import { BackupFormatError, readBackup, restoreDataDir } from "../raft/storage/backup_file.ts";
 import { SECRET_HEADER } from "../transport/peer_transport.ts";
 import { claimDataDir } from "./identity.ts";
-import { secretOf } from "./members.ts";
+import { clusterUrls, secretOf } from "./members.ts";
 import { parsePeers } from "./peer_urls.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -54,11 +54,7 @@ export async function runBackupCommand(
   if (positionals.length > 0) {
     throw new UsageError(`backup takes no positional arguments, got "${positionals.join(" ")}"`);
   }
-  const urls = (values.cluster ?? "").split(",").map((s) => s.trim().replace(/\/+$/, ""))
-    .filter((s) => s !== "");
-  if (urls.length === 0 || !urls.every((u) => /^https?:\/\//.test(u))) {
-    throw new UsageError("backup needs --cluster URL[,URL...]: http(s) addresses of members");
-  }
+  const urls = clusterUrls("backup", values.cluster);
   if (values.out === undefined || values.out === "") {
     throw new UsageError("backup needs --out FILE: where to write the backup");
   }

@@ -37,6 +37,20 @@ export function secretOf(
 }
 
 /**
+ * The members' addresses `--cluster URL[,URL...]` gives (trailing slashes
+ * dropped); throws `UsageError` naming `cmd` when there are none or one is
+ * not http(s).
+ */
+export function clusterUrls(cmd: string, value: string | undefined): string[] {
+  const urls = (value ?? "").split(",").map((s) => s.trim().replace(/\/+$/, ""))
+    .filter((s) => s !== "");
+  if (urls.length === 0 || !urls.every((u) => /^https?:\/\//.test(u))) {
+    throw new UsageError(`${cmd} needs --cluster URL[,URL...]: http(s) addresses of members`);
+  }
+  return urls;
+}
+
+/**
  * Runs `members` (print the membership) or `leave` (remove `--id` and print
  * the membership that results). Resolves with the exit code: 0 ok, 1 the
  * cluster refused or could not be reached; bad arguments throw `UsageError`.
@@ -71,10 +85,7 @@ export async function runMembersCommand(
   if (positionals.length > 0) {
     throw new UsageError(`${cmd} takes no positional arguments, got "${positionals.join(" ")}"`);
   }
-  const urls = (values.cluster ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
-  if (urls.length === 0 || !urls.every((u) => /^https?:\/\//.test(u))) {
-    throw new UsageError(`${cmd} needs --cluster URL[,URL...]: http(s) addresses of members`);
-  }
+  const urls = clusterUrls(cmd, values.cluster);
   if (cmd === "leave" && (values.id === undefined || values.id === "")) {
     throw new UsageError("leave needs --id ID: the member to remove");
   }
