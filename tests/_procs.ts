@@ -44,13 +44,20 @@ export function spawnNode(
   return { child, log };
 }
 
-/** Starts one node per data directory, as one cluster. */
+/** Starts one node per data directory, as one cluster (ids n1, n2... and free ports unless given). */
 export function startNodes(
   dirs: readonly string[],
-  opts: { app: "kv" | "events"; secret: string; logLevel?: string; extraArgs?: readonly string[] },
+  opts: {
+    app: "kv" | "events";
+    secret: string;
+    logLevel?: string;
+    extraArgs?: readonly string[];
+    ids?: readonly string[];
+    urls?: readonly string[];
+  },
 ): NodeProc[] {
-  const ids = dirs.map((_, i) => `n${i + 1}`);
-  const urls = ids.map(() => `http://127.0.0.1:${freePort()}`);
+  const ids = opts.ids ?? dirs.map((_, i) => `n${i + 1}`);
+  const urls = opts.urls ?? ids.map(() => `http://127.0.0.1:${freePort()}`);
   const peers = ids.map((id, i) => `${id}=${urls[i]}`).join(",");
   return ids.map((id, i) => {
     const args = [

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { RaftlogClient } from "../eventstore/client.ts";
 import type { RecordedEvent } from "../eventstore/types.ts";
-import { leaderOf, type NodeProc, spawnNode, startNodes, stopNodes } from "./_procs.ts";
+import { leaderOf, type NodeProc, startNodes, stopNodes } from "./_procs.ts";
 import { freePort } from "./helpers.ts";
 
 const SECRET = "backup-process-test";
@@ -163,24 +163,12 @@ Deno.test({
         ]);
         assert.equal(r.code, 0, r.err);
       }
-      news = ids.map((id, i) => {
-        const args = [
-          "--id",
-          id,
-          "--peers",
-          peers,
-          "--data",
-          join(root, id),
-          "--secret",
-          SECRET,
-          "--app",
-          "events",
-          "--cluster-id",
-          "after",
-          "--log-level",
-          "warn",
-        ];
-        return { id, url: urls[i]!, args, ...spawnNode({ args }) };
+      news = startNodes(ids.map((id) => join(root, id)), {
+        app: "events",
+        secret: SECRET,
+        ids,
+        urls,
+        extraArgs: ["--cluster-id", "after"],
       });
       await leaderOf(news);
       // Every node of the new cluster serves the backup's events, exactly.
@@ -271,19 +259,12 @@ Deno.test({
         `solo=${url}`,
       ]);
       assert.equal(r.code, 0, r.err);
-      const args = [
-        "--id",
-        "solo",
-        "--peers",
-        `solo=${url}`,
-        "--data",
-        join(root, "solo"),
-        "--secret",
-        SECRET,
-        "--app",
-        "events",
-      ];
-      restored = [{ id: "solo", url, args, ...spawnNode({ args }) }];
+      restored = startNodes([join(root, "solo")], {
+        app: "events",
+        secret: SECRET,
+        ids: ["solo"],
+        urls: [url],
+      });
       await leaderOf(restored);
       const got = await readEverything(new RaftlogClient({ urls: [url] }));
       assert.deepEqual(got, full.slice(0, got.length), "a prefix of the log");
