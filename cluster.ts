@@ -11,6 +11,8 @@
  *
  * The application (`--app`, default `events`: the event store) is kept with
  * the cluster, so a resumed cluster runs the one its log was written for.
+ * `--restore FILE` creates the cluster from a backup (`raftlog backup`):
+ * every node starts from its state.
  *
  * A resumed cluster starts only the nodes that are still members, as the
  * membership committed in their data directories has it: a node removed
@@ -21,6 +23,7 @@
  */
 
 import { leaderOf } from "./cli/cluster_leader.ts";
+import { claimDataDir } from "./cli/identity.ts";
 import {
   type ClusterNode,
   memberTable,
@@ -30,6 +33,7 @@ import {
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { type BackupFile, readBackup, restoreDataDir } from "./raft/storage/backup_file.ts";
 import { DirLock } from "./raft/storage/dir_lock.ts";
 import { parseCorsOrigins } from "./transport/cors.ts";
 import { MemberClient } from "./transport/member_client.ts";
@@ -61,7 +65,7 @@ const DEFAULT_APP = "events";
 
 const USAGE =
   `Usage: deno task cluster [--nodes N] [--base-port P] [--data DIR] [--app A] [--log-level L]
-                          [--cors-origins LIST]
+                          [--cors-origins LIST] [--restore FILE]
 
   --nodes N        number of nodes (default 3)
   --base-port P    node i listens on P + i - 1 (default 7001)
@@ -71,6 +75,8 @@ const USAGE =
   --log-level L    node log level: debug, info, warn, error (default info)
   --cors-origins LIST
                    origins whose browser pages may call the nodes (comma-separated, or *)
+  --restore FILE   create the cluster from a backup (raftlog backup): a new --data only;
+                   give the --app the backup was taken with
   --json-logs      print node logs as raw JSON lines`;
 
 function fail(message: string, code = 1): never {
@@ -205,6 +211,7 @@ async function main(): Promise<void> {
         "cors-origins": { type: "string" },
         app: { type: "string" },
         "json-logs": { type: "boolean", default: false },
+        restore: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -233,6 +240,22 @@ async function main(): Promise<void> {
     fail(`--cors-origins: ${e instanceof Error ? e.message : e}`, 2);
   }
 
+  // Checked before anything is written: a damaged backup leaves no cluster behind.
+  let restore: BackupFile | undefined;
+  if (values.restore !== undefined) {
+    if (readJson(join(dataDir, CONFIG_FILE)) !== undefined) {
+      fail(
+        `--restore makes a new cluster, and ${dataDir} holds one: pass a new --data directory`,
+        2,
+      );
+    }
+    try {
+      restore = readBackup(await Deno.readFile(values.restore));
+    } catch (e) {
+      fail(`cannot restore ${values.restore}: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+
   await Deno.mkdir(dataDir, { recursive: true });
   let lock: DirLock;
   try {
@@ -251,6 +274,15 @@ async function main(): Promise<void> {
     url: `http://${cfg.host}:${cfg.basePort + i}`,
     dataDir: join(dataDir, `n${i + 1}`),
   }));
+  if (restore !== undefined) {
+    for (const n of all) {
+      await restoreDataDir(n.dataDir, restore.backup, all.map((m) => m.id));
+      await claimDataDir(n.dataDir, { clusterId: cfg.clusterId, nodeId: n.id });
+    }
+    console.log(
+      `Restored from ${values.restore}: ${restore.info.nodeId}'s state at index ${restore.info.index} (cluster ${restore.info.clusterId})`,
+    );
+  }
   // A resumed cluster may have lost members and gained others since it was created.
   const plan: ResumePlan = created
     ? { start: all, skip: [], members: undefined, warnings: [] }
