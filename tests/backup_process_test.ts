@@ -281,3 +281,55 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "the key-value app backs up and restores too (its snapshot is its whole state)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "raftlog-backup-kv-" });
+    const olds = startNodes([join(root, "kv1")], { app: "kv", secret: SECRET });
+    let restored: NodeProc[] = [];
+    try {
+      const old = await leaderOf(olds);
+      const put = (url: string, key: string, value: string) =>
+        fetch(`${url}/commands`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ op: "put", key, value }),
+        }).then((r) => r.json());
+      for (let i = 0; i < 30; i++) await put(old.url, `k${i}`, `v${i}`);
+      const file = join(root, "kv.backup");
+      const b = await cli(["backup", "--cluster", old.url, "--out", file, "--secret", SECRET]);
+      assert.equal(b.code, 0, b.err);
+      await stopNodes(olds);
+      const url = `http://127.0.0.1:${freePort()}`;
+      const r = await cli([
+        "restore",
+        file,
+        "--data",
+        join(root, "r"),
+        "--id",
+        "r",
+        "--peers",
+        `r=${url}`,
+      ]);
+      assert.equal(r.code, 0, r.err);
+      restored = startNodes([join(root, "r")], {
+        app: "kv",
+        secret: SECRET,
+        ids: ["r"],
+        urls: [url],
+      });
+      await leaderOf(restored);
+      for (let i = 0; i < 30; i++) {
+        const got = await (await fetch(`${url}/kv/k${i}?consistency=linearizable`)).json();
+        assert.equal(got.value, `v${i}`);
+      }
+      assert.equal((await put(url, "k0", "new")).value, "new");
+    } finally {
+      await stopNodes([...olds, ...restored]);
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  },
+});
