@@ -221,13 +221,21 @@ export class EventIndex {
     return !s.hardDeleted && this.posRevision.get(position) >= s.truncatedBefore;
   }
 
-  /** Liveness of every position as raw columns (see {@link Liveness}). */
-  liveness(): Liveness {
+  /**
+   * Liveness of every position as raw columns (see {@link Liveness}), or
+   * undefined while no event was ever removed (every position holds one, and
+   * the id table need not look each up as it grows).
+   */
+  liveness(): Liveness | undefined {
     const floor = new Float64Array(this.streamsById.length);
+    let removed = false;
     for (let i = 0; i < floor.length; i++) {
       const s = this.streamsById[i]!;
-      floor[i] = s.hardDeleted ? Infinity : s.truncatedBefore;
+      const f = s.hardDeleted ? Infinity : s.truncatedBefore;
+      floor[i] = f;
+      if (f > 0) removed = true;
     }
+    if (!removed) return undefined;
     return { stream: this.posStream.view(), revision: this.posRevision.view(), floor };
   }
 

@@ -192,7 +192,7 @@ export class IdTable {
    * Adds (h1, h2) -> position. At 70% full a move into a new table starts
    * (see the class comment); each insert moves a few more slots.
    */
-  insert(h1: number, h2: number, position: number, liveness?: () => Liveness): void {
+  insert(h1: number, h2: number, position: number, liveness?: () => Liveness | undefined): void {
     if (this.#old !== undefined) {
       this.#move(MOVE_STEP);
       // The new table was sized from a guess (see #startMove); it must never fill up.

@@ -20,7 +20,6 @@ import {
 } from "./_cluster_script.ts";
 import { fetchJson, waitFor } from "./helpers.ts";
 
-
 async function membersOf(url: string, secret: string): Promise<MembersBody | undefined> {
   try {
     const r = await fetchJson(`${url}/members`, {
