@@ -6,10 +6,16 @@
  * @module
  */
 
-import { basename, dirname, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { writeFileAtomic } from "../raft/storage/atomic_file.ts";
-import { BackupFormatError, readBackup, restoreDataDir } from "../raft/storage/backup_file.ts";
+import { renameDurably } from "../raft/storage/atomic_file.ts";
+import {
+  BackupChecker,
+  BackupFormatError,
+  type BackupInfo,
+  readBackup,
+  restoreDataDir,
+} from "../raft/storage/backup_file.ts";
 import { SECRET_HEADER } from "../transport/peer_transport.ts";
 import { claimDataDir } from "./identity.ts";
 import { clusterUrls, secretOf } from "./members.ts";
@@ -18,8 +24,8 @@ import { UsageError } from "./usage_error.ts";
 
 /**
  * Runs `raftlog backup --cluster URL[,URL...] --out FILE [--local]`: asks the
- * members in turn for a backup, checks the whole file, and writes it
- * atomically (a backup cut short never replaces `FILE`). Resolves with the
+ * members in turn for a backup and streams it to disk, checking it on the
+ * way; it replaces `FILE` only once the whole backup proved intact. Resolves with the
  * exit code: 0 ok, 1 no member gave a backup; bad arguments throw `UsageError`.
  *
  * @example
@@ -79,11 +85,9 @@ export async function runBackupCommand(
         if (res.status === 401) break;
         continue;
       }
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      const { info } = readBackup(bytes);
-      await writeFileAtomic(dirname(out), basename(out), bytes);
+      const { info, bytes } = await saveChecked(res.body!, out);
       console.log(
-        `Backup of ${info.nodeId} (cluster ${info.clusterId}) at index ${info.index}, term ${info.term}: ${bytes.length} bytes in ${out}`,
+        `Backup of ${info.nodeId} (cluster ${info.clusterId}) at index ${info.index}, term ${info.term}: ${bytes} bytes in ${out}`,
       );
       return 0;
     } catch (e) {
@@ -92,6 +96,41 @@ export async function runBackupCommand(
   }
   console.error(`raftlog backup: no member gave a backup\n  ${failures.join("\n  ")}`);
   return 1;
+}
+
+/**
+ * Writes `body` to a temporary file next to `out` while checking it, and
+ * renames it over `out` only once the whole backup proved intact (synced,
+ * then the directory): a backup cut short or damaged never replaces `out`.
+ */
+async function saveChecked(
+  body: ReadableStream<Uint8Array>,
+  out: string,
+): Promise<{ info: BackupInfo; bytes: number }> {
+  const dir = dirname(out);
+  const tmp = `.${basename(out)}.${Deno.pid}.partial`;
+  const file = await Deno.open(join(dir, tmp), { write: true, create: true, truncate: true });
+  const check = new BackupChecker();
+  let bytes = 0;
+  try {
+    try {
+      for await (const chunk of body) {
+        check.push(chunk);
+        let done = 0;
+        while (done < chunk.length) done += await file.write(chunk.subarray(done));
+        bytes += chunk.length;
+      }
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    const info = check.finish();
+    await renameDurably(dir, tmp, basename(out));
+    return { info, bytes };
+  } catch (e) {
+    await Deno.remove(join(dir, tmp)).catch(() => {});
+    throw e;
+  }
 }
 
 /**

@@ -6,9 +6,9 @@
  * file is the bytes `RLBACKUP`, a u32 format version, a u32 length and that
  * many bytes of JSON ({@link BackupInfo}: the metadata, and when and where it
  * was taken), then the data, then a trailer: `RLBKEND` and a zero byte, the
- * data's size (u64) and CRC-32 (u32). The data can so be written as it is
- * made, a chunk at a time. Every field is checked on reading: a truncated or
- * damaged file is refused, never restored.
+ * data's size (u64) and the CRC-32 (u32) of everything before the trailer.
+ * The data can so be written as it is made, a chunk at a time. Every field is
+ * checked on reading: a truncated or damaged file is refused, never restored.
  *
  * {@link restoreDataDir} makes a fresh data directory whose node starts from
  * the backup, as a node does that installed a snapshot: its log begins after
@@ -106,7 +106,8 @@ export function backupStream(
       yield data;
     })()
     : data;
-  let size = 0, crc = 0, started = false, ended = false;
+  // The CRC covers the header too: a changed digit there would restore another index.
+  let size = 0, crc = crc32(head), started = false, ended = false;
   return new ReadableStream<Uint8Array>({
     async pull(ctl) {
       if (!started) {
@@ -138,52 +139,143 @@ export function backupStream(
 }
 
 /**
- * Reads a whole backup file's bytes. Throws {@link BackupFormatError} for
- * anything but an intact backup. The data is a view into `file`.
+ * Checks a backup file as it streams by, a chunk at a time, keeping only
+ * its header and last bytes: {@link BackupChecker.finish} answers its header
+ * once the whole file proved intact, and throws {@link BackupFormatError}
+ * otherwise (as soon as the header is wrong, or at the end).
+ *
+ * @example
+ * ```ts
+ * import { BackupChecker, backupStream } from "./backup_file.ts";
+ * const confState = { voters: ["n1"], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+ * const backup = { metadata: { index: 7, term: 2, confState }, data: new Uint8Array(1000) };
+ * const check = new BackupChecker();
+ * for await (const chunk of backupStream(backup, { nodeId: "n1", clusterId: "c" })) check.push(chunk);
+ * console.assert(check.finish().index === 7 && check.dataStart > 16);
+ * ```
  */
-export function readBackup(file: Uint8Array): BackupFile {
-  if (file.length < HEAD_BYTES) throw new BackupFormatError("too short to be a raftlog backup");
-  if (new TextDecoder().decode(file.subarray(0, 8)) !== MAGIC) {
+export class BackupChecker {
+  /** Bytes of the header so far, until it is read. */
+  #head: Uint8Array | undefined = new Uint8Array(0);
+  #info: BackupInfo | undefined;
+  #dataStart = 0;
+  /** The last bytes seen (the end marker, once all arrived), not yet counted as data. */
+  #tail = new Uint8Array(0);
+  #size = 0;
+  #crc = 0;
+
+  /** Offset of the data in the file (known once the header was read). */
+  get dataStart(): number {
+    return this.#dataStart;
+  }
+
+  /** Takes the file's next bytes. */
+  push(chunk: Uint8Array): void {
+    if (this.#head !== undefined) {
+      const head = this.#head.length === 0 ? chunk : concat(this.#head, chunk);
+      const read = readHead(head);
+      if (read === undefined) {
+        this.#head = head;
+        return;
+      }
+      this.#head = undefined;
+      this.#info = read.info;
+      this.#dataStart = read.start;
+      this.#crc = crc32(head.subarray(0, read.start));
+      chunk = head.subarray(read.start);
+    }
+    // All but the last TRAILER_BYTES bytes seen are data.
+    if (chunk.length >= TRAILER_BYTES) {
+      this.#count(this.#tail);
+      this.#count(chunk.subarray(0, chunk.length - TRAILER_BYTES));
+      this.#tail = chunk.slice(chunk.length - TRAILER_BYTES);
+    } else {
+      const joined = concat(this.#tail, chunk);
+      const data = Math.max(0, joined.length - TRAILER_BYTES);
+      this.#count(joined.subarray(0, data));
+      this.#tail = joined.slice(data);
+    }
+  }
+
+  #count(data: Uint8Array): void {
+    if (data.length === 0) return;
+    this.#crc = crc32(data, this.#crc);
+    this.#size += data.length;
+  }
+
+  /** The header of the file pushed, if it was intact to its end. */
+  finish(): BackupInfo {
+    if (this.#info === undefined) {
+      const have = this.#head?.length ?? 0;
+      throw new BackupFormatError(
+        have < HEAD_BYTES ? "too short to be a raftlog backup" : "the backup's header is truncated",
+      );
+    }
+    const t = this.#tail;
+    if (t.length < TRAILER_BYTES || new TextDecoder().decode(t.subarray(0, 8)) !== END) {
+      throw new BackupFormatError("the backup is truncated (no end marker): it was cut short");
+    }
+    const view = new DataView(t.buffer, t.byteOffset, t.byteLength);
+    const size = Number(view.getBigUint64(8, true));
+    if (this.#size !== size) {
+      throw new BackupFormatError(
+        `the backup holds ${this.#size} bytes of data where its end says ${size}: it is damaged`,
+      );
+    }
+    if ((this.#crc >>> 0) !== view.getUint32(16, true)) {
+      throw new BackupFormatError("the backup is damaged (CRC-32 mismatch)");
+    }
+    return this.#info;
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/**
+ * The header at the start of `bytes` and where the data begins; undefined
+ * while more bytes are needed; throws {@link BackupFormatError} once it is
+ * wrong.
+ */
+function readHead(bytes: Uint8Array): { info: BackupInfo; start: number } | undefined {
+  if (bytes.length >= 8 && new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) {
     throw new BackupFormatError("not a raftlog backup (no RLBACKUP header)");
   }
-  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  if (bytes.length < HEAD_BYTES) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, true);
   if (version !== VERSION) {
     throw new BackupFormatError(`backup format version ${version} is not known (this reads 1)`);
   }
   const infoBytes = view.getUint32(12, true);
-  if (infoBytes > MAX_INFO_BYTES || HEAD_BYTES + infoBytes > file.length) {
-    throw new BackupFormatError("the backup's header is truncated");
-  }
-  let info: BackupInfo;
+  if (infoBytes > MAX_INFO_BYTES) throw new BackupFormatError("the backup's header is damaged");
+  if (HEAD_BYTES + infoBytes > bytes.length) return undefined;
   try {
-    info = checkInfo(
+    const info = checkInfo(
       JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(
-        file.subarray(HEAD_BYTES, HEAD_BYTES + infoBytes),
+        bytes.subarray(HEAD_BYTES, HEAD_BYTES + infoBytes),
       )),
     );
+    return { info, start: HEAD_BYTES + infoBytes };
   } catch (e) {
     if (e instanceof BackupFormatError) throw e;
     throw new BackupFormatError(`the backup's header is damaged (${(e as Error).message})`);
   }
-  const start = HEAD_BYTES + infoBytes;
-  const end = file.length - TRAILER_BYTES;
-  if (
-    end < start ||
-    new TextDecoder().decode(file.subarray(end, end + 8)) !== END
-  ) {
-    throw new BackupFormatError("the backup is truncated (no end marker): it was cut short");
-  }
-  const data = file.subarray(start, end);
-  const size = Number(view.getBigUint64(end + 8, true));
-  if (data.length !== size) {
-    throw new BackupFormatError(
-      `the backup holds ${data.length} bytes of data where its end says ${size}: it is damaged`,
-    );
-  }
-  if ((crc32(data) >>> 0) !== view.getUint32(end + 16, true)) {
-    throw new BackupFormatError("the backup's data is damaged (CRC-32 mismatch)");
-  }
+}
+
+/**
+ * Reads a whole backup file's bytes. Throws {@link BackupFormatError} for
+ * anything but an intact backup. The data is a view into `file`.
+ */
+export function readBackup(file: Uint8Array): BackupFile {
+  const check = new BackupChecker();
+  check.push(file);
+  const info = check.finish();
+  const data = file.subarray(check.dataStart, file.length - TRAILER_BYTES);
   return {
     info,
     backup: { metadata: { index: info.index, term: info.term, confState: info.confState }, data },

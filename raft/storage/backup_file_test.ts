@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { confStateOf } from "../core/conf_state.ts";
 import type { NodeBackup } from "../node_types.ts";
+import fc from "fast-check";
 import {
+  BackupChecker,
   BackupFormatError,
   backupStream,
   DataDirNotEmptyError,
@@ -137,4 +139,32 @@ Deno.test("restoreDataDir: a fresh directory starts from the backup with the new
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("BackupChecker: any split of a file into chunks passes intact and fails with any byte changed", async () => {
+  const good = await fileOf(backup);
+  const check = (bytes: Uint8Array, cuts: number[]) => {
+    const c = new BackupChecker();
+    let at = 0;
+    for (const cut of [...cuts.map((x) => x % (bytes.length + 1))].sort((a, b) => a - b)) {
+      c.push(bytes.subarray(at, Math.max(at, cut)));
+      at = Math.max(at, cut);
+    }
+    c.push(bytes.subarray(at));
+    return c.finish();
+  };
+  fc.assert(
+    fc.property(
+      fc.array(fc.nat(), { maxLength: 12 }),
+      fc.nat(),
+      fc.integer({ min: 1, max: 255 }),
+      (cuts, at, flip) => {
+        assert.equal(check(good, cuts).index, 41);
+        const bad = good.slice();
+        bad[at % bad.length]! ^= flip;
+        assert.throws(() => check(bad, cuts), BackupFormatError);
+      },
+    ),
+    { numRuns: 300 },
+  );
 });
