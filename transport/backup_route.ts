@@ -30,7 +30,14 @@ export interface BackupRouteOptions {
   readonly secret: string;
   /** The cluster id, recorded in the backup. */
   readonly clusterId: string;
+  /**
+   * A client that reads nothing of the backup for this long loses it (the
+   * log is kept for a backup being read). Default 60,000 ms.
+   */
+  readonly idleMs?: number;
 }
+
+const DEFAULT_IDLE_MS = 60_000;
 
 /** The header with the backup's applied index. */
 export const BACKUP_INDEX_HEADER = "x-raftlog-backup-index";
@@ -88,7 +95,9 @@ export function backupRoute(opts: BackupRouteOptions): Hono {
         { "retry-after": "1" },
       );
     }
-    const body = backupStream(backup, { nodeId: node.id, clusterId: opts.clusterId });
+    const body = backupStream(backup, { nodeId: node.id, clusterId: opts.clusterId }, {
+      idleMs: opts.idleMs ?? DEFAULT_IDLE_MS,
+    });
     const name = `raftlog-${opts.clusterId}-${node.id}-${backup.metadata.index}.backup`
       .replace(/[^A-Za-z0-9._-]/g, "_");
     return c.body(body, 200, {

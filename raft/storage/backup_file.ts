@@ -69,7 +69,8 @@ export class BackupFormatError extends Error {
 /**
  * The backup file of `backup`, taken on `nodeId` of `clusterId`, as a stream:
  * the data's chunks are read as the stream is (a reader that cancels it
- * ends the backup's reading too).
+ * ends the backup's reading too, and with `idleMs`, so does a reader that
+ * reads nothing for that long: the stream then fails).
  *
  * @example
  * ```ts
@@ -84,6 +85,7 @@ export class BackupFormatError extends Error {
 export function backupStream(
   backup: NodeBackup,
   from: { readonly nodeId: NodeId; readonly clusterId: string; readonly createdAt?: number },
+  opts: { readonly idleMs?: number } = {},
 ): ReadableStream<Uint8Array> {
   const info: BackupInfo = {
     index: backup.metadata.index,
@@ -108,11 +110,26 @@ export function backupStream(
     : data;
   // The CRC covers the header too: a changed digit there would restore another index.
   let size = 0, crc = crc32(head), started = false, ended = false;
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  // A reader that stops reading must not keep what the chunks hold (the log's entries) for ever.
+  const watch = (ctl: ReadableStreamDefaultController<Uint8Array>) => {
+    if (opts.idleMs === undefined) return;
+    idle = setTimeout(() => {
+      ended = true;
+      chunks.return?.();
+      ctl.error(new Error(`the backup's reader read nothing for ${opts.idleMs} ms`));
+    }, opts.idleMs);
+  };
   return new ReadableStream<Uint8Array>({
+    start(ctl) {
+      watch(ctl);
+    },
     async pull(ctl) {
+      clearTimeout(idle);
       if (!started) {
         started = true;
         ctl.enqueue(head);
+        watch(ctl);
         return;
       }
       if (ended) return;
@@ -121,6 +138,7 @@ export function backupStream(
         size += r.value.length;
         crc = crc32(r.value, crc);
         ctl.enqueue(r.value);
+        watch(ctl);
         return;
       }
       ended = true;
@@ -133,6 +151,7 @@ export function backupStream(
       ctl.close();
     },
     async cancel() {
+      clearTimeout(idle);
       await chunks.return?.();
     },
   }, { highWaterMark: 0 });

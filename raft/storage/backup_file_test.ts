@@ -168,3 +168,18 @@ Deno.test("BackupChecker: any split of a file into chunks passes intact and fail
     { numRuns: 300 },
   );
 });
+
+Deno.test("backupStream: a reader that reads nothing for idleMs loses the stream, and the chunks are given up", async () => {
+  const { it, seen } = chunked(backup.data, 100);
+  let gaveUp!: () => void;
+  const given = new Promise<void>((r) => (gaveUp = r));
+  const ret = it.return!.bind(it);
+  it.return = () => (gaveUp(), ret());
+  const reader = backupStream({ ...backup, data: it }, { nodeId: "a", clusterId: "c" }, {
+    idleMs: 30,
+  }).getReader();
+  await reader.read(); // the header; then nothing
+  await given;
+  assert.equal(seen.returned, true);
+  await assert.rejects(reader.read(), /read nothing for 30 ms/);
+});
