@@ -33,6 +33,21 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
   return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
 }
 
+/** `raftlog restore` of `file` into `dir` as a cluster of one node, started and leading. */
+async function restoreSolo(file: string, dir: string, app: "events" | "kv"): Promise<NodeProc[]> {
+  const url = `http://127.0.0.1:${freePort()}`;
+  const r = await cli(["restore", file, "--data", dir, "--id", "solo", "--peers", `solo=${url}`]);
+  assert.equal(r.code, 0, r.err);
+  const procs = startNodes([dir], { app, secret: SECRET, ids: ["solo"], urls: [url] });
+  try {
+    await leaderOf(procs);
+  } catch (e) {
+    await stopNodes(procs);
+    throw e;
+  }
+  return procs;
+}
+
 async function readEverything(c: RaftlogClient): Promise<RecordedEvent[]> {
   const all: RecordedEvent[] = [];
   let from: number | null = 0;
@@ -247,25 +262,8 @@ Deno.test({
       await stopNodes(olds);
 
       // Restored as a cluster of one.
-      const url = `http://127.0.0.1:${freePort()}`;
-      const r = await cli([
-        "restore",
-        file,
-        "--data",
-        join(root, "solo"),
-        "--id",
-        "solo",
-        "--peers",
-        `solo=${url}`,
-      ]);
-      assert.equal(r.code, 0, r.err);
-      restored = startNodes([join(root, "solo")], {
-        app: "events",
-        secret: SECRET,
-        ids: ["solo"],
-        urls: [url],
-      });
-      await leaderOf(restored);
+      restored = await restoreSolo(file, join(root, "solo"), "events");
+      const url = restored[0]!.url;
       const got = await readEverything(new RaftlogClient({ urls: [url] }));
       assert.deepEqual(got, full.slice(0, got.length), "a prefix of the log");
       assert.ok(got.length < full.length, "appends went on after the backup");
@@ -303,25 +301,8 @@ Deno.test({
       const b = await cli(["backup", "--cluster", old.url, "--out", file, "--secret", SECRET]);
       assert.equal(b.code, 0, b.err);
       await stopNodes(olds);
-      const url = `http://127.0.0.1:${freePort()}`;
-      const r = await cli([
-        "restore",
-        file,
-        "--data",
-        join(root, "r"),
-        "--id",
-        "r",
-        "--peers",
-        `r=${url}`,
-      ]);
-      assert.equal(r.code, 0, r.err);
-      restored = startNodes([join(root, "r")], {
-        app: "kv",
-        secret: SECRET,
-        ids: ["r"],
-        urls: [url],
-      });
-      await leaderOf(restored);
+      restored = await restoreSolo(file, join(root, "r"), "kv");
+      const url = restored[0]!.url;
       for (let i = 0; i < 30; i++) {
         const got = await (await fetch(`${url}/kv/k${i}?consistency=linearizable`)).json();
         assert.equal(got.value, `v${i}`);
