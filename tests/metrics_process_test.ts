@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { RaftlogClient } from "../eventstore/client.ts";
 import { leaderOf, startNodes, stopNodes } from "./_procs.ts";
+import { waitFor } from "./helpers.ts";
 
 function sample(text: string, name: string): number {
   const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
@@ -22,7 +23,11 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "raftlog-metrics-" });
-    const procs = startNodes([join(root, "n1")], { app: "events", secret: "s" });
+    const procs = startNodes([join(root, "n1")], {
+      app: "events",
+      secret: "s",
+      extraArgs: ["--snapshot-every", "5"],
+    });
     try {
       const node = await leaderOf(procs);
       const scrape = async () => await (await fetch(`${node.url}/metrics`)).text();
@@ -48,6 +53,13 @@ Deno.test({
         sample(after, 'raftlog_disk_sync_duration_seconds_bucket\\{le="\\+Inf"\\}'),
         syncs,
       );
+      // Snapshots (every 5 entries or so here): timed, and the latest one's size shown.
+      for (let i = 0; i < 20; i++) await client.append("c", { type: "T" });
+      const snapped = await waitFor("a snapshot in /metrics", async () => {
+        const t = await scrape();
+        return sample(t, "raftlog_disk_snapshot_duration_seconds_count") >= 1 ? t : undefined;
+      });
+      assert.ok(sample(snapped, "raftlog_disk_snapshot_bytes") > 0);
     } finally {
       await stopNodes(procs);
       await Deno.remove(root, { recursive: true }).catch(() => {});

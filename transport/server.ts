@@ -188,6 +188,8 @@ export async function serveNode<R>(opts: ServeOptions<R>): Promise<ServedNode<R>
     const storage = opts.storage;
     metrics.addHistogram("raftlog_disk_sync_duration_seconds", storage.syncSeconds);
     metrics.addGauge("raftlog_disk_log_bytes", () => storage.logBytes());
+    metrics.addHistogram("raftlog_disk_snapshot_duration_seconds", storage.snapshotSeconds);
+    metrics.addGauge("raftlog_disk_snapshot_bytes", () => storage.snapshotBytes());
   }
   node.on("addPeer", ({ id, context }) => {
     if (!/^https?:\/\//i.test(context)) return;

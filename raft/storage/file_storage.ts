@@ -132,6 +132,10 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
   readonly releasesSnapshotData = true;
   /** How long each sync of the log took (`raftlog_disk_sync_duration_seconds` in `/metrics`). */
   readonly syncSeconds: Histogram = new Histogram();
+  /** How long each snapshot given to {@link createSnapshot} took to be written and synced. */
+  readonly snapshotSeconds: Histogram = new Histogram();
+  /** Bytes of data of the latest snapshot. */
+  #snapshotBytes: number;
   #lock: DirLock;
   #segmentBytes: number;
   #logger: StorageLogger;
@@ -198,6 +202,7 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
       preallocateBytes: init.preallocateBytes,
     });
     this.#snap = new LatestSnapshot(init.dir, init.snapshot);
+    this.#snapshotBytes = init.snapshot.data.length;
     this.#hardState = init.hardState;
     this.#hsSeq = init.hsSeq;
     this.#hsFileSeq = init.hsFileSeq;
@@ -403,6 +408,11 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
     return this.#firstIndex;
   }
 
+  /** Bytes of data of the latest snapshot (`raftlog_disk_snapshot_bytes` in `/metrics`). */
+  snapshotBytes(): number {
+    return this.#snapshotBytes;
+  }
+
   /** Bytes of log segments written (their records and headers, not zeros written ahead). */
   logBytes(): number {
     this.#checkReadable();
@@ -514,6 +524,7 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
         });
         if (snap === undefined) return this.#snap.load();
         this.#checkUsable();
+        const start = performance.now();
         await this.#io(() => prepareSnapshotFile(this.dir, snap));
         return this.#enqueue(async () => {
           if (index <= this.#snap.metadata.index) {
@@ -522,6 +533,8 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
             return this.#snap.load();
           }
           await this.#io(() => this.#snap.replace(snap, true));
+          this.#snapshotBytes = data.length;
+          this.snapshotSeconds.observe((performance.now() - start) / 1000);
           return snap;
         });
       });
@@ -835,6 +848,7 @@ export class FileStorage implements WritableStorage, EntrySliceReader {
     const { index, term } = snap.metadata;
     if (this.#doomed.length > 0) await this.#sync();
     await this.#snap.replace(snap);
+    this.#snapshotBytes = snap.data.length;
     if (
       index >= this.#firstIndex - 1 && index <= this.#lastIndex && this.#termAt(index) === term
     ) {

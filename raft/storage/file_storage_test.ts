@@ -127,7 +127,7 @@ Deno.test("FileStorage.save with sync false is durable after close", async () =>
   });
 });
 
-Deno.test("FileStorage times each sync of the log and counts the log's bytes", async () => {
+Deno.test("FileStorage times each sync of the log and each snapshot, and counts the log's and snapshot's bytes", async () => {
   await withDir(async (dir) => {
     const s = await FileStorage.open(dir);
     const empty = s.logBytes();
@@ -141,7 +141,24 @@ Deno.test("FileStorage times each sync of the log and counts the log's bytes", a
     await s.save({ entries: [] }, { sync: true });
     assert.equal(s.syncSeconds.count, 1, "nothing unsynced: no sync");
     assert.ok(s.logBytes() > written);
+    // Snapshots: timed when written, and their size known, also after a reopen.
+    assert.equal(s.snapshotBytes(), 0);
+    await s.createSnapshot(5, CONF, new Uint8Array(1234));
+    assert.equal(s.snapshotSeconds.count, 1);
+    assert.equal(s.snapshotBytes(), 1234);
+    await s.createSnapshot(4, CONF, new Uint8Array(9)); // older: not written
+    assert.equal(s.snapshotSeconds.count, 1);
+    // One installed from a leader counts too (it is not timed here: the transfer was the work).
+    await s.save({
+      entries: [],
+      snapshot: { metadata: { index: 30, term: 2, confState: CONF }, data: new Uint8Array(77) },
+    });
+    assert.equal(s.snapshotBytes(), 77);
+    assert.equal(s.snapshotSeconds.count, 1);
     await s.close();
+    const r = await FileStorage.open(dir);
+    assert.equal(r.snapshotBytes(), 77);
+    await r.close();
   });
 });
 
