@@ -15,8 +15,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { RaftlogClient } from "../eventstore/client.ts";
 import type { RecordedEvent } from "../eventstore/types.ts";
-import { leaderOf, type NodeProc, startNodes, stopNodes } from "./_procs.ts";
-import { freePort } from "./helpers.ts";
+import { leaderOf, type NodeProc, spawnNode, startNodes, stopNodes } from "./_procs.ts";
+import { freePort, waitFor } from "./helpers.ts";
 
 const SECRET = "backup-process-test";
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
@@ -214,6 +214,48 @@ Deno.test({
       const tail = await after.readAll({ from: last.position + 1, consistency: "linearizable" });
       assert.deepEqual(tail.events.map((e) => e.type), ["Opened"]);
       assert.equal(tail.events[0]!.position, next.position);
+
+      // A member that joins the restored cluster gets the backup's events from its leader
+      // (its log starts after the backup: only a snapshot can bring them).
+      const url4 = `http://127.0.0.1:${freePort()}`;
+      const joinArgs = [
+        "--id",
+        "r4",
+        "--listen",
+        url4.slice("http://".length),
+        "--data",
+        join(root, "r4"),
+        "--secret",
+        SECRET,
+        "--app",
+        "events",
+        "--cluster-id",
+        "after",
+        "--log-level",
+        "warn",
+        "--cluster",
+        urls.join(","),
+      ];
+      news.push({
+        id: "r4",
+        url: url4,
+        args: joinArgs,
+        ...spawnNode({ command: "join", args: joinArgs }),
+      });
+      const joiner = new RaftlogClient({ urls: [url4] });
+      const all = await readEverything(after);
+      await waitFor("r4 has every event", async () => {
+        try {
+          const page = await joiner.readAll({ limit: 1000, consistency: "local" });
+          return page.events.length === all.length;
+        } catch {
+          return false;
+        }
+      }, 30_000);
+      assert.deepEqual(
+        (await joiner.readAll({ limit: 1000, consistency: "local" })).events,
+        all,
+      );
     } finally {
       await stopNodes([...olds, ...news]);
       await Deno.remove(root, { recursive: true }).catch(() => {});
