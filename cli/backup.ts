@@ -22,6 +22,9 @@ import { clusterUrls, secretOf } from "./members.ts";
 import { parsePeers } from "./peer_urls.ts";
 import { UsageError } from "./usage_error.ts";
 
+/** How long `raftlog backup` waits for a member's answer, or its next bytes. */
+const IDLE_MS = 60_000;
+
 /**
  * Runs `raftlog backup --cluster URL[,URL...] --out FILE [--local]`: asks the
  * members in turn for a backup and streams it to disk, checking it on the
@@ -44,7 +47,9 @@ import { UsageError } from "./usage_error.ts";
 export async function runBackupCommand(
   args: readonly string[],
   env: (name: string) => string | undefined = () => undefined,
+  opts: { readonly idleMs?: number } = {},
 ): Promise<number> {
+  const idleMs = opts.idleMs ?? IDLE_MS;
   const { values, positionals } = parseArgs({
     args: [...args],
     strict: true,
@@ -68,9 +73,21 @@ export async function runBackupCommand(
   const out = resolve(values.out);
   const failures: string[] = [];
   for (const url of urls) {
+    // A member that answers nothing (or stops sending) for IDLE_MS is given up for the next.
+    const ac = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const alive = () => {
+      clearTimeout(timer);
+      timer = setTimeout(
+        () => ac.abort(new Error(`nothing arrived for ${idleMs} ms`)),
+        idleMs,
+      );
+    };
+    alive();
     try {
       const res = await fetch(`${url}/backup${values.local ? "?consistency=local" : ""}`, {
         headers: { [SECRET_HEADER]: secret },
+        signal: ac.signal,
       });
       if (!res.ok) {
         const text = await res.text();
@@ -85,13 +102,16 @@ export async function runBackupCommand(
         if (res.status === 401) break;
         continue;
       }
-      const { info, bytes } = await saveChecked(res.body!, out);
+      const { info, bytes } = await saveChecked(res.body!, out, alive);
       console.log(
         `Backup of ${info.nodeId} (cluster ${info.clusterId}) at index ${info.index}, term ${info.term}: ${bytes} bytes in ${out}`,
       );
       return 0;
     } catch (e) {
-      failures.push(`${url}: ${e instanceof Error ? e.message : e}`);
+      const why = ac.signal.aborted ? ac.signal.reason : e;
+      failures.push(`${url}: ${why instanceof Error ? why.message : why}`);
+    } finally {
+      clearTimeout(timer);
     }
   }
   console.error(`raftlog backup: no member gave a backup\n  ${failures.join("\n  ")}`);
@@ -106,6 +126,7 @@ export async function runBackupCommand(
 async function saveChecked(
   body: ReadableStream<Uint8Array>,
   out: string,
+  arrived: () => void,
 ): Promise<{ info: BackupInfo; bytes: number }> {
   const dir = dirname(out);
   const tmp = `.${basename(out)}.${Deno.pid}.partial`;
@@ -115,6 +136,7 @@ async function saveChecked(
   try {
     try {
       for await (const chunk of body) {
+        arrived();
         check.push(chunk);
         let done = 0;
         while (done < chunk.length) done += await file.write(chunk.subarray(done));

@@ -69,3 +69,54 @@ Deno.test("raftlog backup replaces --out only with a whole, intact backup", asyn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("raftlog backup gives up a member that answers nothing, or stops sending, and asks the next", async () => {
+  const dir = await Deno.makeTempDir();
+  const backup = {
+    metadata: { index: 3, term: 1, confState: confStateOf(["n1"]) },
+    data: new Uint8Array(10),
+  };
+  const file = new Uint8Array(
+    await new Response(backupStream(backup, { nodeId: "n1", clusterId: "c" })).arrayBuffer(),
+  );
+  const ac = new AbortController();
+  let stalls = 0;
+  // Answers nothing at all on /silent; on /stall, the first bytes and then nothing.
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
+    (req) => {
+      stalls++;
+      if (new URL(req.url).pathname.startsWith("/silent")) return new Promise<Response>(() => {});
+      return new Response(
+        new ReadableStream({
+          start(c) {
+            c.enqueue(file.slice(0, 20));
+          },
+        }),
+      );
+    },
+  );
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  const good = fakeMember(file);
+  const errors: string[] = [];
+  const origError = console.error;
+  console.error = (...a: unknown[]) => errors.push(a.join(" "));
+  try {
+    const out = join(dir, "b.backup");
+    const code = await runBackupCommand(
+      ["--cluster", `${base}/silent,${base}/stall,${good.url}`, "--out", out, "--secret", "s"],
+      () => undefined,
+      { idleMs: 100 },
+    );
+    assert.equal(code, 0, errors.join("\n"));
+    assert.equal(stalls, 2);
+    assert.equal(readBackup(await Deno.readFile(out)).info.index, 3);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["b.backup"]);
+  } finally {
+    console.error = origError;
+    await good.stop();
+    ac.abort();
+    await server.finished.catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
