@@ -31,7 +31,12 @@ Deno.test({
     try {
       const node = await leaderOf(procs);
       const scrape = async () => await (await fetch(`${node.url}/metrics`)).text();
-      const before = await scrape();
+      // The change is counted once the node has handled the Ready that tells it (after its
+      // vote is on disk), a moment after /status already names the leader.
+      const before = await waitFor("the leader change counted", async () => {
+        const t = await scrape();
+        return sample(t, "raftlog_leader_changes_seen_total") >= 1 ? t : undefined;
+      });
       assert.equal(sample(before, "raftlog_has_leader"), 1);
       assert.equal(sample(before, "raftlog_leader_changes_seen_total"), 1);
       assert.equal(sample(before, "raftlog_eventstore_events"), 0);
