@@ -3,6 +3,7 @@ import { MemoryStorage } from "../raft/storage/memory_storage.ts";
 import { Harness } from "./_harness_test.ts";
 import { MemoryArchive } from "./archive.ts";
 import { EventStoreStateMachine, toRecordedEvent } from "./state_machine.ts";
+import { encodeKvCommand, KvStateMachine } from "../raft/testing/kv_state_machine.ts";
 
 const ev = (id: string, data: unknown = null) => ({ id, type: "T", data });
 
@@ -102,4 +103,21 @@ Deno.test("EventStoreStateMachine.backup(): fails once a snapshot replaced the s
   await assert.rejects(it.next(), /installed a snapshot while the backup was read/);
   // And it let go of the log.
   assert.equal(h.sm.retainFrom(), free);
+});
+
+Deno.test("a state restored into the other application is refused, naming --app", () => {
+  const h = new Harness();
+  h.append("s", [ev("e1")]);
+  const kv = new KvStateMachine();
+  kv.apply([{
+    index: 1,
+    term: 1,
+    id: "",
+    timestamp: 0,
+    payload: encodeKvCommand({ op: "put", key: "a", value: "1" }),
+  }]);
+  assert.throws(() => h.sm.restore(kv.snapshot()), /not an event store snapshot.*--app/);
+  assert.throws(() => kv.restore(h.sm.snapshot()), /not a key-value snapshot.*--app/);
+  assert.equal(h.sm.readStream("s").events.length, 1, "the state is left as it was");
+  assert.equal(kv.get("a"), "1");
 });

@@ -907,7 +907,11 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
       return;
     }
     const r = new ByteReader(data);
-    if (r.u32() !== MAGIC) throw new RangeError("Snapshot is not an event store snapshot");
+    if (r.u32() !== MAGIC) {
+      throw new RangeError(
+        "Snapshot is not an event store snapshot: it holds another application's state (raftlog serve --app)",
+      );
+    }
     const version = r.u32();
     if (version !== VERSION) {
       throw new RangeError(`Unknown event store snapshot version ${version}`);

@@ -119,7 +119,15 @@ export class KvStateMachine implements StateMachine<KvResult> {
   }
 
   restore(data: Uint8Array): void {
-    const s = JSON.parse(decoder.decode(data)) as { applied: number; entries: [string, string][] };
+    let s: { applied: number; entries: [string, string][] };
+    try {
+      s = JSON.parse(decoder.decode(data));
+      if (!Array.isArray(s.entries) || typeof s.applied !== "number") throw new TypeError("shape");
+    } catch {
+      throw new RangeError(
+        "Snapshot is not a key-value snapshot: it holds another application's state (raftlog serve --app)",
+      );
+    }
     this.#map = new Map(s.entries);
     this.#applied = s.applied;
   }
