@@ -227,6 +227,7 @@ Usage:
   raftlog join --id ID --listen HOST:PORT --cluster URL[,URL...] --data DIR --secret S [options]
   raftlog members --cluster URL[,URL...] --secret S
   raftlog leave --id ID --cluster URL[,URL...] --secret S
+  raftlog move-leader --id ID --cluster URL[,URL...] --secret S
   raftlog backup --cluster URL[,URL...] --out FILE --secret S [--local]
   raftlog restore FILE --data DIR --id ID --peers ID=URL,... [--cluster-id C]
   raftlog status URL
@@ -265,7 +266,8 @@ join (a new node, or a restart of a joined one) takes serve's options but --peer
   A fresh node asks to be added as a learner, serves, catches up, then asks to be promoted.
   A node whose data directory has state is never added again; restart it with join or serve.
 
-members prints the membership; leave removes the member --id (it keeps running until stopped).
+members prints the membership; leave removes the member --id (it keeps running until stopped);
+  move-leader hands leadership to the voter --id (e.g. before maintenance on the leader's machine).
   The secret comes from --secret, --secret-file F or RAFTLOG_SECRET, as for serve.
 
 backup writes the state of the first member that answers to FILE (replaced atomically, only once
@@ -723,6 +725,7 @@ export async function main(args: readonly string[]): Promise<number> {
         return await joinAndServe(rest);
       case "members":
       case "leave":
+      case "move-leader":
         return await runMembersCommand(cmd, rest, (n) => Deno.env.get(n));
       case "backup":
         return await runBackupCommand(rest, (n) => Deno.env.get(n));

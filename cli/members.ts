@@ -1,6 +1,7 @@
 /**
- * `raftlog members` and `raftlog leave`: list the cluster's members, or
- * remove one, through the membership routes of any member.
+ * `raftlog members`, `raftlog leave` and `raftlog move-leader`: list the
+ * cluster's members, remove one, or hand leadership to one, through the
+ * membership routes of any member.
  *
  * @module
  */
@@ -51,9 +52,11 @@ export function clusterUrls(cmd: string, value: string | undefined): string[] {
 }
 
 /**
- * Runs `members` (print the membership) or `leave` (remove `--id` and print
- * the membership that results). Resolves with the exit code: 0 ok, 1 the
- * cluster refused or could not be reached; bad arguments throw `UsageError`.
+ * Runs `members` (print the membership), `leave` (remove `--id` and print
+ * the membership that results) or `move-leader` (hand leadership to voter
+ * `--id` and print the membership once it leads). Resolves with the exit
+ * code: 0 ok, 1 the cluster refused or could not be reached; bad arguments
+ * throw `UsageError`.
  *
  * @example
  * ```ts
@@ -67,7 +70,7 @@ export function clusterUrls(cmd: string, value: string | undefined): string[] {
  * ```
  */
 export async function runMembersCommand(
-  cmd: "members" | "leave",
+  cmd: "members" | "leave" | "move-leader",
   args: readonly string[],
   env: (name: string) => string | undefined = () => undefined,
 ): Promise<number> {
@@ -86,12 +89,20 @@ export async function runMembersCommand(
     throw new UsageError(`${cmd} takes no positional arguments, got "${positionals.join(" ")}"`);
   }
   const urls = clusterUrls(cmd, values.cluster);
-  if (cmd === "leave" && (values.id === undefined || values.id === "")) {
-    throw new UsageError("leave needs --id ID: the member to remove");
+  if (cmd !== "members" && (values.id === undefined || values.id === "")) {
+    throw new UsageError(
+      cmd === "leave"
+        ? "leave needs --id ID: the member to remove"
+        : "move-leader needs --id ID: the voter to hand leadership to",
+    );
   }
   const client = new MemberClient({ urls, secret: secretOf(values, env) });
   try {
-    const body = cmd === "leave" ? await client.remove(values.id!) : await client.list();
+    const body = cmd === "leave"
+      ? await client.remove(values.id!)
+      : cmd === "move-leader"
+      ? await client.transferLeadership(values.id!)
+      : await client.list();
     console.log(JSON.stringify(body, null, 2));
     return 0;
   } catch (e) {

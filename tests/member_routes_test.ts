@@ -11,6 +11,7 @@ import { kvRoutes } from "../transport/kv_routes.ts";
 import type { MembersBody } from "../transport/member_routes.ts";
 import { SECRET_HEADER } from "../transport/peer_transport.ts";
 import { type ServedNode, serveNode } from "../transport/server.ts";
+import { runMembersCommand } from "../cli/members.ts";
 import { fetchJson, freePort, waitFor } from "./helpers.ts";
 
 const SECRET = "member-routes-secret";
@@ -257,5 +258,74 @@ Deno.test("memberRoutes: a learner the leader never reached is not promoted", as
     assert.equal((await put(url, "k2", "v2")).status, 200);
   } finally {
     await Promise.all(nodes.map((s) => s.served.stop()));
+  }
+});
+
+Deno.test("memberRoutes: leadership moves to the voter asked for, through any node; learners and strangers are refused", async () => {
+  const { nodes, peers } = await cluster(3);
+  let n4: Node | undefined;
+  try {
+    const leader = await leaderOf(nodes);
+    const [a, b] = nodes.filter((s) => s !== leader) as [Node, Node];
+    await waitFor(
+      "the followers know the leader",
+      () => a.served.node.leader !== "" && b.served.node.leader !== "",
+    );
+    const to = (via: Node, id: string, headers: Record<string, string> = AUTH) =>
+      post(`${via.served.url}/members/${id}/transfer-leadership`, undefined, headers);
+
+    assert.equal((await to(a, b.served.node.id, {})).status, 401);
+    const stranger = await to(a, "n9");
+    assert.equal(stranger.status, 409);
+    assert.equal(stranger.body.error, "not_a_member");
+    // A learner cannot lead.
+    const port4 = freePort();
+    n4 = await start(
+      "n4",
+      port4,
+      { ...peers, n4: `http://127.0.0.1:${port4}` },
+      new MemoryStorage(),
+    );
+    assert.equal(
+      (await post(`${leader.served.url}/members`, { id: "n4", url: `http://127.0.0.1:${port4}` }))
+        .status,
+      201,
+    );
+    const learner = await to(a, "n4");
+    assert.equal(learner.status, 409);
+    assert.equal(learner.body.error, "not_a_voter");
+
+    // Asked of a follower (forwarded to the leader), to the other follower: it answers once b leads.
+    const term = leader.served.node.status().term;
+    const moved = await to(a, b.served.node.id);
+    assert.equal(moved.status, 200, JSON.stringify(moved.body));
+    assert.equal((moved.body as unknown as MembersBody).leader, b.served.node.id);
+    await waitFor("b leads", () => b.served.node.role === "leader");
+    assert.ok(b.served.node.status().term > term);
+    // To the leader itself: nothing to do.
+    const again = await to(leader, b.served.node.id);
+    assert.equal(again.status, 200);
+    assert.equal(b.served.node.role, "leader");
+    // Writes go on under the new leader.
+    assert.equal((await put(a.served.url, "after", "move")).status, 200);
+    // And back, with `raftlog move-leader` (asking a follower first).
+    const log = console.log;
+    console.log = () => {};
+    try {
+      const code = await runMembersCommand("move-leader", [
+        "--id",
+        leader.served.node.id,
+        "--cluster",
+        `${a.served.url},${b.served.url}`,
+        "--secret",
+        SECRET,
+      ]);
+      assert.equal(code, 0);
+    } finally {
+      console.log = log;
+    }
+    assert.equal(leader.served.node.leader, leader.served.node.id);
+  } finally {
+    await Promise.all([...nodes, ...(n4 ? [n4] : [])].map((s) => s.served.stop()));
   }
 });

@@ -131,6 +131,11 @@ export class MemberClient {
     return this.#request("POST", `/members/${encodeURIComponent(id)}/promote`);
   }
 
+  /** Hands leadership to voter `id`; resolves with the membership once `id` leads. */
+  transferLeadership(id: string): Promise<MembersBody> {
+    return this.#request("POST", `/members/${encodeURIComponent(id)}/transfer-leadership`);
+  }
+
   /** Removes a member; resolves with the new membership. */
   remove(id: string): Promise<MembersBody> {
     return this.#request("DELETE", `/members/${encodeURIComponent(id)}`);

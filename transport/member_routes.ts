@@ -107,14 +107,18 @@ export function listMembers(node: RaftNode<unknown>): Member[] {
   }));
 }
 
+/** How long a leadership transfer may take before the route gives up on it. */
+const DEFAULT_TRANSFER_MS = 5_000;
+
 function conflict(code: string, message: string) {
   return { error: code, message };
 }
 
 /**
- * Builds `GET /members`, `POST /members`, `POST /members/:id/promote` and
- * `DELETE /members/:id`. Mount it before the app's generic write forwarding:
- * it checks the secret first and forwards changes itself.
+ * Builds `GET /members`, `POST /members`, `POST /members/:id/promote`,
+ * `POST /members/:id/transfer-leadership` and `DELETE /members/:id`. Mount
+ * it before the app's generic write forwarding: it checks the secret first
+ * and forwards changes itself.
  *
  * @example
  * ```ts
@@ -271,6 +275,55 @@ export function memberRoutes(opts: MemberRoutesOptions): Hono {
       await change(`promoting ${id}`, [{ type: "addVoter", nodeId: id }]);
     } catch (e) {
       return fail(c, e);
+    }
+    return c.json(body());
+  });
+
+  // Leadership moves to a voter (etcd's move-leader): before maintenance on the leader's machine.
+  app.post("/members/:id/transfer-leadership", async (c) => {
+    const id = c.req.param("id");
+    const bad = checkId(id);
+    if (bad !== undefined) return c.json({ error: "invalid_id", message: bad }, 400);
+    const member = listMembers(node).find((m) => m.id === id);
+    if (member === undefined) {
+      return c.json(
+        conflict("not_a_member", `Cannot hand leadership to ${id}: it is not a member`),
+        409,
+      );
+    }
+    if (member.role !== "voter") {
+      return c.json(
+        conflict(
+          "not_a_voter",
+          `Cannot hand leadership to ${id}: it is a learner (promote it first)`,
+        ),
+        409,
+      );
+    }
+    if (node.leader !== id) {
+      const ms = opts.timeoutMs ?? DEFAULT_TRANSFER_MS;
+      const moved = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => done(false), ms);
+        const off = node.on("leaderChange", ({ leader }) => {
+          if (leader === id) done(true);
+        });
+        const stopped = node.on("stopped", () => done(false));
+        function done(ok: boolean) {
+          clearTimeout(timer);
+          off();
+          stopped();
+          resolve(ok);
+        }
+        node.transferLeadership(id);
+      });
+      if (!moved) {
+        return c.json({
+          error: "transfer_failed",
+          message:
+            `Leadership did not move to ${id} within ${ms} ms (is it reachable and caught up?); ` +
+            `the leader is ${node.leader === "" ? "unknown" : node.leader}`,
+        }, 504);
+      }
     }
     return c.json(body());
   });
