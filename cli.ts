@@ -32,6 +32,7 @@ import type { Storage } from "./raft/core/storage.ts";
 import type { ConfState } from "./raft/core/types.ts";
 import { confStateOf } from "./raft/core/conf_state.ts";
 import { runBackupCommand, runRestoreCommand } from "./cli/backup.ts";
+import { runStatusCommand } from "./cli/status.ts";
 import { claimDataDir } from "./cli/identity.ts";
 import { type RaftNode, snapshotsArePeriodic, type StateMachine } from "./raft/node.ts";
 import { FileStorage } from "./raft/storage/file_storage.ts";
@@ -230,7 +231,7 @@ Usage:
   raftlog move-leader --id ID --cluster URL[,URL...] --secret S
   raftlog backup --cluster URL[,URL...] --out FILE --secret S [--local]
   raftlog restore FILE --data DIR --id ID --peers ID=URL,... [--cluster-id C]
-  raftlog status URL
+  raftlog status URL[,URL...] [--json]
   raftlog check DIR [--json]
 
 serve options:
@@ -269,6 +270,8 @@ join (a new node, or a restart of a joined one) takes serve's options but --peer
 members prints the membership; leave removes the member --id (it keeps running until stopped);
   move-leader hands leadership to the voter --id (e.g. before maintenance on the leader's machine).
   The secret comes from --secret, --secret-file F or RAFTLOG_SECRET, as for serve.
+
+status prints a node's GET /status; given several URLs, a line per node (--json: their answers).
 
 backup writes the state of the first member that answers to FILE (replaced atomically, only once
   the whole backup arrived intact). It holds every write acknowledged before it started; --local
@@ -677,28 +680,6 @@ async function joinAndServe(args: readonly string[]): Promise<number> {
   });
 }
 
-async function status(args: readonly string[]): Promise<number> {
-  const { positionals } = parseArgs({ args: [...args], allowPositionals: true, options: {} });
-  if (positionals.length !== 1) throw new UsageError("status takes one URL: raftlog status URL");
-  const base = positionals[0]!.replace(/\/+$/, "");
-  if (!/^https?:\/\//.test(base)) throw new UsageError(`status: "${base}" is not an http(s) URL`);
-  try {
-    const res = await fetch(`${base}/status`, { signal: AbortSignal.timeout(5000) });
-    const text = await res.text();
-    let out = text;
-    try {
-      out = JSON.stringify(JSON.parse(text), null, 2);
-    } catch {
-      // Not JSON: print as is.
-    }
-    console.log(out);
-    return res.ok ? 0 : 1;
-  } catch (e) {
-    console.error(`Cannot reach ${base}/status: ${e instanceof Error ? e.message : e}`);
-    return 1;
-  }
-}
-
 /**
  * Runs the command line and resolves with the exit code (0 ok, 1 failure,
  * 2 bad arguments). `serve` resolves only when the node stops.
@@ -718,7 +699,7 @@ export async function main(args: readonly string[]): Promise<number> {
         return await serve(cfg, jsonLogger(cfg.id, cfg.logLevel));
       }
       case "status":
-        return await status(rest);
+        return await runStatusCommand(rest);
       case "check":
         return await runCheckCli(rest, "raftlog check");
       case "join":
