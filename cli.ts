@@ -117,6 +117,8 @@ export interface ServeConfig {
   readonly snapshotEvery: number | undefined;
   /** Bytes of zeros written ahead of the log (0: none); see `FileStorageOptions.preallocateBytes`. */
   readonly preallocateBytes: number | undefined;
+  /** `--quota-bytes`: the event store refuses appends once it holds this much on disk. */
+  readonly quotaBytes?: number | undefined;
   /** Origins whose browser pages may call the client API (CORS); empty: none. */
   readonly corsOrigins: readonly string[];
   /** Bearer token the client API requires; undefined: none. */
@@ -139,6 +141,8 @@ export interface AppContext {
   readonly dataDir: string;
   /** Whether the node snapshots its state periodically (`--snapshot-every` is not 0). */
   readonly periodicSnapshots?: boolean;
+  /** `--quota-bytes`, with the bytes the node's storage holds on disk (log and snapshot). */
+  readonly quota?: { readonly bytes: number; readonly storageBytes: () => number };
 }
 
 /**
@@ -181,16 +185,23 @@ export interface AppWiring {
  * ```
  */
 export const APPS: Readonly<Record<string, (ctx: AppContext) => AppWiring>> = {
-  events: ({ storage, dataDir, periodicSnapshots }) => {
+  events: ({ storage, dataDir, periodicSnapshots, quota }) => {
     const archive = FileArchive.open(join(dataDir, "eventstore.archive"));
     const sm = new EventStoreStateMachine({
       storage,
       archive,
       spareSnapshotBuffers: periodicSnapshots ?? true,
     });
+    const storageQuota = quota === undefined
+      ? undefined
+      : { bytes: quota.bytes, used: () => quota.storageBytes() + archive.bytes };
     let store: EventStore | undefined;
     const storeOf = (node: RaftNode<unknown>) =>
-      store ??= new EventStore(node as RaftNode<CommandResult>, sm);
+      store ??= new EventStore(
+        node as RaftNode<CommandResult>,
+        sm,
+        storageQuota === undefined ? {} : { storageQuota },
+      );
     return {
       stateMachine: sm as StateMachine<unknown>,
       routes: (node, metrics) => [eventStoreRoutes(storeOf(node), { metrics })],
@@ -248,6 +259,9 @@ serve options:
                        the leader sends a heartbeat every election-ticks/10 ticks
   --snapshot-every N   least entries between state machine snapshots (default 10000, plus up to
                        half on some members; they must also add up to the last snapshot's size)
+  --quota-bytes N      the event store refuses appends (507 quota_exceeded) once its log, snapshot
+                       and archive hold N bytes on disk; deletes and metadata changes still go
+                       through, so retention can free space (default none)
   --preallocate-bytes N
                        zeros written ahead of the log, so syncs commit no file-system metadata
                        (default 1048576; 0 turns it off, e.g. on copy-on-write file systems)
@@ -348,6 +362,7 @@ export function parseServeArgs(
       "election-ticks": { type: "string" },
       "snapshot-every": { type: "string" },
       "preallocate-bytes": { type: "string" },
+      "quota-bytes": { type: "string" },
       "cors-origins": { type: "string" },
       "client-token": { type: "string" },
       "client-token-file": { type: "string" },
@@ -417,6 +432,12 @@ export function parseServeArgs(
     ? undefined
     : positiveInt("snapshot-every", values["snapshot-every"], 0);
   const prealloc = values["preallocate-bytes"];
+  const quotaBytes = values["quota-bytes"] === undefined
+    ? undefined
+    : intFlag("quota-bytes", values["quota-bytes"], 1);
+  if (quotaBytes !== undefined && app !== "events") {
+    throw new UsageError("--quota-bytes applies to the event store (--app events)");
+  }
   let corsOrigins: string[] = [];
   try {
     corsOrigins = parseCorsOrigins(values["cors-origins"] ?? "");
@@ -441,6 +462,7 @@ export function parseServeArgs(
       : intFlag("preallocate-bytes", prealloc, 0),
     corsOrigins,
     clientToken,
+    quotaBytes,
   };
 }
 
@@ -513,6 +535,12 @@ async function serve(cfg: ServeConfig, log: Logger, hooks: ServeHooks = {}): Pro
       storage,
       dataDir: cfg.dataDir,
       periodicSnapshots: snapshotsArePeriodic(cfg.snapshotEvery),
+      ...(cfg.quotaBytes === undefined ? {} : {
+        quota: {
+          bytes: cfg.quotaBytes,
+          storageBytes: () => storage.logBytes() + storage.snapshotBytes(),
+        },
+      }),
     });
   } catch (e) {
     await storage.close().catch(() => {});

@@ -119,6 +119,7 @@ export class FileArchive implements EntryArchive {
   readonly path: string;
   #file: Deno.FsFile | undefined;
   #where = new Map<number, { offset: number; length: number }>();
+  #bytes = 0;
 
   private constructor(path: string) {
     this.path = path;
@@ -133,6 +134,11 @@ export class FileArchive implements EntryArchive {
 
   get size(): number {
     return this.#where.size;
+  }
+
+  /** Bytes of the archive file. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   #load(): void {
@@ -181,6 +187,7 @@ export class FileArchive implements EntryArchive {
     }
     this.#file = file;
     this.#where = where;
+    this.#bytes = size;
   }
 
   #readAt(file: Deno.FsFile, offset: number, into: Uint8Array): void {
@@ -215,8 +222,8 @@ export class FileArchive implements EntryArchive {
     const tmp = `${this.path}.tmp`;
     const f = Deno.openSync(tmp, { write: true, create: true, truncate: true });
     const where = new Map<number, { offset: number; length: number }>();
+    let total = HEADER;
     try {
-      let total = HEADER;
       for (const e of entries) total += RECORD_HEADER + e.data.length;
       const buf = new Uint8Array(total);
       const view = new DataView(buf.buffer);
@@ -254,6 +261,7 @@ export class FileArchive implements EntryArchive {
     this.#file?.close();
     this.#file = Deno.openSync(this.path, { read: true });
     this.#where = where;
+    this.#bytes = total;
   }
 
   close(): void {

@@ -22,6 +22,7 @@ import {
   InvalidEventError,
   InvalidStreamNameError,
   ProjectionNotFoundError,
+  StorageQuotaError,
   StreamDeletedError,
   StreamNotFoundError,
   WrongExpectedRevisionError,
@@ -229,6 +230,8 @@ function toError(
       return named(new AppendTooLargeError(stream, message));
     case "projection_not_found":
       return named(new ProjectionNotFoundError(""));
+    case "quota_exceeded":
+      return named(new StorageQuotaError(0, 0));
     default:
       return new RaftlogHttpError(status, code, message);
   }

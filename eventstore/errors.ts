@@ -210,6 +210,31 @@ export class AppendTooLargeError extends RangeError {
 }
 
 /**
+ * The store is at its storage quota: appends are refused until retention or
+ * deletes free space (deletes and metadata changes still go through), like
+ * etcd's NOSPACE alarm.
+ *
+ * @example
+ * ```ts
+ * import { StorageQuotaError } from "./errors.ts";
+ * const e = new StorageQuotaError(2048, 1024);
+ * console.assert(e.code === "quota_exceeded" && e.message.includes("1024"));
+ * ```
+ */
+export class StorageQuotaError extends Error {
+  /** The error code HTTP answers carry in `error`. */
+  readonly code = "quota_exceeded";
+  /** `usedBytes` on disk against the quota of `quotaBytes`. */
+  constructor(usedBytes: number, quotaBytes: number) {
+    super(
+      `The store holds ${usedBytes} bytes on disk, at or over its quota of ${quotaBytes}: ` +
+        `appends are refused until retention or deletes free space (deletes and metadata changes still go through)`,
+    );
+    this.name = "StorageQuotaError";
+  }
+}
+
+/**
  * No projection (or no state for that key) under this name.
  *
  * @example

@@ -16,7 +16,7 @@ import {
   encodeDelete,
   encodeSetMetadata,
 } from "./commands.ts";
-import { ProjectionNotFoundError } from "./errors.ts";
+import { ProjectionNotFoundError, StorageQuotaError } from "./errors.ts";
 import { validateExpectedRevision } from "./expected_revision.ts";
 import type { LogReaderOptions } from "./log_reader.ts";
 import type { ProjectionDefinition } from "./projections.ts";
@@ -108,6 +108,27 @@ export interface EventStoreOptions {
   readonly requestTimeoutMs?: number;
   /** Time source for timeouts. Default the system clock. */
   readonly clock?: Clock;
+  /**
+   * Appends are refused (`StorageQuotaError`, HTTP 507) while `used()` bytes
+   * are at or over `bytes`: the node stops growing its disk before the disk
+   * is full. Deletes and metadata changes still go through. Default: none.
+   */
+  readonly storageQuota?: StorageQuota;
+}
+
+function checkQuota(quota: StorageQuota | undefined): StorageQuota | undefined {
+  if (quota !== undefined && (!Number.isSafeInteger(quota.bytes) || quota.bytes < 1)) {
+    throw new RangeError(`storageQuota.bytes must be a positive integer, got ${quota.bytes}`);
+  }
+  return quota;
+}
+
+/** A storage quota (see {@link EventStoreOptions.storageQuota}). */
+export interface StorageQuota {
+  /** The most bytes the store may hold on disk. */
+  readonly bytes: number;
+  /** Bytes it holds now (called on each append: keep it cheap). */
+  readonly used: () => number;
 }
 
 /**
@@ -198,6 +219,7 @@ export class EventStore {
   readonly #limits: AppendLimits;
   readonly #timeoutMs: number;
   readonly #clock: Clock;
+  readonly #quota: StorageQuota | undefined;
   readonly #closed = new AbortController();
 
   /** A store on a started `node` whose state machine is `stateMachine` (see {@link EventStore.start}). */
@@ -211,12 +233,14 @@ export class EventStore {
     this.#limits = options.appendLimits ?? {};
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
     this.#clock = options.clock ?? systemClock;
+    this.#quota = checkQuota(options.storageQuota);
     node.on("stopped", () => this.#closed.abort());
     if (node.stopped) this.#closed.abort();
   }
 
   /** Creates the state machine, starts a node with it, and wraps both. */
   static async start(options: EventStoreStartOptions): Promise<EventStore> {
+    checkQuota(options.storageQuota); // before a node runs that nothing would stop
     const sm = new EventStoreStateMachine({
       storage: options.storage,
       ...(options.archive !== undefined ? { archive: options.archive } : {}),
@@ -255,6 +279,11 @@ export class EventStore {
     validateStreamName(stream);
     const expectedRevision = options.expectedRevision ?? "any";
     validateExpectedRevision(expectedRevision);
+    const quota = this.#quota;
+    if (quota !== undefined) {
+      const used = quota.used();
+      if (used >= quota.bytes) throw new StorageQuotaError(used, quota.bytes);
+    }
     const list: readonly EventData[] = Array.isArray(events) ? events : [events as EventData];
     // propose copies the bytes before it returns, so a view of the encoder's buffer will do.
     const payload = encodeAppendEventsView(stream, list, { ...this.#limits, expectedRevision });

@@ -39,6 +39,7 @@ import {
   InvalidEventError,
   InvalidStreamNameError,
   ProjectionNotFoundError,
+  StorageQuotaError,
   StreamDeletedError,
   StreamNotFoundError,
   WrongExpectedRevisionError,
@@ -86,7 +87,7 @@ const metadataSchema = z.object({
   custom: z.record(z.string(), z.unknown()).optional(),
 }).strict();
 
-type Status = 400 | 404 | 409 | 410 | 413 | 500 | 501 | 503 | 504 | 401 | 403 | 421;
+type Status = 400 | 404 | 409 | 410 | 413 | 500 | 501 | 503 | 504 | 507 | 401 | 403 | 421;
 
 /** Status and body for any error a route can meet. */
 function classify(e: unknown): {
@@ -115,6 +116,9 @@ function classify(e: unknown): {
   }
   if (e instanceof AppendTooLargeError) {
     return { status: 413, body: { error: e.code, message: e.message } };
+  }
+  if (e instanceof StorageQuotaError) {
+    return { status: 507, body: { error: e.code, message: e.message } };
   }
   if (e instanceof InvalidEventError || e instanceof InvalidStreamNameError) {
     return { status: 400, body: { error: e.code, message: e.message } };
