@@ -378,10 +378,13 @@ async function fileRestoreChild(dir: string, backupFile: string): Promise<void> 
   await restoreDataDir(dir, readBackup(await Deno.readFile(backupFile)).backup, ["n1"]);
   const writtenMs = performance.now() - t0;
   const t1 = performance.now();
+  let peak = Deno.memoryUsage().rss;
+  const sampler = setInterval(() => peak = Math.max(peak, Deno.memoryUsage().rss), 10);
   const storage = await FileStorage.open(dir);
   const { sm, node } = await startSolo(storage, dir);
   await node.waitForApplied(storage.lastIndex(), { timeoutMs: 60_000 });
   const readyMs = performance.now() - t1;
+  clearInterval(sampler);
   if (sm.lastPosition !== EVENTS - 1) throw new Error(`restore has ${sm.lastPosition + 1} events`);
   await settle();
   const rssReady = Deno.memoryUsage().rss;
@@ -391,6 +394,7 @@ async function fileRestoreChild(dir: string, backupFile: string): Promise<void> 
     restoreDirMs: Math.round(writtenMs),
     restoredNodeReadyMs: Math.round(readyMs),
     rssRestoredMB: mb(rssReady),
+    peakRssRestoringMB: mb(peak),
     restoredStreamReadP99Ms: reads.streamReadP99Ms,
   }));
 }

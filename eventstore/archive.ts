@@ -92,6 +92,8 @@ export class MemoryArchive implements EntryArchive {
 const MAGIC = [0x52, 0x4c, 0x41, 0x52]; // "RLAR"
 const HEADER = 8; // magic + u32 version
 const RECORD_HEADER = 16; // f64 index | u32 length | u32 crc32
+/** Bytes gathered before a write when an archive is replaced. */
+const STAGE_BYTES = 1 << 20;
 
 /**
  * An archive in one file, replaced atomically (write a temp file, fsync,
@@ -224,22 +226,36 @@ export class FileArchive implements EntryArchive {
     const where = new Map<number, { offset: number; length: number }>();
     let total = HEADER;
     try {
-      for (const e of entries) total += RECORD_HEADER + e.data.length;
-      const buf = new Uint8Array(total);
+      // Written a mebibyte or so at a time: the archive can be as large as the store's events.
+      const buf = new Uint8Array(STAGE_BYTES);
       const view = new DataView(buf.buffer);
+      let used = 0;
+      const flush = () => {
+        let written = 0;
+        while (written < used) written += f.writeSync(buf.subarray(written, used));
+        used = 0;
+      };
       buf.set(MAGIC, 0);
       view.setUint32(4, 1, true);
-      let off = HEADER;
+      used = HEADER;
       for (const e of entries) {
-        view.setFloat64(off, e.index, true);
-        view.setUint32(off + 8, e.data.length, true);
-        view.setUint32(off + 12, crc32(e.data) >>> 0, true);
-        buf.set(e.data, off + RECORD_HEADER);
-        where.set(e.index, { offset: off + RECORD_HEADER, length: e.data.length });
-        off += RECORD_HEADER + e.data.length;
+        if (used + RECORD_HEADER > buf.length) flush();
+        view.setFloat64(used, e.index, true);
+        view.setUint32(used + 8, e.data.length, true);
+        view.setUint32(used + 12, crc32(e.data) >>> 0, true);
+        used += RECORD_HEADER;
+        where.set(e.index, { offset: total + RECORD_HEADER, length: e.data.length });
+        total += RECORD_HEADER + e.data.length;
+        if (used + e.data.length > buf.length) {
+          flush();
+          let written = 0;
+          while (written < e.data.length) written += f.writeSync(e.data.subarray(written));
+        } else {
+          buf.set(e.data, used);
+          used += e.data.length;
+        }
       }
-      let written = 0;
-      while (written < buf.length) written += f.writeSync(buf.subarray(written));
+      flush();
       f.syncSync();
     } finally {
       f.close();
