@@ -41,6 +41,8 @@ export interface ArchivedEntry {
 export interface EntryArchive {
   /** The entry data at `index`, if archived. */
   get(index: number): Uint8Array | undefined;
+  /** Whether the entry at `index` is archived (without reading it). */
+  has(index: number): boolean;
   /**
    * Bytes `[start, end)` of the entry data at `index` (`end` defaults to its
    * length), if archived: a copy. Optional; readers fall back to
@@ -75,6 +77,10 @@ export class MemoryArchive implements EntryArchive {
 
   get(index: number): Uint8Array | undefined {
     return this.#entries.get(index);
+  }
+
+  has(index: number): boolean {
+    return this.#entries.has(index);
   }
 
   slice(index: number, start: number, end?: number): Uint8Array | undefined {
@@ -164,6 +170,7 @@ export class FileArchive implements EntryArchive {
     }
     let off = HEADER;
     const rh = new Uint8Array(RECORD_HEADER);
+    let scratch = new Uint8Array(1 << 16);
     const view = new DataView(rh.buffer);
     while (off < size) {
       if (off + RECORD_HEADER > size) {
@@ -178,7 +185,9 @@ export class FileArchive implements EntryArchive {
         file.close();
         throw new Error(`${this.path}: truncated record at offset ${off}`);
       }
-      const data = new Uint8Array(length);
+      // One buffer for every record's check: the archive may hold all the store's events.
+      if (scratch.length < length) scratch = new Uint8Array(Math.max(length, 2 * scratch.length));
+      const data = scratch.subarray(0, length);
       this.#readAt(file, off + RECORD_HEADER, data);
       if (crc32(data) >>> 0 !== sum) {
         file.close();
@@ -200,6 +209,10 @@ export class FileArchive implements EntryArchive {
       if (n === null || n === 0) throw new Error(`${this.path}: unexpected end at ${offset + got}`);
       got += n;
     }
+  }
+
+  has(index: number): boolean {
+    return this.#where.has(index);
   }
 
   get(index: number): Uint8Array | undefined {

@@ -96,6 +96,7 @@ Deno.test("LogReader.commandSlice reads entries below the log's first index from
   try {
     const plainArchive = (a: MemoryArchive): EntryArchive => ({
       get: (i) => a.get(i),
+      has: (i) => a.has(i),
       replace: (e) => a.replace(e),
       get size() {
         return a.size;

@@ -939,7 +939,7 @@ export class EventStoreStateMachine implements StateMachine<CommandResult> {
         const bytes = r.bytes();
         if (index >= first) continue;
         below.push({ index, data: bytes });
-        if (!missing && archive.get(index) === undefined) missing = true;
+        if (!missing && !archive.has(index)) missing = true;
       }
       if (missing) archive.replace(below);
     }
