@@ -83,8 +83,9 @@ export async function runStatusCommand(args: readonly string[]): Promise<number>
     return [s.id, a.url, s.role, s.term, s.leader ?? "(none)", s.commit, s.applied, s.lastIndex]
       .map(String);
   });
+  // An unreachable node's line ends with its error, which sets no column's width.
   const widths = head.map((h, i) =>
-    Math.max(h.length, ...rows.map((r) => r.length > 3 ? (r[i] ?? "").length : 0))
+    Math.max(h.length, ...rows.map((r) => i < r.length - 1 ? r[i]!.length : 0))
   );
   const line = (cells: string[]) =>
     cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i]!)).join("  ");

@@ -33,7 +33,8 @@ Deno.test("raftlog status: one node's JSON, or a line per node with the unreacha
     assert.equal(one.code, 0);
     assert.equal(JSON.parse(one.out).id, "n1");
 
-    const dead = `http://127.0.0.1:${freePort()}`;
+    // A longer URL than the others: the columns make room for it.
+    const dead = `http://127.0.0.1:${freePort()}/somewhere/else`;
     const urls = [...nodes.map((n) => n.url), dead].join(",");
     const table = await captured(() => runStatusCommand([urls]));
     assert.equal(table.code, 1, "a node did not answer");
@@ -46,6 +47,10 @@ Deno.test("raftlog status: one node's JSON, or a line per node with the unreacha
       assert.equal(cells[4], leader);
     }
     assert.match(lines[4]!, new RegExp(`^\\? +${dead} +unreachable: `));
+    // Every line's third column starts where the header's does.
+    const at = lines[0]!.indexOf("ROLE");
+    for (const l of lines.slice(1, 4)) assert.match(l.slice(at), /^(leader|follower) /, l);
+    assert.match(lines[4]!.slice(at), /^unreachable: /);
 
     const json = await captured(() => runStatusCommand([nodes[0]!.url, nodes[1]!.url, "--json"]));
     assert.equal(json.code, 0);
