@@ -8,6 +8,7 @@
  * @module
  */
 
+import { writeAllSync } from "../raft/storage/atomic_file.ts";
 import { crc32 } from "node:zlib";
 import { checkSliceRange } from "../raft/storage/entry_slice.ts";
 
@@ -244,8 +245,7 @@ export class FileArchive implements EntryArchive {
       const view = new DataView(buf.buffer);
       let used = 0;
       const flush = () => {
-        let written = 0;
-        while (written < used) written += f.writeSync(buf.subarray(written, used));
+        writeAllSync(f, buf.subarray(0, used));
         used = 0;
       };
       buf.set(MAGIC, 0);
@@ -261,8 +261,7 @@ export class FileArchive implements EntryArchive {
         total += RECORD_HEADER + e.data.length;
         if (used + e.data.length > buf.length) {
           flush();
-          let written = 0;
-          while (written < e.data.length) written += f.writeSync(e.data.subarray(written));
+          writeAllSync(f, e.data);
         } else {
           buf.set(e.data, used);
           used += e.data.length;
