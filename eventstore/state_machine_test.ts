@@ -509,16 +509,25 @@ function feedFilled(harnesses: Harness[], from: number, to: number): void {
   }
 }
 
-Deno.test("EventStoreStateMachine snapshots of a large state written into the prepared spare buffer are the same bytes, and stay intact", () => {
-  // Two machines fed the same commands: `a` snapshots along the way (so it prepares a spare
-  // buffer for the next snapshot), `b` only to compare. `b` starts from an (empty) snapshot,
-  // after which a node prepares no spare before its next snapshot: its first is from fresh memory.
+/**
+ * Two machines fed the same 1,500 appends, `b` after an (empty) restore so it
+ * prepares no spare buffer, and `a`'s first snapshot, large enough for a spare.
+ */
+function largeTwins() {
   const a = new Harness(), b = new Harness();
   b.sm.restore(new Uint8Array(0));
   const feed = (from: number, to: number) => feedFilled([a, b], from, to);
   feed(0, 1500);
   const first = a.sm.snapshot();
   assert.ok(first.length >= 4 << 20, `a state large enough for a spare (${first.length} bytes)`);
+  return { a, b, feed, first };
+}
+
+Deno.test("EventStoreStateMachine snapshots of a large state written into the prepared spare buffer are the same bytes, and stay intact", () => {
+  // Two machines fed the same commands: `a` snapshots along the way (so it prepares a spare
+  // buffer for the next snapshot), `b` only to compare. `b` starts from an (empty) snapshot,
+  // after which a node prepares no spare before its next snapshot: its first is from fresh memory.
+  const { a, b, feed, first } = largeTwins();
   const fresh = b.sm.snapshot();
   assert.ok(sameBytes(first, fresh), "same bytes from the spare prepared for a first snapshot");
   assert.notEqual(
@@ -567,12 +576,7 @@ Deno.test("EventStoreStateMachine snapshots of a large state written into the pr
 });
 
 Deno.test("EventStoreStateMachine writes its next snapshot into a released snapshot's buffer, and only then", () => {
-  const a = new Harness(), b = new Harness();
-  b.sm.restore(new Uint8Array(0));
-  const feed = (from: number, to: number) => feedFilled([a, b], from, to);
-  feed(0, 1500);
-  const first = a.sm.snapshot();
-  assert.ok(first.length >= 4 << 20, `a state large enough for a spare (${first.length} bytes)`);
+  const { a, b, feed, first } = largeTwins();
   a.sm.snapshotReleased(new Uint8Array(first.length)); // not one of its buffers: ignored
   a.sm.snapshotReleased(first);
   feed(1500, 1550);
