@@ -39,6 +39,8 @@ export interface LoadResult {
   cpuMsPerRequest: number;
   /** 1-minute load average when the run ended. */
   load: number;
+  /** Share (0-1) of the machine's CPU time taken by the hypervisor during the run; NaN when unknown. */
+  steal: number;
 }
 
 /**
@@ -193,6 +195,44 @@ export function cpuSeconds(pids: readonly number[]): number {
   return ticks / 100; // USER_HZ is 100 on Linux
 }
 
+/** The machine's CPU clock ticks from /proc/stat: all of them, and those stolen by the hypervisor. */
+export interface CpuTicks {
+  readonly total: number;
+  readonly steal: number;
+}
+
+/**
+ * The machine's CPU ticks so far, or undefined where /proc/stat is not available.
+ * On a virtual machine, `steal` counts the time its CPUs were ready to run
+ * but the host ran something else: figures measured while it grows understate
+ * the machine.
+ *
+ * @example
+ * ```ts
+ * import { cpuTicks, stealShare } from "./_harness.ts";
+ * const before = cpuTicks();
+ * const share = stealShare(before, cpuTicks());
+ * console.assert(Number.isNaN(share) || (share >= 0 && share <= 1));
+ * ```
+ */
+export function cpuTicks(): CpuTicks | undefined {
+  try {
+    const line = Deno.readTextFileSync("/proc/stat").split("\n")[0]!;
+    // cpu user nice system idle iowait irq softirq steal guest guest_nice
+    const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (f.length < 8 || f.some((x) => !Number.isFinite(x))) return undefined;
+    return { total: f.reduce((a, b) => a + b, 0), steal: f[7]! };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Share (0-1) of the CPU ticks between `a` and `b` that were stolen; NaN when unknown. */
+export function stealShare(a: CpuTicks | undefined, b: CpuTicks | undefined): number {
+  if (a === undefined || b === undefined || b.total <= a.total) return NaN;
+  return (b.steal - a.steal) / (b.total - a.total);
+}
+
 /**
  * The 1-minute load average, or NaN.
  *
@@ -239,6 +279,19 @@ export function fmt(n: number, digits: number): string {
     minimumFractionDigits: digits,
     maximumFractionDigits: digits,
   });
+}
+
+/**
+ * A share (0-1) as a percentage with one decimal, or "?" when unknown.
+ *
+ * @example
+ * ```ts
+ * import { pct } from "./_harness.ts";
+ * console.assert(pct(0.1234) === "12.3%" && pct(NaN) === "?");
+ * ```
+ */
+export function pct(share: number): string {
+  return Number.isNaN(share) ? "?" : `${(share * 100).toFixed(1)}%`;
 }
 
 /**
@@ -326,6 +379,7 @@ export async function runWrk(
   const script = join(opts.tmp, `load-${crypto.randomUUID()}.lua`);
   Deno.writeTextFileSync(script, wrkScript(requests, opts.headers ?? {}));
   const cpu0 = cpuSeconds(opts.pids ?? []);
+  const ticks0 = cpuTicks();
   const out = await new Deno.Command("wrk", {
     args: [
       "-t",
@@ -355,6 +409,7 @@ export async function runWrk(
     ? NaN
     : (cpuSeconds(opts.pids) - cpu0) * 1000 / r.requests;
   r.load = loadAvg();
+  r.steal = stealShare(ticks0, cpuTicks());
   return r;
 }
 

@@ -26,12 +26,15 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
   cpuSeconds,
+  cpuTicks,
   fmt,
   loadAvg,
   median,
   onPath,
+  pct,
   spawnRaftlog,
   startEtcd as startSharedEtcd,
+  stealShare,
   version,
   waitFor,
 } from "./_harness.ts";
@@ -47,6 +50,8 @@ interface LoadResult {
   cpuMsPerWrite: number;
   /** 1-minute load average when the run ended (other work on the machine skews results). */
   load: number;
+  /** Share (0-1) of the machine's CPU time taken by the hypervisor during the run; NaN when unknown. */
+  steal: number;
 }
 
 interface System {
@@ -176,6 +181,7 @@ async function runLoad(
 ): Promise<LoadResult> {
   const method = opts.method ?? "POST";
   const cpu0 = cpuSeconds(opts.pids ?? []);
+  const ticks0 = cpuTicks();
   let out: Deno.CommandOutput;
   if (gen === "wrk") {
     const script = join(tmp, "load.lua");
@@ -232,6 +238,7 @@ async function runLoad(
     ? NaN
     : (cpuSeconds(opts.pids) - cpu0) * 1000 / r.requests;
   r.load = loadAvg();
+  r.steal = stealShare(ticks0, cpuTicks());
   return r;
 }
 
@@ -253,7 +260,9 @@ async function bench(
       console.log(
         `${name} c=${String(c).padStart(3)}  ${fmt(r.rps, 0).padStart(7)} writes/s  ` +
           `p50 ${fmt(r.p50Ms, 2)} ms  p99 ${fmt(r.p99Ms, 2)} ms  ` +
-          `cpu ${fmt(r.cpuMsPerWrite, 3)} ms/write  errors ${r.errors}  load ${fmt(r.load, 2)}`,
+          `cpu ${fmt(r.cpuMsPerWrite, 3)} ms/write  errors ${r.errors}  load ${
+            fmt(r.load, 2)
+          }  steal ${pct(r.steal)}`,
       );
     }
   } finally {
@@ -305,6 +314,9 @@ try {
   }
   const med = (rs: Map<number, LoadResult>[], c: number, k: keyof LoadResult) =>
     median(rs.map((r) => r.get(c)![k]));
+  // The most CPU the hypervisor took in any round at that level.
+  const worst = (rs: Map<number, LoadResult>[], c: number) =>
+    Math.max(...rs.map((r) => r.get(c)!.steal));
   const rows = levels.map((c) => {
     const r = (k: keyof LoadResult) => med(runs.raftlog, c, k);
     const cells = [String(c), fmt(r("rps"), 0), fmt(r("p50Ms"), 2), fmt(r("p99Ms"), 2)];
@@ -317,17 +329,26 @@ try {
         `${fmt(r("rps") / e("rps"), 2)}x`,
         `${fmt(r("p50Ms") / e("p50Ms"), 2)}x`,
         `${fmt(r("cpuMsPerWrite"), 3)} / ${fmt(e("cpuMsPerWrite"), 3)}`,
+        `${pct(worst(runs.raftlog, c))} / ${pct(worst(runs.etcd, c))}`,
       );
     } else {
-      cells.push(fmt(r("cpuMsPerWrite"), 3));
+      cells.push(fmt(r("cpuMsPerWrite"), 3), pct(worst(runs.raftlog, c)));
     }
     return cells;
   });
   const head = ["conns", "raftlog w/s", "p50 ms", "p99 ms"];
   if (withEtcd) {
-    head.push("etcd w/s", "p50 ms", "p99 ms", "w/s ratio", "p50 ratio", "CPU ms/write r / e");
+    head.push(
+      "etcd w/s",
+      "p50 ms",
+      "p99 ms",
+      "w/s ratio",
+      "p50 ratio",
+      "CPU ms/write r / e",
+      "steal r / e",
+    );
   } else {
-    head.push("CPU ms/write");
+    head.push("CPU ms/write", "steal");
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
@@ -339,7 +360,9 @@ try {
   for (const r of rows) console.log(line(r));
   console.log(
     "\nCPU ms/write: user + system CPU of all three nodes per acknowledged write" +
-      (withEtcd ? "; ratios are raftlog / etcd (w/s: higher is better; p50: lower)" : ""),
+      (withEtcd ? "; ratios are raftlog / etcd (w/s: higher is better; p50: lower)" : "") +
+      "\nsteal: share of the machine's CPU time its hypervisor gave elsewhere during a run" +
+      " (the most of any round); figures measured with more than a few percent understate it",
   );
 } finally {
   if (opts.keep) console.log(`data and logs kept in ${tmp}`);

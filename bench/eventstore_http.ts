@@ -33,14 +33,17 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
   cpuSeconds,
+  cpuTicks,
   fmt,
   type LoadResult,
   median,
   onPath,
+  pct,
   printTable,
   runWrk,
   spawnRaftlog,
   startEtcd,
+  stealShare,
   version,
   waitFor,
   type WrkRequest,
@@ -158,7 +161,9 @@ function line(name: string, c: number, r: LoadResult, unit = "req/s"): void {
   console.log(
     `${name.padEnd(16)} c=${String(c).padStart(3)}  ${fmt(r.rps, 0).padStart(7)} ${unit}  ` +
       `p50 ${fmt(r.p50Ms, 2)} ms  p99 ${fmt(r.p99Ms, 2)} ms  ` +
-      `cpu ${fmt(r.cpuMsPerRequest, 3)} ms/req  errors ${r.errors}  load ${fmt(r.load, 2)}`,
+      `cpu ${fmt(r.cpuMsPerRequest, 3)} ms/req  errors ${r.errors}  load ${fmt(r.load, 2)}  steal ${
+        pct(r.steal)
+      }`,
   );
 }
 
@@ -283,7 +288,9 @@ try {
   }));
   const runs = { raftlog: [] as Map<number, LoadResult>[], etcd: [] as Map<number, LoadResult>[] };
   const batched = new Map<number, LoadResult>();
-  let caught: { events: number; seconds: number; bytes: number; from: string } | undefined;
+  let caught:
+    | { events: number; seconds: number; bytes: number; from: string; steal: number }
+    | undefined;
   // Elections under load (a saturated leader's heartbeats come late) show up as errors.
   const electionsNote = (es: EventsCluster, before: number) => {
     const n = elections(es) - before;
@@ -344,8 +351,9 @@ try {
           const b = await res.json() as { events: { position: number }[] };
           return (b.events[0]?.position ?? -1) + 1 >= total ? true : undefined;
         }, 120_000);
-        const cpu0 = cpuSeconds(es.pids), self0 = cpuSeconds([Deno.pid]);
+        const cpu0 = cpuSeconds(es.pids), self0 = cpuSeconds([Deno.pid]), ticks0 = cpuTicks();
         const r = await catchUp(followerUrl);
+        const steal = stealShare(ticks0, cpuTicks());
         const subscriberCpu = cpuSeconds([Deno.pid]) - self0;
         if (r.events !== r.caughtUpAt + 1 || r.events < total) {
           throw new Error(
@@ -353,13 +361,13 @@ try {
               `the log held ${total} before`,
           );
         }
-        caught = { ...r, from: "follower" };
+        caught = { ...r, from: "follower", steal };
         console.log(
           `raftlog catch-up  ${fmt(r.events, 0)} events in ${fmt(r.seconds, 2)} s: ` +
             `${fmt(r.events / r.seconds, 0)} events/s, ${fmt(r.bytes / r.seconds / 1e6, 1)} MB/s ` +
             `(CPU: nodes ${fmt(cpuSeconds(es.pids) - cpu0, 2)} s, subscriber ${
               fmt(subscriberCpu, 2)
-            } s)`,
+            } s)  steal ${pct(steal)}`,
         );
       }
     } finally {
@@ -372,13 +380,17 @@ try {
   if (only.has("appends")) {
     const med = (rs: Map<number, LoadResult>[], c: number, k: keyof LoadResult) =>
       median(rs.map((r) => r.get(c)![k]));
+    // The most CPU the hypervisor took in any round at that level.
+    const worst = (rs: Map<number, LoadResult>[], c: number) =>
+      Math.max(...rs.map((r) => r.get(c)!.steal));
     console.log(
       `Single-event appends (POST /streams/:stream)` + (withEtcd ? " vs etcd puts" : "") +
         (rounds > 1 ? `, medians of ${rounds} rounds` : ""),
     );
     const head = ["conns", "raftlog ev/s", "p50 ms", "p99 ms"];
-    if (withEtcd) head.push("etcd puts/s", "p50 ms", "p99 ms", "ratio", "CPU ms/req r / e");
-    else head.push("CPU ms/req");
+    if (withEtcd) {
+      head.push("etcd puts/s", "p50 ms", "p99 ms", "ratio", "CPU ms/req r / e", "steal r / e");
+    } else head.push("CPU ms/req", "steal");
     printTable(
       head,
       levels.map((c) => {
@@ -392,8 +404,9 @@ try {
             fmt(e("p99Ms"), 2),
             `${fmt(r("rps") / e("rps"), 2)}x`,
             `${fmt(r("cpuMsPerRequest"), 3)} / ${fmt(e("cpuMsPerRequest"), 3)}`,
+            `${pct(worst(runs.raftlog, c))} / ${pct(worst(runs.etcd, c))}`,
           );
-        } else cells.push(fmt(r("cpuMsPerRequest"), 3));
+        } else cells.push(fmt(r("cpuMsPerRequest"), 3), pct(worst(runs.raftlog, c)));
         return cells;
       }),
     );
@@ -412,7 +425,7 @@ try {
         fmt(r.rps * batch, 0),
         "100,000",
         `p50 ${fmt(r.p50Ms, 1)} ms, p99 ${fmt(r.p99Ms, 1)} ms, ` +
-        `${fmt(r.cpuMsPerRequest / batch * 1000, 1)} µs CPU/event (3 nodes)`,
+        `${fmt(r.cpuMsPerRequest / batch * 1000, 1)} µs CPU/event (3 nodes), steal ${pct(r.steal)}`,
       ]);
     }
     if (caught !== undefined) {
@@ -422,14 +435,16 @@ try {
         "200,000",
         `${fmt(caught.events, 0)} events, ${fmt(caught.bytes / 1e6, 0)} MB in ${
           fmt(caught.seconds, 2)
-        } s`,
+        } s, steal ${pct(caught.steal)}`,
       ]);
     }
     printTable(["", "events/s", "target", "notes"], rows);
   }
   console.log(
     "\nCPU ms/req: user + system CPU of all three nodes per acknowledged request" +
-      (withEtcd ? "; ratio is raftlog appends/s over etcd puts/s" : ""),
+      (withEtcd ? "; ratio is raftlog appends/s over etcd puts/s" : "") +
+      "\nsteal: share of the machine's CPU time its hypervisor gave elsewhere during a run" +
+      " (the most of any round); figures measured with more than a few percent understate it",
   );
   if (profDir !== undefined) console.log(`CPU profiles of the last round's nodes in ${profDir}`);
 } finally {

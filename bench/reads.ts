@@ -61,6 +61,7 @@ async function wrkGet(url: string, connections: number, seconds: number): Promis
     p99Ms: ms("99"),
     cpuMsPerRequest: NaN,
     load: NaN,
+    steal: NaN,
   };
 }
 
