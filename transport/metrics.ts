@@ -1,12 +1,14 @@
 /**
  * Prometheus text metrics of a node: term, commit, applied, leadership,
  * proposals, proposal latency histogram, peer round trips, and what the
- * storage and the application register (disk syncs, log size, events).
+ * storage and the application register (disk syncs, log size, events), and
+ * the process's CPU, memory and file descriptors (see process_metrics.ts).
  *
  * @module
  */
 
 import { Histogram } from "../raft/histogram.ts";
+import { renderProcessMetrics } from "./process_metrics.ts";
 
 export { Histogram };
 
@@ -117,7 +119,7 @@ export function renderMetrics(m: NodeMetrics, g: Gauges): string {
   for (const [peer, h] of m.peerRtt) {
     out.push(h.render("raftlog_peer_rtt_seconds", `peer="${escapeLabel(peer)}"`));
   }
-  out.push(...m.renderAdded());
+  out.push(...m.renderAdded(), ...renderProcessMetrics());
   return out.join("\n") + "\n";
 }
 
