@@ -19,10 +19,14 @@
  * since (`raftlog leave`) is not started, and the summary lists the members
  * that joined since (`raftlog join`), which run without this script.
  *
+ * Nodes start with `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` added to the
+ * environment (see cli/huge_pages.ts) unless it already sets that tunable.
+ *
  * @module
  */
 
 import { leaderOf } from "./cli/cluster_leader.ts";
+import { hugePagesEnv } from "./cli/huge_pages.ts";
 import { claimDataDir } from "./cli/identity.ts";
 import {
   type ClusterNode,
@@ -332,6 +336,7 @@ async function main(): Promise<void> {
   let stopping = false;
   const procs: NodeProc[] = nodesToStart.map(({ id, url, dataDir: nodeDir }) => {
     const child = new Deno.Command(Deno.execPath(), {
+      env: hugePagesEnv(Deno.env.get("GLIBC_TUNABLES")),
       args: [
         ...denoArgs,
         cli,

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { hugePagesEnv } from "../cli/huge_pages.ts";
 import { join } from "node:path";
 
 /**
@@ -130,15 +131,40 @@ export function version(cmd: string, args: string[]): string {
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export function spawnLogged(cmd: string, args: string[], logFile: string): Deno.ChildProcess {
-  const child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
-    .spawn();
+export function spawnLogged(
+  cmd: string,
+  args: string[],
+  logFile: string,
+  env: Record<string, string> = {},
+): Deno.ChildProcess {
+  const child = new Deno.Command(cmd, {
+    args,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
   const file = Deno.openSync(logFile, { create: true, append: true });
   const write = async (s: ReadableStream<Uint8Array>) => {
     for await (const chunk of s) file.writeSync(chunk);
   };
   Promise.all([write(child.stdout), write(child.stderr)]).finally(() => file.close());
   return child;
+}
+
+/**
+ * The `GLIBC_TUNABLES` raftlog nodes run with (see cli/huge_pages.ts), for
+ * benchmark headers.
+ *
+ * @example
+ * ```ts
+ * import { nodeTunables } from "./_harness.ts";
+ * console.log(`nodes: GLIBC_TUNABLES=${nodeTunables()}`);
+ * ```
+ */
+export function nodeTunables(): string {
+  const current = Deno.env.get("GLIBC_TUNABLES");
+  return hugePagesEnv(current).GLIBC_TUNABLES ?? current ?? "";
 }
 
 /**
@@ -519,29 +545,34 @@ export function spawnRaftlog(
   const urls = ids.map(() => `http://${HOST}:${freePort()}`);
   const peers = ids.map((id, i) => `${id}=${urls[i]}`).join(",");
   const children = ids.map((id) =>
-    spawnLogged(Deno.execPath(), [
-      "run",
-      "-A",
-      ...(opts.denoFlags?.(id) ?? []),
-      "--config",
-      join(root, "deno.json"),
-      join(root, "cli.ts"),
-      "serve",
-      "--app",
-      opts.app,
-      "--id",
-      id,
-      "--peers",
-      peers,
-      "--data",
-      join(dir, id),
-      "--secret",
-      "bench",
-      "--cluster-id",
-      "bench",
-      "--log-level",
-      opts.logLevel ?? "warn",
-    ], join(dir, `${id}.log`))
+    spawnLogged(
+      Deno.execPath(),
+      [
+        "run",
+        "-A",
+        ...(opts.denoFlags?.(id) ?? []),
+        "--config",
+        join(root, "deno.json"),
+        join(root, "cli.ts"),
+        "serve",
+        "--app",
+        opts.app,
+        "--id",
+        id,
+        "--peers",
+        peers,
+        "--data",
+        join(dir, id),
+        "--secret",
+        "bench",
+        "--cluster-id",
+        "bench",
+        "--log-level",
+        opts.logLevel ?? "warn",
+      ],
+      join(dir, `${id}.log`),
+      hugePagesEnv(Deno.env.get("GLIBC_TUNABLES")),
+    )
   );
   return { urls, pids: children.map((c) => c.pid), stop: () => stopAll(children) };
 }

@@ -30,6 +30,7 @@ import {
   fmt,
   loadAvg,
   median,
+  nodeTunables,
   onPath,
   pct,
   spawnRaftlog,
@@ -292,7 +293,8 @@ const tmp = await Deno.makeTempDir({ prefix: "raftlog-bench-" });
 try {
   console.log(
     `3-node clusters on loopback, fsync on, one put per request, ${seconds} s per level, ` +
-      `load generator: ${generator} (own process), ${navigator.hardwareConcurrency} CPUs`,
+      `load generator: ${generator} (own process), ${navigator.hardwareConcurrency} CPUs; ` +
+      `raftlog nodes with GLIBC_TUNABLES=${nodeTunables()}`,
   );
   console.log(
     `deno ${Deno.version.deno}; ${opts["vs-etcd"] ? version("etcd", ["--version"]) : ""}`,

@@ -20,6 +20,7 @@
  * @module
  */
 
+import { hugePagesEnv } from "../cli/huge_pages.ts";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import type { ConfState, Entry } from "../raft/core/types.ts";
@@ -246,6 +247,7 @@ async function childPhase(
   backupFile: string,
 ): Promise<Record<string, unknown>> {
   const out = await new Deno.Command(Deno.execPath(), {
+    env: hugePagesEnv(Deno.env.get("GLIBC_TUNABLES")),
     args: [
       "run",
       "-A",

@@ -37,6 +37,7 @@ import {
   fmt,
   type LoadResult,
   median,
+  nodeTunables,
   onPath,
   pct,
   printTable,
@@ -278,7 +279,8 @@ try {
   }
   console.log(
     `Event store over HTTP: 3-node cluster on loopback, fsync on, ${seconds} s per level, ` +
-      `wrk (own process), ${navigator.hardwareConcurrency} CPUs; deno ${Deno.version.deno}` +
+      `wrk (own process), ${navigator.hardwareConcurrency} CPUs; deno ${Deno.version.deno}; ` +
+      `nodes with GLIBC_TUNABLES=${nodeTunables()}` +
       (withEtcd ? `; ${version("etcd", ["--version"])}` : ""),
   );
   const single = singleRequests(2000);

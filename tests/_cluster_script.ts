@@ -88,3 +88,27 @@ export async function stopScript(s: ClusterScript): Promise<number> {
   clearTimeout(t);
   return status.code;
 }
+
+/**
+ * The environment of each running process whose command line holds `marker`
+ * (say, a data directory), read from /proc (Linux only).
+ */
+export function environOf(marker: string): Map<number, Map<string, string>> {
+  const out = new Map<number, Map<string, string>>();
+  for (const e of Deno.readDirSync("/proc")) {
+    const pid = Number(e.name);
+    if (!Number.isSafeInteger(pid) || pid === Deno.pid) continue;
+    try {
+      if (!Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes(marker)) continue;
+      const env = new Map<string, string>();
+      for (const kv of Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0")) {
+        const at = kv.indexOf("=");
+        if (at > 0) env.set(kv.slice(0, at), kv.slice(at + 1));
+      }
+      out.set(pid, env);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return out;
+}

@@ -8,11 +8,13 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { HUGE_PAGES_TUNABLE } from "../cli/huge_pages.ts";
 import type { MembersBody } from "../transport/member_routes.ts";
 import { SECRET_HEADER } from "../transport/peer_transport.ts";
 import { type NodeProc, spawnNode, stopNodes } from "./_procs.ts";
 import {
   type ClusterScript,
+  environOf,
   freePortRun,
   startScript,
   stopScript,
@@ -55,6 +57,15 @@ Deno.test("cluster.ts resumed does not start a node that left and lists a node t
     scripts.push(first);
     const before = await summaryOf(first);
     assert.ok(before.some((l) => l.includes(`n3  ${url(3)}`)), before.join("\n"));
+    if (Deno.build.os === "linux") {
+      // The script starts its nodes with transparent huge pages for malloc (cli/huge_pages.ts).
+      const nodes = [...environOf(join(data, "n")).values()].filter((e) => e.size > 0);
+      assert.ok(nodes.length >= 3, `found ${nodes.length} node processes`);
+      for (const env of nodes) {
+        const tunables = env.get("GLIBC_TUNABLES");
+        assert.ok(tunables?.split(":").includes(HUGE_PAGES_TUNABLE), `GLIBC_TUNABLES=${tunables}`);
+      }
+    }
 
     // n4 joins through a follower or the leader; then n3 leaves.
     const secret = (await Deno.readTextFile(join(data, "secret"))).trim();
