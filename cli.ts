@@ -101,19 +101,29 @@ export function jsonLogger(
 
 /** Options of `raftlog serve`, parsed and checked. */
 export interface ServeConfig {
+  /** `--id`: this node's id. */
   readonly id: string;
+  /** Address to listen on (`--listen`, or this node's URL in `--peers`). */
   readonly hostname: string;
+  /** Port to listen on. */
   readonly port: number;
   /** Peer id -> URL, including this node. */
   readonly peers: Readonly<Record<string, string>>;
+  /** `--data`: the node's data directory. */
   readonly dataDir: string;
+  /** The cluster secret peers must present. */
   readonly secret: string;
+  /** `--cluster-id`: nodes of another cluster are refused. */
   readonly clusterId: string;
+  /** `--tick-ms`: milliseconds per Raft tick. */
   readonly tickMs: number;
+  /** `--election-ticks`: ticks without a leader before an election. */
   readonly electionTicks: number;
+  /** `--log-level`: the least severe level logged. */
   readonly logLevel: LogLevel;
   /** Which application runs on the log; see {@link APPS}. */
   readonly app: string;
+  /** `--snapshot-every`: applied entries between snapshots (0: none; undefined: the default). */
   readonly snapshotEvery: number | undefined;
   /** Bytes of zeros written ahead of the log (0: none); see `FileStorageOptions.preallocateBytes`. */
   readonly preallocateBytes: number | undefined;
@@ -157,7 +167,9 @@ export interface AppContext {
  * ```
  */
 export interface AppWiring {
+  /** The application's state, which the node applies committed commands to. */
   readonly stateMachine: StateMachine<unknown>;
+  /** Hono apps with the application's client routes, mounted after the node's own. */
   routes(node: RaftNode<unknown>, metrics: NodeMetrics): readonly Hono[];
   /** Handlers of hot requests that skip the Hono app (see `FastRoute`). */
   fastRoutes?(node: RaftNode<unknown>, metrics: NodeMetrics): readonly FastRoute[];

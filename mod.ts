@@ -91,6 +91,7 @@ export {
   type EventStoreOptions,
   type EventStoreStartOptions,
   type ProjectionView,
+  type StorageQuota,
   type SubscriptionItem,
 } from "./eventstore/event_store.ts";
 export {

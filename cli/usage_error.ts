@@ -14,6 +14,10 @@
  * ```
  */
 export class UsageError extends Error {
+  /**
+   * An error for a bad command line, which exits with code 2.
+   * @param message What is wrong with the command line, and how to fix it.
+   */
   constructor(message: string) {
     super(message);
     this.name = "UsageError";
