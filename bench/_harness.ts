@@ -353,23 +353,41 @@ export interface WrkRequest {
 }
 
 /**
- * A wrk Lua script sending `requests` in turn (POST, JSON), with `headers`,
- * printing a `RESULT {...}` line. Only 2xx answers count as requests.
+ * A wrk Lua script sending `requests` in turn with `method` and `headers`
+ * (a request without a path goes to the URL's, one without a body has
+ * none), printing a `RESULT {...}` line. Only 2xx answers count as requests.
+ * Each request's text is built once, when a wrk thread starts, not per
+ * request: the generator shares the machine with the cluster it measures,
+ * so what it spends is taken from the systems compared.
+ *
+ * @example
+ * ```ts
+ * import { wrkScript } from "./_harness.ts";
+ * console.assert(wrkScript([{ body: "{}" }], "POST", {}).includes("init = function"));
+ * ```
  */
-function wrkScript(requests: readonly WrkRequest[], headers: Record<string, string>): string {
-  const lines = requests.map((r) => `  {[==[${r.path}]==], [==[${r.body}]==]},`).join("\n");
+export function wrkScript(
+  requests: readonly { readonly path?: string; readonly body?: string }[],
+  method: string,
+  headers: Record<string, string>,
+): string {
+  const lua = (v: string | undefined) => v === undefined ? "nil" : `[==[${v}]==]`;
+  const lines = requests.map((r) => `  {${lua(r.path)}, ${lua(r.body)}},`).join("\n");
   const hdrs = Object.entries({ "Content-Type": "application/json", ...headers })
     .map(([k, v]) => `wrk.headers["${k}"] = "${v}"`).join("\n");
   return `local reqs = {
 ${lines}
 }
-local i = 0
-wrk.method = "POST"
+local formatted = {}
+wrk.method = "${method}"
 ${hdrs}
+init = function(args)
+  for k, r in ipairs(reqs) do formatted[k] = wrk.format(nil, r[1], nil, r[2]) end
+end
+local i = 0
 request = function()
   i = i + 1
-  local r = reqs[(i % #reqs) + 1]
-  return wrk.format(nil, r[1], nil, r[2])
+  return formatted[(i % #formatted) + 1]
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -403,7 +421,7 @@ export async function runWrk(
   },
 ): Promise<LoadResult> {
   const script = join(opts.tmp, `load-${crypto.randomUUID()}.lua`);
-  Deno.writeTextFileSync(script, wrkScript(requests, opts.headers ?? {}));
+  Deno.writeTextFileSync(script, wrkScript(requests, "POST", opts.headers ?? {}));
   const cpu0 = cpuSeconds(opts.pids ?? []);
   const ticks0 = cpuTicks();
   const out = await new Deno.Command("wrk", {

@@ -38,6 +38,7 @@ import {
   stealShare,
   version,
   waitFor,
+  wrkScript,
 } from "./_harness.ts";
 
 interface LoadResult {
@@ -149,28 +150,6 @@ async function startEtcd(dir: string): Promise<System> {
   };
 }
 
-function wrkScript(bodies: readonly string[], method: string): string {
-  const lines = bodies.map((b) => `  [==[${b}]==],`).join("\n");
-  return `local bodies = {
-${lines}
-}
-local i = 0
-wrk.method = "${method}"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  i = i + 1
-  return wrk.format(nil, nil, nil, ${method === "GET" ? "nil" : "bodies[(i % #bodies) + 1]"})
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'RESULT {"requests":%d,"errors":%d,"seconds":%f,"p50Ms":%f,"p99Ms":%f}\\n',
-    summary.requests - e.status, e.connect + e.read + e.write + e.timeout + e.status,
-    summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
-end
-`;
-}
-
 async function runLoad(
   gen: string,
   url: string,
@@ -186,7 +165,14 @@ async function runLoad(
   let out: Deno.CommandOutput;
   if (gen === "wrk") {
     const script = join(tmp, "load.lua");
-    Deno.writeTextFileSync(script, wrkScript(bodies, method));
+    Deno.writeTextFileSync(
+      script,
+      wrkScript(
+        bodies.map((body) => method === "GET" ? {} : { body }),
+        method,
+        {},
+      ),
+    );
     out = await new Deno.Command("wrk", {
       args: [
         "-t",
