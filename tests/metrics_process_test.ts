@@ -18,7 +18,8 @@ function sample(text: string, name: string): number {
 }
 
 Deno.test({
-  name: "/metrics shows leadership, disk syncs, log bytes and the event store's events and streams",
+  name:
+    "/metrics shows leadership, disk syncs, log bytes, the event store's events and streams, and the process",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -65,6 +66,15 @@ Deno.test({
         return sample(t, "raftlog_disk_snapshot_duration_seconds_count") >= 1 ? t : undefined;
       });
       assert.ok(sample(snapped, "raftlog_disk_snapshot_bytes") > 0);
+      // The node process's own figures: its memory, its CPU time, its open files (it runs with -A).
+      const rss = sample(snapped, "process_resident_memory_bytes");
+      assert.ok(rss > 20e6 && rss < 2e9, `rss ${rss}`);
+      assert.ok(sample(snapped, "process_cpu_seconds_total") > 0);
+      assert.ok(sample(snapped, "raftlog_heap_used_bytes") > 0);
+      if (Deno.build.os === "linux") {
+        const fds = sample(snapped, "process_open_fds");
+        assert.ok(fds >= 3 && fds <= sample(snapped, "process_max_fds"), `${fds} open files`);
+      }
     } finally {
       await stopNodes(procs);
       await Deno.remove(root, { recursive: true }).catch(() => {});
