@@ -285,6 +285,8 @@ serve options:
   --app NAME           application on the log: ${APP_NAMES} (default ${DEFAULT_APP})
   --log-level L        debug, info, warn or error (default info); JSON lines on stderr
   Members' URLs are kept in DIR/peers.json, so a restart needs --peers only for the first members.
+  On Linux, GLIBC_TUNABLES=glibc.malloc.hugetlb=1 in the environment lets the event store's
+  growing index use huge pages: fewer page faults under heavy appends (deno task cluster sets it).
 
 join (a new node, or a restart of a joined one) takes serve's options but --peers, and:
   --cluster URLS       members to ask (any member; changes are forwarded to the leader)
