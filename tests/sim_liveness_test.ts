@@ -129,3 +129,24 @@ Deno.test("awaitLiveness reports a violation when a majority never comes back", 
     (e: unknown) => e instanceof InvariantViolation && e.invariant === "liveness",
   );
 });
+
+Deno.test("awaitLiveness reports a leader whose quorum is gone after maxTicks: no match rises", () => {
+  const c = new SimCluster({
+    seed: 11,
+    ids: ["n1", "n2", "n3"],
+    raft: { electionTick: ELECTION_TICK, heartbeatTick: 1, preVote: true, checkQuorum: false },
+  });
+  run(c, 100);
+  const l = c.leader();
+  assert.ok(l !== undefined);
+  for (const id of c.ids()) if (id !== l) c.crash(id);
+  const t0 = c.node(l).ticks;
+  assert.throws(
+    () => awaitLiveness(c, { maxTicks: 100 }),
+    (e: unknown) =>
+      e instanceof InvariantViolation && e.invariant === "liveness" &&
+      /no proposal committed/.test(e.message),
+  );
+  // Reported at the first bound, not the longer one a quorum catching up gets.
+  assert.ok(c.node(l).ticks - t0 < 200, `${c.node(l).ticks - t0} ticks`);
+});

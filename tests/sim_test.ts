@@ -55,6 +55,14 @@ Deno.test("runSeed: seed 3915 (a snapshot arrives while a Ready is outstanding)"
   assert.ok(r.stats.cluster!.snapshotsInstalled > 0);
 });
 
+Deno.test("runSeed: seed 210240 (a joint quorum waits for a member far behind, one entry per message)", () => {
+  // The leader's new configuration needs n8, which is ~200 entries behind after the heal and
+  // gets one entry per round trip (msgSize 1, messages reordered): it commits once n8 caught up,
+  // later than 50 election timeouts, while n8's match keeps rising.
+  const r = runSeed(210240, { steps: 1500 });
+  assert.equal(r.failure, undefined, r.failure && explain(r));
+});
+
 Deno.test("runSeed replays a seed exactly", () => {
   const a = runSeed(77, { steps: 400 }), b = runSeed(77, { steps: 400 });
   assert.deepEqual(a, b);

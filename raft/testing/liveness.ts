@@ -11,6 +11,12 @@ import { RELIABLE } from "./network.ts";
 import type { SimCluster } from "./sim_cluster.ts";
 
 /**
+ * While a quorum waits for members to catch up (each match rising), the
+ * proposal may take this many times `maxTicks` to commit, and no more.
+ */
+const CATCH_UP_LIMIT = 20;
+
+/**
  * Removes every fault: partitions, drops, duplicates and long delays are gone,
  * crashed nodes restart, and the driver stops crashing nodes mid-Ready.
  *
@@ -87,8 +93,11 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * `liveness` if the proposal is not committed before every running node has
  * ticked `maxTicks` times, or if a member that is behind then makes no
  * progress for `maxTicks` ticks (catching up may take longer than committing,
- * e.g. one entry per round trip with tiny messages; it must not stall). A
- * proposal lost to a leader change is proposed again.
+ * e.g. one entry per round trip with tiny messages; it must not stall). The
+ * commit itself may take longer only while the leader keeps raising a
+ * follower's match (a quorum, say the new half of a joint configuration,
+ * needs a member that is far behind), and never more than 20 times
+ * `maxTicks`. A proposal lost to a leader change is proposed again.
  *
  * @example
  * ```ts
@@ -108,6 +117,10 @@ export function awaitLiveness(cluster: SimCluster, options: LivenessOptions): Li
   let commitTicks: number | undefined;
   // Catch-up phase: each member's applied index and the tick it last advanced.
   const progress = new Map<NodeId, { applied: number; at: number }>();
+  // Commit phase: each follower's match as its leader saw it ("leader>id"), and the tick a
+  // match last rose under the same leader (a quorum that needs a member far behind waits for it).
+  const matches = new Map<string, number>();
+  let lastRise = 0;
   for (let steps = 1;; steps++) {
     cluster.step();
     const ticks = minTicks(cluster, startTicks);
@@ -126,10 +139,20 @@ export function awaitLiveness(cluster: SimCluster, options: LivenessOptions): Li
           if (r.status === "appended") probe = { index: r.receipt.lastIndex, term, data };
         }
       }
-      if (commitTicks === undefined && ticks >= options.maxTicks) {
+      if (commitTicks === undefined && leader !== undefined) {
+        for (const [id, pr] of cluster.node(leader).raw!.status().progress) {
+          const key = `${leader}>${id}`, seen = matches.get(key);
+          if (seen === undefined || pr.match > seen) matches.set(key, pr.match);
+          if (seen !== undefined && pr.match > seen) lastRise = ticks;
+        }
+      }
+      if (
+        commitTicks === undefined && ticks >= options.maxTicks &&
+        (ticks - lastRise >= options.maxTicks || ticks >= CATCH_UP_LIMIT * options.maxTicks)
+      ) {
         throw new InvariantViolation(
           "liveness",
-          `no proposal committed within ${options.maxTicks} ticks after healing (leader: ${
+          `no proposal committed within ${options.maxTicks} ticks after healing, nor a follower's match raised in the last ${options.maxTicks} (leader: ${
             leader ?? "none"
           }, probe: ${probe === undefined ? "none" : `${probe.index}/t${probe.term}`}, ${
             describeNodes(cluster)
@@ -201,7 +224,9 @@ export function describeNodes(cluster: SimCluster): string {
       const prs = [...st.progress].map(([p, pr]) =>
         `${p} ${pr.state} match ${pr.match} next ${pr.next}${pr.recentActive ? "" : " inactive"}`
       );
-      s += ` progress {${prs.join(", ")}}`;
+      const cs = st.confState;
+      s += ` progress {${prs.join(", ")}} voters ${cs.voters.join(",")}` +
+        (cs.votersOutgoing.length > 0 ? ` outgoing ${cs.votersOutgoing.join(",")}` : "");
     }
     return s;
   }).join("; ");
