@@ -63,6 +63,13 @@ Deno.test("runSeed: seed 210240 (a joint quorum waits for a member far behind, o
   assert.equal(r.failure, undefined, r.failure && explain(r));
 });
 
+Deno.test("runSeed: seed 212797 (a voter with a stale membership keeps its term ahead of the candidate)", () => {
+  // Voters n3, n4; n3 missed every change and campaigns among n1, n2 without pre-vote, a term or
+  // two ahead of n4, whose requests it used to ignore as stale: no leader for 700 steps.
+  const r = runSeed(212797, { steps: 1500 });
+  assert.equal(r.failure, undefined, r.failure && explain(r));
+});
+
 Deno.test("runSeed replays a seed exactly", () => {
   const a = runSeed(77, { steps: 400 }), b = runSeed(77, { steps: 400 });
   assert.deepEqual(a, b);

@@ -433,6 +433,12 @@ export class Raft {
         });
       } else if (m.type === "preVote") {
         this.send({ type: "preVoteResp", to: m.from, reject: true });
+      } else if (m.type === "vote") {
+        // The candidate learns our term (§5.1) and campaigns above it next time. Without
+        // this, a voter whose stale log lists an older membership, and so never asks the
+        // candidate for its vote, can stay a term or two ahead of it for as long as both
+        // campaign without pre-vote: each ignores the other, and no leader is elected.
+        this.send({ type: "voteResp", to: m.from, reject: true });
       }
       return;
     }

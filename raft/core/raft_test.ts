@@ -339,6 +339,34 @@ Deno.test("§5.1 a stale leader's heartbeat is answered with the newer term also
   assert.equal(resp?.term, 41, "the stale leader learns the newer term and steps down");
 });
 
+Deno.test("§5.1 a vote request from an older term is refused with the newer term, and the candidate adopts it", () => {
+  // A voter whose stale log lists an old membership campaigns among other nodes and never asks
+  // this candidate: without the answer both campaign in turn, it a term or two ahead, forever.
+  const voters = ["n1", "n2"];
+  const stale = newRaft("n1", voters, { preVote: false }, logWithTerms(voters, [1], 38));
+  stale.step({
+    type: "vote",
+    from: "n2",
+    to: "n1",
+    term: 37,
+    index: 5,
+    logTerm: 2,
+    transfer: false,
+  });
+  assert.equal(stale.term, 38);
+  assert.equal(stale.vote, "", "no vote is given in the older term");
+  const [resp] = ofType(take(stale), "voteResp");
+  assert.equal(resp?.to, "n2");
+  assert.equal(resp?.reject, true);
+  assert.equal(resp?.term, 38);
+  const cand = newRaft("n2", voters, { preVote: false }, logWithTerms(voters, [1, 2, 2, 2, 2], 36));
+  cand.campaign("election");
+  assert.equal(cand.term, 37);
+  cand.step(resp!);
+  assert.equal(cand.role, "follower");
+  assert.equal(cand.term, 38, "its next campaign is in term 39, which the stale voter grants");
+});
+
 Deno.test("election timeout: randomized in [electionTick, 2*electionTick) and campaigns exactly when it expires", () => {
   const seen = new Set<number>();
   for (let seed = 0; seed < 200; seed++) {
