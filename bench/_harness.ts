@@ -44,20 +44,30 @@ export interface LoadResult {
   steal: number;
 }
 
+/** Ports {@link freePort} handed out: the system may offer a closed one again at once. */
+const handedOut = new Set<number>();
+
 /**
- * A free loopback port (closed again before use).
+ * A free loopback port (closed again before use), never one this process was
+ * given before: a cluster's ports are drawn one after another, and two equal
+ * ones would leave a node unable to listen.
  *
  * @example
  * ```ts
  * import { freePort } from "./_harness.ts";
- * console.assert(freePort() > 0);
+ * const a = freePort(), b = freePort();
+ * console.assert(a > 0 && b > 0 && a !== b);
  * ```
  */
 export function freePort(): number {
-  const l = Deno.listen({ hostname: HOST, port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+  for (;;) {
+    const l = Deno.listen({ hostname: HOST, port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 /**
@@ -532,6 +542,14 @@ export async function startEtcd(dir: string): Promise<EtcdCluster> {
       }
     }
     return undefined;
+  }).catch(async (e) => {
+    // Say why (a port taken, a crash): the directory goes when the benchmark ends.
+    await stopAll(children);
+    const tails = names.map((n) => {
+      const log = Deno.readTextFileSync(join(dir, `${n}.log`)).trimEnd().split("\n");
+      return `${n}.log:\n  ${log.slice(-5).join("\n  ")}`;
+    });
+    throw new Error(`${(e as Error).message}\n${tails.join("\n")}`);
   });
   return { leaderUrl, pids: children.map((c) => c.pid), stop: () => stopAll(children) };
 }
